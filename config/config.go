@@ -1,0 +1,245 @@
+package config
+
+// Config is the whole of one Awning configuration file. Load and Parse return
+// it with every default filled in and every value checked, so the components
+// built from it never see a zero value where a default was meant.
+//
+// A Config is read-only once returned; it is safe to share between goroutines.
+type Config struct {
+	// Listen says where Awning accepts connections.
+	Listen Listen `yaml:"listen"`
+	// State says where shared state (maintenance flags, copies, certificates)
+	// is kept.
+	State State `yaml:"state"`
+	// TLS configures certificates for shop domains.
+	TLS TLS `yaml:"tls"`
+	// Cache configures the last-known-good copies.
+	Cache Cache `yaml:"cache"`
+	// Admin configures who may use the admin API.
+	Admin Admin `yaml:"admin"`
+	// TrustedProxies lists the peers (CIDRs or single addresses) whose
+	// X-Forwarded-For and X-Forwarded-Proto headers Awning believes. Default:
+	// none, so every client-sent forwarding header is dropped.
+	TrustedProxies []Prefix `yaml:"trusted_proxies"`
+	// Notify configures where origin state changes are announced.
+	Notify Notify `yaml:"notify"`
+	// Limits bounds what Awning accepts from shoppers and origins.
+	Limits Limits `yaml:"limits"`
+	// Log configures the process log.
+	Log Log `yaml:"log"`
+	// Sites lists the shops Awning stands in front of. At least one.
+	Sites []Site `yaml:"sites"`
+
+	// File is the path the configuration was read from; relative paths in
+	// the file (such as a logo) are resolved against its directory.
+	File string `yaml:"-"`
+
+	pos positions
+}
+
+// Listen holds listener addresses in host:port form. "localhost:port" listens
+// on every loopback address (127.0.0.1 and ::1), so browsers that try IPv6
+// first are served at once.
+type Listen struct {
+	// HTTP is the plain HTTP listener. Default ":80".
+	HTTP string `yaml:"http"`
+	// HTTPS is the TLS listener, used unless tls.mode is "off". Default ":443".
+	HTTPS string `yaml:"https"`
+	// Admin is the admin API listener. Default "127.0.0.1:9090"; keep it off
+	// public interfaces.
+	Admin string `yaml:"admin"`
+}
+
+// State says where shared state lives.
+type State struct {
+	// Redis is the URL of the Redis that all nodes share: redis://, rediss://
+	// or unix://. Default "": state is kept in memory and under Dir, and one
+	// node works alone.
+	Redis string `yaml:"redis"`
+	// Dir is the local state directory (state snapshot, certificates, the
+	// self-signed CA). Default: $STATE_DIRECTORY when systemd sets it, else
+	// "/var/lib/awning".
+	Dir string `yaml:"dir"`
+}
+
+// TLS configures certificates.
+type TLS struct {
+	// Mode is "acme" (certificates from an ACME CA), "self-signed" (a local
+	// CA kept in state.dir, for demos and tests) or "off" (no HTTPS
+	// listener). Default "acme".
+	Mode string `yaml:"mode"`
+	// Email is the ACME account contact. Required in acme mode.
+	Email string `yaml:"email"`
+	// CA is the ACME directory URL. Default: Let's Encrypt production.
+	CA string `yaml:"ca"`
+	// OnDemand allows certificates for hosts added at run time. Default true.
+	OnDemand *bool `yaml:"on_demand"`
+}
+
+// Cache configures last-known-good copies.
+type Cache struct {
+	// Memory bounds the bytes of the in-memory tier. Default 256MiB.
+	Memory Size `yaml:"memory"`
+	// Retention is how long a copy is kept after it was last refreshed.
+	// Default 168h (7 days).
+	Retention Duration `yaml:"retention"`
+	// IgnoreQuery lists glob patterns of query parameters left out of the
+	// cache key (tracking parameters). Default: utm_*, gclid, fbclid, msclkid,
+	// gbraid, wbraid, srsltid, gad_source, mc_cid, mc_eid.
+	IgnoreQuery []string `yaml:"ignore_query"`
+	// PrivateCookies lists glob patterns of cookie names that make a request
+	// personal: its answer is never stored. Default: PHPSESSID, session*,
+	// sess*, cart*, wordpress_logged_in_*, woocommerce_*, customer*, auth*,
+	// token*.
+	PrivateCookies []string `yaml:"private_cookies"`
+}
+
+// Admin configures the admin API.
+type Admin struct {
+	// Tokens lists who may call the admin API. Default: none, so the API
+	// answers 401 to every call but /healthz.
+	Tokens []Token `yaml:"tokens"`
+}
+
+// Token is one admin API credential. Only its SHA-256 is kept.
+type Token struct {
+	// Name identifies the token in audit logs. Required, unique.
+	Name string `yaml:"name"`
+	// SHA256 is the hex SHA-256 of the token (awning token new prints it).
+	SHA256 string `yaml:"sha256"`
+	// Sites lists the site names the token reaches; "*" reaches every site
+	// and global operations. Required.
+	Sites []string `yaml:"sites"`
+}
+
+// Notify configures announcements of origin state changes.
+type Notify struct {
+	// Webhook receives a JSON POST on each origin state change. Default "":
+	// none.
+	Webhook string `yaml:"webhook"`
+}
+
+// Limits bounds sizes. Requests over a limit are refused (413 or 431);
+// origin answers over a limit are treated as failed.
+type Limits struct {
+	// RequestBody bounds a shopper's request body. Default 16MiB.
+	RequestBody Size `yaml:"request_body"`
+	// RequestHeader bounds a shopper's request line plus headers. Default
+	// 16KiB (shops set large cookies).
+	RequestHeader Size `yaml:"request_header"`
+	// ResponseBody bounds an origin's answer body; Awning holds the whole
+	// answer before relaying it, so that a truncated answer can be replaced
+	// by a copy. Default 64MiB.
+	ResponseBody Size `yaml:"response_body"`
+	// ResponseHeader bounds an origin's status line plus headers. Default
+	// 32KiB.
+	ResponseHeader Size `yaml:"response_header"`
+}
+
+// Log configures the process log.
+type Log struct {
+	// Format is "json" or "text". Default "json".
+	Format string `yaml:"format"`
+	// Level is "debug", "info", "warn" or "error". Default "info".
+	Level string `yaml:"level"`
+	// Access turns on one log line per request, at info. Default false.
+	Access bool `yaml:"access"`
+}
+
+// Site is one shop.
+type Site struct {
+	// Name identifies the site in the admin API, metrics and logs: lower-case
+	// letters, digits and dashes. Required, unique.
+	Name string `yaml:"name"`
+	// Hosts lists the host names shoppers use. Matched exactly and
+	// case-insensitively, without port or trailing dot; Unicode names are
+	// stored in their ASCII (punycode) form. Required; a host belongs to one
+	// site only.
+	Hosts []string `yaml:"hosts"`
+	// Origin says how to reach the shop.
+	Origin Origin `yaml:"origin"`
+	// APIPaths lists path prefixes answered with JSON errors instead of HTML
+	// pages. Default: none.
+	APIPaths []string `yaml:"api_paths"`
+	// Page brands the outage and maintenance pages.
+	Page Page `yaml:"page"`
+}
+
+// Origin says how to reach a shop's origin (or the CDN in front of it).
+type Origin struct {
+	// URLs lists origin base URLs, http:// or https://, without path. Requests
+	// are balanced over them. Required.
+	URLs []string `yaml:"urls"`
+	// HostHeader replaces the shopper's Host toward the origin. Default "":
+	// the shop's host is passed through.
+	HostHeader string `yaml:"host_header"`
+	// TLSServerName is the name sent as SNI and verified in the origin's
+	// certificate for https URLs. Default: host_header when set, else the
+	// URL's host.
+	TLSServerName string `yaml:"tls_server_name"`
+	// ConnectTimeout bounds opening a connection to the origin. Default 2s.
+	ConnectTimeout Duration `yaml:"connect_timeout"`
+	// FirstByteTimeout bounds the wait between sending a request and the
+	// first byte of the answer. Default: timeout.
+	FirstByteTimeout Duration `yaml:"first_byte_timeout"`
+	// Timeout bounds a whole exchange with the origin. Default 10s.
+	Timeout Duration `yaml:"timeout"`
+	// FallbackAfter is how long a shopper waits for the origin when a copy
+	// exists, before the copy is served. Default 3s.
+	FallbackAfter Duration `yaml:"fallback_after"`
+	// SlowAfter marks answers slower than this as degraded. Default 2s.
+	SlowAfter Duration `yaml:"slow_after"`
+	// MaxInflight caps concurrent requests to the origin. Default 0: no cap.
+	MaxInflight int `yaml:"max_inflight"`
+	// SlowStart ramps the cap up over this time after a recovery. Default 0:
+	// no ramp.
+	SlowStart Duration `yaml:"slow_start"`
+	// MaxConns caps connections per origin URL. Default 512.
+	MaxConns int `yaml:"max_conns"`
+	// Health configures active health probes.
+	Health Health `yaml:"health"`
+}
+
+// Health configures active probes of each origin URL.
+type Health struct {
+	// Path is probed with GET. Default "" : no active probes, health is
+	// learned from live traffic only.
+	Path string `yaml:"path"`
+	// Interval between probes. Default 2s.
+	Interval Duration `yaml:"interval"`
+	// Timeout of one probe. Default 1s.
+	Timeout Duration `yaml:"timeout"`
+	// Rise is how many successes in a row mark an origin up. Default 2.
+	Rise int `yaml:"rise"`
+	// Fall is how many failures in a row mark an origin down. Default 2.
+	Fall int `yaml:"fall"`
+	// ExpectStatus lists accepted probe statuses. Default: any 2xx or 3xx.
+	ExpectStatus []int `yaml:"expect_status"`
+	// ExpectBody, when set, must occur in the probe answer body.
+	ExpectBody string `yaml:"expect_body"`
+}
+
+// Page brands a site's outage and maintenance pages.
+type Page struct {
+	// Brand is the shop name shown on pages. Default: the site name.
+	Brand string `yaml:"brand"`
+	// Languages lists the languages pages are shown in, first the shop's
+	// main one. Default [en].
+	Languages []string `yaml:"languages"`
+	// Color is the brand colour as #rgb or #rrggbb. Default "#1f6feb".
+	Color string `yaml:"color"`
+	// Logo is a PNG, JPEG or WebP file, relative to the config file.
+	Logo string `yaml:"logo"`
+	// StatusURL links to the shop's status page (https).
+	StatusURL string `yaml:"status_url"`
+	// Contact is an e-mail address or https URL shown to shoppers.
+	Contact string `yaml:"contact"`
+	// Message overrides the default outage text per language.
+	Message map[string]string `yaml:"message"`
+	// TimeZone is the IANA zone times are shown in. Default "UTC".
+	TimeZone string `yaml:"timezone"`
+}
+
+// OnDemandTLS reports whether certificates may be issued for hosts added at
+// run time.
+func (t TLS) OnDemandTLS() bool { return t.OnDemand == nil || *t.OnDemand }

@@ -1,0 +1,225 @@
+package config
+
+import (
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// TestErrorsGolden parses each broken file under testdata/errors and compares
+// the whole error report with its .golden file: file, line, column, key path
+// and wording are all part of what users rely on.
+func TestErrorsGolden(t *testing.T) {
+	files, _ := filepath.Glob("testdata/errors/*.yaml")
+	if len(files) == 0 {
+		t.Fatal("no test files")
+	}
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".yaml")
+		t.Run(name, func(t *testing.T) {
+			_, err := Load(f)
+			if err == nil {
+				t.Fatal("Load succeeded; want errors")
+			}
+			var errs Errors
+			if !errors.As(err, &errs) {
+				t.Fatalf("error is %T; want config.Errors", err)
+			}
+			got := err.Error() + "\n"
+			golden := strings.TrimSuffix(f, ".yaml") + ".golden"
+			if *update {
+				os.WriteFile(golden, []byte(got), 0o644)
+			}
+			want, _ := os.ReadFile(golden)
+			if got != string(want) {
+				t.Errorf("errors differ from %s (go test ./config -update to accept)\ngot:\n%s\nwant:\n%s", golden, got, want)
+			}
+			for _, e := range errs {
+				if e.File != f {
+					t.Errorf("error %q names file %q; want %q", e, e.File, f)
+				}
+			}
+		})
+	}
+}
+
+func TestValidFiles(t *testing.T) {
+	files, _ := filepath.Glob("testdata/valid/*.yaml")
+	for _, f := range files {
+		if _, err := Load(f); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	cfg, err := Load("testdata/valid/minimal.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := cfg.Sites[0]
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"listen.http", cfg.Listen.HTTP, ":80"},
+		{"listen.https", cfg.Listen.HTTPS, ":443"},
+		{"listen.admin", cfg.Listen.Admin, "127.0.0.1:9090"},
+		{"tls.mode", cfg.TLS.Mode, "acme"},
+		{"tls.on_demand", cfg.TLS.OnDemandTLS(), true},
+		{"cache.memory", cfg.Cache.Memory, Size(256 << 20)},
+		{"cache.retention", cfg.Cache.Retention.D(), 7 * 24 * time.Hour},
+		{"cache.ignore_query", len(cfg.Cache.IgnoreQuery), len(DefaultIgnoreQuery)},
+		{"limits.request_header", cfg.Limits.RequestHeader, Size(16 << 10)},
+		{"log.format", cfg.Log.Format, "json"},
+		{"origin.timeout", s.Origin.Timeout.D(), 10 * time.Second},
+		{"origin.first_byte_timeout", s.Origin.FirstByteTimeout.D(), 10 * time.Second},
+		{"origin.connect_timeout", s.Origin.ConnectTimeout.D(), 2 * time.Second},
+		{"origin.fallback_after", s.Origin.FallbackAfter.D(), 3 * time.Second},
+		{"origin.health.rise", s.Origin.Health.Rise, 2},
+		{"page.brand", s.Page.Brand, "shop"},
+		{"page.languages", strings.Join(s.Page.Languages, ","), "en"},
+		{"page.timezone", s.Page.TimeZone, "UTC"},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %v; want %v", c.name, c.got, c.want)
+		}
+	}
+}
+
+func TestShortTimeoutLowersDefaults(t *testing.T) {
+	cfg, err := Parse("t.yaml", []byte(`
+sites:
+  - name: shop
+    hosts: [shop.example]
+    origin: {urls: ["http://127.0.0.1:8080"], timeout: 1s}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := cfg.Sites[0].Origin
+	if o.FallbackAfter.D() != time.Second || o.SlowAfter.D() != time.Second {
+		t.Errorf("fallback_after %s slow_after %s; want both lowered to the 1s timeout", o.FallbackAfter, o.SlowAfter)
+	}
+}
+
+func TestParseDuration(t *testing.T) {
+	tests := []struct {
+		in   string
+		want time.Duration
+		err  bool
+	}{
+		{"3s", 3 * time.Second, false},
+		{"500ms", 500 * time.Millisecond, false},
+		{"1h30m", 90 * time.Minute, false},
+		{"7d", 7 * 24 * time.Hour, false},
+		{"0", 0, false},
+		{" 2m ", 2 * time.Minute, false},
+		{"3", 0, true},
+		{"-1s", 0, true},
+		{"3x", 0, true},
+		{"d", 0, true},
+		{"1.5d", 0, true},
+		{"", 0, true},
+	}
+	for _, tt := range tests {
+		got, err := ParseDuration(tt.in)
+		if (err != nil) != tt.err || got != tt.want {
+			t.Errorf("ParseDuration(%q) = %v, %v; want %v, error %v", tt.in, got, err, tt.want, tt.err)
+		}
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	tests := []struct {
+		in   string
+		want int64
+		err  bool
+	}{
+		{"256MiB", 256 << 20, false},
+		{"10MB", 10_000_000, false},
+		{"16KiB", 16 << 10, false},
+		{"4096", 4096, false},
+		{"1 GiB", 1 << 30, false},
+		{"-1", 0, true},
+		{"2TiB", 0, true},
+		{"lots", 0, true},
+	}
+	for _, tt := range tests {
+		got, err := ParseSize(tt.in)
+		if (err != nil) != tt.err || got != tt.want {
+			t.Errorf("ParseSize(%q) = %v, %v; want %v, error %v", tt.in, got, err, tt.want, tt.err)
+		}
+	}
+}
+
+func TestParsePrefix(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"10.0.0.0/8", "10.0.0.0/8"},
+		{"10.1.2.3/8", "10.0.0.0/8"},
+		{"203.0.113.7", "203.0.113.7/32"},
+		{"::ffff:10.0.0.1", "10.0.0.1/32"},
+		{"::ffff:10.0.0.0/104", "10.0.0.0/8"},
+		{"2001:db8::/32", "2001:db8::/32"},
+		{"bad", ""},
+		{"10.0.0.0/33", ""},
+	}
+	for _, tt := range tests {
+		p, err := ParsePrefix(tt.in)
+		got := ""
+		if err == nil {
+			got = p.String()
+		}
+		if got != tt.want {
+			t.Errorf("ParsePrefix(%q) = %q (%v); want %q", tt.in, got, err, tt.want)
+		}
+	}
+}
+
+func TestErrorfPositionsMissingKeysAtParent(t *testing.T) {
+	cfg, err := Parse("t.yaml", []byte("sites:\n  - name: shop\n    hosts: [a.example]\n    origin: {urls: [\"http://x\"]}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := cfg.Errorf("sites[0].page.logo", "no such file")
+	if e.Line != 2 || e.Error() != "t.yaml:2:5: sites[0].page.logo: no such file" {
+		t.Errorf("Errorf = %q (line %d); want it placed at sites[0]", e, e.Line)
+	}
+	e = cfg.Errorf("sites[0].hosts[0]", "bad")
+	if e.Line != 3 || e.Column != 13 {
+		t.Errorf("Errorf at %d:%d; want 3:13", e.Line, e.Column)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	for _, dir := range []string{"testdata/valid", "testdata/errors"} {
+		files, _ := filepath.Glob(dir + "/*.yaml")
+		for _, file := range files {
+			b, _ := os.ReadFile(file)
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, err := Parse("fuzz.yaml", data)
+		if (cfg == nil) == (err == nil) {
+			t.Fatalf("Parse returned config %v and error %v; want exactly one", cfg != nil, err)
+		}
+		if err != nil {
+			var errs Errors
+			if !errors.As(err, &errs) || len(errs) == 0 {
+				t.Fatalf("error %T %q is not a non-empty config.Errors", err, err)
+			}
+			return
+		}
+		if len(cfg.Sites) == 0 {
+			t.Fatal("a valid config has no sites")
+		}
+	})
+}

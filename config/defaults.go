@@ -1,0 +1,104 @@
+package config
+
+import (
+	"os"
+	"time"
+)
+
+// Defaults, named so that docs and tests can refer to them.
+const (
+	DefaultHTTP           = ":80"
+	DefaultHTTPS          = ":443"
+	DefaultAdmin          = "127.0.0.1:9090"
+	DefaultStateDir       = "/var/lib/awning"
+	DefaultACMEDirectory  = "https://acme-v02.api.letsencrypt.org/directory"
+	DefaultMemory         = 256 << 20
+	DefaultRetention      = 7 * 24 * time.Hour
+	DefaultRequestBody    = 16 << 20
+	DefaultRequestHeader  = 16 << 10
+	DefaultResponseBody   = 64 << 20
+	DefaultResponseHeader = 32 << 10
+	DefaultConnectTimeout = 2 * time.Second
+	DefaultTimeout        = 10 * time.Second
+	DefaultFallbackAfter  = 3 * time.Second
+	DefaultSlowAfter      = 2 * time.Second
+	DefaultMaxConns       = 512
+	DefaultHealthInterval = 2 * time.Second
+	DefaultHealthTimeout  = time.Second
+	DefaultRise           = 2
+	DefaultFall           = 2
+	DefaultColor          = "#1f6feb"
+)
+
+// DefaultIgnoreQuery lists the tracking parameters left out of cache keys
+// unless cache.ignore_query says otherwise.
+var DefaultIgnoreQuery = []string{
+	"utm_*", "gclid", "fbclid", "msclkid", "gbraid", "wbraid", "srsltid",
+	"gad_source", "mc_cid", "mc_eid",
+}
+
+// DefaultPrivateCookies lists the cookie names that mark a request as
+// personal unless cache.private_cookies says otherwise. They cover the
+// session and cart cookies of the common shop platforms.
+var DefaultPrivateCookies = []string{
+	"PHPSESSID", "session*", "sess*", "cart*", "wordpress_logged_in_*",
+	"woocommerce_*", "wp_woocommerce_session_*", "customer*", "auth*", "token*",
+	"frontend", "_secure_session_id", "_shopify_s*",
+}
+
+func (c *Config) setDefaults() {
+	def(&c.Listen.HTTP, DefaultHTTP)
+	def(&c.Listen.HTTPS, DefaultHTTPS)
+	def(&c.Listen.Admin, DefaultAdmin)
+	def(&c.State.Dir, os.Getenv("STATE_DIRECTORY"))
+	def(&c.State.Dir, DefaultStateDir)
+	def(&c.TLS.Mode, "acme")
+	def(&c.TLS.CA, DefaultACMEDirectory)
+	def(&c.Cache.Memory, DefaultMemory)
+	def(&c.Cache.Retention, Duration(DefaultRetention))
+	if c.Cache.IgnoreQuery == nil {
+		c.Cache.IgnoreQuery = DefaultIgnoreQuery
+	}
+	if c.Cache.PrivateCookies == nil {
+		c.Cache.PrivateCookies = DefaultPrivateCookies
+	}
+	def(&c.Limits.RequestBody, DefaultRequestBody)
+	def(&c.Limits.RequestHeader, DefaultRequestHeader)
+	def(&c.Limits.ResponseBody, DefaultResponseBody)
+	def(&c.Limits.ResponseHeader, DefaultResponseHeader)
+	def(&c.Log.Format, "json")
+	def(&c.Log.Level, "info")
+	for i := range c.Sites {
+		c.Sites[i].setDefaults()
+	}
+}
+
+func (s *Site) setDefaults() {
+	o := &s.Origin
+	def(&o.Timeout, Duration(DefaultTimeout))
+	def(&o.ConnectTimeout, min(Duration(DefaultConnectTimeout), o.Timeout))
+	def(&o.FirstByteTimeout, o.Timeout)
+	def(&o.FallbackAfter, min(Duration(DefaultFallbackAfter), o.Timeout))
+	def(&o.SlowAfter, min(Duration(DefaultSlowAfter), o.Timeout))
+	def(&o.MaxConns, DefaultMaxConns)
+	h := &o.Health
+	def(&h.Interval, Duration(DefaultHealthInterval))
+	def(&h.Timeout, min(Duration(DefaultHealthTimeout), h.Interval))
+	def(&h.Rise, DefaultRise)
+	def(&h.Fall, DefaultFall)
+	p := &s.Page
+	def(&p.Brand, s.Name)
+	if len(p.Languages) == 0 {
+		p.Languages = []string{"en"}
+	}
+	def(&p.Color, DefaultColor)
+	def(&p.TimeZone, "UTC")
+}
+
+// def sets *v to d when *v is the zero value.
+func def[T comparable](v *T, d T) {
+	var zero T
+	if *v == zero {
+		*v = d
+	}
+}

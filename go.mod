@@ -1,0 +1,23 @@
+module github.com/awningproxy/awning
+
+go 1.26.0
+
+// fasthttp v1.76+ requires go-brrr v1.3.0, which the module proxy on our build
+// machines refuses (403). v1.0.1 has the same API for what fasthttp uses, and
+// fasthttp's own test suite passes with it. We want v1.77 because it closes the
+// connection on requests that carry both Content-Length and Transfer-Encoding.
+replace github.com/molecule-man/go-brrr v1.3.0 => github.com/molecule-man/go-brrr v1.0.1
+
+require (
+	github.com/dustin/go-humanize v1.1.0
+	github.com/valyala/fasthttp v1.77.0
+	go.yaml.in/yaml/v3 v3.0.6
+	golang.org/x/net v0.62.0
+)
+
+require (
+	github.com/klauspost/compress v1.20.3 // indirect
+	github.com/molecule-man/go-brrr v1.3.0 // indirect
+	github.com/valyala/bytebufferpool v1.0.0 // indirect
+	golang.org/x/text v0.43.0 // indirect
+)
