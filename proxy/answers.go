@@ -1,0 +1,133 @@
+package proxy
+
+import (
+	"bytes"
+	"errors"
+	"net"
+	"strconv"
+
+	"github.com/awningproxy/awning/pages"
+	"github.com/valyala/fasthttp"
+)
+
+// Awning-Served values (DESIGN.md, "Contract").
+var (
+	hAwningServed = []byte("Awning-Served")
+	vOrigin       = []byte("origin")
+	vOutage       = []byte("outage")
+	vMisdirected  = []byte("misdirected")
+)
+
+var (
+	hCacheControl    = []byte("Cache-Control")
+	hRetryAfter      = []byte("Retry-After")
+	hContentLanguage = []byte("Content-Language")
+	hXContentType    = []byte("X-Content-Type-Options")
+	vNoStore         = []byte("no-store")
+	vNoSniff         = []byte("nosniff")
+	ctHTML           = []byte("text/html; charset=utf-8")
+	ctJSON           = []byte("application/json")
+	ctText           = []byte("text/plain; charset=utf-8")
+)
+
+// answer is a response Awning writes itself, rendered once when the config
+// is loaded so that writing it costs no rendering and no allocation.
+type answer struct {
+	status      int
+	contentType []byte
+	body        []byte
+	headers     [][2][]byte
+}
+
+func (a *answer) write(ctx *fasthttp.RequestCtx) {
+	r := &ctx.Response
+	r.SetStatusCode(a.status)
+	r.Header.SetContentTypeBytes(a.contentType)
+	for _, h := range a.headers {
+		r.Header.SetBytesKV(h[0], h[1])
+	}
+	r.SetBodyRaw(a.body) // a.body is never modified once built
+}
+
+// misdirectedAnswer is the 421 for hosts no site claims (RFC 9110 §15.5.20).
+// It names no shop and leaks nothing about which hosts are served.
+var misdirectedAnswer = &answer{
+	status:      fasthttp.StatusMisdirectedRequest,
+	contentType: ctHTML,
+	body: []byte(`<!doctype html><html lang="en"><head><meta charset="utf-8">` +
+		`<meta name="robots" content="noindex"><title>Unknown site</title></head>` +
+		`<body><h1>Unknown site</h1><p>This server does not serve the address you asked for.</p></body></html>`),
+	headers: [][2][]byte{
+		{hAwningServed, vMisdirected},
+		{hCacheControl, vNoStore},
+		{hXContentType, vNoSniff},
+	},
+}
+
+// outageAnswers holds a site's outage page in both forms.
+type outageAnswers struct {
+	html, json *answer
+}
+
+func newOutageAnswers(p *pages.Rendered) outageAnswers {
+	h := [][2][]byte{
+		{hAwningServed, vOutage},
+		{hCacheControl, vNoStore},
+		{hRetryAfter, []byte(strconv.Itoa(pages.RetryAfterSeconds))},
+		{hContentLanguage, []byte(p.Language)},
+		{hXContentType, vNoSniff},
+	}
+	return outageAnswers{
+		html: &answer{status: fasthttp.StatusServiceUnavailable, contentType: ctHTML, body: p.HTML, headers: h},
+		json: &answer{status: fasthttp.StatusServiceUnavailable, contentType: ctJSON, body: p.JSON, headers: h},
+	}
+}
+
+// refusal is a plain-text error for a request Awning will not serve.
+func refusal(status int) *answer {
+	return &answer{
+		status:      status,
+		contentType: ctText,
+		body:        []byte(fasthttp.StatusMessage(status) + "\n"),
+		headers:     [][2][]byte{{hCacheControl, vNoStore}},
+	}
+}
+
+var (
+	badRequest       = refusal(fasthttp.StatusBadRequest)
+	requestTimeout   = refusal(fasthttp.StatusRequestTimeout)
+	bodyTooLarge     = refusal(fasthttp.StatusRequestEntityTooLarge)
+	headerTooLarge   = refusal(fasthttp.StatusRequestHeaderFieldsTooLarge)
+	wellKnownUnknown = refusal(fasthttp.StatusNotFound)
+)
+
+// parseError answers a request fasthttp could not parse, or one guardConn
+// refused; fasthttp closes the connection afterwards.
+func parseError(ctx *fasthttp.RequestCtx, err error) {
+	var small *fasthttp.ErrSmallBuffer
+	var ne net.Error
+	switch {
+	case errors.As(err, &small):
+		headerTooLarge.write(ctx)
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		bodyTooLarge.write(ctx)
+	case errors.As(err, &ne) && ne.Timeout():
+		requestTimeout.write(ctx)
+	default:
+		badRequest.write(ctx)
+	}
+	ctx.SetConnectionClose()
+}
+
+// wantsJSON reports whether the shopper is an API client: the path is one of
+// the site's api_paths, or the request asks for JSON and not for HTML.
+func wantsJSON(ctx *fasthttp.RequestCtx, apiPaths [][]byte) bool {
+	path := ctx.Path()
+	for _, p := range apiPaths {
+		if bytes.HasPrefix(path, p) {
+			return true
+		}
+	}
+	accept := ctx.Request.Header.Peek("Accept")
+	return bytes.Contains(accept, []byte("json")) && !bytes.Contains(accept, []byte("text/html"))
+}

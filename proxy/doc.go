@@ -1,0 +1,25 @@
+// Package proxy is the shopper-facing HTTP server: it routes each request by
+// Host to its site, forwards it to the site's origin and relays the answer,
+// and answers for the origin when the origin fails.
+//
+// A request's way through (handle):
+//
+//  1. guardConn and checkRawHeaders refuse ambiguous framing (bare LF,
+//     obs-fold, Content-Length with Transfer-Encoding) with 400 and a closed
+//     connection, before anything reaches an origin.
+//  2. The site is looked up by canonical Host; an unknown host gets a
+//     neutral 421 and never touches an origin.
+//  3. Paths under /.well-known/awning/ are answered by Awning itself.
+//  4. A fresh outbound request is built (buildOutbound): hop-by-hop headers
+//     dropped, forwarding headers set by Awning and believed from clients
+//     only when the peer is a trusted proxy, and headers that could change
+//     a page without changing its cache key never passed on.
+//  5. The origin pool sends it, moving to the next origin only when a
+//     connection could not be opened (nothing was sent).
+//  6. A good answer is relayed (hop-by-hop headers dropped, body buffer
+//     moved, not copied); an error, a timeout or a 5xx/52x gets the site's
+//     outage page (HTML or JSON).
+//
+// Everything the request path reads lives in one immutable snapshot behind
+// an atomic pointer, swapped whole by Update on reload.
+package proxy

@@ -1,0 +1,191 @@
+package proxy
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/awningproxy/awning/internal/testkit"
+)
+
+// smuggling lists requests whose framing two parsers could read differently.
+var smuggling = []struct {
+	name string
+	raw  string
+}{
+	{"CL and TE", "POST / HTTP/1.1\r\nHost: shop.example\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"},
+	{"TE and CL", "POST / HTTP/1.1\r\nHost: shop.example\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n0\r\n\r\n"},
+	{"duplicate CL", "POST / HTTP/1.1\r\nHost: shop.example\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\nabcde"},
+	{"duplicate equal CL", "POST / HTTP/1.1\r\nHost: shop.example\r\nContent-Length: 4\r\nContent-Length: 4\r\n\r\nabcd"},
+	{"CL list", "POST / HTTP/1.1\r\nHost: shop.example\r\nContent-Length: 4, 4\r\n\r\nabcd"},
+	{"CL plus sign", "POST / HTTP/1.1\r\nHost: shop.example\r\nContent-Length: +4\r\n\r\nabcd"},
+	{"CL hex", "POST / HTTP/1.1\r\nHost: shop.example\r\nContent-Length: 0x4\r\n\r\nabcd"},
+	{"CL negative", "POST / HTTP/1.1\r\nHost: shop.example\r\nContent-Length: -1\r\n\r\nabcd"},
+	{"TE identity", "POST / HTTP/1.1\r\nHost: shop.example\r\nTransfer-Encoding: identity\r\n\r\nabcd"},
+	{"TE xchunked", "POST / HTTP/1.1\r\nHost: shop.example\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n"},
+	{"TE twice", "POST / HTTP/1.1\r\nHost: shop.example\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"},
+	{"TE list", "POST / HTTP/1.1\r\nHost: shop.example\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n"},
+	{"TE space before colon", "POST / HTTP/1.1\r\nHost: shop.example\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n"},
+	{"obs-fold", "GET / HTTP/1.1\r\nHost: shop.example\r\nX-A: b\r\n c\r\n\r\n"},
+	{"obs-fold tab", "GET / HTTP/1.1\r\nHost: shop.example\r\nX-A: b\r\n\tc\r\n\r\n"},
+	{"obs-fold TE", "POST / HTTP/1.1\r\nHost: shop.example\r\nTransfer-Encoding:\r\n chunked\r\n\r\n0\r\n\r\n"},
+	{"bare LF request line", "GET / HTTP/1.1\nHost: shop.example\r\n\r\n"},
+	{"bare LF header", "GET / HTTP/1.1\r\nHost: shop.example\nX-A: b\r\n\r\n"},
+	{"bare LF everywhere", "GET / HTTP/1.1\nHost: shop.example\n\n"},
+	{"bare LF end of head", "GET / HTTP/1.1\r\nHost: shop.example\r\n\n"},
+	{"bare LF in pipelined request", "GET /a HTTP/1.1\r\nHost: shop.example\r\n\r\nGET /b HTTP/1.1\nHost: shop.example\r\n\r\n"},
+	{"bare LF after CL body", "POST /a HTTP/1.1\r\nHost: shop.example\r\nContent-Length: 3\r\n\r\na\nbGET /b HTTP/1.1\nHost: shop.example\r\n\r\n"},
+	{"two hosts", "GET / HTTP/1.1\r\nHost: shop.example\r\nHost: other.example\r\n\r\n"},
+	{"no host", "GET / HTTP/1.1\r\n\r\n"},
+	{"NUL in value", "GET / HTTP/1.1\r\nHost: shop.example\r\nX-A: b\x00c\r\n\r\n"},
+	{"CR in value", "GET / HTTP/1.1\r\nHost: shop.example\r\nX-A: b\rc\r\n\r\n"},
+}
+
+// TestSmugglingVectorsRefused sends each ambiguous request as exact bytes and
+// checks that it gets 400, that the connection is closed, and that no part of
+// it that could be misread reached the origin. A request that came before
+// the bad one on the same connection may be served.
+func TestSmugglingVectorsRefused(t *testing.T) {
+	for _, tt := range smuggling {
+		t.Run(tt.name, func(t *testing.T) {
+			o := testkit.NewOrigin(t, testkit.Echo())
+			p := startProxy(t, oneSite(o.URL()))
+			raw := testkit.Dial(t, p.addr)
+			raw.Send(tt.raw)
+			var last *http.Response
+			for {
+				resp, _, err := raw.ReadResponse("GET", 3*time.Second)
+				if err != nil {
+					break
+				}
+				last = resp
+				if resp.StatusCode != 200 {
+					break
+				}
+			}
+			if last == nil || last.StatusCode != http.StatusBadRequest {
+				t.Fatalf("last response = %v; want 400", last)
+			}
+			if !raw.Closed(2 * time.Second) {
+				t.Error("connection left open after 400")
+			}
+			for _, r := range o.Received() {
+				if r.RequestURI != "/a" {
+					t.Errorf("origin received %s %s", r.Method, r.RequestURI)
+				}
+			}
+		})
+	}
+}
+
+// TestCleanFramingAccepted guards against the guard refusing good requests:
+// pipelined requests with bodies, chunked bodies, 100-continue, heads split
+// into many writes, and keep-alive sequences.
+func TestCleanFramingAccepted(t *testing.T) {
+	o := testkit.NewOrigin(t, testkit.Echo())
+	p := startProxy(t, oneSite(o.URL()))
+	tests := []struct {
+		name string
+		raw  string
+		n    int // responses expected
+	}{
+		{"simple", "GET /1 HTTP/1.1\r\nHost: shop.example\r\n\r\n", 1},
+		{"leading empty line", "\r\nGET /1 HTTP/1.1\r\nHost: shop.example\r\n\r\n", 1},
+		{"pipelined with CL body containing LF", "POST /1 HTTP/1.1\r\nHost: shop.example\r\nContent-Length: 5\r\n\r\na\nb\nGET /2 HTTP/1.1\r\nHost: shop.example\r\n\r\n", 2},
+		{"chunked body with LF", "POST /1 HTTP/1.1\r\nHost: shop.example\r\nTransfer-Encoding: chunked\r\n\r\n3\r\na\nb\r\n0\r\n\r\n", 1},
+		{"TE chunked mixed case", "POST /1 HTTP/1.1\r\nHost: shop.example\r\ntransfer-encoding: Chunked\r\n\r\n0\r\n\r\n", 1},
+		{"HTTP/1.0", "GET /1 HTTP/1.0\r\nHost: shop.example\r\n\r\n", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			raw := testkit.Dial(t, p.addr)
+			raw.Send(tt.raw)
+			for i := range tt.n {
+				resp, body, err := raw.ReadResponse("GET", 3*time.Second)
+				if err != nil {
+					t.Fatalf("response %d: %v", i, err)
+				}
+				if resp.StatusCode != 200 {
+					t.Fatalf("response %d: status %d %q", i, resp.StatusCode, body)
+				}
+			}
+		})
+	}
+
+	t.Run("byte by byte", func(t *testing.T) {
+		raw := testkit.Dial(t, p.addr)
+		req := "POST /1 HTTP/1.1\r\nHost: shop.example\r\nContent-Length: 3\r\n\r\na\nbGET /2 HTTP/1.1\r\nHost: shop.example\r\n\r\n"
+		for i := range len(req) {
+			raw.Send(req[i : i+1])
+		}
+		for i := range 2 {
+			if resp, _, err := raw.ReadResponse("GET", 3*time.Second); err != nil || resp.StatusCode != 200 {
+				t.Fatalf("response %d: %v %v", i, resp, err)
+			}
+		}
+	})
+
+	t.Run("100-continue", func(t *testing.T) {
+		raw := testkit.Dial(t, p.addr)
+		raw.Send("POST /1 HTTP/1.1\r\nHost: shop.example\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+		resp, _, err := raw.ReadResponse("POST", 3*time.Second)
+		if err != nil || resp.StatusCode != 100 {
+			t.Fatalf("want 100 Continue, got %v %v", resp, err)
+		}
+		raw.Send("a\nb\nGET /2 HTTP/1.1\r\nHost: shop.example\r\n\r\n")
+		for i := range 2 {
+			if resp, _, err := raw.ReadResponse("GET", 3*time.Second); err != nil || resp.StatusCode != 200 {
+				t.Fatalf("response %d: %v %v", i, resp, err)
+			}
+		}
+		if got := o.Received(); len(got) < 2 || got[len(got)-2].Header.Get("Expect") != "" {
+			t.Error("Expect header reached the origin")
+		}
+	})
+}
+
+// scanAll runs a guard over input split into chunks of size n and returns
+// its verdict.
+func scanAll(input []byte, n int) error {
+	g := &guardConn{}
+	g.resetHead()
+	for len(input) > 0 {
+		k := min(n, len(input))
+		if err := g.scan(input[:k]); err != nil {
+			return err
+		}
+		input = input[k:]
+	}
+	return nil
+}
+
+func TestGuardVerdictIndependentOfChunking(t *testing.T) {
+	inputs := []string{}
+	for _, s := range smuggling {
+		inputs = append(inputs, s.raw)
+	}
+	inputs = append(inputs, "GET / HTTP/1.1\r\nHost: a\r\n\r\n", "POST / HTTP/1.1\r\nContent-Length: 2\r\n\r\n\n\nGET / HTTP/1.1\n")
+	for _, in := range inputs {
+		want := scanAll([]byte(in), len(in))
+		for n := 1; n < len(in); n++ {
+			if got := scanAll([]byte(in), n); got != want {
+				t.Errorf("%q in chunks of %d: %v; in one chunk: %v", in, n, got, want)
+				break
+			}
+		}
+	}
+}
+
+func FuzzGuardConn(f *testing.F) {
+	for _, s := range smuggling {
+		f.Add([]byte(s.raw), uint8(3))
+	}
+	f.Add([]byte("POST / HTTP/1.1\r\nContent-Length: 2\r\n\r\nabGET / HTTP/1.1\r\n\r\n"), uint8(1))
+	f.Fuzz(func(t *testing.T, in []byte, chunk uint8) {
+		n := int(chunk)%64 + 1
+		if got, want := scanAll(in, n), scanAll(in, len(in)+1); got != want {
+			t.Errorf("chunks of %d: %v; whole: %v", n, got, want)
+		}
+		checkRawHeaders(in) // must not panic
+	})
+}

@@ -1,0 +1,259 @@
+package proxy
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/awningproxy/awning/config"
+	"github.com/valyala/fasthttp"
+)
+
+// origin is one origin URL of a site and the connection pool to it.
+type origin struct {
+	url    string // as configured, for logs
+	scheme []byte // http or https
+	client *fasthttp.HostClient
+}
+
+// pool balances a site's requests over its origins. It is safe for
+// concurrent use.
+type pool struct {
+	origins []*origin
+	next    atomic.Uint32
+}
+
+// poolOptions are the limits that apply to every origin of every site.
+type poolOptions struct {
+	responseBody   int
+	responseHeader int
+	dialer         *fasthttp.TCPDialer
+}
+
+func newPool(oc *config.Origin, opt poolOptions) (*pool, error) {
+	p := &pool{}
+	for _, raw := range oc.URLs {
+		o, err := newOrigin(raw, oc, opt)
+		if err != nil {
+			return nil, err
+		}
+		p.origins = append(p.origins, o)
+	}
+	return p, nil
+}
+
+func newOrigin(raw string, oc *config.Origin, opt poolOptions) (*origin, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("origin %q: %w", raw, err)
+	}
+	isTLS := u.Scheme == "https"
+	addr := u.Host
+	if u.Port() == "" {
+		if isTLS {
+			addr = net.JoinHostPort(u.Hostname(), "443")
+		} else {
+			addr = net.JoinHostPort(u.Hostname(), "80")
+		}
+	}
+	connect := oc.ConnectTimeout.D()
+	firstByte := oc.FirstByteTimeout.D()
+	if firstByte >= oc.Timeout.D() {
+		firstByte = 0 // the total deadline already bounds it
+	}
+	dialer := opt.dialer
+	hc := &fasthttp.HostClient{
+		Addr:                      addr,
+		IsTLS:                     isTLS,
+		NoDefaultUserAgentHeader:  true,
+		DisablePathNormalizing:    true,
+		MaxConns:                  oc.MaxConns,
+		MaxConnWaitTimeout:        connect,
+		MaxIdleConnDuration:       30 * time.Second,
+		MaxIdemponentCallAttempts: 4, // bounds retries of any method; retryIfErr decides which
+
+		RetryIfErr:                    retryIfErr,
+		ReadBufferSize:                opt.responseHeader,
+		MaxResponseBodySize:           opt.responseBody,
+		DisableHeaderNamesNormalizing: false,
+		Dial: func(addr string) (net.Conn, error) {
+			c, err := dialer.DialTimeout(addr, connect)
+			if err != nil {
+				return nil, err
+			}
+			return &originConn{Conn: c, firstByte: firstByte}, nil
+		},
+	}
+	if isTLS {
+		name := oc.TLSServerName
+		if name == "" {
+			name = oc.HostHeader
+		}
+		if name == "" {
+			name = u.Hostname()
+		}
+		hc.TLSConfig = &tls.Config{ServerName: name, MinVersion: tls.VersionTLS12}
+	}
+	return &origin{url: raw, scheme: []byte(u.Scheme), client: hc}, nil
+}
+
+// retryIfErr decides which failed attempts fasthttp may repeat. A stale
+// pooled connection is retried whatever the method: nothing was sent. An
+// idempotent request is retried once more when the origin closed the
+// connection before answering. Anything else (a timeout, a reset mid-body,
+// a refused connection) is the origin failing and is reported as such, not
+// hidden by a retry; pool.do handles moving to another origin.
+func retryIfErr(req *fasthttp.Request, attempts int, err error) (resetTimeout, retry bool) {
+	if errors.Is(err, errStaleConn) {
+		return false, true
+	}
+	if attempts > 1 || !(req.Header.IsGet() || req.Header.IsHead() || req.Header.IsOptions()) {
+		return false, false
+	}
+	return false, errors.Is(err, io.EOF) || errors.Is(err, fasthttp.ErrConnectionClosed)
+}
+
+// do sends req to the site's origins until one answers, starting with the
+// next in turn. Only a failure to connect moves on to another origin: then
+// the request was never sent, so trying elsewhere is safe for any method.
+func (p *pool) do(req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time) error {
+	n := uint32(len(p.origins))
+	start := p.next.Add(1)
+	var err error
+	for i := uint32(0); i < n; i++ {
+		o := p.origins[(start+i)%n]
+		req.URI().SetSchemeBytes(o.scheme) // fasthttp checks it against the client's IsTLS
+		err = o.client.DoDeadline(req, resp, deadline)
+		if err == nil || !isConnectError(err) {
+			return err
+		}
+	}
+	return err
+}
+
+func (p *pool) closeIdle() {
+	for _, o := range p.origins {
+		o.client.CloseIdleConnections()
+	}
+}
+
+// isConnectError reports whether err happened before anything was sent.
+func isConnectError(err error) bool {
+	if errors.Is(err, fasthttp.ErrDialTimeout) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, fasthttp.ErrNoFreeConns) {
+		return true
+	}
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+// failureReason names what went wrong talking to an origin, for logs, the
+// Cache-Status header and health accounting.
+func failureReason(err error) string {
+	var ne net.Error
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, fasthttp.ErrDialTimeout):
+		return "connect-timeout"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "refused"
+	case errors.Is(err, fasthttp.ErrTimeout), errors.As(err, &ne) && ne.Timeout():
+		return "timeout"
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+		return "reset"
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		return "too-large"
+	case errors.Is(err, fasthttp.ErrNoFreeConns):
+		return "no-free-conns"
+	case errors.Is(err, fasthttp.ErrConnectionClosed), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "closed"
+	}
+	var te *tls.CertificateVerificationError
+	if errors.As(err, &te) {
+		return "tls"
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return "connect"
+	}
+	return "malformed"
+}
+
+// errStaleConn reports a kept-alive connection the origin closed while it
+// sat idle in the pool. It is found before anything is written, so the
+// request may be sent again on another connection whatever its method.
+var errStaleConn = errors.New("proxy: origin closed the idle connection")
+
+// originConn wraps every connection to an origin for two jobs fasthttp does
+// not do:
+//
+//   - Before a request goes out on a reused connection, it checks that the
+//     origin has not closed it meanwhile (a crashed or restarted origin
+//     leaves its pooled connections dead). A write to such a connection
+//     would succeed and the answer would be EOF, after which a POST cannot
+//     be safely retried; found first, it can.
+//   - It bounds the wait for the first byte of each answer
+//     (origin.first_byte_timeout) more tightly than fasthttp's deadline for
+//     the whole exchange: the first read after a request uses the earlier
+//     of the two, and fasthttp's deadline is restored once a byte arrived.
+//
+// fasthttp uses a connection from one goroutine at a time, so no locking.
+type originConn struct {
+	net.Conn
+	firstByte time.Duration // 0: no first-byte bound
+	deadline  time.Time     // the read deadline fasthttp asked for
+	waiting   bool          // a request was written and no byte has come back
+	used      bool          // an answer was read: the next write reuses the connection
+}
+
+func (c *originConn) Write(b []byte) (int, error) {
+	if c.used {
+		c.used = false
+		if !c.alive() {
+			return 0, errStaleConn
+		}
+	}
+	c.waiting = true
+	return c.Conn.Write(b)
+}
+
+// alive reports whether the origin still holds the idle connection open.
+func (c *originConn) alive() bool { return connAlive(c.Conn) }
+
+func (c *originConn) SetReadDeadline(t time.Time) error {
+	c.deadline = t
+	return c.Conn.SetReadDeadline(t)
+}
+
+func (c *originConn) Read(b []byte) (int, error) {
+	if c.waiting && c.firstByte > 0 {
+		c.waiting = false
+		fb := time.Now().Add(c.firstByte)
+		if c.deadline.IsZero() || fb.Before(c.deadline) {
+			if err := c.Conn.SetReadDeadline(fb); err != nil {
+				return 0, err
+			}
+			n, err := c.Conn.Read(b)
+			if n > 0 {
+				c.used = true
+				if derr := c.Conn.SetReadDeadline(c.deadline); derr != nil && err == nil {
+					err = derr
+				}
+			}
+			return n, err
+		}
+	}
+	c.waiting = false
+	n, err := c.Conn.Read(b)
+	if n > 0 {
+		c.used = true
+	}
+	return n, err
+}
