@@ -223,3 +223,10 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestExampleConfig keeps the annotated example in deploy/ valid.
+func TestExampleConfig(t *testing.T) {
+	if _, err := Load("../deploy/awning.example.yaml"); err != nil {
+		t.Error(err)
+	}
+}

@@ -87,7 +87,7 @@ func newOrigin(raw string, oc *config.Origin, opt poolOptions) (*origin, error) 
 			if err != nil {
 				return nil, err
 			}
-			return &originConn{Conn: c, firstByte: firstByte}, nil
+			return &originConn{Conn: c, firstByte: firstByte, peek: newPeeker(c)}, nil
 		},
 	}
 	if isTLS {
@@ -211,6 +211,7 @@ type originConn struct {
 	deadline  time.Time     // the read deadline fasthttp asked for
 	waiting   bool          // a request was written and no byte has come back
 	used      bool          // an answer was read: the next write reuses the connection
+	peek      *peeker
 }
 
 func (c *originConn) Write(b []byte) (int, error) {
@@ -225,7 +226,7 @@ func (c *originConn) Write(b []byte) (int, error) {
 }
 
 // alive reports whether the origin still holds the idle connection open.
-func (c *originConn) alive() bool { return connAlive(c.Conn) }
+func (c *originConn) alive() bool { return c.peek.check() }
 
 func (c *originConn) SetReadDeadline(t time.Time) error {
 	c.deadline = t

@@ -45,7 +45,7 @@ func TestAppendCanonical(t *testing.T) {
 		{"user@shop.example", ""},
 		{strings.Repeat("a", 64) + ".example", ""},
 		{strings.Repeat("a.", 126) + "a", strings.Repeat("a.", 126) + "a"}, // 253 bytes: the longest name
-		{strings.Repeat("a.", 127) + "a", ""},                               // 255 bytes: too long
+		{strings.Repeat("a.", 127) + "a", ""},                              // 255 bytes: too long
 	}
 	for _, tt := range tests {
 		got, ok := AppendCanonical(nil, []byte(tt.in))

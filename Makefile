@@ -1,0 +1,36 @@
+# `make test` is the one test command: CI (.ci/run) runs exactly this.
+GO ?= go
+
+.PHONY: test deps check vet fmt build demo bench fuzz
+
+test: deps check
+	$(GO) test -race -shuffle=on -timeout 20m ./...
+	@# Benchmarks are not timed in CI; running each once keeps them working.
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 10m ./...
+
+deps:
+	./scripts/install-test-deps.sh
+
+check: fmt vet
+
+fmt:
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+build:
+	$(GO) build -o bin/awning ./cmd/awning
+
+demo:
+	$(GO) run ./cmd/awning demo
+
+# Go micro-benchmarks with allocation counts. Load runs against nginx and
+# friends live in bench/.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./...
+
+fuzz:
+	$(GO) test ./config -run '^$$' -fuzz FuzzParse -fuzztime 60s
+	$(GO) test ./sites -run '^$$' -fuzz FuzzCanonical -fuzztime 60s
+	$(GO) test ./proxy -run '^$$' -fuzz FuzzGuardConn -fuzztime 60s

@@ -1,0 +1,33 @@
+package main
+
+import (
+	"context"
+	"io"
+
+	"github.com/spf13/cobra"
+)
+
+// run executes the command line args, writing to stdout and stderr, until
+// ctx ends. It is what main calls, and what tests call in-process.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	root := &cobra.Command{
+		Use:   "awning",
+		Short: "Awning keeps online shops open when their platform fails",
+		Long: `Awning is an edge proxy for online shops. It forwards shoppers to each
+shop's origin and, when the origin or the CDN in front of it fails, serves
+the last known good copy of the page or a branded outage page instead of an
+error.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.AddCommand(
+		serveCommand(stderr),
+		checkConfigCommand(stdout),
+		demoCommand(stdout, stderr),
+		versionCommand(stdout),
+	)
+	return root.ExecuteContext(ctx)
+}

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/template"
+
+	"github.com/awningproxy/awning/internal/demoshop"
+	"github.com/awningproxy/awning/node"
+	"github.com/spf13/cobra"
+)
+
+//go:embed demo.yaml.tmpl
+var demoConfigTemplate string
+
+type demoFlags struct {
+	listen, admin, shop, control string
+}
+
+func demoCommand(stdout, stderr io.Writer) *cobra.Command {
+	var f demoFlags
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Run a sample shop behind Awning, and break it on purpose",
+		Long: `Run a sample web shop on loopback with Awning in front of it, using
+in-memory state. The shop can be broken (refusing, hanging, slow, 5xx) through
+its control endpoints, to watch what shoppers get from Awning.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return demo(cmd.Context(), f, stdout, stderr)
+		},
+	}
+	cmd.Flags().StringVar(&f.listen, "listen", "localhost:8080", "where Awning serves shoppers")
+	cmd.Flags().StringVar(&f.admin, "admin", "127.0.0.1:9090", "where Awning's admin API listens")
+	cmd.Flags().StringVar(&f.shop, "shop", "127.0.0.1:8082", "where the sample shop (the origin) listens")
+	cmd.Flags().StringVar(&f.control, "control", "127.0.0.1:8081", "where the shop's break/heal endpoints listen")
+	return cmd
+}
+
+func demo(ctx context.Context, f demoFlags, stdout, stderr io.Writer) error {
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	shop := demoshop.New(log)
+	if err := shop.Start(f.shop); err != nil {
+		return err
+	}
+	defer shop.Close()
+	controlLn, err := net.Listen("tcp", f.control)
+	if err != nil {
+		return fmt.Errorf("demo control: %w", err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	controlDone := make(chan error, 1)
+	go func() { controlDone <- demoshop.ServeControl(ctx, controlLn, shop.Control()) }()
+	defer func() { <-controlDone }()
+
+	dir, err := os.MkdirTemp("", "awning-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "awning.yaml")
+	var cfg bytes.Buffer
+	template.Must(template.New("demo").Parse(demoConfigTemplate)).Execute(&cfg, map[string]string{
+		"Listen": f.listen, "Admin": f.admin, "StateDir": dir, "ShopURL": "http://" + shop.Addr(),
+	})
+	if err := os.WriteFile(path, cfg.Bytes(), 0o600); err != nil {
+		return err
+	}
+
+	n, err := node.New(node.Options{ConfigPath: path, LogOutput: stderr})
+	if err != nil {
+		return fmt.Errorf("demo config: %w", err)
+	}
+	go func() {
+		select {
+		case <-n.Ready():
+			printDemoHelp(stdout, n.Addrs(), shop.Addr(), controlLn.Addr().String(), path)
+		case <-ctx.Done():
+		}
+	}()
+	return n.Run(ctx)
+}
+
+func printDemoHelp(w io.Writer, a node.Addrs, shop, control, path string) {
+	web := a.HTTP[0]
+	if _, port, _ := net.SplitHostPort(web); len(a.HTTP) > 1 || strings.HasPrefix(web, "127.0.0.1:") {
+		web = "localhost:" + port
+	}
+	fmt.Fprintf(w, `
+Awning demo: the sample shop "Bakkerij de Vries" is open through Awning.
+
+  Shop, through Awning    http://%[1]s/product/1   (also http://bakkerij.%[1]s/)
+  Shop, direct (origin)   http://%[2]s/
+  Admin API               http://%[3]s/healthz
+  Configuration in use    %[4]s
+
+Try it:
+  curl -si http://%[1]s/product/1 | grep -i awning-served     # origin
+  curl -X POST 'http://%[5]s/_demo/break?mode=down'           # or hang, slow, 500, 502, 503, reset
+  curl -si http://%[1]s/product/1 | grep -i awning-served     # outage: Awning answers for the shop
+  curl -si http://%[1]s/api/products                           # API clients get JSON
+  curl -X POST http://%[5]s/_demo/heal
+
+Ctrl-C stops the demo.
+`, web, shop, a.Admin[0], path, control)
+}

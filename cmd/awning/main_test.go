@@ -1,0 +1,191 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/awningproxy/awning/internal/testkit"
+)
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// waitFor polls cond until it holds or d passes.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func fetch(t *testing.T, method, url string) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+// TestDemo runs `awning demo` in-process and walks the steps it prints:
+// the shop is served through Awning, breaking it brings the outage page,
+// healing it brings the shop back.
+func TestDemo(t *testing.T) {
+	var out syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"demo", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--shop", "127.0.0.1:0", "--control", "127.0.0.1:0"}, &out, io.Discard)
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("demo: %v", err)
+		}
+	}()
+	reShop := regexp.MustCompile(`Shop, through Awning +http://(localhost:\d+)/product/1`)
+	reCtl := regexp.MustCompile(`curl -X POST 'http://([0-9.:]+)/_demo/break`)
+	waitFor(t, 15*time.Second, "the demo to print its help", func() bool { return reCtl.MatchString(out.String()) })
+	web := "http://" + strings.Replace(reShop.FindStringSubmatch(out.String())[1], "localhost", "127.0.0.1", 1)
+	control := "http://" + reCtl.FindStringSubmatch(out.String())[1]
+
+	resp, body := fetch(t, "GET", web+"/product/1")
+	if resp.StatusCode != 200 || resp.Header.Get("Awning-Served") != "origin" || !strings.Contains(body, "Desem waldkorn") {
+		t.Fatalf("product page: %d %q", resp.StatusCode, resp.Header.Get("Awning-Served"))
+	}
+	for _, mode := range []string{"down", "500"} {
+		fetch(t, "POST", control+"/_demo/break?mode="+mode)
+		resp, _ = fetch(t, "GET", web+"/product/1")
+		if resp.StatusCode != 503 || resp.Header.Get("Awning-Served") != "outage" {
+			t.Errorf("shop %s: %d %q; want the outage page", mode, resp.StatusCode, resp.Header.Get("Awning-Served"))
+		}
+		fetch(t, "POST", control+"/_demo/heal")
+		resp, _ = fetch(t, "GET", web+"/product/1")
+		if resp.StatusCode != 200 || resp.Header.Get("Awning-Served") != "origin" {
+			t.Errorf("healed after %s: %d %q; want the shop", mode, resp.StatusCode, resp.Header.Get("Awning-Served"))
+		}
+	}
+}
+
+func TestCheckConfig(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	os.WriteFile(good, []byte("sites:\n  - name: shop\n    hosts: [shop.example]\n    origin: {urls: [\"http://127.0.0.1:8080\"]}\n"), 0o600)
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"check-config", good}, &out, io.Discard); err != nil {
+		t.Fatalf("good file: %v", err)
+	}
+	if got := out.String(); got != good+": OK (1 sites)\n" {
+		t.Errorf("output = %q", got)
+	}
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("sites:\n  - name: shop\n    hosts: [shop.example]\n    origin: {urls: [\"http://127.0.0.1:8080\"], timeout: soon}\n"), 0o600)
+	err := run(context.Background(), []string{"check-config", bad}, io.Discard, io.Discard)
+	if err == nil || err.Error() != bad+`:4:56: sites[0].origin.timeout: invalid duration "soon": write it like 3s, 500ms, 2m or 7d` {
+		t.Errorf("bad file: %v", err)
+	}
+}
+
+// TestServeBinarySignals builds the real binary and drives it with signals:
+// SIGHUP with a good file switches the origin, SIGHUP with a bad file keeps
+// the old one, SIGTERM exits cleanly.
+func TestServeBinarySignals(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "awning")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		t.Fatalf("go build: %v", err)
+	}
+	a := testkit.NewOrigin(t, testkit.Respond(200, "a"))
+	b := testkit.NewOrigin(t, testkit.Respond(200, "b"))
+	port := testkit.FreePort(t)
+	cfg := func(origin string) string {
+		return "listen: {http: \"127.0.0.1:" + itoa(port) + "\", admin: \"127.0.0.1:0\"}\ntls: {mode: \"off\"}\nlog: {format: text}\n" +
+			"sites:\n  - name: shop\n    hosts: [shop.example]\n    origin: {urls: [\"" + origin + "\"]}\n"
+	}
+	path := filepath.Join(t.TempDir(), "awning.yaml")
+	os.WriteFile(path, []byte(cfg(a.URL())), 0o600)
+	var logs syncBuffer
+	cmd := exec.Command(bin, "serve", "--config", path)
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+
+	body := func() string {
+		req, _ := http.NewRequest("GET", "http://127.0.0.1:"+itoa(port)+"/", nil)
+		req.Host = "shop.example"
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return ""
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	waitFor(t, 10*time.Second, "serving origin a", func() bool { return body() == "a" })
+
+	os.WriteFile(path, []byte(cfg(b.URL())), 0o600)
+	cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, 10*time.Second, "serving origin b after SIGHUP", func() bool { return body() == "b" })
+
+	os.WriteFile(path, []byte(strings.Replace(cfg(a.URL()), "hosts:", "hots:", 1)), 0o600)
+	cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, 10*time.Second, "the failed reload in the log", func() bool {
+		return strings.Contains(logs.String(), "config reload failed; still serving the previous configuration")
+	})
+	if got := body(); got != "b" {
+		t.Errorf("after a bad reload: %q; want b still", got)
+	}
+	if !strings.Contains(logs.String(), `awning.yaml:6:5: sites[0].hots: unknown key`) {
+		t.Errorf("log does not position the error: %s", logs.String())
+	}
+
+	cmd.Process.Signal(syscall.SIGTERM)
+	errc := make(chan error, 1)
+	go func() { errc <- cmd.Wait() }()
+	select {
+	case err := <-errc:
+		if err != nil {
+			t.Errorf("exit after SIGTERM: %v\n%s", err, logs.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no exit within 30s of SIGTERM")
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

@@ -1,0 +1,209 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/awningproxy/awning/admin"
+	"github.com/awningproxy/awning/config"
+	"github.com/awningproxy/awning/proxy"
+	"github.com/awningproxy/awning/sites"
+)
+
+// DrainTimeout bounds how long Run waits for requests in flight once its
+// context ends.
+const DrainTimeout = 25 * time.Second
+
+// Options configure a Node.
+type Options struct {
+	// ConfigPath is the configuration file; Reload reads it again. Required.
+	ConfigPath string
+	// LogOutput receives the log. Default os.Stderr.
+	LogOutput io.Writer
+}
+
+// Node is one running Awning. It is safe for concurrent use: Reload may be
+// called while Run serves.
+type Node struct {
+	path  string
+	level *slog.LevelVar
+	log   *slog.Logger
+
+	reloadMu sync.Mutex
+	cfg      atomic.Pointer[config.Config]
+	proxy    *proxy.Server
+	admin    *admin.Server
+
+	ready chan struct{}
+	addrs Addrs
+}
+
+// Addrs are the addresses a running node listens on, known once Ready is
+// closed (useful with port 0).
+type Addrs struct {
+	HTTP  []string
+	Admin []string
+}
+
+// New reads the configuration and builds every component, without listening
+// or starting goroutines. A configuration error is returned as
+// config.Errors, positioned in the file.
+func New(opt Options) (*Node, error) {
+	cfg, err := config.Load(opt.ConfigPath)
+	if err != nil {
+		return nil, err
+	}
+	out := opt.LogOutput
+	if out == nil {
+		out = os.Stderr
+	}
+	n := &Node{path: opt.ConfigPath, level: new(slog.LevelVar), ready: make(chan struct{})}
+	n.log = NewLogger(cfg.Log, out, n.level)
+	reg, err := sites.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	n.proxy, err = proxy.New(proxy.Options{Config: cfg, Sites: reg, Logger: n.log})
+	if err != nil {
+		return nil, err
+	}
+	n.admin = admin.New(n.log)
+	n.cfg.Store(cfg)
+	return n, nil
+}
+
+// Check builds a node from the file at path without starting it, so that
+// every error serve would report is reported: what `awning check-config`
+// runs.
+func Check(path string) (*config.Config, error) {
+	n, err := New(Options{ConfigPath: path, LogOutput: io.Discard})
+	if err != nil {
+		return nil, err
+	}
+	return n.Config(), nil
+}
+
+// Config returns the configuration in force.
+func (n *Node) Config() *config.Config { return n.cfg.Load() }
+
+// Logger returns the node's logger.
+func (n *Node) Logger() *slog.Logger { return n.log }
+
+// Ready is closed once every listener is open.
+func (n *Node) Ready() <-chan struct{} { return n.ready }
+
+// Addrs returns the listening addresses; call it after Ready is closed.
+func (n *Node) Addrs() Addrs { return n.addrs }
+
+// Run opens the listeners and serves until ctx ends, then stops accepting,
+// lets requests in flight finish (up to DrainTimeout) and returns. A
+// listener that fails ends Run with its error.
+func (n *Node) Run(ctx context.Context) error {
+	cfg := n.Config()
+	httpLns, err := listen(cfg.Listen.HTTP)
+	if err != nil {
+		return err
+	}
+	adminLns, err := listen(cfg.Listen.Admin)
+	if err != nil {
+		closeAll(httpLns)
+		return err
+	}
+	if cfg.TLS.Mode != "off" {
+		n.log.Warn("HTTPS is not available in this build yet; serving plain HTTP only", "tls.mode", cfg.TLS.Mode)
+	}
+
+	errc := make(chan error, len(httpLns)+len(adminLns))
+	var wg sync.WaitGroup
+	serve := func(ln net.Listener, f func(net.Listener) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("serve %s: %w", ln.Addr(), err)
+			}
+		}()
+	}
+	adminSrv := &http.Server{
+		Handler:           n.admin,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelDebug),
+	}
+	for _, ln := range httpLns {
+		n.addrs.HTTP = append(n.addrs.HTTP, ln.Addr().String())
+		serve(ln, n.proxy.Serve)
+	}
+	for _, ln := range adminLns {
+		n.addrs.Admin = append(n.addrs.Admin, ln.Addr().String())
+		serve(ln, adminSrv.Serve)
+	}
+	n.admin.SetReady(true)
+	close(n.ready)
+	n.log.Info("awning is serving", "http", n.addrs.HTTP, "admin", n.addrs.Admin, "sites", len(cfg.Sites))
+
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	n.admin.SetReady(false)
+	n.log.Info("awning is stopping: draining requests in flight", "deadline", DrainTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), DrainTimeout)
+	defer cancel()
+	if serr := n.proxy.Shutdown(sctx); serr != nil {
+		n.log.Warn("drain ended before every request finished", "err", serr)
+	}
+	adminSrv.Shutdown(sctx)
+	wg.Wait()
+	n.log.Info("awning stopped")
+	return err
+}
+
+// Reload reads the configuration file again and swaps it in. A file with
+// errors changes nothing: the running configuration keeps serving, and the
+// error (positioned in the file) is logged and returned.
+func (n *Node) Reload() error {
+	n.reloadMu.Lock()
+	defer n.reloadMu.Unlock()
+	err := n.reload()
+	if err != nil {
+		n.log.Error("config reload failed; still serving the previous configuration", "file", n.path, "err", err)
+	}
+	return err
+}
+
+func (n *Node) reload() error {
+	cfg, err := config.Load(n.path)
+	if err != nil {
+		return err
+	}
+	reg, err := sites.New(cfg)
+	if err != nil {
+		return err
+	}
+	if err := n.proxy.Update(proxy.Options{Config: cfg, Sites: reg, Logger: n.log}); err != nil {
+		return err
+	}
+	old := n.cfg.Swap(cfg)
+	n.level.Set(parseLevel(cfg.Log.Level))
+	if old.Listen != cfg.Listen || old.Limits != cfg.Limits || old.Log.Format != cfg.Log.Format {
+		n.log.Warn("listen, limits and log.format changes take effect at the next restart")
+	}
+	n.log.Info("config reloaded", "file", n.path, "sites", reg.Len())
+	return nil
+}
+
+func closeAll(lns []net.Listener) {
+	for _, ln := range lns {
+		ln.Close()
+	}
+}

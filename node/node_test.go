@@ -1,0 +1,148 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/awningproxy/awning/config"
+	"github.com/awningproxy/awning/internal/testkit"
+)
+
+// syncBuffer is a bytes.Buffer safe for the node's log writes and the
+// test's reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func siteConfig(origin string) string {
+	return `listen: {http: "127.0.0.1:0", admin: "127.0.0.1:0"}
+tls: {mode: "off"}
+sites:
+  - name: shop
+    hosts: [shop.example]
+    origin: {urls: ["` + origin + `"]}
+`
+}
+
+// startNode writes yaml to a file and runs a node from it until the test
+// ends.
+func startNode(t *testing.T, yaml string) (*Node, string, *syncBuffer) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "awning.yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	n, err := New(Options{ConfigPath: path, LogOutput: logs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- n.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	select {
+	case <-n.Ready():
+	case err := <-done:
+		t.Fatalf("Run ended early: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("node not ready within 10s")
+	}
+	return n, path, logs
+}
+
+func get(t *testing.T, addr, host string) string {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/", nil)
+	req.Host = host
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+func TestReloadKeepsOldConfigOnBadFile(t *testing.T) {
+	a := testkit.NewOrigin(t, testkit.Respond(200, "a"))
+	b := testkit.NewOrigin(t, testkit.Respond(200, "b"))
+	n, path, logs := startNode(t, siteConfig(a.URL()))
+	addr := n.Addrs().HTTP[0]
+	if got := get(t, addr, "shop.example"); got != "a" {
+		t.Fatalf("before reload: %q", got)
+	}
+
+	bad := strings.Replace(siteConfig(b.URL()), "origin:", "orign:", 1)
+	os.WriteFile(path, []byte(bad), 0o600)
+	err := n.Reload()
+	var errs config.Errors
+	if !errors.As(err, &errs) || !strings.Contains(err.Error(), `awning.yaml:6:5: sites[0].orign: unknown key "orign"`) {
+		t.Fatalf("Reload error = %v; want the positioned unknown-key error", err)
+	}
+	if got := get(t, addr, "shop.example"); got != "a" {
+		t.Errorf("after a bad reload: %q; want the old config still serving", got)
+	}
+	if !strings.Contains(logs.String(), "config reload failed; still serving the previous configuration") {
+		t.Errorf("bad reload not logged: %s", logs.String())
+	}
+
+	os.WriteFile(path, []byte(siteConfig(b.URL())), 0o600)
+	if err := n.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if got := get(t, addr, "shop.example"); got != "b" {
+		t.Errorf("after a good reload: %q; want b", got)
+	}
+}
+
+func TestAdminProbes(t *testing.T) {
+	a := testkit.NewOrigin(t, testkit.OK("a"))
+	n, _, _ := startNode(t, siteConfig(a.URL()))
+	for _, p := range []string{"/healthz", "/readyz"} {
+		resp, err := http.Get("http://" + n.Addrs().Admin[0] + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("%s = %d; want 200", p, resp.StatusCode)
+		}
+	}
+}
+
+func TestCheckReportsComponentErrors(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(path, []byte(strings.Replace(siteConfig("http://127.0.0.1:1"), "[shop.example]", "[shop.example, SHOP.example.]", 1)), 0o600)
+	_, err := Check(path)
+	if err == nil || !strings.Contains(err.Error(), `c.yaml:5:27: sites[0].hosts[1]: "SHOP.example." is already listed at sites[0].hosts[0]`) {
+		t.Errorf("Check = %v; want the duplicate host positioned", err)
+	}
+}

@@ -1,0 +1,30 @@
+#!/bin/sh
+# Installs what Awning's tests need on a Debian or Ubuntu machine, when it is
+# missing: redis-server (state and cache tests start their own on a free
+# loopback port) and Chromium (the outage page is tested in a real browser).
+# Tests never skip because a tool is missing; they fail and point here.
+set -eu
+
+need=""
+command -v redis-server >/dev/null 2>&1 || need="$need redis-server"
+command -v chromium >/dev/null 2>&1 || need="$need chromium"
+if [ -z "$need" ]; then
+	exit 0
+fi
+
+if ! command -v apt-get >/dev/null 2>&1; then
+	echo "install-test-deps: missing:$need; install them with your package manager" >&2
+	exit 1
+fi
+sudo=""
+if [ "$(id -u)" != 0 ]; then
+	if command -v sudo >/dev/null 2>&1; then
+		sudo="sudo"
+	else
+		echo "install-test-deps: missing:$need; run as root or install them: apt-get install$need" >&2
+		exit 1
+	fi
+fi
+echo "install-test-deps: installing$need" >&2
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $need >/dev/null
