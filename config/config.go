@@ -52,9 +52,10 @@ type Listen struct {
 
 // State says where shared state lives.
 type State struct {
-	// Redis is the URL of the Redis that all nodes share: redis://, rediss://
-	// or unix://. Default "": state is kept in memory and under Dir, and one
-	// node works alone.
+	// Redis is the URL of the Redis that all nodes share: redis://,
+	// rediss://, unix://, redis+sentinel://host:port?master_name=M or
+	// redis+cluster://host:port?addr=host2:port. Default "": state is kept in
+	// memory and under Dir, and one node works alone.
 	Redis string `yaml:"redis"`
 	// Dir is the local state directory (state snapshot, certificates, the
 	// self-signed CA). Default: $STATE_DIRECTORY when systemd sets it, else

@@ -20,6 +20,12 @@ var (
 	reLangCode = regexp.MustCompile(`^[a-z]{2,3}$`)
 )
 
+var redisSchemes = map[string]bool{
+	"redis": true, "rediss": true, "unix": true,
+	"redis+sentinel": true, "rediss+sentinel": true,
+	"redis+cluster": true, "rediss+cluster": true,
+}
+
 type checker struct {
 	c    *Config
 	errs Errors
@@ -45,8 +51,8 @@ func (c *Config) validate() Errors {
 		switch {
 		case err != nil:
 			v.errorf("state.redis", "invalid URL: %v", err)
-		case u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix":
-			v.errorf("state.redis", "want a redis://, rediss:// or unix:// URL, got scheme %q", u.Scheme)
+		case !redisSchemes[u.Scheme]:
+			v.errorf("state.redis", "want a redis://, rediss://, unix://, redis+sentinel:// or redis+cluster:// URL, got scheme %q", u.Scheme)
 		}
 	}
 

@@ -17,6 +17,8 @@ import (
 	"github.com/awningproxy/awning/config"
 	"github.com/awningproxy/awning/proxy"
 	"github.com/awningproxy/awning/sites"
+	"github.com/awningproxy/awning/state"
+	"github.com/redis/go-redis/v9"
 )
 
 // DrainTimeout bounds how long Run waits for requests in flight once its
@@ -40,6 +42,7 @@ type Node struct {
 
 	reloadMu sync.Mutex
 	cfg      atomic.Pointer[config.Config]
+	redis    redis.UniversalClient // nil without state.redis
 	proxy    *proxy.Server
 	admin    *admin.Server
 
@@ -72,6 +75,11 @@ func New(opt Options) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.State.Redis != "" {
+		if n.redis, err = state.OpenRedis(cfg.State.Redis); err != nil {
+			return nil, config.Errors{cfg.Errorf("state.redis", "%v", err)}
+		}
+	}
 	n.proxy, err = proxy.New(proxy.Options{Config: cfg, Sites: reg, Logger: n.log})
 	if err != nil {
 		return nil, err
@@ -89,7 +97,16 @@ func Check(path string) (*config.Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	n.Close()
 	return n.Config(), nil
+}
+
+// Close releases what New opened (the Redis client) for a node that will
+// not Run; Run releases it itself when it returns.
+func (n *Node) Close() {
+	if n.redis != nil {
+		n.redis.Close()
+	}
 }
 
 // Config returns the configuration in force.
@@ -108,6 +125,7 @@ func (n *Node) Addrs() Addrs { return n.addrs }
 // lets requests in flight finish (up to DrainTimeout) and returns. A
 // listener that fails ends Run with its error.
 func (n *Node) Run(ctx context.Context) error {
+	defer n.Close()
 	cfg := n.Config()
 	httpLns, err := listen(cfg.Listen.HTTP)
 	if err != nil {
@@ -195,8 +213,8 @@ func (n *Node) reload() error {
 	}
 	old := n.cfg.Swap(cfg)
 	n.level.Set(parseLevel(cfg.Log.Level))
-	if old.Listen != cfg.Listen || old.Limits != cfg.Limits || old.Log.Format != cfg.Log.Format {
-		n.log.Warn("listen, limits and log.format changes take effect at the next restart")
+	if old.Listen != cfg.Listen || old.Limits != cfg.Limits || old.Log.Format != cfg.Log.Format || old.State != cfg.State {
+		n.log.Warn("listen, state, limits and log.format changes take effect at the next restart")
 	}
 	n.log.Info("config reloaded", "file", n.path, "sites", reg.Len())
 	return nil

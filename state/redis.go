@@ -1,0 +1,90 @@
+package state
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Timeouts applied when the URL does not set its own. They are short on
+// purpose: Redis is shared state, never on the path that decides whether a
+// shopper is served, and a stalled Redis must cost a request milliseconds,
+// not the go-redis defaults of seconds.
+const (
+	DefaultDialTimeout  = time.Second
+	DefaultReadTimeout  = 500 * time.Millisecond
+	DefaultWriteTimeout = 500 * time.Millisecond
+	DefaultPoolTimeout  = time.Second
+)
+
+// OpenRedis returns a client for the state.redis URL. Forms:
+//
+//	redis://[user:pass@]host:port[/db]          one server (rediss:// for TLS)
+//	unix:///path/to/redis.sock[?db=N]           one server on a Unix socket
+//	redis+sentinel://host:port?master_name=M&addr=host2:port
+//	                                             Sentinel (rediss+sentinel:// for TLS)
+//	redis+cluster://host:port?addr=host2:port   Cluster (rediss+cluster:// for TLS)
+//
+// Query parameters set go-redis options (dial_timeout=2s, pool_size=50).
+// Every client honours context deadlines (ContextTimeoutEnabled), so a
+// caller's deadline bounds each call. OpenRedis does not connect.
+func OpenRedis(rawURL string) (redis.UniversalClient, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("state: redis URL: %w", err)
+	}
+	base, mode, _ := strings.Cut(u.Scheme, "+")
+	plain := strings.Replace(rawURL, u.Scheme+"://", base+"://", 1)
+	switch {
+	case mode == "sentinel" && (base == "redis" || base == "rediss"):
+		opt, err := redis.ParseFailoverURL(plain)
+		if err != nil {
+			return nil, fmt.Errorf("state: redis sentinel URL: %w", err)
+		}
+		if opt.MasterName == "" {
+			return nil, fmt.Errorf("state: redis sentinel URL needs ?master_name=")
+		}
+		opt.DialTimeout = or(opt.DialTimeout, DefaultDialTimeout)
+		opt.ReadTimeout = or(opt.ReadTimeout, DefaultReadTimeout)
+		opt.WriteTimeout = or(opt.WriteTimeout, DefaultWriteTimeout)
+		opt.PoolTimeout = or(opt.PoolTimeout, DefaultPoolTimeout)
+		opt.ContextTimeoutEnabled = true
+		opt.DisableIdentity = true
+		return redis.NewFailoverClient(opt), nil
+	case mode == "cluster" && (base == "redis" || base == "rediss"):
+		opt, err := redis.ParseClusterURL(plain)
+		if err != nil {
+			return nil, fmt.Errorf("state: redis cluster URL: %w", err)
+		}
+		opt.DialTimeout = or(opt.DialTimeout, DefaultDialTimeout)
+		opt.ReadTimeout = or(opt.ReadTimeout, DefaultReadTimeout)
+		opt.WriteTimeout = or(opt.WriteTimeout, DefaultWriteTimeout)
+		opt.PoolTimeout = or(opt.PoolTimeout, DefaultPoolTimeout)
+		opt.ContextTimeoutEnabled = true
+		opt.DisableIdentity = true
+		return redis.NewClusterClient(opt), nil
+	case mode == "" && (base == "redis" || base == "rediss" || base == "unix"):
+		opt, err := redis.ParseURL(rawURL)
+		if err != nil {
+			return nil, fmt.Errorf("state: redis URL: %w", err)
+		}
+		opt.DialTimeout = or(opt.DialTimeout, DefaultDialTimeout)
+		opt.ReadTimeout = or(opt.ReadTimeout, DefaultReadTimeout)
+		opt.WriteTimeout = or(opt.WriteTimeout, DefaultWriteTimeout)
+		opt.PoolTimeout = or(opt.PoolTimeout, DefaultPoolTimeout)
+		opt.ContextTimeoutEnabled = true
+		opt.DisableIdentity = true
+		return redis.NewClient(opt), nil
+	}
+	return nil, fmt.Errorf("state: unsupported redis URL scheme %q (want redis, rediss, unix, redis+sentinel or redis+cluster)", u.Scheme)
+}
+
+func or(v, def time.Duration) time.Duration {
+	if v == 0 {
+		return def
+	}
+	return v
+}
