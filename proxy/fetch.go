@@ -104,18 +104,18 @@ func (f *fetch) wait(d time.Duration) bool {
 // forwardCached serves a GET or HEAD: from the origin when it answers, with
 // its answer kept as a copy when safe, and from the copy when it does not.
 func (s *Server) forwardCached(ctx *fasthttp.RequestCtx, snap *snapshot, st *siteState) {
+	var kbuf [512]byte // the key of a stale hit never leaves the stack
+	key := st.keys.Build(kbuf[:0], &ctx.Request)
+	cp := s.cache.Lookup(&key, &ctx.Request)
+	if adm := st.health.Closed(); adm != health.Admitted {
+		s.serveFallback(ctx, st, &key, cp, fallbackWhy{hit: true, detail: adm.String()})
+		return
+	}
 	f := acquireFetch()
 	f.st = st
 	f.get = ctx.IsGet()
-	f.key = st.keys.Build(f.keyBuf, &ctx.Request)
+	f.key = st.keys.Build(f.keyBuf, &ctx.Request) // again, in f's buffer: f may outlive this handler
 	f.path = append(f.path, ctx.Path()...)
-	cp := s.cache.Lookup(&f.key, &ctx.Request)
-
-	if adm := st.health.Closed(); adm != health.Admitted {
-		s.serveFallback(ctx, st, &f.key, cp, fallbackWhy{hit: true, detail: adm.String()})
-		releaseFetch(f)
-		return
-	}
 	s.fetchFor(ctx, snap, st, f, cp, f.get && f.key.Storable() && !s.flights.isSolo(f.key.Primary, time.Now()))
 }
 
