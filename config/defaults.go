@@ -28,6 +28,7 @@ const (
 	DefaultRise           = 2
 	DefaultFall           = 2
 	DefaultColor          = "#1f6feb"
+	DefaultRetryAfter     = 30 * time.Second
 )
 
 // DefaultIgnoreQuery lists the tracking parameters left out of cache keys
@@ -93,6 +94,7 @@ func (s *Site) setDefaults() {
 	}
 	def(&p.Color, DefaultColor)
 	def(&p.TimeZone, "UTC")
+	def(&p.RetryAfter, Duration(DefaultRetryAfter))
 }
 
 // def sets *v to d when *v is the zero value.
