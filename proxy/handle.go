@@ -46,6 +46,10 @@ func (s *Server) serveOwn(ctx *fasthttp.RequestCtx, st *siteState) {
 		ctx.Response.SetBodyRaw(openBody)
 		return
 	}
+	if st.logo != nil && bytes.Equal(ctx.Path(), st.logoPath) {
+		st.logo.write(ctx)
+		return
+	}
 	wellKnownUnknown.write(ctx)
 }
 
@@ -106,10 +110,13 @@ func isFailureStatus(code int) bool {
 	return false
 }
 
+// serveOutage answers with the site's outage page: JSON for API clients,
+// else the pre-rendered page in the language order the shopper's
+// Accept-Language asks for.
 func (s *Server) serveOutage(ctx *fasthttp.RequestCtx, st *siteState) {
 	if wantsJSON(ctx, st.apiPaths) {
 		st.outage.json.write(ctx)
 		return
 	}
-	st.outage.html.write(ctx)
+	st.outage.html[st.outage.page.Pick(ctx.Request.Header.PeekBytes(hAcceptLanguage))].write(ctx)
 }
