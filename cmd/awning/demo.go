@@ -75,6 +75,9 @@ func demo(ctx context.Context, f demoFlags, stdout, stderr io.Writer) error {
 	if err := os.WriteFile(path, cfg.Bytes(), 0o600); err != nil {
 		return err
 	}
+	if err := os.WriteFile(filepath.Join(dir, "logo.png"), demoshop.Logo(), 0o600); err != nil {
+		return err
+	}
 
 	n, err := node.New(node.Options{ConfigPath: path, LogOutput: stderr})
 	if err != nil {
@@ -108,6 +111,7 @@ Try it:
   curl -X POST 'http://%[5]s/_demo/break?mode=down'           # or hang, slow, 500, 502, 503, reset
   curl -si http://%[1]s/product/1 | grep -i awning-served     # outage: Awning answers for the shop
   curl -si http://%[1]s/api/products                           # API clients get JSON
+  (in a browser, the outage page brings you back by itself once the shop heals)
   curl -X POST http://%[5]s/_demo/heal
 
 Ctrl-C stops the demo.

@@ -88,9 +88,14 @@ func TestDemo(t *testing.T) {
 	}
 	for _, mode := range []string{"down", "500"} {
 		fetch(t, "POST", control+"/_demo/break?mode="+mode)
-		resp, _ = fetch(t, "GET", web+"/product/1")
+		resp, page := fetch(t, "GET", web+"/product/1")
 		if resp.StatusCode != 503 || resp.Header.Get("Awning-Served") != "outage" {
 			t.Errorf("shop %s: %d %q; want the outage page", mode, resp.StatusCode, resp.Header.Get("Awning-Served"))
+		}
+		if logo := regexp.MustCompile(`/\.well-known/awning/logo/bakkerij-[0-9a-f]+\.png`).FindString(page); logo == "" {
+			t.Errorf("shop %s: the outage page shows no logo", mode)
+		} else if resp, _ := fetch(t, "GET", web+logo); resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/png" {
+			t.Errorf("logo %s: %d %q", logo, resp.StatusCode, resp.Header.Get("Content-Type"))
 		}
 		fetch(t, "POST", control+"/_demo/heal")
 		resp, _ = fetch(t, "GET", web+"/product/1")
