@@ -164,6 +164,12 @@ type Site struct {
 	APIPaths []string `yaml:"api_paths"`
 	// Page brands the outage and maintenance pages.
 	Page Page `yaml:"page"`
+	// ForceFallback overrides what health checks decide: true serves the
+	// fallback (copies, else the outage page) without contacting the origin,
+	// as when ops know the origin is broken; false always contacts the
+	// origin, even one health checks consider down. Default: unset, health
+	// checks decide.
+	ForceFallback *bool `yaml:"force_fallback"`
 }
 
 // Origin says how to reach a shop's origin (or the CDN in front of it).
@@ -197,14 +203,15 @@ type Origin struct {
 	SlowStart Duration `yaml:"slow_start"`
 	// MaxConns caps connections per origin URL. Default 512.
 	MaxConns int `yaml:"max_conns"`
-	// Health configures active health probes.
+	// Health configures active probes and passive detection.
 	Health Health `yaml:"health"`
 }
 
 // Health configures active probes of each origin URL.
 type Health struct {
-	// Path is probed with GET. Default "" : no active probes, health is
-	// learned from live traffic only.
+	// Path is probed with GET on every origin URL, every Interval. Default
+	// "": no steady probes; health is learned from live traffic, and an
+	// origin that went down is probed with HEAD / until it is back.
 	Path string `yaml:"path"`
 	// Interval between probes. Default 2s.
 	Interval Duration `yaml:"interval"`
@@ -218,6 +225,18 @@ type Health struct {
 	ExpectStatus []int `yaml:"expect_status"`
 	// ExpectBody, when set, must occur in the probe answer body.
 	ExpectBody string `yaml:"expect_body"`
+	// PassiveFailures is how many failed live answers in a row (refused,
+	// reset, timed out, 5xx/52x) mark an origin down. Default 3.
+	PassiveFailures int `yaml:"passive_failures"`
+	// ErrorRatio marks an origin down when at least this share of live
+	// answers within Window failed (and there were MinRequests). Default 0.5.
+	ErrorRatio float64 `yaml:"error_ratio"`
+	// Window is the sliding window for ErrorRatio and for the share of slow
+	// answers that marks an origin degraded. Default 10s.
+	Window Duration `yaml:"window"`
+	// MinRequests is how many live answers Window needs before ratios
+	// count. Default 10.
+	MinRequests int `yaml:"min_requests"`
 }
 
 // Page brands a site's outage and maintenance pages.

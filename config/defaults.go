@@ -7,29 +7,37 @@ import (
 
 // Defaults, named so that docs and tests can refer to them.
 const (
-	DefaultHTTP           = ":80"
-	DefaultHTTPS          = ":443"
-	DefaultAdmin          = "127.0.0.1:9090"
-	DefaultStateDir       = "/var/lib/awning"
-	DefaultACMEDirectory  = "https://acme-v02.api.letsencrypt.org/directory"
-	DefaultMemory         = 256 << 20
-	DefaultRetention      = 7 * 24 * time.Hour
-	DefaultRequestBody    = 16 << 20
-	DefaultRequestHeader  = 16 << 10
-	DefaultResponseBody   = 64 << 20
-	DefaultResponseHeader = 32 << 10
-	DefaultConnectTimeout = 2 * time.Second
-	DefaultTimeout        = 10 * time.Second
-	DefaultFallbackAfter  = 3 * time.Second
-	DefaultSlowAfter      = 2 * time.Second
-	DefaultMaxConns       = 512
-	DefaultHealthInterval = 2 * time.Second
-	DefaultHealthTimeout  = time.Second
-	DefaultRise           = 2
-	DefaultFall           = 2
-	DefaultColor          = "#1f6feb"
-	DefaultRetryAfter     = 30 * time.Second
+	DefaultHTTP            = ":80"
+	DefaultHTTPS           = ":443"
+	DefaultAdmin           = "127.0.0.1:9090"
+	DefaultStateDir        = "/var/lib/awning"
+	DefaultACMEDirectory   = "https://acme-v02.api.letsencrypt.org/directory"
+	DefaultMemory          = 256 << 20
+	DefaultRetention       = 7 * 24 * time.Hour
+	DefaultRequestBody     = 16 << 20
+	DefaultRequestHeader   = 16 << 10
+	DefaultResponseBody    = 64 << 20
+	DefaultResponseHeader  = 32 << 10
+	DefaultConnectTimeout  = 2 * time.Second
+	DefaultTimeout         = 10 * time.Second
+	DefaultFallbackAfter   = 3 * time.Second
+	DefaultSlowAfter       = 2 * time.Second
+	DefaultMaxConns        = 512
+	DefaultHealthInterval  = 2 * time.Second
+	DefaultHealthTimeout   = time.Second
+	DefaultRise            = 2
+	DefaultFall            = 2
+	DefaultPassiveFailures = 3
+	DefaultErrorRatio      = 0.5
+	DefaultWindow          = 10 * time.Second
+	DefaultMinRequests     = 10
+	DefaultColor           = "#1f6feb"
+	DefaultRetryAfter      = 30 * time.Second
 )
+
+// MaxOrigins bounds origin.urls per site (health tracks attempts in a
+// 64-bit set).
+const MaxOrigins = 64
 
 // DefaultIgnoreQuery lists the tracking parameters left out of cache keys
 // unless cache.ignore_query says otherwise.
@@ -87,6 +95,10 @@ func (s *Site) setDefaults() {
 	def(&h.Timeout, min(Duration(DefaultHealthTimeout), h.Interval))
 	def(&h.Rise, DefaultRise)
 	def(&h.Fall, DefaultFall)
+	def(&h.PassiveFailures, DefaultPassiveFailures)
+	def(&h.ErrorRatio, DefaultErrorRatio)
+	def(&h.Window, Duration(DefaultWindow))
+	def(&h.MinRequests, DefaultMinRequests)
 	p := &s.Page
 	def(&p.Brand, s.Name)
 	if len(p.Languages) == 0 {

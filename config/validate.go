@@ -183,6 +183,9 @@ func (v *checker) site(p string, s *Site) {
 	if len(o.URLs) == 0 {
 		v.errorf(op+".urls", "at least one origin URL is required")
 	}
+	if len(o.URLs) > MaxOrigins {
+		v.errorf(op+".urls", "at most %d origin URLs per site, got %d", MaxOrigins, len(o.URLs))
+	}
 	for i, raw := range o.URLs {
 		up := fmt.Sprintf("%s.urls[%d]", op, i)
 		u := v.url(up, raw, "http", "https")
@@ -245,6 +248,18 @@ func (v *checker) site(p string, s *Site) {
 	}
 	if h.Fall < 1 || h.Fall > 100 {
 		v.errorf(hp+".fall", "must be between 1 and 100, got %d", h.Fall)
+	}
+	if h.PassiveFailures < 1 || h.PassiveFailures > 1000 {
+		v.errorf(hp+".passive_failures", "must be between 1 and 1000, got %d", h.PassiveFailures)
+	}
+	if h.ErrorRatio <= 0 || h.ErrorRatio > 1 {
+		v.errorf(hp+".error_ratio", "must be more than 0 and at most 1, got %g", h.ErrorRatio)
+	}
+	if h.Window.D() < time.Second || h.Window.D() > 10*time.Minute {
+		v.errorf(hp+".window", "must be between 1s and 10m, got %s", h.Window)
+	}
+	if h.MinRequests < 1 {
+		v.errorf(hp+".min_requests", "must be at least 1, got %d", h.MinRequests)
 	}
 	for i, st := range h.ExpectStatus {
 		if st < 100 || st > 599 {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/awningproxy/awning/admin"
 	"github.com/awningproxy/awning/config"
+	"github.com/awningproxy/awning/fallback/health"
 	"github.com/awningproxy/awning/proxy"
 	"github.com/awningproxy/awning/sites"
 	"github.com/awningproxy/awning/state"
@@ -43,6 +44,7 @@ type Node struct {
 	reloadMu sync.Mutex
 	cfg      atomic.Pointer[config.Config]
 	redis    redis.UniversalClient // nil without state.redis
+	webhook  *health.Webhook       // nil without notify.webhook
 	proxy    *proxy.Server
 	admin    *admin.Server
 
@@ -80,8 +82,10 @@ func New(opt Options) (*Node, error) {
 			return nil, config.Errors{cfg.Errorf("state.redis", "%v", err)}
 		}
 	}
-	n.proxy, err = proxy.New(proxy.Options{Config: cfg, Sites: reg, Logger: n.log})
+	n.webhook = n.newWebhook(cfg, nil)
+	n.proxy, err = proxy.New(n.proxyOptions(cfg, reg))
 	if err != nil {
+		n.Close()
 		return nil, err
 	}
 	n.admin = admin.New(n.log)
@@ -101,12 +105,40 @@ func Check(path string) (*config.Config, error) {
 	return n.Config(), nil
 }
 
-// Close releases what New opened (the Redis client) for a node that will
-// not Run; Run releases it itself when it returns.
+// Close releases what New opened (probes, the webhook, the Redis client)
+// for a node that will not Run; Run releases them itself when it returns.
 func (n *Node) Close() {
+	if n.proxy != nil {
+		n.proxy.Close()
+	}
+	if n.webhook != nil {
+		n.webhook.Close()
+	}
 	if n.redis != nil {
 		n.redis.Close()
 	}
+}
+
+func (n *Node) proxyOptions(cfg *config.Config, reg *sites.Registry) proxy.Options {
+	opt := proxy.Options{Config: cfg, Sites: reg, Logger: n.log}
+	if n.webhook != nil {
+		opt.Notifier = n.webhook
+	}
+	return opt
+}
+
+// newWebhook starts the webhook for cfg, or returns old when the URL is
+// unchanged. The caller closes old when it is replaced.
+func (n *Node) newWebhook(cfg *config.Config, old *health.Webhook) *health.Webhook {
+	if cfg.Notify.Webhook == "" {
+		return nil
+	}
+	if old != nil && n.Config().Notify.Webhook == cfg.Notify.Webhook {
+		return old
+	}
+	w := health.NewWebhook(cfg.Notify.Webhook, n.log)
+	w.Start()
+	return w
 }
 
 // Config returns the configuration in force.
@@ -208,8 +240,18 @@ func (n *Node) reload() error {
 	if err != nil {
 		return err
 	}
-	if err := n.proxy.Update(proxy.Options{Config: cfg, Sites: reg, Logger: n.log}); err != nil {
+	oldHook := n.webhook
+	hook := n.newWebhook(cfg, oldHook)
+	n.webhook = hook
+	if err := n.proxy.Update(n.proxyOptions(cfg, reg)); err != nil {
+		if hook != oldHook && hook != nil {
+			hook.Close()
+		}
+		n.webhook = oldHook
 		return err
+	}
+	if oldHook != nil && oldHook != hook {
+		oldHook.Close()
 	}
 	old := n.cfg.Swap(cfg)
 	n.level.Set(parseLevel(cfg.Log.Level))

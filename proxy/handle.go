@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"strconv"
 	"time"
 
+	"github.com/awningproxy/awning/fallback/health"
 	"github.com/awningproxy/awning/sites"
 	"github.com/valyala/fasthttp"
 )
@@ -14,6 +16,7 @@ var (
 	wellKnownPrefix = []byte("/.well-known/awning/")
 	healthPath      = []byte("/.well-known/awning/health")
 	openBody        = []byte(`{"open":true}`)
+	closedBody      = []byte(`{"open":false}`)
 )
 
 // handle is the request pipeline (DESIGN.md, "A request's way through").
@@ -41,9 +44,15 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 // serveOwn answers the paths Awning owns on every shop host.
 func (s *Server) serveOwn(ctx *fasthttp.RequestCtx, st *siteState) {
 	if bytes.Equal(ctx.Path(), healthPath) {
+		// The outage page polls this to bring shoppers back: it must be
+		// cheap (memory only) and never cached anywhere.
 		ctx.Response.Header.SetContentTypeBytes(ctJSON)
 		ctx.Response.Header.SetBytesKV(hCacheControl, vNoStore)
-		ctx.Response.SetBodyRaw(openBody)
+		if st.health.Open() {
+			ctx.Response.SetBodyRaw(openBody)
+		} else {
+			ctx.Response.SetBodyRaw(closedBody)
+		}
 		return
 	}
 	if st.logo != nil && bytes.Equal(ctx.Path(), st.logoPath) {
@@ -54,8 +63,14 @@ func (s *Server) serveOwn(ctx *fasthttp.RequestCtx, st *siteState) {
 }
 
 // forward sends the request to the site's origin and relays the answer, or
-// answers for the origin when it fails.
+// answers for the origin when it fails, is known to be down, or is busy.
 func (s *Server) forward(ctx *fasthttp.RequestCtx, snap *snapshot, st *siteState) {
+	if adm := st.health.Admit(); adm != health.Admitted {
+		s.serveFallback(ctx, st, adm.String())
+		return
+	}
+	defer st.health.Done()
+
 	req := fasthttp.AcquireRequest()
 	resp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
@@ -77,7 +92,7 @@ func (s *Server) forward(ctx *fasthttp.RequestCtx, snap *snapshot, st *siteState
 		resp.SkipBody = true
 	}
 
-	err := st.pool.do(req, resp, time.Now().Add(st.timeout))
+	_, err := st.pool.do(req, resp, time.Now().Add(st.timeout), st.health)
 	if err == nil && !isFailureStatus(resp.StatusCode()) {
 		relay(&ctx.Response, resp)
 		if ctx.IsHead() {
@@ -87,14 +102,11 @@ func (s *Server) forward(ctx *fasthttp.RequestCtx, snap *snapshot, st *siteState
 		ctx.Response.Header.SetBytesKV(hAwningServed, vOrigin)
 		return
 	}
-	if s.log.Enabled(context.Background(), slog.LevelDebug) {
-		reason := failureReason(err)
-		if err == nil {
-			reason = "status " + string(fasthttp.AppendUint(nil, resp.StatusCode()))
-		}
-		s.log.Debug("origin failed", "site", st.site.Name, "reason", reason, "err", err)
+	reason := failureReason(err)
+	if err == nil {
+		reason = "status " + strconv.Itoa(resp.StatusCode())
 	}
-	s.serveOutage(ctx, st)
+	s.serveFallback(ctx, st, reason)
 }
 
 // isFailureStatus reports whether an origin status means the origin (or the
@@ -108,6 +120,15 @@ func isFailureStatus(code int) bool {
 		return true
 	}
 	return false
+}
+
+// serveFallback answers for an origin that cannot answer: why says what
+// happened, for the debug log.
+func (s *Server) serveFallback(ctx *fasthttp.RequestCtx, st *siteState, why string) {
+	if s.log.Enabled(context.Background(), slog.LevelDebug) {
+		s.log.Debug("serving the fallback", "site", st.site.Name, "why", why, "path", string(ctx.Path()))
+	}
+	s.serveOutage(ctx, st)
 }
 
 // serveOutage answers with the site's outage page: JSON for API clients,

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/awningproxy/awning/config"
+	"github.com/awningproxy/awning/fallback/health"
 	"github.com/awningproxy/awning/pages"
 	"github.com/awningproxy/awning/sites"
 	"github.com/valyala/fasthttp"
@@ -23,6 +25,10 @@ type Options struct {
 	Sites *sites.Registry
 	// Logger receives the server's log. Default: slog.Default().
 	Logger *slog.Logger
+	// Notifier receives origin state changes (notify.webhook). Optional.
+	Notifier health.Notifier
+	// Now is the clock health decisions use. Default time.Now.
+	Now func() time.Time
 }
 
 // Server is the shopper-facing HTTP server: it routes each request to its
@@ -33,6 +39,9 @@ type Server struct {
 	http   *fasthttp.Server
 	dialer *fasthttp.TCPDialer
 	snap   atomic.Pointer[snapshot]
+
+	mu     sync.Mutex // serializes Update and Close
+	closed bool
 }
 
 // snapshot is everything the request path reads, built once per config and
@@ -47,6 +56,7 @@ type snapshot struct {
 type siteState struct {
 	site       *sites.Site
 	pool       *pool
+	health     *health.Site
 	hostHeader []byte // origin.host_header; nil passes the shop's host
 	timeout    time.Duration
 	apiPaths   [][]byte
@@ -96,23 +106,56 @@ func New(opt Options) (*Server, error) {
 }
 
 // Update swaps in a new configuration. Requests in flight finish with the
-// one they started with. Limits (header and body sizes) are fixed at New:
-// they size connection buffers, and change only on restart.
+// one they started with. Health carries over for origins whose URL did not
+// change; probes of the old configuration stop. Limits (header and body
+// sizes) are fixed at New: they size connection buffers, and change only on
+// restart.
 func (s *Server) Update(opt Options) error {
-	snap, err := s.build(opt)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return errors.New("proxy: Update after Close")
+	}
+	snap, err := s.build(opt, s.snap.Load())
 	if err != nil {
 		return err
+	}
+	for _, st := range snap.states {
+		st.health.Start()
 	}
 	old := s.snap.Swap(snap)
 	if old != nil {
 		for _, st := range old.states {
+			st.health.Close()
 			st.pool.closeIdle()
 		}
 	}
 	return nil
 }
 
-func (s *Server) build(opt Options) (*snapshot, error) {
+// Close stops health probes. Call it after Shutdown.
+func (s *Server) Close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	if snap := s.snap.Load(); snap != nil {
+		for _, st := range snap.states {
+			st.health.Close()
+		}
+	}
+}
+
+// Health returns the health of the named site, or nil: for the admin API,
+// metrics and tests.
+func (s *Server) Health(site string) *health.Site {
+	snap := s.snap.Load()
+	if site := snap.sites.Named(site); site != nil {
+		return snap.states[site.Index].health
+	}
+	return nil
+}
+
+func (s *Server) build(opt Options, prev *snapshot) (*snapshot, error) {
 	cfg := opt.Config
 	snap := &snapshot{sites: opt.Sites}
 	for _, p := range cfg.TrustedProxies {
@@ -134,9 +177,31 @@ func (s *Server) build(opt Options) (*snapshot, error) {
 			return nil, fmt.Errorf("site %q: %w", site.Name, err)
 		}
 		set := sets[site.Index]
+		var prevHealth *health.Site
+		if prev != nil {
+			if ps := prev.sites.Named(site.Name); ps != nil {
+				prevHealth = prev.states[ps.Index].health
+			}
+		}
+		probeHost := site.Hosts[0]
+		if sc.Origin.HostHeader != "" {
+			probeHost = sc.Origin.HostHeader
+		}
 		st := &siteState{
-			site:    site,
-			pool:    p,
+			site: site,
+			pool: p,
+			health: health.New(health.Config{
+				Site:    site.Name,
+				Origins: sc.Origin.URLs,
+				Origin:  &sc.Origin,
+				Force:   sc.ForceFallback,
+				Probe: func(ctx context.Context, i int, method, path string) (int, []byte, error) {
+					return p.probe(ctx, i, method, path, probeHost)
+				},
+				Notify: opt.Notifier,
+				Log:    s.log,
+				Now:    opt.Now,
+			}, prevHealth),
 			timeout: sc.Origin.Timeout.D(),
 			pages:   set,
 			outage:  newPageAnswers(set.Outage, vOutage),

@@ -110,6 +110,7 @@ Try it:
   curl -si http://%[1]s/product/1 | grep -i awning-served     # origin
   curl -X POST 'http://%[5]s/_demo/break?mode=down'           # or hang, slow, 500, 502, 503, reset
   curl -si http://%[1]s/product/1 | grep -i awning-served     # outage: Awning answers for the shop
+  curl -s http://%[1]s/.well-known/awning/health               # {"open":false} once probes see it down
   curl -si http://%[1]s/api/products                           # API clients get JSON
   (in a browser, the outage page brings you back by itself once the shop heals)
   curl -X POST http://%[5]s/_demo/heal
