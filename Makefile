@@ -35,3 +35,4 @@ fuzz:
 	$(GO) test ./sites -run '^$$' -fuzz FuzzCanonical -fuzztime 60s
 	$(GO) test ./proxy -run '^$$' -fuzz FuzzGuardConn -fuzztime 60s
 	$(GO) test ./pages -run '^$$' -fuzz FuzzAcceptLanguage -fuzztime 60s
+	$(GO) test ./pages -run '^$$' -fuzz FuzzLogo -fuzztime 60s

@@ -110,3 +110,28 @@ func TestLogoPathNamesContent(t *testing.T) {
 		t.Errorf("size %d×%d; want 512×112", a.Width, a.Height)
 	}
 }
+
+// FuzzLogo feeds arbitrary bytes to the logo checks, which will see
+// uploads through the admin API: no panic, and anything accepted is one of
+// the three types within the size and dimension limits.
+func FuzzLogo(f *testing.F) {
+	f.Add(pngOf(16, 16, false))
+	f.Add(jpegOf(20, 20))
+	f.Add(webpOf(300, 100))
+	f.Add(gifOf(16, 16))
+	f.Add([]byte(`<svg onload="x"/>`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		typ, cfg, err := checkLogo(data)
+		if err != nil {
+			return
+		}
+		switch {
+		case typ != "image/png" && typ != "image/jpeg" && typ != "image/webp":
+			t.Fatalf("accepted type %q", typ)
+		case len(data) > MaxLogoBytes:
+			t.Fatalf("accepted %d bytes", len(data))
+		case cfg.Width < MinLogoSide || cfg.Height < MinLogoSide || cfg.Width > MaxLogoSide || cfg.Height > MaxLogoSide:
+			t.Fatalf("accepted %d×%d", cfg.Width, cfg.Height)
+		}
+	})
+}

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/awningproxy/awning/config"
 )
 
 //go:embed assets/page.html.tmpl assets/style.css assets/return.js
@@ -57,12 +59,12 @@ func cspHash(s string) string {
 }
 
 // DefaultColor is the brand colour of a site that names none (and of stored
-// branding whose colour no longer parses).
-const DefaultColor = "#1f6feb"
+// branding whose colour no longer parses): the config file's default.
+const DefaultColor = config.DefaultColor
 
 // DefaultRetryAfter is how long outage answers tell clients to wait when the
-// site sets no page.retry_after.
-const DefaultRetryAfter = 30 * time.Second
+// site sets no page.retry_after: the config file's default.
+const DefaultRetryAfter = config.DefaultRetryAfter
 
 // Site is what a site's pages render from that comes from the
 // configuration; it changes only on reload. FromConfig builds it from a
