@@ -60,7 +60,7 @@ type siteState struct {
 	hostHeader []byte // origin.host_header; nil passes the shop's host
 	timeout    time.Duration
 	apiPaths   [][]byte
-	pages      *pages.Set
+	pages      *pages.Set // the site's rendered pages; maintenance answers come from Maintenance
 	outage     pageAnswers
 	logo       *answer // nil without a logo
 	logoPath   []byte
