@@ -107,7 +107,9 @@ func TestBrowser(t *testing.T) {
 	// While the origin is down the page polls health and stays put: no
 	// reload that would bring the shopper back to the same outage page.
 	waitFor(t, 15*time.Second, "the page to poll /.well-known/awning/health", func() bool {
-		return b.count(func(r request) bool { return strings.HasSuffix(r.url, "/.well-known/awning/health") && r.at.After(opened) }) >= 1
+		return b.count(func(r request) bool {
+			return strings.HasSuffix(r.url, "/.well-known/awning/health") && r.at.After(opened)
+		}) >= 1
 	})
 	time.Sleep(time.Second)
 	if n := b.count(func(r request) bool { return r.url == want && r.at.After(opened) }); n != 0 {
@@ -550,4 +552,3 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
-
