@@ -93,7 +93,52 @@ type Cache struct {
 	// sess*, cart*, wordpress_logged_in_*, woocommerce_*, customer*, auth*,
 	// token*.
 	PrivateCookies []string `yaml:"private_cookies"`
+	// MaxObject bounds the decompressed body of one copy. Default 8MiB.
+	MaxObject Size `yaml:"max_object"`
+	// Refresh is how often a busy page's copy is replaced by a newer answer:
+	// at most one store per page per Refresh, however many shoppers ask.
+	// Default 10s.
+	Refresh Duration `yaml:"refresh"`
+	// RedisRefresh is how often an unchanged copy is written to Redis again,
+	// renewing its retention there; a changed copy is written at once.
+	// Default 1h.
+	RedisRefresh Duration `yaml:"redis_refresh"`
 }
+
+// SiteCache is what a site keeps copies of, and how they are served.
+type SiteCache struct {
+	// Statuses are the statuses kept besides 200: any of 301, 308, 404, 410.
+	// Default none.
+	Statuses []int `yaml:"statuses"`
+	// ShortLifetime is how long copies of those statuses live. Default 10m.
+	ShortLifetime Duration `yaml:"short_lifetime"`
+	// IgnoreNoStore keeps answers marked Cache-Control: no-store, for
+	// platforms that mark every public page so. Set-Cookie and private still
+	// prevent keeping. Default false.
+	IgnoreNoStore bool `yaml:"ignore_no_store"`
+	// Banner puts a notice at the top of pages served from a copy. Default
+	// true.
+	Banner *bool `yaml:"banner"`
+	// BannerText overrides the notice's words per language.
+	BannerText map[string]string `yaml:"banner_text"`
+	// Warm crawls the site's sitemap so pages nobody visited lately still
+	// have a copy.
+	Warm Warm `yaml:"warm"`
+}
+
+// Warm configures sitemap warming.
+type Warm struct {
+	// Sitemap is the sitemap path, such as /sitemap.xml. Default "": no
+	// warming. Nested sitemap indexes are followed.
+	Sitemap string `yaml:"sitemap"`
+	// Rate is how many pages per second the crawl fetches. Default 1.
+	Rate float64 `yaml:"rate"`
+	// Interval is how often the crawl starts again. Default 24h.
+	Interval Duration `yaml:"interval"`
+}
+
+// BannerOn reports whether pages served from a copy carry the banner.
+func (c SiteCache) BannerOn() bool { return c.Banner == nil || *c.Banner }
 
 // Admin configures the admin API.
 type Admin struct {
@@ -164,6 +209,9 @@ type Site struct {
 	APIPaths []string `yaml:"api_paths"`
 	// Page brands the outage and maintenance pages.
 	Page Page `yaml:"page"`
+	// Cache says what of the site is kept as copies, and how they are
+	// served.
+	Cache SiteCache `yaml:"cache"`
 	// ForceFallback overrides what health checks decide: true serves the
 	// fallback (copies, else the outage page) without contacting the origin,
 	// as when ops know the origin is broken; false always contacts the

@@ -33,6 +33,10 @@ const (
 	DefaultMinRequests     = 10
 	DefaultColor           = "#1f6feb"
 	DefaultRetryAfter      = 30 * time.Second
+	DefaultMaxObject       = 8 << 20
+	DefaultRefresh         = 10 * time.Second
+	DefaultRedisRefresh    = time.Hour
+	DefaultShortLifetime   = 10 * time.Minute
 )
 
 // MaxOrigins bounds origin.urls per site (health tracks attempts in a
@@ -71,10 +75,13 @@ func (c *Config) setDefaults() {
 	if c.Cache.PrivateCookies == nil {
 		c.Cache.PrivateCookies = DefaultPrivateCookies
 	}
+	def(&c.Cache.Refresh, Duration(DefaultRefresh))
+	def(&c.Cache.RedisRefresh, Duration(DefaultRedisRefresh))
 	def(&c.Limits.RequestBody, DefaultRequestBody)
 	def(&c.Limits.RequestHeader, DefaultRequestHeader)
 	def(&c.Limits.ResponseBody, DefaultResponseBody)
 	def(&c.Limits.ResponseHeader, DefaultResponseHeader)
+	def(&c.Cache.MaxObject, min(DefaultMaxObject, c.Limits.ResponseBody))
 	def(&c.Log.Format, "json")
 	def(&c.Log.Level, "info")
 	for i := range c.Sites {
@@ -99,6 +106,10 @@ func (s *Site) setDefaults() {
 	def(&h.ErrorRatio, DefaultErrorRatio)
 	def(&h.Window, Duration(DefaultWindow))
 	def(&h.MinRequests, DefaultMinRequests)
+	sc := &s.Cache
+	def(&sc.ShortLifetime, Duration(DefaultShortLifetime))
+	def(&sc.Warm.Rate, 1)
+	def(&sc.Warm.Interval, Duration(24*time.Hour))
 	p := &s.Page
 	def(&p.Brand, s.Name)
 	if len(p.Languages) == 0 {

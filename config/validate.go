@@ -74,6 +74,15 @@ func (c *Config) validate() Errors {
 	if c.Cache.Retention.D() < time.Minute {
 		v.errorf("cache.retention", "must be at least 1m, got %s", c.Cache.Retention)
 	}
+	if c.Cache.MaxObject < 1<<10 || c.Cache.MaxObject > c.Limits.ResponseBody {
+		v.errorf("cache.max_object", "must be between 1KiB and limits.response_body (%s), got %s", c.Limits.ResponseBody, c.Cache.MaxObject)
+	}
+	if c.Cache.Refresh.D() > c.Cache.Retention.D() {
+		v.errorf("cache.refresh", "%s is longer than cache.retention", c.Cache.Refresh)
+	}
+	if c.Cache.RedisRefresh.D() < time.Second || c.Cache.RedisRefresh.D() > c.Cache.Retention.D() {
+		v.errorf("cache.redis_refresh", "must be between 1s and cache.retention, got %s", c.Cache.RedisRefresh)
+	}
 	v.globs("cache.ignore_query", c.Cache.IgnoreQuery)
 	v.globs("cache.private_cookies", c.Cache.PrivateCookies)
 
@@ -267,6 +276,28 @@ func (v *checker) site(p string, s *Site) {
 		}
 	}
 
+	scp := p + ".cache"
+	for i, st := range s.Cache.Statuses {
+		switch st {
+		case 301, 308, 404, 410:
+		default:
+			v.errorf(fmt.Sprintf("%s.statuses[%d]", scp, i), "copies can be kept of 301, 308, 404 and 410 besides 200, not %d", st)
+		}
+	}
+	if s.Cache.ShortLifetime.D() < time.Second {
+		v.errorf(scp+".short_lifetime", "must be at least 1s")
+	}
+	if w := s.Cache.Warm; w.Sitemap != "" {
+		if !strings.HasPrefix(w.Sitemap, "/") {
+			v.errorf(scp+".warm.sitemap", "must be a path starting with /, got %q", w.Sitemap)
+		}
+		if w.Rate <= 0 || w.Rate > 100 {
+			v.errorf(scp+".warm.rate", "must be more than 0 and at most 100 pages a second, got %g", w.Rate)
+		}
+		if w.Interval.D() < time.Minute {
+			v.errorf(scp+".warm.interval", "must be at least 1m, got %s", w.Interval)
+		}
+	}
 	for i, ap := range s.APIPaths {
 		if !strings.HasPrefix(ap, "/") {
 			v.errorf(fmt.Sprintf("%s.api_paths[%d]", p, i), "must start with /, got %q", ap)

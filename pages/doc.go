@@ -33,4 +33,7 @@
 //
 // Merchant and ops texts are data: Validate checks them (each bad field
 // named), and html/template escapes them wherever they are written.
+//
+// Banner renders the notice the last-known-good cache puts at the top of
+// pages it serves stale (fallback/cache inserts it once per copy).
 package pages

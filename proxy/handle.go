@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
-	"strconv"
 	"time"
 
 	"github.com/awningproxy/awning/fallback/health"
-	"github.com/awningproxy/awning/sites"
 	"github.com/valyala/fasthttp"
 )
 
@@ -63,22 +61,46 @@ func (s *Server) serveOwn(ctx *fasthttp.RequestCtx, st *siteState) {
 }
 
 // forward sends the request to the site's origin and relays the answer, or
-// answers for the origin when it fails, is known to be down, or is busy.
+// answers for the origin when it fails, is known to be down, or is busy. A
+// GET or HEAD may be answered from a copy; any other method never is, and is
+// never retried once sent.
 func (s *Server) forward(ctx *fasthttp.RequestCtx, snap *snapshot, st *siteState) {
+	if ctx.IsGet() || ctx.IsHead() {
+		s.forwardCached(ctx, snap, st)
+		return
+	}
 	if adm := st.health.Admit(); adm != health.Admitted {
-		s.serveFallback(ctx, st, adm.String())
+		s.serveFallback(ctx, st, nil, nil, fallbackWhy{hit: true, detail: adm.String()})
 		return
 	}
 	defer st.health.Done()
-
 	req := fasthttp.AcquireRequest()
 	resp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
 	defer fasthttp.ReleaseResponse(resp)
+	o := s.outboundFor(ctx, snap, st)
+	buildOutbound(req, &ctx.Request, &o)
+	_, err := st.pool.do(req, resp, time.Now().Add(st.timeout), st.health)
+	if err == nil && !isFailureStatus(resp.StatusCode()) {
+		relay(&ctx.Response, resp)
+		ctx.Response.Header.SetBytesKV(hAwningServed, vOrigin)
+		return
+	}
+	why := fallbackWhy{detail: failureReason(err)}
+	if err == nil {
+		why = fallbackWhy{fwdStatus: resp.StatusCode()}
+	}
+	if s.log.Enabled(context.Background(), slog.LevelDebug) {
+		s.log.Debug("origin failed", "site", st.site.Name, "status", why.fwdStatus, "reason", why.detail)
+	}
+	s.serveFallback(ctx, st, nil, nil, why)
+}
 
-	var hostBuf [sites.MaxHostLen + 8]byte
-	host, _ := sites.AppendCanonical(hostBuf[:0], ctx.Host()) // valid: Lookup found a site
-	o := outbound{host: host, fwdHost: host, peer: peerAddr(ctx), tls: ctx.IsTLS()}
+// outboundFor collects what buildOutbound needs from the shopper's request.
+func (s *Server) outboundFor(ctx *fasthttp.RequestCtx, snap *snapshot, st *siteState) outbound {
+	o := outbound{peer: peerAddr(ctx), tls: ctx.IsTLS()}
+	o.fwdHost = st.canonicalHost(ctx.Host())
+	o.host = o.fwdHost
 	if st.hostHeader != nil {
 		o.host = st.hostHeader
 	}
@@ -87,26 +109,7 @@ func (s *Server) forward(ctx *fasthttp.RequestCtx, snap *snapshot, st *siteState
 	if o.trusted {
 		o.client = clientAddr(o.peer, ctx.Request.Header.Peek("X-Forwarded-For"), snap.trusted)
 	}
-	buildOutbound(req, &ctx.Request, &o)
-	if ctx.IsHead() {
-		resp.SkipBody = true
-	}
-
-	_, err := st.pool.do(req, resp, time.Now().Add(st.timeout), st.health)
-	if err == nil && !isFailureStatus(resp.StatusCode()) {
-		relay(&ctx.Response, resp)
-		if ctx.IsHead() {
-			ctx.Response.SkipBody = true
-			ctx.Response.Header.SetContentLength(resp.Header.ContentLength())
-		}
-		ctx.Response.Header.SetBytesKV(hAwningServed, vOrigin)
-		return
-	}
-	reason := failureReason(err)
-	if err == nil {
-		reason = "status " + strconv.Itoa(resp.StatusCode())
-	}
-	s.serveFallback(ctx, st, reason)
+	return o
 }
 
 // isFailureStatus reports whether an origin status means the origin (or the
@@ -120,15 +123,6 @@ func isFailureStatus(code int) bool {
 		return true
 	}
 	return false
-}
-
-// serveFallback answers for an origin that cannot answer: why says what
-// happened, for the debug log.
-func (s *Server) serveFallback(ctx *fasthttp.RequestCtx, st *siteState, why string) {
-	if s.log.Enabled(context.Background(), slog.LevelDebug) {
-		s.log.Debug("serving the fallback", "site", st.site.Name, "why", why, "path", string(ctx.Path()))
-	}
-	s.serveOutage(ctx, st)
 }
 
 // serveOutage answers with the site's outage page: JSON for API clients,

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/awningproxy/awning/config"
+	"github.com/awningproxy/awning/fallback/cache"
 	"github.com/awningproxy/awning/fallback/health"
 	"github.com/awningproxy/awning/pages"
 	"github.com/awningproxy/awning/sites"
@@ -27,18 +29,31 @@ type Options struct {
 	Logger *slog.Logger
 	// Notifier receives origin state changes (notify.webhook). Optional.
 	Notifier health.Notifier
-	// Now is the clock health decisions use. Default time.Now.
+	// Now is the clock health and cache decisions use. Default time.Now.
 	Now func() time.Time
+	// Cache holds the copies; it outlives reloads, so the node owns it.
+	// Default: a memory-only cache sized by cache.memory, owned by the
+	// Server. Only New reads it.
+	Cache *cache.Cache
 }
 
 // Server is the shopper-facing HTTP server: it routes each request to its
 // site and forwards it to the site's origin. It is safe for concurrent use;
 // Update swaps in a new configuration while requests are in flight.
 type Server struct {
-	log    *slog.Logger
-	http   *fasthttp.Server
-	dialer *fasthttp.TCPDialer
-	snap   atomic.Pointer[snapshot]
+	log      *slog.Logger
+	http     *fasthttp.Server
+	dialer   *fasthttp.TCPDialer
+	snap     atomic.Pointer[snapshot]
+	cache    *cache.Cache
+	ownCache bool
+	flights  *flights
+	now      func() time.Time
+	refresh  time.Duration // cache.refresh, from the config in force
+
+	bg sync.WaitGroup // fetches finishing after their shopper got a copy
+
+	staleServed, outageServed atomic.Uint64
 
 	mu     sync.Mutex // serializes Update and Close
 	closed bool
@@ -54,16 +69,21 @@ type snapshot struct {
 
 // siteState is the per-site part of a snapshot.
 type siteState struct {
-	site       *sites.Site
-	pool       *pool
-	health     *health.Site
-	hostHeader []byte // origin.host_header; nil passes the shop's host
-	timeout    time.Duration
-	apiPaths   [][]byte
-	pages      *pages.Set // the site's rendered pages; maintenance answers come from Maintenance
-	outage     pageAnswers
-	logo       *answer // nil without a logo
-	logoPath   []byte
+	site          *sites.Site
+	hostBytes     [][]byte // site.Hosts, for the request path
+	pool          *pool
+	health        *health.Site
+	keys          *cache.KeyPolicy
+	policy        *cache.Policy
+	banner        []byte // put at the top of pages served stale; nil for none
+	fallbackAfter time.Duration
+	hostHeader    []byte // origin.host_header; nil passes the shop's host
+	timeout       time.Duration
+	apiPaths      [][]byte
+	pages         *pages.Set // the site's rendered pages; maintenance answers come from Maintenance
+	outage        pageAnswers
+	logo          *answer // nil without a logo
+	logoPath      []byte
 }
 
 // New builds a Server. It does not listen; see Serve.
@@ -81,6 +101,16 @@ func New(opt Options) (*Server, error) {
 			Concurrency:      1000,
 			DNSCacheDuration: time.Minute,
 		},
+		cache:   opt.Cache,
+		flights: newFlights(),
+		now:     opt.Now,
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.cache == nil {
+		s.cache = cache.New(cache.Config{Memory: int64(opt.Config.Cache.Memory), Log: log, Now: s.now})
+		s.ownCache = true
 	}
 	lim := opt.Config.Limits
 	s.http = &fasthttp.Server{
@@ -123,6 +153,7 @@ func (s *Server) Update(opt Options) error {
 	for _, st := range snap.states {
 		st.health.Start()
 	}
+	s.refresh = opt.Config.Cache.Refresh.D()
 	old := s.snap.Swap(snap)
 	if old != nil {
 		for _, st := range old.states {
@@ -133,17 +164,31 @@ func (s *Server) Update(opt Options) error {
 	return nil
 }
 
-// Close stops health probes. Call it after Shutdown.
+// Close stops health probes and waits for origin fetches still refreshing
+// copies (each bounded by its origin timeout). Call it after Shutdown.
 func (s *Server) Close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
 	s.closed = true
 	if snap := s.snap.Load(); snap != nil {
 		for _, st := range snap.states {
 			st.health.Close()
 		}
 	}
+	s.bg.Wait()
+	if s.ownCache {
+		s.cache.Close()
+	}
 }
+
+// Cache returns the copies' cache, for the admin API, metrics and tests.
+func (s *Server) Cache() *cache.Cache { return s.cache }
+
+// Served returns how many answers were copies served stale and outage pages.
+func (s *Server) Served() (stale, outage uint64) { return s.staleServed.Load(), s.outageServed.Load() }
 
 // Health returns the health of the named site, or nil: for the admin API,
 // metrics and tests.
@@ -187,9 +232,27 @@ func (s *Server) build(opt Options, prev *snapshot) (*snapshot, error) {
 		if sc.Origin.HostHeader != "" {
 			probeHost = sc.Origin.HostHeader
 		}
+		var policyPaths [][]byte
+		for _, ap := range sc.APIPaths {
+			policyPaths = append(policyPaths, []byte(ap))
+		}
+		statuses := map[int]bool{200: true}
+		for _, code := range sc.Cache.Statuses {
+			statuses[code] = true
+		}
 		st := &siteState{
-			site: site,
-			pool: p,
+			site:          site,
+			pool:          p,
+			keys:          cache.NewKeyPolicy(site.Name, cfg.Cache.IgnoreQuery, cfg.Cache.PrivateCookies, sc.Page.Languages),
+			fallbackAfter: sc.Origin.FallbackAfter.D(),
+			policy: &cache.Policy{
+				Statuses:      statuses,
+				ShortLifetime: sc.Cache.ShortLifetime.D(),
+				Retention:     cfg.Cache.Retention.D(),
+				IgnoreNoStore: sc.Cache.IgnoreNoStore,
+				MaxObject:     int(cfg.Cache.MaxObject),
+				APIPaths:      policyPaths,
+			},
 			health: health.New(health.Config{
 				Site:    site.Name,
 				Origins: sc.Origin.URLs,
@@ -211,6 +274,12 @@ func (s *Server) build(opt Options, prev *snapshot) (*snapshot, error) {
 		}
 		if sc.Origin.HostHeader != "" {
 			st.hostHeader = []byte(sc.Origin.HostHeader)
+		}
+		for _, h := range site.Hosts {
+			st.hostBytes = append(st.hostBytes, []byte(h))
+		}
+		if sc.Cache.BannerOn() {
+			st.banner = pages.Banner(sc.Page.Languages, sc.Cache.BannerText)
 		}
 		for _, ap := range sc.APIPaths {
 			st.apiPaths = append(st.apiPaths, []byte(ap))
@@ -271,4 +340,18 @@ func (l fasthttpLogger) Printf(format string, args ...any) {
 	if l.log.Enabled(context.Background(), slog.LevelDebug) {
 		l.log.Debug(fmt.Sprintf(format, args...), "component", "fasthttp")
 	}
+}
+
+// canonicalHost returns the site's host the request named, in canonical
+// form, from memory the site owns (the request path keeps it past the
+// request's own buffers). Lookup already matched the host to this site.
+func (st *siteState) canonicalHost(h []byte) []byte {
+	var buf [sites.MaxHostLen + 8]byte
+	c, _ := sites.AppendCanonical(buf[:0], h)
+	for _, hb := range st.hostBytes {
+		if bytes.Equal(hb, c) {
+			return hb
+		}
+	}
+	return st.hostBytes[0]
 }

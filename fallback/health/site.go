@@ -152,6 +152,24 @@ func New(cfg Config, prev *Site) *Site {
 // Name is the site's name.
 func (s *Site) Name() string { return s.name }
 
+// Closed reports whether the origin must not be contacted at all now:
+// Forced or Tripped (counted as short-circuited), else Admitted. Unlike
+// Admit it takes no in-flight slot: requests that will wait on another
+// request's fetch check it first.
+func (s *Site) Closed() Admission {
+	switch s.force.Load() {
+	case ForceFallback:
+		s.shortCircuited.Add(1)
+		return Forced
+	case ForceAuto:
+		if s.tripped.Load() {
+			s.shortCircuited.Add(1)
+			return Tripped
+		}
+	}
+	return Admitted
+}
+
 // Admit decides whether a request may go to the origin. When it returns
 // Admitted, the caller must call Done once the exchange is over.
 func (s *Site) Admit() Admission {
