@@ -15,6 +15,7 @@ import (
 
 	"github.com/awningproxy/awning/admin"
 	"github.com/awningproxy/awning/config"
+	"github.com/awningproxy/awning/fallback/cache"
 	"github.com/awningproxy/awning/fallback/health"
 	"github.com/awningproxy/awning/proxy"
 	"github.com/awningproxy/awning/sites"
@@ -45,6 +46,7 @@ type Node struct {
 	cfg      atomic.Pointer[config.Config]
 	redis    redis.UniversalClient // nil without state.redis
 	webhook  *health.Webhook       // nil without notify.webhook
+	cache    *cache.Cache          // outlives reloads: copies stay
 	proxy    *proxy.Server
 	admin    *admin.Server
 
@@ -83,6 +85,13 @@ func New(opt Options) (*Node, error) {
 		}
 	}
 	n.webhook = n.newWebhook(cfg, nil)
+	n.cache = cache.New(cache.Config{
+		Memory:       int64(cfg.Cache.Memory),
+		Redis:        n.redis,
+		Retention:    cfg.Cache.Retention.D(),
+		RedisRefresh: cfg.Cache.RedisRefresh.D(),
+		Log:          n.log,
+	})
 	n.proxy, err = proxy.New(n.proxyOptions(cfg, reg))
 	if err != nil {
 		n.Close()
@@ -111,6 +120,9 @@ func (n *Node) Close() {
 	if n.proxy != nil {
 		n.proxy.Close()
 	}
+	if n.cache != nil {
+		n.cache.Close()
+	}
 	if n.webhook != nil {
 		n.webhook.Close()
 	}
@@ -120,7 +132,7 @@ func (n *Node) Close() {
 }
 
 func (n *Node) proxyOptions(cfg *config.Config, reg *sites.Registry) proxy.Options {
-	opt := proxy.Options{Config: cfg, Sites: reg, Logger: n.log}
+	opt := proxy.Options{Config: cfg, Sites: reg, Logger: n.log, Cache: n.cache}
 	if n.webhook != nil {
 		opt.Notifier = n.webhook
 	}
@@ -172,6 +184,7 @@ func (n *Node) Run(ctx context.Context) error {
 		n.log.Warn("HTTPS is not available in this build yet; serving plain HTTP only", "tls.mode", cfg.TLS.Mode)
 	}
 
+	n.cache.Start()
 	errc := make(chan error, len(httpLns)+len(adminLns))
 	var wg sync.WaitGroup
 	serve := func(ln net.Listener, f func(net.Listener) error) {
@@ -254,6 +267,7 @@ func (n *Node) reload() error {
 		oldHook.Close()
 	}
 	old := n.cfg.Swap(cfg)
+	n.cache.Resize(int64(cfg.Cache.Memory))
 	n.level.Set(parseLevel(cfg.Log.Level))
 	if old.Listen != cfg.Listen || old.Limits != cfg.Limits || old.Log.Format != cfg.Log.Format || old.State != cfg.State {
 		n.log.Warn("listen, state, limits and log.format changes take effect at the next restart")

@@ -29,6 +29,7 @@ var (
 	hCacheStatus     = []byte("Cache-Status")
 	hAge             = []byte("Age")
 	hVary            = []byte("Vary")
+	hAccept          = []byte("Accept")
 	hAcceptEncoding  = []byte("Accept-Encoding")
 	hContentEncoding = []byte("Content-Encoding")
 	vAcceptEncoding  = []byte("Accept-Encoding")

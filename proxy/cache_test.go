@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -580,5 +581,39 @@ func BenchmarkStoreCopy(b *testing.B) {
 			b.Fatal(r)
 		}
 		c.Store(&k, cp)
+	}
+}
+
+// TestSitemapWarming: a crawl of the sitemap (through an index) leaves a copy
+// of every page on the site, so pages nobody visited are served in an outage.
+func TestSitemapWarming(t *testing.T) {
+	var base string
+	o := testkit.NewOrigin(t, func(x *testkit.Exchange) {
+		switch x.Request.URL.Path {
+		case "/sitemap.xml":
+			x.Write(testkit.Response(200, `<sitemapindex><sitemap><loc>`+base+`/products.xml</loc></sitemap></sitemapindex>`, "Content-Type: application/xml"))
+		case "/products.xml":
+			x.Write(testkit.Response(200, `<urlset><url><loc>`+base+`/product/7</loc></url><url><loc>`+base+`/product/8</loc></url><url><loc>https://elsewhere.example/x</loc></url></urlset>`, "Content-Type: application/xml"))
+		default:
+			x.Write(testkit.Response(200, "<p>warm "+x.Request.URL.Path+"</p>"))
+		}
+		x.KeepAlive = true
+	})
+	base = "https://shop.example"
+	p := startProxy(t, staleSite(o.URL())+"    cache: {warm: {sitemap: /sitemap.xml, rate: 100, interval: 1h}}\n")
+	rep := p.Warmer("shop").Run(context.Background())
+	if rep.URLs != 2 || rep.Stored != 2 {
+		t.Fatalf("warming report %+v; want 2 pages stored", rep)
+	}
+	if ua := o.Last().Header.Get("User-Agent"); !strings.HasPrefix(ua, "Awning-Warm/") {
+		t.Errorf("warming User-Agent %q", ua)
+	}
+	if rep := p.Warmer("shop").Run(context.Background()); rep.Fresh != 2 {
+		t.Errorf("second crawl %+v; want both pages fresh, not fetched again", rep)
+	}
+	o.Refuse()
+	for _, path := range []string{"/product/7", "/product/8"} {
+		resp, body := p.get(t, "shop.example", path)
+		assertStale(t, resp, body, "warm "+path)
 	}
 }

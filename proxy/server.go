@@ -14,6 +14,7 @@ import (
 	"github.com/awningproxy/awning/config"
 	"github.com/awningproxy/awning/fallback/cache"
 	"github.com/awningproxy/awning/fallback/health"
+	"github.com/awningproxy/awning/fallback/warm"
 	"github.com/awningproxy/awning/pages"
 	"github.com/awningproxy/awning/sites"
 	"github.com/valyala/fasthttp"
@@ -65,6 +66,9 @@ type snapshot struct {
 	sites   *sites.Registry
 	states  []*siteState // by sites.Site.Index
 	trusted trustList
+	// shopperScheme is what shoppers use (https unless tls.mode is off),
+	// sent as X-Forwarded-Proto on Awning's own requests (sitemap warming).
+	shopperScheme []byte
 }
 
 // siteState is the per-site part of a snapshot.
@@ -73,6 +77,7 @@ type siteState struct {
 	hostBytes     [][]byte // site.Hosts, for the request path
 	pool          *pool
 	health        *health.Site
+	warmer        *warm.Warmer // nil without cache.warm.sitemap
 	keys          *cache.KeyPolicy
 	policy        *cache.Policy
 	banner        []byte // put at the top of pages served stale; nil for none
@@ -152,12 +157,18 @@ func (s *Server) Update(opt Options) error {
 	}
 	for _, st := range snap.states {
 		st.health.Start()
+		if st.warmer = s.newWarmer(st); st.warmer != nil {
+			st.warmer.Start()
+		}
 	}
 	s.refresh = opt.Config.Cache.Refresh.D()
 	old := s.snap.Swap(snap)
 	if old != nil {
 		for _, st := range old.states {
 			st.health.Close()
+			if st.warmer != nil {
+				st.warmer.Close()
+			}
 			st.pool.closeIdle()
 		}
 	}
@@ -176,12 +187,24 @@ func (s *Server) Close() {
 	if snap := s.snap.Load(); snap != nil {
 		for _, st := range snap.states {
 			st.health.Close()
+			if st.warmer != nil {
+				st.warmer.Close()
+			}
 		}
 	}
 	s.bg.Wait()
 	if s.ownCache {
 		s.cache.Close()
 	}
+}
+
+// Warmer returns the sitemap warmer of the named site, or nil.
+func (s *Server) Warmer(site string) *warm.Warmer {
+	snap := s.snap.Load()
+	if site := snap.sites.Named(site); site != nil {
+		return snap.states[site.Index].warmer
+	}
+	return nil
 }
 
 // Cache returns the copies' cache, for the admin API, metrics and tests.
@@ -202,7 +225,10 @@ func (s *Server) Health(site string) *health.Site {
 
 func (s *Server) build(opt Options, prev *snapshot) (*snapshot, error) {
 	cfg := opt.Config
-	snap := &snapshot{sites: opt.Sites}
+	snap := &snapshot{sites: opt.Sites, shopperScheme: vHTTPS}
+	if cfg.TLS.Mode == "off" {
+		snap.shopperScheme = vHTTP
+	}
 	for _, p := range cfg.TrustedProxies {
 		snap.trusted = append(snap.trusted, p.Prefix)
 	}
