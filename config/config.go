@@ -296,7 +296,8 @@ type Page struct {
 	Languages []string `yaml:"languages"`
 	// Color is the brand colour as #rgb or #rrggbb. Default "#1f6feb".
 	Color string `yaml:"color"`
-	// Logo is a PNG, JPEG or WebP file, relative to the config file.
+	// Logo is a PNG, JPEG or WebP file of at most 200 KB, relative to the
+	// config file. Default: none (the brand name is shown).
 	Logo string `yaml:"logo"`
 	// StatusURL links to the shop's status page (https).
 	StatusURL string `yaml:"status_url"`
@@ -304,8 +305,21 @@ type Page struct {
 	Contact string `yaml:"contact"`
 	// Message overrides the default outage text per language.
 	Message map[string]string `yaml:"message"`
+	// Reassurance lists up to 5 short lines per language shown on the
+	// outage and maintenance pages ("Your order and payment are safe").
+	// Default: none.
+	Reassurance map[string][]string `yaml:"reassurance"`
 	// TimeZone is the IANA zone times are shown in. Default "UTC".
 	TimeZone string `yaml:"timezone"`
+	// RetryAfter is what outage answers (and maintenance answers without an
+	// announced end) tell clients to wait, in Retry-After and the JSON
+	// retry_after; browsers without JavaScript refresh the page after it
+	// (at least 10s, at most 5m). Default 30s.
+	RetryAfter Duration `yaml:"retry_after"`
+	// Template is a custom page template (Go html/template) relative to the
+	// config file, for platforms with their own design. Default: none, the
+	// built-in design.
+	Template string `yaml:"template"`
 }
 
 // OnDemandTLS reports whether certificates may be issued for hosts added at

@@ -32,6 +32,7 @@ const (
 	DefaultWindow          = 10 * time.Second
 	DefaultMinRequests     = 10
 	DefaultColor           = "#1f6feb"
+	DefaultRetryAfter      = 30 * time.Second
 	DefaultMaxObject       = 8 << 20
 	DefaultRefresh         = 10 * time.Second
 	DefaultRedisRefresh    = time.Hour
@@ -116,6 +117,7 @@ func (s *Site) setDefaults() {
 	}
 	def(&p.Color, DefaultColor)
 	def(&p.TimeZone, "UTC")
+	def(&p.RetryAfter, Duration(DefaultRetryAfter))
 }
 
 // def sets *v to d when *v is the zero value.

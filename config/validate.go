@@ -322,6 +322,14 @@ func (v *checker) site(p string, s *Site) {
 			v.errorf(pp+".message."+l, "language %q is not in page.languages", l)
 		}
 	}
+	for l := range pg.Reassurance {
+		if !langs[l] {
+			v.errorf(pp+".reassurance."+l, "language %q is not in page.languages", l)
+		}
+	}
+	if r := pg.RetryAfter.D(); r < time.Second || r > time.Hour {
+		v.errorf(pp+".retry_after", "must be between 1s and 1h, got %s", pg.RetryAfter)
+	}
 	if !reHexColor.MatchString(pg.Color) {
 		v.errorf(pp+".color", "want a hex colour such as #b5651d, got %q", pg.Color)
 	}

@@ -53,6 +53,10 @@ func (s *Server) serveOwn(ctx *fasthttp.RequestCtx, st *siteState) {
 		}
 		return
 	}
+	if st.logo != nil && bytes.Equal(ctx.Path(), st.logoPath) {
+		st.logo.write(ctx)
+		return
+	}
 	wellKnownUnknown.write(ctx)
 }
 
@@ -119,4 +123,15 @@ func isFailureStatus(code int) bool {
 		return true
 	}
 	return false
+}
+
+// serveOutage answers with the site's outage page: JSON for API clients,
+// else the pre-rendered page in the language order the shopper's
+// Accept-Language asks for.
+func (s *Server) serveOutage(ctx *fasthttp.RequestCtx, st *siteState) {
+	if wantsJSON(ctx, st.apiPaths) {
+		st.outage.json.write(ctx)
+		return
+	}
+	st.outage.html[st.outage.page.Pick(ctx.Request.Header.PeekBytes(hAcceptLanguage))].write(ctx)
 }

@@ -85,7 +85,10 @@ type siteState struct {
 	hostHeader    []byte // origin.host_header; nil passes the shop's host
 	timeout       time.Duration
 	apiPaths      [][]byte
-	outage        outageAnswers
+	pages         *pages.Set // the site's rendered pages; maintenance answers come from Maintenance
+	outage        pageAnswers
+	logo          *answer // nil without a logo
+	logoPath      []byte
 }
 
 // New builds a Server. It does not listen; see Serve.
@@ -234,12 +237,17 @@ func (s *Server) build(opt Options, prev *snapshot) (*snapshot, error) {
 		responseHeader: int(cfg.Limits.ResponseHeader),
 		dialer:         s.dialer,
 	}
+	sets, err := renderPages(cfg, opt.Sites)
+	if err != nil {
+		return nil, err
+	}
 	for _, site := range opt.Sites.All() {
 		sc := site.Config
 		p, err := newPool(&sc.Origin, po)
 		if err != nil {
 			return nil, fmt.Errorf("site %q: %w", site.Name, err)
 		}
+		set := sets[site.Index]
 		var prevHealth *health.Site
 		if prev != nil {
 			if ps := prev.sites.Named(site.Name); ps != nil {
@@ -284,7 +292,11 @@ func (s *Server) build(opt Options, prev *snapshot) (*snapshot, error) {
 				Now:    opt.Now,
 			}, prevHealth),
 			timeout: sc.Origin.Timeout.D(),
-			outage:  newOutageAnswers(pages.PlainOutage(sc.Page.Brand, sc.Page.Languages)),
+			pages:   set,
+			outage:  newPageAnswers(set.Outage, vOutage),
+		}
+		if set.Logo != nil {
+			st.logo, st.logoPath = logoAnswer(set.Logo), []byte(set.Logo.Path)
 		}
 		if sc.Origin.HostHeader != "" {
 			st.hostHeader = []byte(sc.Origin.HostHeader)
@@ -301,6 +313,33 @@ func (s *Server) build(opt Options, prev *snapshot) (*snapshot, error) {
 		snap.states = append(snap.states, st)
 	}
 	return snap, nil
+}
+
+// renderPages renders every site's pages from the configuration, by
+// sites.Site.Index. Problems (an unknown language, an unreadable logo, a
+// template that does not render) are config.Errors positioned in the file,
+// all sites' at once.
+func renderPages(cfg *config.Config, reg *sites.Registry) ([]*pages.Set, error) {
+	var errs config.Errors
+	sets := make([]*pages.Set, reg.Len())
+	for _, site := range reg.All() {
+		ps, err := pages.FromConfig(cfg, site.Index)
+		var ce config.Errors
+		switch {
+		case errors.As(err, &ce):
+			errs = append(errs, ce...)
+			continue
+		case err != nil:
+			return nil, err
+		}
+		if sets[site.Index], err = pages.Render(ps, pages.State{}, pages.Options{}); err != nil {
+			errs = append(errs, cfg.Errorf(fmt.Sprintf("sites[%d].page", site.Index), "%v", err))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return sets, nil
 }
 
 // Serve accepts shoppers' connections on ln until Shutdown. ln may be a TLS

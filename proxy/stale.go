@@ -44,11 +44,7 @@ func (s *Server) serveFallback(ctx *fasthttp.RequestCtx, st *siteState, key *cac
 		s.staleServed.Add(1)
 		return
 	}
-	if wantsJSON(ctx, st.apiPaths) {
-		st.outage.json.write(ctx)
-	} else {
-		st.outage.html.write(ctx)
-	}
+	s.serveOutage(ctx, st)
 	if cacheable {
 		ctx.Response.Header.SetBytesKV(hCacheStatus, appendCacheStatus(buf[:0], why, false))
 	}

@@ -75,6 +75,9 @@ func demo(ctx context.Context, f demoFlags, stdout, stderr io.Writer) error {
 	if err := os.WriteFile(path, cfg.Bytes(), 0o600); err != nil {
 		return err
 	}
+	if err := os.WriteFile(filepath.Join(dir, "logo.png"), demoshop.Logo(), 0o600); err != nil {
+		return err
+	}
 
 	n, err := node.New(node.Options{ConfigPath: path, LogOutput: stderr})
 	if err != nil {
@@ -112,6 +115,7 @@ Try it:
   curl -si http://%[1]s/cart | grep -i awning-served          # outage: a cart is never kept
   curl -s http://%[1]s/.well-known/awning/health               # {"open":false} once probes see it down
   curl -si http://%[1]s/api/orders                             # API clients get JSON
+  (in a browser, the outage page brings you back by itself once the shop heals)
   curl -X POST http://%[5]s/_demo/heal
 
 Ctrl-C stops the demo.
