@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,6 +20,10 @@ import (
 	"github.com/awningproxy/awning/proxy"
 	"github.com/awningproxy/awning/sites"
 	"github.com/awningproxy/awning/state"
+	"github.com/awningproxy/awning/tls/certs"
+	"github.com/awningproxy/awning/tls/listener"
+	"github.com/awningproxy/awning/tls/redisstore"
+	"github.com/awningproxy/awning/tls/tickets"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -46,6 +52,14 @@ type Node struct {
 	proxy    *proxy.Server
 	admin    *admin.Server
 
+	// HTTPS; all nil with tls.mode off.
+	certs    *certs.Manager
+	store    *redisstore.Store // certificates in Redis; nil without state.redis
+	tickets  *tickets.Keeper   // shared session ticket keys; nil without state.redis
+	tlsConf  *tls.Config
+	tlsLns   []*listener.Listener
+	tlsLnsMu sync.Mutex
+
 	ready chan struct{}
 	addrs Addrs
 }
@@ -54,6 +68,7 @@ type Node struct {
 // closed (useful with port 0).
 type Addrs struct {
 	HTTP  []string
+	HTTPS []string // empty with tls.mode off
 	Admin []string
 }
 
@@ -80,8 +95,21 @@ func New(opt Options) (*Node, error) {
 			return nil, config.Errors{cfg.Errorf("state.redis", "%v", err)}
 		}
 	}
-	n.proxy, err = proxy.New(proxy.Options{Config: cfg, Sites: reg, Logger: n.log})
+	popt := proxy.Options{Config: cfg, Sites: reg, Logger: n.log}
+	if cfg.TLS.Mode != "off" {
+		if err := n.newTLS(cfg, reg); err != nil {
+			n.Close()
+			return nil, err
+		}
+		popt.Plain = &proxy.PlainOptions{
+			Challenge: n.certs.HandleHTTPChallenge,
+			Redirect:  cfg.TLS.RedirectHTTP(),
+			HTTPSPort: portOf(cfg.Listen.HTTPS),
+		}
+	}
+	n.proxy, err = proxy.New(popt)
 	if err != nil {
+		n.Close()
 		return nil, err
 	}
 	n.admin = admin.New(n.log)
@@ -101,9 +129,17 @@ func Check(path string) (*config.Config, error) {
 	return n.Config(), nil
 }
 
-// Close releases what New opened (the Redis client) for a node that will
-// not Run; Run releases it itself when it returns.
+// Close releases what New opened (the Redis client, certificate locks) for
+// a node that will not Run; Run releases it itself when it returns.
 func (n *Node) Close() {
+	if n.certs != nil {
+		n.certs.Close()
+	}
+	if n.store != nil {
+		if err := n.store.Close(); err != nil {
+			n.log.Warn("releasing certificate locks", "err", err)
+		}
+	}
 	if n.redis != nil {
 		n.redis.Close()
 	}
@@ -131,16 +167,21 @@ func (n *Node) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	var httpsLns []net.Listener
+	if n.certs != nil {
+		if httpsLns, err = listen(cfg.Listen.HTTPS); err != nil {
+			closeAll(httpLns)
+			return err
+		}
+	}
 	adminLns, err := listen(cfg.Listen.Admin)
 	if err != nil {
 		closeAll(httpLns)
+		closeAll(httpsLns)
 		return err
 	}
-	if cfg.TLS.Mode != "off" {
-		n.log.Warn("HTTPS is not available in this build yet; serving plain HTTP only", "tls.mode", cfg.TLS.Mode)
-	}
 
-	errc := make(chan error, len(httpLns)+len(adminLns))
+	errc := make(chan error, len(httpLns)+len(httpsLns)+len(adminLns)+1)
 	var wg sync.WaitGroup
 	serve := func(ln net.Listener, f func(net.Listener) error) {
 		wg.Add(1)
@@ -159,7 +200,17 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	for _, ln := range httpLns {
 		n.addrs.HTTP = append(n.addrs.HTTP, ln.Addr().String())
-		serve(ln, n.proxy.Serve)
+		serve(ln, n.proxy.ServePlain)
+	}
+	stopTLS := func() {}
+	if n.certs != nil {
+		if stopTLS, err = n.startTLS(httpsLns, serve); err != nil {
+			n.proxy.Shutdown(context.Background())
+			adminSrv.Close()
+			closeAll(adminLns)
+			wg.Wait()
+			return err
+		}
 	}
 	for _, ln := range adminLns {
 		n.addrs.Admin = append(n.addrs.Admin, ln.Addr().String())
@@ -167,7 +218,7 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	n.admin.SetReady(true)
 	close(n.ready)
-	n.log.Info("awning is serving", "http", n.addrs.HTTP, "admin", n.addrs.Admin, "sites", len(cfg.Sites))
+	n.log.Info("awning is serving", "http", n.addrs.HTTP, "https", n.addrs.HTTPS, "admin", n.addrs.Admin, "sites", len(cfg.Sites))
 
 	select {
 	case <-ctx.Done():
@@ -182,6 +233,7 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	adminSrv.Shutdown(sctx)
 	wg.Wait()
+	stopTLS()
 	n.log.Info("awning stopped")
 	return err
 }
@@ -212,9 +264,13 @@ func (n *Node) reload() error {
 		return err
 	}
 	old := n.cfg.Swap(cfg)
+	if n.certs != nil {
+		n.certs.Update(reg)
+	}
 	n.level.Set(parseLevel(cfg.Log.Level))
-	if old.Listen != cfg.Listen || old.Limits != cfg.Limits || old.Log.Format != cfg.Log.Format || old.State != cfg.State {
-		n.log.Warn("listen, state, limits and log.format changes take effect at the next restart")
+	if old.Listen != cfg.Listen || old.Limits != cfg.Limits || old.Log.Format != cfg.Log.Format || old.State != cfg.State ||
+		!reflect.DeepEqual(old.TLS, cfg.TLS) {
+		n.log.Warn("listen, state, tls, limits and log.format changes take effect at the next restart")
 	}
 	n.log.Info("config reloaded", "file", n.path, "sites", reg.Len())
 	return nil

@@ -3,6 +3,7 @@ package proxy
 import (
 	"net"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/awningproxy/awning/config"
 	"github.com/awningproxy/awning/sites"
@@ -32,7 +33,7 @@ type PlainOptions struct {
 type plainServer struct {
 	http *fasthttp.Server
 	opt  PlainOptions
-	port []byte // ":8443", or nil for 443
+	port atomic.Pointer[[]byte] // ":8443", or empty for 443
 }
 
 var (
@@ -42,10 +43,21 @@ var (
 
 func (s *Server) newPlain(opt PlainOptions, lim config.Limits) {
 	p := &plainServer{opt: opt, http: s.newHTTPServer(s.handlePlain, lim)}
-	if opt.HTTPSPort != 0 && opt.HTTPSPort != 443 {
-		p.port = []byte(":" + strconv.Itoa(opt.HTTPSPort))
-	}
 	s.plain = p
+	s.SetHTTPSPort(opt.HTTPSPort)
+}
+
+// SetHTTPSPort changes the port redirects point to, for a node that learns
+// it only once listening (port 0 in tests).
+func (s *Server) SetHTTPSPort(port int) {
+	if s.plain == nil {
+		return
+	}
+	var b []byte
+	if port != 0 && port != 443 {
+		b = []byte(":" + strconv.Itoa(port))
+	}
+	s.plain.port.Store(&b)
 }
 
 // ServePlain accepts plain-HTTP connections on ln for a node that serves
@@ -85,7 +97,7 @@ func (s *Server) handlePlain(ctx *fasthttp.RequestCtx) {
 	} else {
 		loc = append(loc, host...)
 	}
-	loc = append(loc, p.port...)
+	loc = append(loc, *p.port.Load()...)
 	loc = append(loc, ctx.URI().RequestURI()...)
 	r := &ctx.Response
 	r.SetStatusCode(fasthttp.StatusPermanentRedirect)
@@ -114,3 +126,16 @@ func setHSTS(h *fasthttp.ResponseHeader, v []byte) {
 }
 
 var hSTS = []byte("Strict-Transport-Security")
+
+// HTTPSPort returns the port redirects point to (443 when none is named).
+func (s *Server) HTTPSPort() int {
+	if s.plain == nil {
+		return 443
+	}
+	p := *s.plain.port.Load()
+	if len(p) == 0 {
+		return 443
+	}
+	n, _ := strconv.Atoi(string(p[1:]))
+	return n
+}
