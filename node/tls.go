@@ -128,3 +128,12 @@ func (n *Node) HandshakeStats() listener.Stats {
 // TLSConfig returns the HTTPS listener's configuration (nil with tls.mode
 // off), for tests and benchmarks that shake hands with a node.
 func (n *Node) TLSConfig() *tls.Config { return n.tlsConf }
+
+// CertStorageStats returns the lock counters of the node's Redis
+// certificate storage (zero without state.redis).
+func (n *Node) CertStorageStats() redisstore.Stats {
+	if n.store == nil {
+		return redisstore.Stats{}
+	}
+	return n.store.Stats()
+}

@@ -26,6 +26,8 @@ var demoted = map[string]bool{
 	"could not get certificate from issuer": true,
 	"will retry":                            true,
 	"job failed":                            true,
+	"challenge failed":                      true, // acmez, per challenge type tried
+	"validating authorization":              true,
 }
 
 func level(l zapcore.Level, msg string) slog.Level {
