@@ -210,3 +210,37 @@ sites:
 		t.Errorf("Check = %v; want the missing CA root file reported", err)
 	}
 }
+
+// TestSessionsResumeAcrossNodes runs two self-signed nodes on one Redis
+// (and one state directory, so one local CA): a session made with the
+// first resumes on the second, through the shared ticket keys.
+func TestSessionsResumeAcrossNodes(t *testing.T) {
+	o := testkit.NewOrigin(t, testkit.OK("shop"))
+	r := testkit.StartRedis(t)
+	dir := t.TempDir()
+	yaml := strings.Replace(selfSignedConfig(o.URL(), dir, ""), `state: {dir: "`+dir+`"}`, `state: {dir: "`+dir+`", redis: "`+r.URL()+`"}`, 1)
+	a, _, _ := startNode(t, yaml)
+	b, _, _ := startNode(t, yaml)
+	roots := caPool(t, filepath.Join(dir, "local-ca", "ca.crt"))
+	for _, v := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+		cache := tls.NewLRUClientSessionCache(4)
+		get := func(n *Node) *http.Response {
+			c := httpsClient(n.Addrs().HTTPS[0], roots, cache)
+			c.Transport.(*http.Transport).TLSClientConfig.MaxVersion = v
+			resp, body := httpsGet(t, c, "shop.example", "/")
+			if body != "shop" {
+				t.Fatalf("body %q", body)
+			}
+			return resp
+		}
+		if get(a).TLS.DidResume {
+			t.Fatal("first connection resumed")
+		}
+		if !get(b).TLS.DidResume {
+			t.Errorf("TLS %x: node B did not resume node A's session", v)
+		}
+	}
+	if got := b.HandshakeStats().Resumed; got == 0 {
+		t.Errorf("node B counted %d resumed handshakes", got)
+	}
+}
