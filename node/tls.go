@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -88,9 +89,17 @@ func (n *Node) startTLS(lns []net.Listener, serve func(net.Listener, func(net.Li
 		return nil, err
 	}
 	if path := n.certs.CAPath(); path != "" {
+		host := cfg.Sites[0].Hosts[0]
+		if strings.Contains(host, ":") { // an IPv6 literal
+			host = "[" + host + "]"
+		}
+		url := "https://" + host
+		if p := n.proxy.HTTPSPort(); p != 443 {
+			url += ":" + strconv.Itoa(p)
+		}
 		n.log.Info("HTTPS certificates come from a local CA (tls.mode self-signed); trust it to avoid warnings",
 			"ca", path,
-			"curl", "curl --cacert "+path+" https://HOST:"+strconv.Itoa(n.proxy.HTTPSPort())+"/",
+			"curl", "curl --cacert "+path+" "+url+"/",
 			"browser", "import "+path+" as a trusted certificate authority (Firefox: Settings > Privacy & Security > Certificates > View Certificates > Authorities > Import; Chrome and Edge: Settings > Privacy and security > Security > Manage certificates)")
 	}
 	return stop, nil
