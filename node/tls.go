@@ -68,6 +68,14 @@ func (n *Node) startTLS(lns []net.Listener, serve func(net.Listener, func(net.Li
 			n.tickets.Run(ctx)
 		}()
 	}
+	// Certificates first: the listeners are bound already, so ACME
+	// validation waits in the kernel's queue until they are served, and no
+	// handshake meets a manager that has not started.
+	if err := n.certs.Start(); err != nil {
+		stop()
+		closeAll(lns)
+		return nil, err
+	}
 	for _, ln := range lns {
 		tl := listener.New(ln, listener.Options{
 			TLS:              n.tlsConf,
@@ -83,10 +91,6 @@ func (n *Node) startTLS(lns []net.Listener, serve func(net.Listener, func(net.Li
 	}
 	if len(lns) > 0 {
 		n.proxy.SetHTTPSPort(lns[0].Addr().(*net.TCPAddr).Port)
-	}
-	if err := n.certs.Start(); err != nil {
-		stop()
-		return nil, err
 	}
 	if path := n.certs.CAPath(); path != "" {
 		host := cfg.Sites[0].Hosts[0]

@@ -112,10 +112,11 @@ var acmeChallengePrefix = []byte("/.well-known/acme-challenge/")
 // the challenge path; the caller has already checked that a site claims
 // the host.
 func (m *Manager) HandleHTTPChallenge(ctx *fasthttp.RequestCtx) bool {
-	if m.acme == nil || !bytes.HasPrefix(ctx.Path(), acmeChallengePrefix) {
+	a := m.acme.Load()
+	if a == nil || !bytes.HasPrefix(ctx.Path(), acmeChallengePrefix) {
 		return false
 	}
-	m.acme.challenge(ctx)
+	a.challenge(ctx)
 	return true
 }
 
@@ -149,7 +150,7 @@ func (m *Manager) ensure(name string, onDemand bool) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	a := m.acme
+	a := m.acme.Load()
 	if a.cached(name) {
 		return nil
 	}
@@ -207,7 +208,7 @@ func (m *Manager) obtainOnce(ctx context.Context, name string) error {
 	m.mu.Lock()
 	m.attempts[name] = at
 	m.mu.Unlock()
-	err := m.acme.magic.ObtainCertAsync(ctx, name)
+	err := m.acme.Load().magic.ObtainCertAsync(ctx, name)
 	m.mu.Lock()
 	delete(m.attempts, name)
 	failed := at.err

@@ -172,7 +172,7 @@ func TestUnknownNameTouchesNothing(t *testing.T) {
 	m.started = true
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	m.mu.Unlock()
-	m.acme = m.newACME()
+	m.acme.Store(m.newACME())
 	defer m.Close()
 	before := spy.calls.Load()
 	for _, name := range []string{"evil.example", "random-1234.example", "xn--zz.example", "shop.example.evil", ""} {

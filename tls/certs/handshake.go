@@ -21,7 +21,7 @@ func (m *Manager) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, 
 	if m.mode == "self-signed" {
 		return m.leaf(name)
 	}
-	a := m.acme
+	a := m.acme.Load()
 	if a == nil {
 		return nil, errClosed
 	}

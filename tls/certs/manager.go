@@ -73,7 +73,7 @@ type Manager struct {
 	// Built by Start.
 	ctx    context.Context
 	cancel context.CancelFunc
-	acme   *acmeState
+	acme   atomic.Pointer[acmeState] // set by Start; plain HTTP may ask for challenges before
 	ca     *localca.CA
 
 	flights singleflight.Group
@@ -217,7 +217,7 @@ func (m *Manager) Start() error {
 
 	switch m.mode {
 	case "acme":
-		m.acme = m.newACME()
+		m.acme.Store(m.newACME())
 		m.setUpfront(m.reg.Load(), true)
 	case "self-signed":
 		ca, err := localca.Open(m.dir, m.now)
@@ -257,8 +257,8 @@ func (m *Manager) Close() error {
 	}
 	m.cancel()
 	m.wg.Wait()
-	if m.acme != nil {
-		m.acme.cache.Stop()
+	if a := m.acme.Load(); a != nil {
+		a.cache.Stop()
 	}
 	return nil
 }
@@ -305,10 +305,11 @@ func (m *Manager) Update(reg *sites.Registry) {
 	if !started {
 		return
 	}
-	if m.acme != nil && len(gone) > 0 {
-		m.acme.cache.RemoveManaged(gone)
+	a := m.acme.Load()
+	if a != nil && len(gone) > 0 {
+		a.cache.RemoveManaged(gone)
 	}
-	if m.acme != nil && !m.onDemand {
+	if a != nil && !m.onDemand {
 		m.setUpfront(reg, false)
 	}
 }
@@ -379,7 +380,7 @@ func (m *Manager) sweep() {
 	m.mu.Unlock()
 	sort.Strings(due)
 	for _, name := range due {
-		if m.acme.cached(name) {
+		if m.acme.Load().cached(name) {
 			continue
 		}
 		m.ensureAsync(name, false)
@@ -404,9 +405,9 @@ func (m *Manager) Certificates() []Certificate {
 	var out []Certificate
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.acme != nil {
+	if a := m.acme.Load(); a != nil {
 		for name := range m.names {
-			for _, c := range m.acme.cache.AllMatchingCertificates(name) {
+			for _, c := range a.cache.AllMatchingCertificates(name) {
 				if c.Leaf != nil {
 					out = append(out, Certificate{Name: name, NotAfter: c.Leaf.NotAfter, Issuer: c.Leaf.Issuer.CommonName})
 					break
