@@ -150,3 +150,12 @@ func (n *Node) CertStorageStats() redisstore.Stats {
 	}
 	return n.store.Stats()
 }
+
+// TicketStats returns the session ticket key counters (zero without
+// state.redis).
+func (n *Node) TicketStats() tickets.Stats {
+	if n.tickets == nil {
+		return tickets.Stats{}
+	}
+	return n.tickets.Stats()
+}
