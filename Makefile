@@ -34,3 +34,5 @@ fuzz:
 	$(GO) test ./config -run '^$$' -fuzz FuzzParse -fuzztime 60s
 	$(GO) test ./sites -run '^$$' -fuzz FuzzCanonical -fuzztime 60s
 	$(GO) test ./proxy -run '^$$' -fuzz FuzzGuardConn -fuzztime 60s
+	$(GO) test ./pages -run '^$$' -fuzz FuzzAcceptLanguage -fuzztime 60s
+	$(GO) test ./pages -run '^$$' -fuzz FuzzLogo -fuzztime 60s

@@ -132,7 +132,52 @@ type Cache struct {
 	// sess*, cart*, wordpress_logged_in_*, woocommerce_*, customer*, auth*,
 	// token*.
 	PrivateCookies []string `yaml:"private_cookies"`
+	// MaxObject bounds the decompressed body of one copy. Default 8MiB.
+	MaxObject Size `yaml:"max_object"`
+	// Refresh is how often a busy page's copy is replaced by a newer answer:
+	// at most one store per page per Refresh, however many shoppers ask.
+	// Default 10s.
+	Refresh Duration `yaml:"refresh"`
+	// RedisRefresh is how often an unchanged copy is written to Redis again,
+	// renewing its retention there; a changed copy is written at once.
+	// Default 1h.
+	RedisRefresh Duration `yaml:"redis_refresh"`
 }
+
+// SiteCache is what a site keeps copies of, and how they are served.
+type SiteCache struct {
+	// Statuses are the statuses kept besides 200: any of 301, 308, 404, 410.
+	// Default none.
+	Statuses []int `yaml:"statuses"`
+	// ShortLifetime is how long copies of those statuses live. Default 10m.
+	ShortLifetime Duration `yaml:"short_lifetime"`
+	// IgnoreNoStore keeps answers marked Cache-Control: no-store, for
+	// platforms that mark every public page so. Set-Cookie and private still
+	// prevent keeping. Default false.
+	IgnoreNoStore bool `yaml:"ignore_no_store"`
+	// Banner puts a notice at the top of pages served from a copy. Default
+	// true.
+	Banner *bool `yaml:"banner"`
+	// BannerText overrides the notice's words per language.
+	BannerText map[string]string `yaml:"banner_text"`
+	// Warm crawls the site's sitemap so pages nobody visited lately still
+	// have a copy.
+	Warm Warm `yaml:"warm"`
+}
+
+// Warm configures sitemap warming.
+type Warm struct {
+	// Sitemap is the sitemap path, such as /sitemap.xml. Default "": no
+	// warming. Nested sitemap indexes are followed.
+	Sitemap string `yaml:"sitemap"`
+	// Rate is how many pages per second the crawl fetches. Default 1.
+	Rate float64 `yaml:"rate"`
+	// Interval is how often the crawl starts again. Default 24h.
+	Interval Duration `yaml:"interval"`
+}
+
+// BannerOn reports whether pages served from a copy carry the banner.
+func (c SiteCache) BannerOn() bool { return c.Banner == nil || *c.Banner }
 
 // Admin configures the admin API.
 type Admin struct {
@@ -205,6 +250,15 @@ type Site struct {
 	Page Page `yaml:"page"`
 	// HSTS sets Strict-Transport-Security on the site's HTTPS answers.
 	HSTS HSTS `yaml:"hsts"`
+	// Cache says what of the site is kept as copies, and how they are
+	// served.
+	Cache SiteCache `yaml:"cache"`
+	// ForceFallback overrides what health checks decide: true serves the
+	// fallback (copies, else the outage page) without contacting the origin,
+	// as when ops know the origin is broken; false always contacts the
+	// origin, even one health checks consider down. Default: unset, health
+	// checks decide.
+	ForceFallback *bool `yaml:"force_fallback"`
 }
 
 // HSTS configures the Strict-Transport-Security header (RFC 6797) of a
@@ -267,14 +321,15 @@ type Origin struct {
 	SlowStart Duration `yaml:"slow_start"`
 	// MaxConns caps connections per origin URL. Default 512.
 	MaxConns int `yaml:"max_conns"`
-	// Health configures active health probes.
+	// Health configures active probes and passive detection.
 	Health Health `yaml:"health"`
 }
 
 // Health configures active probes of each origin URL.
 type Health struct {
-	// Path is probed with GET. Default "" : no active probes, health is
-	// learned from live traffic only.
+	// Path is probed with GET on every origin URL, every Interval. Default
+	// "": no steady probes; health is learned from live traffic, and an
+	// origin that went down is probed with HEAD / until it is back.
 	Path string `yaml:"path"`
 	// Interval between probes. Default 2s.
 	Interval Duration `yaml:"interval"`
@@ -288,6 +343,18 @@ type Health struct {
 	ExpectStatus []int `yaml:"expect_status"`
 	// ExpectBody, when set, must occur in the probe answer body.
 	ExpectBody string `yaml:"expect_body"`
+	// PassiveFailures is how many failed live answers in a row (refused,
+	// reset, timed out, 5xx/52x) mark an origin down. Default 3.
+	PassiveFailures int `yaml:"passive_failures"`
+	// ErrorRatio marks an origin down when at least this share of live
+	// answers within Window failed (and there were MinRequests). Default 0.5.
+	ErrorRatio float64 `yaml:"error_ratio"`
+	// Window is the sliding window for ErrorRatio and for the share of slow
+	// answers that marks an origin degraded. Default 10s.
+	Window Duration `yaml:"window"`
+	// MinRequests is how many live answers Window needs before ratios
+	// count. Default 10.
+	MinRequests int `yaml:"min_requests"`
 }
 
 // Page brands a site's outage and maintenance pages.
@@ -299,7 +366,8 @@ type Page struct {
 	Languages []string `yaml:"languages"`
 	// Color is the brand colour as #rgb or #rrggbb. Default "#1f6feb".
 	Color string `yaml:"color"`
-	// Logo is a PNG, JPEG or WebP file, relative to the config file.
+	// Logo is a PNG, JPEG or WebP file of at most 200 KB, relative to the
+	// config file. Default: none (the brand name is shown).
 	Logo string `yaml:"logo"`
 	// StatusURL links to the shop's status page (https).
 	StatusURL string `yaml:"status_url"`
@@ -307,8 +375,21 @@ type Page struct {
 	Contact string `yaml:"contact"`
 	// Message overrides the default outage text per language.
 	Message map[string]string `yaml:"message"`
+	// Reassurance lists up to 5 short lines per language shown on the
+	// outage and maintenance pages ("Your order and payment are safe").
+	// Default: none.
+	Reassurance map[string][]string `yaml:"reassurance"`
 	// TimeZone is the IANA zone times are shown in. Default "UTC".
 	TimeZone string `yaml:"timezone"`
+	// RetryAfter is what outage answers (and maintenance answers without an
+	// announced end) tell clients to wait, in Retry-After and the JSON
+	// retry_after; browsers without JavaScript refresh the page after it
+	// (at least 10s, at most 5m). Default 30s.
+	RetryAfter Duration `yaml:"retry_after"`
+	// Template is a custom page template (Go html/template) relative to the
+	// config file, for platforms with their own design. Default: none, the
+	// built-in design.
+	Template string `yaml:"template"`
 }
 
 // OnDemandTLS reports whether certificates may be issued for hosts added at

@@ -94,6 +94,7 @@ func TestDefaults(t *testing.T) {
 		{"page.brand", s.Page.Brand, "shop"},
 		{"page.languages", strings.Join(s.Page.Languages, ","), "en"},
 		{"page.timezone", s.Page.TimeZone, "UTC"},
+		{"page.retry_after", s.Page.RetryAfter.D(), 30 * time.Second},
 	}
 	for _, c := range checks {
 		if c.got != c.want {

@@ -7,27 +7,36 @@ import (
 
 // Defaults, named so that docs and tests can refer to them.
 const (
-	DefaultHTTP           = ":80"
-	DefaultHTTPS          = ":443"
-	DefaultAdmin          = "127.0.0.1:9090"
-	DefaultStateDir       = "/var/lib/awning"
-	DefaultACMEDirectory  = "https://acme-v02.api.letsencrypt.org/directory"
-	DefaultMemory         = 256 << 20
-	DefaultRetention      = 7 * 24 * time.Hour
-	DefaultRequestBody    = 16 << 20
-	DefaultRequestHeader  = 16 << 10
-	DefaultResponseBody   = 64 << 20
-	DefaultResponseHeader = 32 << 10
-	DefaultConnectTimeout = 2 * time.Second
-	DefaultTimeout        = 10 * time.Second
-	DefaultFallbackAfter  = 3 * time.Second
-	DefaultSlowAfter      = 2 * time.Second
-	DefaultMaxConns       = 512
-	DefaultHealthInterval = 2 * time.Second
-	DefaultHealthTimeout  = time.Second
-	DefaultRise           = 2
-	DefaultFall           = 2
-	DefaultColor          = "#1f6feb"
+	DefaultHTTP            = ":80"
+	DefaultHTTPS           = ":443"
+	DefaultAdmin           = "127.0.0.1:9090"
+	DefaultStateDir        = "/var/lib/awning"
+	DefaultACMEDirectory   = "https://acme-v02.api.letsencrypt.org/directory"
+	DefaultMemory          = 256 << 20
+	DefaultRetention       = 7 * 24 * time.Hour
+	DefaultRequestBody     = 16 << 20
+	DefaultRequestHeader   = 16 << 10
+	DefaultResponseBody    = 64 << 20
+	DefaultResponseHeader  = 32 << 10
+	DefaultConnectTimeout  = 2 * time.Second
+	DefaultTimeout         = 10 * time.Second
+	DefaultFallbackAfter   = 3 * time.Second
+	DefaultSlowAfter       = 2 * time.Second
+	DefaultMaxConns        = 512
+	DefaultHealthInterval  = 2 * time.Second
+	DefaultHealthTimeout   = time.Second
+	DefaultRise            = 2
+	DefaultFall            = 2
+	DefaultPassiveFailures = 3
+	DefaultErrorRatio      = 0.5
+	DefaultWindow          = 10 * time.Second
+	DefaultMinRequests     = 10
+	DefaultColor           = "#1f6feb"
+	DefaultRetryAfter      = 30 * time.Second
+	DefaultMaxObject       = 8 << 20
+	DefaultRefresh         = 10 * time.Second
+	DefaultRedisRefresh    = time.Hour
+	DefaultShortLifetime   = 10 * time.Minute
 
 	DefaultOnDemandLimit    = 10
 	DefaultOnDemandWindow   = time.Minute
@@ -44,6 +53,10 @@ const (
 	ChallengeHTTP01    = "http-01"
 	ChallengeTLSALPN01 = "tls-alpn-01"
 )
+
+// MaxOrigins bounds origin.urls per site (health tracks attempts in a
+// 64-bit set).
+const MaxOrigins = 64
 
 // DefaultIgnoreQuery lists the tracking parameters left out of cache keys
 // unless cache.ignore_query says otherwise.
@@ -84,10 +97,13 @@ func (c *Config) setDefaults() {
 	if c.Cache.PrivateCookies == nil {
 		c.Cache.PrivateCookies = DefaultPrivateCookies
 	}
+	def(&c.Cache.Refresh, Duration(DefaultRefresh))
+	def(&c.Cache.RedisRefresh, Duration(DefaultRedisRefresh))
 	def(&c.Limits.RequestBody, DefaultRequestBody)
 	def(&c.Limits.RequestHeader, DefaultRequestHeader)
 	def(&c.Limits.ResponseBody, DefaultResponseBody)
 	def(&c.Limits.ResponseHeader, DefaultResponseHeader)
+	def(&c.Cache.MaxObject, min(DefaultMaxObject, c.Limits.ResponseBody))
 	def(&c.Log.Format, "json")
 	def(&c.Log.Level, "info")
 	for i := range c.Sites {
@@ -108,6 +124,14 @@ func (s *Site) setDefaults() {
 	def(&h.Timeout, min(Duration(DefaultHealthTimeout), h.Interval))
 	def(&h.Rise, DefaultRise)
 	def(&h.Fall, DefaultFall)
+	def(&h.PassiveFailures, DefaultPassiveFailures)
+	def(&h.ErrorRatio, DefaultErrorRatio)
+	def(&h.Window, Duration(DefaultWindow))
+	def(&h.MinRequests, DefaultMinRequests)
+	sc := &s.Cache
+	def(&sc.ShortLifetime, Duration(DefaultShortLifetime))
+	def(&sc.Warm.Rate, 1)
+	def(&sc.Warm.Interval, Duration(24*time.Hour))
 	p := &s.Page
 	def(&p.Brand, s.Name)
 	if len(p.Languages) == 0 {
@@ -115,6 +139,7 @@ func (s *Site) setDefaults() {
 	}
 	def(&p.Color, DefaultColor)
 	def(&p.TimeZone, "UTC")
+	def(&p.RetryAfter, Duration(DefaultRetryAfter))
 }
 
 // def sets *v to d when *v is the zero value.

@@ -75,6 +75,15 @@ func (c *Config) validate() Errors {
 	if c.Cache.Retention.D() < time.Minute {
 		v.errorf("cache.retention", "must be at least 1m, got %s", c.Cache.Retention)
 	}
+	if c.Cache.MaxObject < 1<<10 || c.Cache.MaxObject > c.Limits.ResponseBody {
+		v.errorf("cache.max_object", "must be between 1KiB and limits.response_body (%s), got %s", c.Limits.ResponseBody, c.Cache.MaxObject)
+	}
+	if c.Cache.Refresh.D() > c.Cache.Retention.D() {
+		v.errorf("cache.refresh", "%s is longer than cache.retention", c.Cache.Refresh)
+	}
+	if c.Cache.RedisRefresh.D() < time.Second || c.Cache.RedisRefresh.D() > c.Cache.Retention.D() {
+		v.errorf("cache.redis_refresh", "must be between 1s and cache.retention, got %s", c.Cache.RedisRefresh)
+	}
 	v.globs("cache.ignore_query", c.Cache.IgnoreQuery)
 	v.globs("cache.private_cookies", c.Cache.PrivateCookies)
 
@@ -227,6 +236,9 @@ func (v *checker) site(p string, s *Site) {
 	if len(o.URLs) == 0 {
 		v.errorf(op+".urls", "at least one origin URL is required")
 	}
+	if len(o.URLs) > MaxOrigins {
+		v.errorf(op+".urls", "at most %d origin URLs per site, got %d", MaxOrigins, len(o.URLs))
+	}
 	for i, raw := range o.URLs {
 		up := fmt.Sprintf("%s.urls[%d]", op, i)
 		u := v.url(up, raw, "http", "https")
@@ -290,12 +302,46 @@ func (v *checker) site(p string, s *Site) {
 	if h.Fall < 1 || h.Fall > 100 {
 		v.errorf(hp+".fall", "must be between 1 and 100, got %d", h.Fall)
 	}
+	if h.PassiveFailures < 1 || h.PassiveFailures > 1000 {
+		v.errorf(hp+".passive_failures", "must be between 1 and 1000, got %d", h.PassiveFailures)
+	}
+	if h.ErrorRatio <= 0 || h.ErrorRatio > 1 {
+		v.errorf(hp+".error_ratio", "must be more than 0 and at most 1, got %g", h.ErrorRatio)
+	}
+	if h.Window.D() < time.Second || h.Window.D() > 10*time.Minute {
+		v.errorf(hp+".window", "must be between 1s and 10m, got %s", h.Window)
+	}
+	if h.MinRequests < 1 {
+		v.errorf(hp+".min_requests", "must be at least 1, got %d", h.MinRequests)
+	}
 	for i, st := range h.ExpectStatus {
 		if st < 100 || st > 599 {
 			v.errorf(fmt.Sprintf("%s.expect_status[%d]", hp, i), "not an HTTP status: %d", st)
 		}
 	}
 
+	scp := p + ".cache"
+	for i, st := range s.Cache.Statuses {
+		switch st {
+		case 301, 308, 404, 410:
+		default:
+			v.errorf(fmt.Sprintf("%s.statuses[%d]", scp, i), "copies can be kept of 301, 308, 404 and 410 besides 200, not %d", st)
+		}
+	}
+	if s.Cache.ShortLifetime.D() < time.Second {
+		v.errorf(scp+".short_lifetime", "must be at least 1s")
+	}
+	if w := s.Cache.Warm; w.Sitemap != "" {
+		if !strings.HasPrefix(w.Sitemap, "/") {
+			v.errorf(scp+".warm.sitemap", "must be a path starting with /, got %q", w.Sitemap)
+		}
+		if w.Rate <= 0 || w.Rate > 100 {
+			v.errorf(scp+".warm.rate", "must be more than 0 and at most 100 pages a second, got %g", w.Rate)
+		}
+		if w.Interval.D() < time.Minute {
+			v.errorf(scp+".warm.interval", "must be at least 1m, got %s", w.Interval)
+		}
+	}
 	for i, ap := range s.APIPaths {
 		if !strings.HasPrefix(ap, "/") {
 			v.errorf(fmt.Sprintf("%s.api_paths[%d]", p, i), "must start with /, got %q", ap)
@@ -319,6 +365,14 @@ func (v *checker) site(p string, s *Site) {
 		if !langs[l] {
 			v.errorf(pp+".message."+l, "language %q is not in page.languages", l)
 		}
+	}
+	for l := range pg.Reassurance {
+		if !langs[l] {
+			v.errorf(pp+".reassurance."+l, "language %q is not in page.languages", l)
+		}
+	}
+	if r := pg.RetryAfter.D(); r < time.Second || r > time.Hour {
+		v.errorf(pp+".retry_after", "must be between 1s and 1h, got %s", pg.RetryAfter)
 	}
 	if !reHexColor.MatchString(pg.Color) {
 		v.errorf(pp+".color", "want a hex colour such as #b5651d, got %q", pg.Color)

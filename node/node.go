@@ -17,6 +17,8 @@ import (
 
 	"github.com/awningproxy/awning/admin"
 	"github.com/awningproxy/awning/config"
+	"github.com/awningproxy/awning/fallback/cache"
+	"github.com/awningproxy/awning/fallback/health"
 	"github.com/awningproxy/awning/proxy"
 	"github.com/awningproxy/awning/sites"
 	"github.com/awningproxy/awning/state"
@@ -49,6 +51,8 @@ type Node struct {
 	reloadMu sync.Mutex
 	cfg      atomic.Pointer[config.Config]
 	redis    redis.UniversalClient // nil without state.redis
+	webhook  *health.Webhook       // nil without notify.webhook
+	cache    *cache.Cache          // outlives reloads: copies stay
 	proxy    *proxy.Server
 	admin    *admin.Server
 
@@ -95,7 +99,15 @@ func New(opt Options) (*Node, error) {
 			return nil, config.Errors{cfg.Errorf("state.redis", "%v", err)}
 		}
 	}
-	popt := proxy.Options{Config: cfg, Sites: reg, Logger: n.log}
+	n.webhook = n.newWebhook(cfg, nil)
+	n.cache = cache.New(cache.Config{
+		Memory:       int64(cfg.Cache.Memory),
+		Redis:        n.redis,
+		Retention:    cfg.Cache.Retention.D(),
+		RedisRefresh: cfg.Cache.RedisRefresh.D(),
+		Log:          n.log,
+	})
+	popt := n.proxyOptions(cfg, reg)
 	if cfg.TLS.Mode != "off" {
 		if err := n.newTLS(cfg, reg); err != nil {
 			n.Close()
@@ -129,9 +141,19 @@ func Check(path string) (*config.Config, error) {
 	return n.Config(), nil
 }
 
-// Close releases what New opened (the Redis client, certificate locks) for
-// a node that will not Run; Run releases it itself when it returns.
+// Close releases what New opened (probes, the webhook, certificate locks,
+// the Redis client) for a node that will not Run; Run releases them itself
+// when it returns.
 func (n *Node) Close() {
+	if n.proxy != nil {
+		n.proxy.Close()
+	}
+	if n.cache != nil {
+		n.cache.Close()
+	}
+	if n.webhook != nil {
+		n.webhook.Close()
+	}
 	if n.certs != nil {
 		n.certs.Close()
 	}
@@ -143,6 +165,28 @@ func (n *Node) Close() {
 	if n.redis != nil {
 		n.redis.Close()
 	}
+}
+
+func (n *Node) proxyOptions(cfg *config.Config, reg *sites.Registry) proxy.Options {
+	opt := proxy.Options{Config: cfg, Sites: reg, Logger: n.log, Cache: n.cache}
+	if n.webhook != nil {
+		opt.Notifier = n.webhook
+	}
+	return opt
+}
+
+// newWebhook starts the webhook for cfg, or returns old when the URL is
+// unchanged. The caller closes old when it is replaced.
+func (n *Node) newWebhook(cfg *config.Config, old *health.Webhook) *health.Webhook {
+	if cfg.Notify.Webhook == "" {
+		return nil
+	}
+	if old != nil && n.Config().Notify.Webhook == cfg.Notify.Webhook {
+		return old
+	}
+	w := health.NewWebhook(cfg.Notify.Webhook, n.log)
+	w.Start()
+	return w
 }
 
 // Config returns the configuration in force.
@@ -181,6 +225,7 @@ func (n *Node) Run(ctx context.Context) error {
 		return err
 	}
 
+	n.cache.Start()
 	errc := make(chan error, len(httpLns)+len(httpsLns)+len(adminLns)+1)
 	var wg sync.WaitGroup
 	serve := func(ln net.Listener, f func(net.Listener) error) {
@@ -260,13 +305,24 @@ func (n *Node) reload() error {
 	if err != nil {
 		return err
 	}
-	if err := n.proxy.Update(proxy.Options{Config: cfg, Sites: reg, Logger: n.log}); err != nil {
+	oldHook := n.webhook
+	hook := n.newWebhook(cfg, oldHook)
+	n.webhook = hook
+	if err := n.proxy.Update(n.proxyOptions(cfg, reg)); err != nil {
+		if hook != oldHook && hook != nil {
+			hook.Close()
+		}
+		n.webhook = oldHook
 		return err
+	}
+	if oldHook != nil && oldHook != hook {
+		oldHook.Close()
 	}
 	old := n.cfg.Swap(cfg)
 	if n.certs != nil {
 		n.certs.Update(reg)
 	}
+	n.cache.Resize(int64(cfg.Cache.Memory))
 	n.level.Set(parseLevel(cfg.Log.Level))
 	if old.Listen != cfg.Listen || old.Limits != cfg.Limits || old.Log.Format != cfg.Log.Format || old.State != cfg.State ||
 		!reflect.DeepEqual(old.TLS, cfg.TLS) {

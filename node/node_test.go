@@ -146,3 +146,36 @@ func TestCheckReportsComponentErrors(t *testing.T) {
 		t.Errorf("Check = %v; want the duplicate host positioned", err)
 	}
 }
+
+// TestTwoNodesShareCopiesThroughRedis runs two nodes from config files with
+// the same state.redis: a page stored through node A is served stale by
+// node B, which never saw it, once the origin dies.
+func TestTwoNodesShareCopiesThroughRedis(t *testing.T) {
+	r := testkit.StartRedis(t)
+	o := testkit.NewOrigin(t, testkit.Respond(200, "<h1>Desem waldkorn</h1>", "Content-Type: text/html"))
+	cfg := "state: {redis: \"" + r.URL() + "\"}\n" + siteConfig(o.URL())
+	a, _, _ := startNode(t, cfg)
+	b, _, _ := startNode(t, cfg)
+	if got := get(t, a.Addrs().HTTP[0], "shop.example"); !strings.Contains(got, "Desem") {
+		t.Fatalf("node a: %q", got)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for a.cache.Stats().RedisWrites == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("node a never wrote its copy to redis")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	o.Refuse()
+	req, _ := http.NewRequest(http.MethodGet, "http://"+b.Addrs().HTTP[0]+"/", nil)
+	req.Host = "shop.example"
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.Header.Get("Awning-Served") != "stale" || !strings.Contains(string(body), "Desem waldkorn") {
+		t.Errorf("node b: %q %.100q; want node a's copy, stale", resp.Header.Get("Awning-Served"), body)
+	}
+}

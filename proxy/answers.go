@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"net"
+	"slices"
 	"strconv"
+	"time"
 
 	"github.com/awningproxy/awning/pages"
 	"github.com/valyala/fasthttp"
@@ -14,6 +16,7 @@ import (
 var (
 	hAwningServed = []byte("Awning-Served")
 	vOrigin       = []byte("origin")
+	vStale        = []byte("stale")
 	vOutage       = []byte("outage")
 	vMisdirected  = []byte("misdirected")
 )
@@ -23,7 +26,21 @@ var (
 	hRetryAfter      = []byte("Retry-After")
 	hContentLanguage = []byte("Content-Language")
 	hXContentType    = []byte("X-Content-Type-Options")
+	hCacheStatus     = []byte("Cache-Status")
+	hAge             = []byte("Age")
+	hVary            = []byte("Vary")
+	hAccept          = []byte("Accept")
+	hAcceptEncoding  = []byte("Accept-Encoding")
+	hContentEncoding = []byte("Content-Encoding")
+	vAcceptEncoding  = []byte("Accept-Encoding")
+	vGzip            = []byte("gzip")
+	hXRobotsTag      = []byte("X-Robots-Tag")
+	hCSP             = []byte("Content-Security-Policy")
+	hAcceptLanguage  = []byte("Accept-Language")
 	vNoStore         = []byte("no-store")
+	vNoIndex         = []byte("noindex")
+	vVaryPage        = []byte("Accept, Accept-Language")
+	vImmutable       = []byte("public, max-age=31536000, immutable")
 	vNoSniff         = []byte("nosniff")
 	ctHTML           = []byte("text/html; charset=utf-8")
 	ctJSON           = []byte("application/json")
@@ -64,22 +81,50 @@ var misdirectedAnswer = &answer{
 	},
 }
 
-// outageAnswers holds a site's outage page in both forms.
-type outageAnswers struct {
-	html, json *answer
+// pageAnswers holds a site's outage (or maintenance) page as answers: one
+// per language order, and the JSON for API clients.
+type pageAnswers struct {
+	page *pages.Page
+	html []*answer // by pages.Page.Variants index
+	json *answer
 }
 
-func newOutageAnswers(p *pages.Rendered) outageAnswers {
-	h := [][2][]byte{
-		{hAwningServed, vOutage},
+// newPageAnswers builds the answers for p, served with Awning-Served:
+// served. p's Retry-After must not depend on the time (an outage page, or
+// maintenance without an announced end): it is written once here.
+func newPageAnswers(p *pages.Page, served []byte) pageAnswers {
+	retry := []byte(strconv.Itoa(p.RetryAfter(time.Time{})))
+	common := [][2][]byte{
+		{hAwningServed, served},
 		{hCacheControl, vNoStore},
-		{hRetryAfter, []byte(strconv.Itoa(pages.RetryAfterSeconds))},
-		{hContentLanguage, []byte(p.Language)},
+		{hRetryAfter, retry},
 		{hXContentType, vNoSniff},
+		{hXRobotsTag, vNoIndex},
+		{hVary, vVaryPage},
 	}
-	return outageAnswers{
-		html: &answer{status: fasthttp.StatusServiceUnavailable, contentType: ctHTML, body: p.HTML, headers: h},
-		json: &answer{status: fasthttp.StatusServiceUnavailable, contentType: ctJSON, body: p.JSON, headers: h},
+	a := pageAnswers{page: p}
+	for _, v := range p.Variants() {
+		h := append(slices.Clone(common),
+			[2][]byte{hContentLanguage, []byte(v.ContentLanguage)},
+			[2][]byte{hCSP, []byte(p.CSP())})
+		a.html = append(a.html, &answer{status: fasthttp.StatusServiceUnavailable, contentType: ctHTML, body: v.HTML, headers: h})
+	}
+	h := append(slices.Clone(common), [2][]byte{hContentLanguage, []byte(p.Variants()[0].ContentLanguage)})
+	a.json = &answer{status: fasthttp.StatusServiceUnavailable, contentType: ctJSON, body: p.AppendJSON(nil, time.Time{}), headers: h}
+	return a
+}
+
+// logoAnswer serves a merchant's logo. Its path names its content, so it is
+// cached for a year as immutable (RFC 8246).
+func logoAnswer(l *pages.Logo) *answer {
+	return &answer{
+		status:      fasthttp.StatusOK,
+		contentType: []byte(l.Type),
+		body:        l.Data,
+		headers: [][2][]byte{
+			{hCacheControl, vImmutable},
+			{hXContentType, vNoSniff},
+		},
 	}
 }
 

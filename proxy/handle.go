@@ -6,7 +6,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/awningproxy/awning/sites"
+	"github.com/awningproxy/awning/fallback/health"
 	"github.com/valyala/fasthttp"
 )
 
@@ -14,6 +14,7 @@ var (
 	wellKnownPrefix = []byte("/.well-known/awning/")
 	healthPath      = []byte("/.well-known/awning/health")
 	openBody        = []byte(`{"open":true}`)
+	closedBody      = []byte(`{"open":false}`)
 )
 
 // handle is the request pipeline (DESIGN.md, "A request's way through").
@@ -44,25 +45,65 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 // serveOwn answers the paths Awning owns on every shop host.
 func (s *Server) serveOwn(ctx *fasthttp.RequestCtx, st *siteState) {
 	if bytes.Equal(ctx.Path(), healthPath) {
+		// The outage page polls this to bring shoppers back: it must be
+		// cheap (memory only) and never cached anywhere.
 		ctx.Response.Header.SetContentTypeBytes(ctJSON)
 		ctx.Response.Header.SetBytesKV(hCacheControl, vNoStore)
-		ctx.Response.SetBodyRaw(openBody)
+		if st.health.Open() {
+			ctx.Response.SetBodyRaw(openBody)
+		} else {
+			ctx.Response.SetBodyRaw(closedBody)
+		}
+		return
+	}
+	if st.logo != nil && bytes.Equal(ctx.Path(), st.logoPath) {
+		st.logo.write(ctx)
 		return
 	}
 	wellKnownUnknown.write(ctx)
 }
 
 // forward sends the request to the site's origin and relays the answer, or
-// answers for the origin when it fails.
+// answers for the origin when it fails, is known to be down, or is busy. A
+// GET or HEAD may be answered from a copy; any other method never is, and is
+// never retried once sent.
 func (s *Server) forward(ctx *fasthttp.RequestCtx, snap *snapshot, st *siteState) {
+	if ctx.IsGet() || ctx.IsHead() {
+		s.forwardCached(ctx, snap, st)
+		return
+	}
+	if adm := st.health.Admit(); adm != health.Admitted {
+		s.serveFallback(ctx, st, nil, nil, fallbackWhy{hit: true, detail: adm.String()})
+		return
+	}
+	defer st.health.Done()
 	req := fasthttp.AcquireRequest()
 	resp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
 	defer fasthttp.ReleaseResponse(resp)
+	o := s.outboundFor(ctx, snap, st)
+	buildOutbound(req, &ctx.Request, &o)
+	_, err := st.pool.do(req, resp, time.Now().Add(st.timeout), st.health)
+	if err == nil && !isFailureStatus(resp.StatusCode()) {
+		relay(&ctx.Response, resp)
+		ctx.Response.Header.SetBytesKV(hAwningServed, vOrigin)
+		return
+	}
+	why := fallbackWhy{detail: failureReason(err)}
+	if err == nil {
+		why = fallbackWhy{fwdStatus: resp.StatusCode()}
+	}
+	if s.log.Enabled(context.Background(), slog.LevelDebug) {
+		s.log.Debug("origin failed", "site", st.site.Name, "status", why.fwdStatus, "reason", why.detail)
+	}
+	s.serveFallback(ctx, st, nil, nil, why)
+}
 
-	var hostBuf [sites.MaxHostLen + 8]byte
-	host, _ := sites.AppendCanonical(hostBuf[:0], ctx.Host()) // valid: Lookup found a site
-	o := outbound{host: host, fwdHost: host, peer: peerAddr(ctx), tls: ctx.IsTLS()}
+// outboundFor collects what buildOutbound needs from the shopper's request.
+func (s *Server) outboundFor(ctx *fasthttp.RequestCtx, snap *snapshot, st *siteState) outbound {
+	o := outbound{peer: peerAddr(ctx), tls: ctx.IsTLS()}
+	o.fwdHost = st.canonicalHost(ctx.Host())
+	o.host = o.fwdHost
 	if st.hostHeader != nil {
 		o.host = st.hostHeader
 	}
@@ -71,29 +112,7 @@ func (s *Server) forward(ctx *fasthttp.RequestCtx, snap *snapshot, st *siteState
 	if o.trusted {
 		o.client = clientAddr(o.peer, ctx.Request.Header.Peek("X-Forwarded-For"), snap.trusted)
 	}
-	buildOutbound(req, &ctx.Request, &o)
-	if ctx.IsHead() {
-		resp.SkipBody = true
-	}
-
-	err := st.pool.do(req, resp, time.Now().Add(st.timeout))
-	if err == nil && !isFailureStatus(resp.StatusCode()) {
-		relay(&ctx.Response, resp)
-		if ctx.IsHead() {
-			ctx.Response.SkipBody = true
-			ctx.Response.Header.SetContentLength(resp.Header.ContentLength())
-		}
-		ctx.Response.Header.SetBytesKV(hAwningServed, vOrigin)
-		return
-	}
-	if s.log.Enabled(context.Background(), slog.LevelDebug) {
-		reason := failureReason(err)
-		if err == nil {
-			reason = "status " + string(fasthttp.AppendUint(nil, resp.StatusCode()))
-		}
-		s.log.Debug("origin failed", "site", st.site.Name, "reason", reason, "err", err)
-	}
-	s.serveOutage(ctx, st)
+	return o
 }
 
 // isFailureStatus reports whether an origin status means the origin (or the
@@ -109,10 +128,13 @@ func isFailureStatus(code int) bool {
 	return false
 }
 
+// serveOutage answers with the site's outage page: JSON for API clients,
+// else the pre-rendered page in the language order the shopper's
+// Accept-Language asks for.
 func (s *Server) serveOutage(ctx *fasthttp.RequestCtx, st *siteState) {
 	if wantsJSON(ctx, st.apiPaths) {
 		st.outage.json.write(ctx)
 		return
 	}
-	st.outage.html.write(ctx)
+	st.outage.html[st.outage.page.Pick(ctx.Request.Header.PeekBytes(hAcceptLanguage))].write(ctx)
 }

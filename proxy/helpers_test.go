@@ -37,13 +37,21 @@ func options(t testing.TB, yaml string) Options {
 	if err != nil {
 		t.Fatalf("sites: %v", err)
 	}
-	return Options{Config: cfg, Sites: reg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	return Options{Config: cfg, Sites: reg, Logger: discardLogger()}
 }
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // startProxy builds a Server from yaml and serves it on 127.0.0.1.
 func startProxy(t testing.TB, yaml string) *testProxy {
 	t.Helper()
-	s, err := New(options(t, yaml))
+	return startProxyWith(t, options(t, yaml))
+}
+
+// startProxyWith builds a Server from opt and serves it on 127.0.0.1.
+func startProxyWith(t testing.TB, opt Options) *testProxy {
+	t.Helper()
+	s, err := New(opt)
 	if err != nil {
 		t.Fatalf("proxy.New: %v", err)
 	}
@@ -61,6 +69,7 @@ func startProxy(t testing.TB, yaml string) *testProxy {
 		defer cancel()
 		s.Shutdown(ctx)
 		<-done
+		s.Close()
 	})
 	return &testProxy{Server: s, addr: ln.Addr().String()}
 }

@@ -1,17 +1,20 @@
 package proxy
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/url"
+	"strconv"
 	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/awningproxy/awning/config"
+	"github.com/awningproxy/awning/fallback/health"
 	"github.com/valyala/fasthttp"
 )
 
@@ -119,22 +122,97 @@ func retryIfErr(req *fasthttp.Request, attempts int, err error) (resetTimeout, r
 	return false, errors.Is(err, io.EOF) || errors.Is(err, fasthttp.ErrConnectionClosed)
 }
 
-// do sends req to the site's origins until one answers, starting with the
-// next in turn. Only a failure to connect moves on to another origin: then
-// the request was never sent, so trying elsewhere is safe for any method.
-func (p *pool) do(req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time) error {
-	n := uint32(len(p.origins))
+// errNoOrigin is returned when health leaves no origin to try.
+var errNoOrigin = errors.New("proxy: no origin available")
+
+// do sends req to an origin health allows, starting with the next in turn,
+// reports each attempt to health, and returns the index of the origin that
+// answered. Only a failure to connect moves on to another origin: then the
+// request was never sent, so trying elsewhere is safe for any method.
+func (p *pool) do(req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time, h *health.Site) (int, error) {
 	start := p.next.Add(1)
-	var err error
-	for i := uint32(0); i < n; i++ {
-		o := p.origins[(start+i)%n]
+	err := errNoOrigin
+	var tried uint64
+	for {
+		i := h.Pick(start, tried)
+		if i < 0 {
+			break
+		}
+		tried |= 1 << i
+		o := p.origins[i]
 		req.URI().SetSchemeBytes(o.scheme) // fasthttp checks it against the client's IsTLS
+		t0 := time.Now()
 		err = o.client.DoDeadline(req, resp, deadline)
-		if err == nil || !isConnectError(err) {
-			return err
+		r, ok := healthResult(err, resp, time.Since(t0))
+		if ok {
+			h.Report(i, r)
+		}
+		if !ok || !r.Failed || !retryElsewhere(req, err) || time.Until(deadline) <= 0 {
+			return i, err
 		}
 	}
-	return err
+	return -1, err
+}
+
+// retryElsewhere reports whether a failed attempt may be repeated on
+// another origin. A connection that could not be opened carried nothing, so
+// any method may. An idempotent request may also move on after a failure
+// status or a broken connection, as nginx's proxy_next_upstream does for
+// error: a shopper gets the healthy origin's page instead of the outage
+// page. Never after a timeout: that would make the shopper wait twice.
+func retryElsewhere(req *fasthttp.Request, err error) bool {
+	if err != nil && isConnectError(err) {
+		return true
+	}
+	if !req.Header.IsGet() && !req.Header.IsHead() {
+		return false
+	}
+	return err == nil || failureReason(err) != "timeout"
+}
+
+// healthResult says what an exchange tells about the origin's health; ok
+// is false when it tells nothing (Awning's own limits were hit).
+func healthResult(err error, resp *fasthttp.Response, latency time.Duration) (health.Result, bool) {
+	switch {
+	case err == nil && isFailureStatus(resp.StatusCode()):
+		return health.Result{Failed: true, Reason: "status " + strconv.Itoa(resp.StatusCode()), Latency: latency}, true
+	case err == nil:
+		return health.Result{Latency: latency}, true
+	case errors.Is(err, fasthttp.ErrBodyTooLarge), errors.Is(err, fasthttp.ErrNoFreeConns):
+		return health.Result{}, false
+	}
+	return health.Result{Failed: true, Reason: failureReason(err), Latency: latency}, true
+}
+
+// probe sends a health probe to origin i with the site's Host, within
+// ctx's deadline. It implements health.ProbeFunc.
+func (p *pool) probe(ctx context.Context, i int, method, path string, host string) (int, []byte, error) {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(time.Second)
+	}
+	req := fasthttp.AcquireRequest()
+	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.Header.SetMethod(method)
+	req.SetRequestURI(path)
+	req.Header.SetHost(host)
+	req.UseHostHeader = true
+	req.Header.Set("User-Agent", "Awning-Health/1")
+	if method == fasthttp.MethodHead {
+		resp.SkipBody = true
+	}
+	o := p.origins[i]
+	req.URI().SetSchemeBytes(o.scheme)
+	if err := o.client.DoDeadline(req, resp, deadline); err != nil {
+		return 0, nil, errors.New(failureReason(err))
+	}
+	body := resp.Body()
+	if len(body) > 64<<10 {
+		body = body[:64<<10] // expect_body is looked for near the top
+	}
+	return resp.StatusCode(), append([]byte(nil), body...), nil
 }
 
 func (p *pool) closeIdle() {

@@ -1,15 +1,20 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/awningproxy/awning/config"
+	"github.com/awningproxy/awning/fallback/cache"
+	"github.com/awningproxy/awning/fallback/health"
+	"github.com/awningproxy/awning/fallback/warm"
 	"github.com/awningproxy/awning/pages"
 	"github.com/awningproxy/awning/sites"
 	"github.com/valyala/fasthttp"
@@ -23,6 +28,14 @@ type Options struct {
 	Sites *sites.Registry
 	// Logger receives the server's log. Default: slog.Default().
 	Logger *slog.Logger
+	// Notifier receives origin state changes (notify.webhook). Optional.
+	Notifier health.Notifier
+	// Now is the clock health and cache decisions use. Default time.Now.
+	Now func() time.Time
+	// Cache holds the copies; it outlives reloads, so the node owns it.
+	// Default: a memory-only cache sized by cache.memory, owned by the
+	// Server. Only New reads it.
+	Cache *cache.Cache
 	// Plain configures listen.http when the node also serves HTTPS (see
 	// ServePlain). Fixed at New; Update ignores it.
 	Plain *PlainOptions
@@ -32,11 +45,23 @@ type Options struct {
 // site and forwards it to the site's origin. It is safe for concurrent use;
 // Update swaps in a new configuration while requests are in flight.
 type Server struct {
-	log    *slog.Logger
-	http   *fasthttp.Server
-	plain  *plainServer // nil unless Options.Plain
-	dialer *fasthttp.TCPDialer
-	snap   atomic.Pointer[snapshot]
+	log      *slog.Logger
+	http     *fasthttp.Server
+	plain    *plainServer // nil unless Options.Plain
+	dialer   *fasthttp.TCPDialer
+	snap     atomic.Pointer[snapshot]
+	cache    *cache.Cache
+	ownCache bool
+	flights  *flights
+	now      func() time.Time
+	refresh  time.Duration // cache.refresh, from the config in force
+
+	bg sync.WaitGroup // fetches finishing after their shopper got a copy
+
+	staleServed, outageServed atomic.Uint64
+
+	mu     sync.Mutex // serializes Update and Close
+	closed bool
 }
 
 // snapshot is everything the request path reads, built once per config and
@@ -45,17 +70,30 @@ type snapshot struct {
 	sites   *sites.Registry
 	states  []*siteState // by sites.Site.Index
 	trusted trustList
+	// shopperScheme is what shoppers use (https unless tls.mode is off),
+	// sent as X-Forwarded-Proto on Awning's own requests (sitemap warming).
+	shopperScheme []byte
 }
 
 // siteState is the per-site part of a snapshot.
 type siteState struct {
-	site       *sites.Site
-	pool       *pool
-	hostHeader []byte // origin.host_header; nil passes the shop's host
-	timeout    time.Duration
-	apiPaths   [][]byte
-	outage     outageAnswers
-	hsts       []byte // Strict-Transport-Security on HTTPS answers; nil for none
+	site          *sites.Site
+	hostBytes     [][]byte // site.Hosts, for the request path
+	pool          *pool
+	health        *health.Site
+	warmer        *warm.Warmer // nil without cache.warm.sitemap
+	keys          *cache.KeyPolicy
+	policy        *cache.Policy
+	banner        []byte // put at the top of pages served stale; nil for none
+	fallbackAfter time.Duration
+	hostHeader    []byte // origin.host_header; nil passes the shop's host
+	timeout       time.Duration
+	apiPaths      [][]byte
+	pages         *pages.Set // the site's rendered pages; maintenance answers come from Maintenance
+	outage        pageAnswers
+	logo          *answer // nil without a logo
+	logoPath      []byte
+	hsts          []byte // Strict-Transport-Security on HTTPS answers; nil for none
 }
 
 // New builds a Server. It does not listen; see Serve.
@@ -73,6 +111,16 @@ func New(opt Options) (*Server, error) {
 			Concurrency:      1000,
 			DNSCacheDuration: time.Minute,
 		},
+		cache:   opt.Cache,
+		flights: newFlights(),
+		now:     opt.Now,
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.cache == nil {
+		s.cache = cache.New(cache.Config{Memory: int64(opt.Config.Cache.Memory), Log: log, Now: s.now})
+		s.ownCache = true
 	}
 	s.http = s.newHTTPServer(s.handle, opt.Config.Limits)
 	if opt.Plain != nil {
@@ -85,25 +133,94 @@ func New(opt Options) (*Server, error) {
 }
 
 // Update swaps in a new configuration. Requests in flight finish with the
-// one they started with. Limits (header and body sizes) are fixed at New:
-// they size connection buffers, and change only on restart.
+// one they started with. Health carries over for origins whose URL did not
+// change; probes of the old configuration stop. Limits (header and body
+// sizes) are fixed at New: they size connection buffers, and change only on
+// restart.
 func (s *Server) Update(opt Options) error {
-	snap, err := s.build(opt)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return errors.New("proxy: Update after Close")
+	}
+	snap, err := s.build(opt, s.snap.Load())
 	if err != nil {
 		return err
 	}
+	for _, st := range snap.states {
+		st.health.Start()
+		if st.warmer = s.newWarmer(st); st.warmer != nil {
+			st.warmer.Start()
+		}
+	}
+	s.refresh = opt.Config.Cache.Refresh.D()
 	old := s.snap.Swap(snap)
 	if old != nil {
 		for _, st := range old.states {
+			st.health.Close()
+			if st.warmer != nil {
+				st.warmer.Close()
+			}
 			st.pool.closeIdle()
 		}
 	}
 	return nil
 }
 
-func (s *Server) build(opt Options) (*snapshot, error) {
+// Close stops health probes and waits for origin fetches still refreshing
+// copies (each bounded by its origin timeout). Call it after Shutdown.
+func (s *Server) Close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	s.closed = true
+	if snap := s.snap.Load(); snap != nil {
+		for _, st := range snap.states {
+			st.health.Close()
+			if st.warmer != nil {
+				st.warmer.Close()
+			}
+		}
+	}
+	s.bg.Wait()
+	if s.ownCache {
+		s.cache.Close()
+	}
+}
+
+// Warmer returns the sitemap warmer of the named site, or nil.
+func (s *Server) Warmer(site string) *warm.Warmer {
+	snap := s.snap.Load()
+	if site := snap.sites.Named(site); site != nil {
+		return snap.states[site.Index].warmer
+	}
+	return nil
+}
+
+// Cache returns the copies' cache, for the admin API, metrics and tests.
+func (s *Server) Cache() *cache.Cache { return s.cache }
+
+// Served returns how many answers were copies served stale and outage pages.
+func (s *Server) Served() (stale, outage uint64) { return s.staleServed.Load(), s.outageServed.Load() }
+
+// Health returns the health of the named site, or nil: for the admin API,
+// metrics and tests.
+func (s *Server) Health(site string) *health.Site {
+	snap := s.snap.Load()
+	if site := snap.sites.Named(site); site != nil {
+		return snap.states[site.Index].health
+	}
+	return nil
+}
+
+func (s *Server) build(opt Options, prev *snapshot) (*snapshot, error) {
 	cfg := opt.Config
-	snap := &snapshot{sites: opt.Sites}
+	snap := &snapshot{sites: opt.Sites, shopperScheme: vHTTPS}
+	if cfg.TLS.Mode == "off" {
+		snap.shopperScheme = vHTTP
+	}
 	for _, p := range cfg.TrustedProxies {
 		snap.trusted = append(snap.trusted, p.Prefix)
 	}
@@ -112,17 +229,66 @@ func (s *Server) build(opt Options) (*snapshot, error) {
 		responseHeader: int(cfg.Limits.ResponseHeader),
 		dialer:         s.dialer,
 	}
+	sets, err := renderPages(cfg, opt.Sites)
+	if err != nil {
+		return nil, err
+	}
 	for _, site := range opt.Sites.All() {
 		sc := site.Config
 		p, err := newPool(&sc.Origin, po)
 		if err != nil {
 			return nil, fmt.Errorf("site %q: %w", site.Name, err)
 		}
+		set := sets[site.Index]
+		var prevHealth *health.Site
+		if prev != nil {
+			if ps := prev.sites.Named(site.Name); ps != nil {
+				prevHealth = prev.states[ps.Index].health
+			}
+		}
+		probeHost := site.Hosts[0]
+		if sc.Origin.HostHeader != "" {
+			probeHost = sc.Origin.HostHeader
+		}
+		var policyPaths [][]byte
+		for _, ap := range sc.APIPaths {
+			policyPaths = append(policyPaths, []byte(ap))
+		}
+		statuses := map[int]bool{200: true}
+		for _, code := range sc.Cache.Statuses {
+			statuses[code] = true
+		}
 		st := &siteState{
-			site:    site,
-			pool:    p,
+			site:          site,
+			pool:          p,
+			keys:          cache.NewKeyPolicy(site.Name, cfg.Cache.IgnoreQuery, cfg.Cache.PrivateCookies, sc.Page.Languages),
+			fallbackAfter: sc.Origin.FallbackAfter.D(),
+			policy: &cache.Policy{
+				Statuses:      statuses,
+				ShortLifetime: sc.Cache.ShortLifetime.D(),
+				Retention:     cfg.Cache.Retention.D(),
+				IgnoreNoStore: sc.Cache.IgnoreNoStore,
+				MaxObject:     int(cfg.Cache.MaxObject),
+				APIPaths:      policyPaths,
+			},
+			health: health.New(health.Config{
+				Site:    site.Name,
+				Origins: sc.Origin.URLs,
+				Origin:  &sc.Origin,
+				Force:   sc.ForceFallback,
+				Probe: func(ctx context.Context, i int, method, path string) (int, []byte, error) {
+					return p.probe(ctx, i, method, path, probeHost)
+				},
+				Notify: opt.Notifier,
+				Log:    s.log,
+				Now:    opt.Now,
+			}, prevHealth),
 			timeout: sc.Origin.Timeout.D(),
-			outage:  newOutageAnswers(pages.PlainOutage(sc.Page.Brand, sc.Page.Languages)),
+			pages:   set,
+			outage:  newPageAnswers(set.Outage, vOutage),
+		}
+		if set.Logo != nil {
+			st.logo, st.logoPath = logoAnswer(set.Logo), []byte(set.Logo.Path)
 		}
 		if sc.Origin.HostHeader != "" {
 			st.hostHeader = []byte(sc.Origin.HostHeader)
@@ -130,12 +296,45 @@ func (s *Server) build(opt Options) (*snapshot, error) {
 		if v := sc.HSTS.Header(); v != "" {
 			st.hsts = []byte(v)
 		}
+		for _, h := range site.Hosts {
+			st.hostBytes = append(st.hostBytes, []byte(h))
+		}
+		if sc.Cache.BannerOn() {
+			st.banner = pages.Banner(sc.Page.Languages, sc.Cache.BannerText)
+		}
 		for _, ap := range sc.APIPaths {
 			st.apiPaths = append(st.apiPaths, []byte(ap))
 		}
 		snap.states = append(snap.states, st)
 	}
 	return snap, nil
+}
+
+// renderPages renders every site's pages from the configuration, by
+// sites.Site.Index. Problems (an unknown language, an unreadable logo, a
+// template that does not render) are config.Errors positioned in the file,
+// all sites' at once.
+func renderPages(cfg *config.Config, reg *sites.Registry) ([]*pages.Set, error) {
+	var errs config.Errors
+	sets := make([]*pages.Set, reg.Len())
+	for _, site := range reg.All() {
+		ps, err := pages.FromConfig(cfg, site.Index)
+		var ce config.Errors
+		switch {
+		case errors.As(err, &ce):
+			errs = append(errs, ce...)
+			continue
+		case err != nil:
+			return nil, err
+		}
+		if sets[site.Index], err = pages.Render(ps, pages.State{}, pages.Options{}); err != nil {
+			errs = append(errs, cfg.Errorf(fmt.Sprintf("sites[%d].page", site.Index), "%v", err))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return sets, nil
 }
 
 // Serve accepts shoppers' connections on ln until Shutdown. ln may be a TLS
@@ -189,4 +388,18 @@ func (l fasthttpLogger) Printf(format string, args ...any) {
 	if l.log.Enabled(context.Background(), slog.LevelDebug) {
 		l.log.Debug(fmt.Sprintf(format, args...), "component", "fasthttp")
 	}
+}
+
+// canonicalHost returns the site's host the request named, in canonical
+// form, from memory the site owns (the request path keeps it past the
+// request's own buffers). Lookup already matched the host to this site.
+func (st *siteState) canonicalHost(h []byte) []byte {
+	var buf [sites.MaxHostLen + 8]byte
+	c, _ := sites.AppendCanonical(buf[:0], h)
+	for _, hb := range st.hostBytes {
+		if bytes.Equal(hb, c) {
+			return hb
+		}
+	}
+	return st.hostBytes[0]
 }

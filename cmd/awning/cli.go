@@ -27,6 +27,7 @@ error.`,
 		serveCommand(stderr),
 		checkConfigCommand(stdout),
 		demoCommand(stdout, stderr),
+		pageCommand(stdout),
 		versionCommand(stdout),
 	)
 	return root.ExecuteContext(ctx)

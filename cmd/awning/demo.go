@@ -80,6 +80,9 @@ func demo(ctx context.Context, f demoFlags, stdout, stderr io.Writer) error {
 	if err := os.WriteFile(path, cfg.Bytes(), 0o600); err != nil {
 		return err
 	}
+	if err := os.WriteFile(filepath.Join(dir, "logo.png"), demoshop.Logo(), 0o600); err != nil {
+		return err
+	}
 
 	n, err := node.New(node.Options{ConfigPath: path, LogOutput: stderr})
 	if err != nil {
@@ -126,10 +129,15 @@ Awning demo: the sample shop "Bakkerij de Vries" is open through Awning.
   Configuration in use    %[4]s
 
 Try it:
-  curl -si http://%[1]s/product/1 | grep -i awning-served     # origin
+  curl -si http://%[1]s/product/1 | grep -i -e awning-served -e cache-status
+        # origin, and Awning keeps a copy (Cache-Status: ...; stored)
   curl -X POST 'http://%[5]s/_demo/break?mode=down'           # or hang, slow, 500, 502, 503, reset
-  curl -si http://%[1]s/product/1 | grep -i awning-served     # outage: Awning answers for the shop
-  curl -si http://%[1]s/api/products                           # API clients get JSON
+  curl -si http://%[1]s/product/1 | grep -i -e awning-served -e age
+        # stale: the last known good copy, with a banner; open it in a browser too
+  curl -si http://%[1]s/cart | grep -i awning-served          # outage: a cart is never kept
+  curl -s http://%[1]s/.well-known/awning/health               # {"open":false} once probes see it down
+  curl -si http://%[1]s/api/orders                             # API clients get JSON
+  (in a browser, the outage page brings you back by itself once the shop heals)
   curl -X POST http://%[5]s/_demo/heal
 
 HTTPS certificates come from a local CA made for this demo and kept at

@@ -119,9 +119,18 @@ func TestDemo(t *testing.T) {
 
 	for _, mode := range []string{"down", "500"} {
 		fetch(t, "POST", control+"/_demo/break?mode="+mode)
-		resp, _ = fetch(t, "GET", web+"/product/1")
+		resp, body = fetch(t, "GET", web+"/product/1")
+		if resp.StatusCode != 200 || resp.Header.Get("Awning-Served") != "stale" || !strings.Contains(body, "Desem waldkorn") {
+			t.Errorf("shop %s, visited page: %d %q; want its last known good copy", mode, resp.StatusCode, resp.Header.Get("Awning-Served"))
+		}
+		resp, page := fetch(t, "GET", web+"/cart")
 		if resp.StatusCode != 503 || resp.Header.Get("Awning-Served") != "outage" {
-			t.Errorf("shop %s: %d %q; want the outage page", mode, resp.StatusCode, resp.Header.Get("Awning-Served"))
+			t.Errorf("shop %s, cart (never kept): %d %q; want the outage page", mode, resp.StatusCode, resp.Header.Get("Awning-Served"))
+		}
+		if logo := regexp.MustCompile(`/\.well-known/awning/logo/bakkerij-[0-9a-f]+\.png`).FindString(page); logo == "" {
+			t.Errorf("shop %s: the outage page shows no logo", mode)
+		} else if resp, _ := fetch(t, "GET", web+logo); resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/png" {
+			t.Errorf("logo %s: %d %q", logo, resp.StatusCode, resp.Header.Get("Content-Type"))
 		}
 		fetch(t, "POST", control+"/_demo/heal")
 		resp, _ = fetch(t, "GET", web+"/product/1")

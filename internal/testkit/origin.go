@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -97,6 +98,20 @@ func (o *Origin) Requests() int64 { return o.reqCount.Load() }
 // MaxInflight is the largest number of requests the origin was answering at
 // the same time.
 func (o *Origin) MaxInflight() int64 { return o.maxInfl.Load() }
+
+// ResetMaxInflight starts measuring MaxInflight afresh.
+func (o *Origin) ResetMaxInflight() { o.maxInfl.Store(o.inflight.Load()) }
+
+// RequestsFor counts the requests read so far whose path starts with prefix.
+func (o *Origin) RequestsFor(prefix string) int {
+	n := 0
+	for _, r := range o.Received() {
+		if strings.HasPrefix(r.RequestURI, prefix) {
+			n++
+		}
+	}
+	return n
+}
 
 // Received returns a copy of every request read so far.
 func (o *Origin) Received() []Received {

@@ -2,9 +2,9 @@ package testkit
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -45,8 +45,9 @@ func (r *Redis) start() {
 	cmd := exec.Command("redis-server",
 		"--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no",
 		"--dir", r.dir, "--protected-mode", "no", "--loglevel", "warning")
-	cmd.Stdout = os.Stderr
-	cmd.Stderr = os.Stderr
+	var out bytes.Buffer // shown only when the server fails to start
+	cmd.Stdout = &out
+	cmd.Stderr = &out
 	if err := cmd.Start(); err != nil {
 		r.t.Fatalf("testkit: start redis-server: %v", err)
 	}
@@ -60,7 +61,7 @@ func (r *Redis) start() {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	r.t.Fatalf("testkit: redis-server on %s did not answer PING within 10s", r.Addr)
+	r.t.Fatalf("testkit: redis-server on %s did not answer PING within 10s:\n%s", r.Addr, out.String())
 }
 
 // ping sends PING over a raw connection, so testkit needs no Redis client.

@@ -1,0 +1,249 @@
+package cache
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/valyala/fasthttp"
+)
+
+// Config builds a Cache.
+type Config struct {
+	// Memory bounds the in-memory tier, in bytes. Required.
+	Memory int64
+	// Redis is the shared tier; nil keeps copies in memory only.
+	Redis redis.UniversalClient
+	// Retention is how long Redis keeps a copy after it was last written.
+	Retention time.Duration
+	// RedisRefresh is how often an unchanged copy is written to Redis again,
+	// which renews its retention there. A changed copy is written at once.
+	RedisRefresh time.Duration
+	// Log receives tier state changes. Default slog.Default().
+	Log *slog.Logger
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+// Cache holds last known good copies in two tiers: memory on this node and
+// (optionally) Redis shared by all nodes. It is safe for concurrent use; the
+// memory tier, its byte count and its counters live under one lock. Start
+// runs the Redis writer; Close stops it.
+type Cache struct {
+	mu  sync.Mutex
+	mem *memory
+
+	remote       *remote
+	retention    time.Duration
+	redisRefresh time.Duration
+	log          *slog.Logger
+	now          func() time.Time
+
+	hits, misses, expired, evicted, stored, unchanged atomic.Uint64
+	notStored                                         sync.Map // Reason → *atomic.Uint64
+}
+
+// New builds a Cache.
+func New(cfg Config) *Cache {
+	c := &Cache{
+		mem:          newMemory(cfg.Memory),
+		retention:    cfg.Retention,
+		redisRefresh: cfg.RedisRefresh,
+		log:          cfg.Log,
+		now:          cfg.Now,
+	}
+	if c.log == nil {
+		c.log = slog.Default()
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	if cfg.Redis != nil {
+		c.remote = newRemote(cfg.Redis, cfg.Retention, c.log)
+	}
+	return c
+}
+
+// Start runs the Redis writer, when there is a Redis tier.
+func (c *Cache) Start() {
+	if c.remote != nil {
+		c.remote.start()
+	}
+}
+
+// Close stops the Redis writer; queued writes are dropped.
+func (c *Cache) Close() {
+	if c.remote != nil {
+		c.remote.close()
+	}
+}
+
+// Shared reports whether copies are shared through Redis.
+func (c *Cache) Shared() bool { return c.remote != nil }
+
+// Resize changes the memory bound (on reload), evicting what no longer fits.
+func (c *Cache) Resize(max int64) {
+	c.mu.Lock()
+	c.mem.max = max
+	evicted := c.mem.evict()
+	c.mu.Unlock()
+	c.evicted.Add(uint64(len(evicted)))
+}
+
+// Lookup returns the memory tier's copy for a request, or nil. An expired
+// copy is dropped and not returned. It does not allocate.
+func (c *Cache) Lookup(k *Key, req *fasthttp.Request) *Copy {
+	now := c.now()
+	c.mu.Lock()
+	e := c.mem.get(k.Primary)
+	var found *Copy
+	if e != nil {
+		for _, v := range e.variants {
+			if v.matches(req, k.Lang) {
+				found = v
+				break
+			}
+		}
+	}
+	if found != nil && found.Expired(now) {
+		c.mem.drop(k.Primary, found)
+		found = nil
+		c.expired.Add(1)
+	}
+	c.mu.Unlock()
+	if found == nil {
+		c.misses.Add(1)
+	} else {
+		c.hits.Add(1)
+	}
+	return found
+}
+
+// LookupRemote reads a request's copy from Redis, within ctx's deadline,
+// and keeps it in memory too. It returns nil without Redis, while Redis is
+// unavailable, or when no fresh copy is there.
+func (c *Cache) LookupRemote(ctx context.Context, k *Key, req *fasthttp.Request) *Copy {
+	if c.remote == nil {
+		return nil
+	}
+	variants, err := c.remote.get(ctx, k.Primary)
+	if err != nil || len(variants) == 0 {
+		return nil
+	}
+	now := c.now()
+	var found *Copy
+	c.mu.Lock()
+	for _, v := range variants {
+		if v.Expired(now) {
+			continue
+		}
+		if _, evicted := c.mem.put(k.Primary, v); len(evicted) > 0 {
+			c.evicted.Add(uint64(len(evicted)))
+		}
+		if found == nil && v.matches(req, k.Lang) {
+			found = v
+		}
+	}
+	c.mu.Unlock()
+	return found
+}
+
+// Recent reports whether the request's copy in memory was validated within
+// d: a busy page is then not stored again, which bounds the cost of keeping
+// copies to one store per page per d, however many shoppers ask.
+func (c *Cache) Recent(k *Key, req *fasthttp.Request, d time.Duration) bool {
+	now := c.now().UnixNano()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.mem.get(k.Primary)
+	if e == nil {
+		return false
+	}
+	for _, v := range e.variants {
+		if v.matches(req, k.Lang) {
+			return now-v.validated.Load() < int64(d)
+		}
+	}
+	return false
+}
+
+// Store keeps cp as the copy for its request. When the content did not
+// change, the copy in place is only marked validated (and rewritten to
+// Redis once RedisRefresh has passed, renewing its retention there); a new
+// content replaces it in memory and is written to Redis at once.
+func (c *Cache) Store(k *Key, cp *Copy) {
+	now := c.now()
+	c.mu.Lock()
+	var write []*Copy
+	e := c.mem.get(k.Primary)
+	if e != nil {
+		for _, v := range e.variants {
+			if v.Sum == cp.Sum && sameNames(v.Vary, cp.Vary) && sameNames(v.VaryValues, cp.VaryValues) {
+				v.validated.Store(now.UnixNano())
+				c.unchanged.Add(1)
+				if c.remote != nil && now.UnixNano()-v.redisWrote.Load() >= int64(c.redisRefresh) {
+					write = append([]*Copy(nil), e.variants...)
+				}
+				c.mu.Unlock()
+				if write != nil {
+					c.remote.put(k.Primary, write, c.retention, now)
+				}
+				return
+			}
+		}
+	}
+	_, evicted := c.mem.put(k.Primary, cp)
+	if c.remote != nil {
+		if e = c.mem.get(k.Primary); e != nil {
+			write = append([]*Copy(nil), e.variants...)
+		}
+	}
+	c.mu.Unlock()
+	c.stored.Add(1)
+	c.evicted.Add(uint64(len(evicted)))
+	if write != nil {
+		c.remote.put(k.Primary, write, c.retention, now)
+	}
+}
+
+// NotStored counts an answer that was not stored, by reason.
+func (c *Cache) NotStored(r Reason) {
+	v, ok := c.notStored.Load(r)
+	if !ok {
+		v, _ = c.notStored.LoadOrStore(r, new(atomic.Uint64))
+	}
+	v.(*atomic.Uint64).Add(1)
+}
+
+// Stats is a snapshot of the cache's counters, for metrics and tests.
+type Stats struct {
+	Entries, Bytes, MaxBytes                          int64
+	Hits, Misses, Expired, Evicted, Stored, Unchanged uint64
+	NotStored                                         map[Reason]uint64
+	Shared, RedisHealthy                              bool
+	RedisWrites, RedisWriteErrors, RedisDropped       uint64
+	RedisReads, RedisHits, RedisReadErrors            uint64
+}
+
+// Stats returns a snapshot of the counters.
+func (c *Cache) Stats() Stats {
+	c.mu.Lock()
+	s := Stats{Entries: int64(c.mem.lru.Len()), Bytes: c.mem.bytes, MaxBytes: c.mem.max}
+	c.mu.Unlock()
+	s.Hits, s.Misses, s.Expired = c.hits.Load(), c.misses.Load(), c.expired.Load()
+	s.Evicted, s.Stored, s.Unchanged = c.evicted.Load(), c.stored.Load(), c.unchanged.Load()
+	s.NotStored = map[Reason]uint64{}
+	c.notStored.Range(func(k, v any) bool {
+		s.NotStored[k.(Reason)] = v.(*atomic.Uint64).Load()
+		return true
+	})
+	if r := c.remote; r != nil {
+		s.Shared, s.RedisHealthy = true, r.healthy.Load()
+		s.RedisWrites, s.RedisWriteErrors, s.RedisDropped = r.writes.Load(), r.writeErrors.Load(), r.dropped.Load()
+		s.RedisReads, s.RedisHits, s.RedisReadErrors = r.reads.Load(), r.readHits.Load(), r.readErrors.Load()
+	}
+	return s
+}

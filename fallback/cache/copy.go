@@ -1,0 +1,260 @@
+package cache
+
+import (
+	"bytes"
+	"hash/maphash"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// Copy is one stored answer: a last known good copy of a page or asset. Its
+// exported fields never change once built, so a Copy is shared freely
+// between the requests it serves; the serving forms it builds lazily are
+// built once and then shared too.
+type Copy struct {
+	// Status is the origin's status: 200, or one of Policy.Statuses.
+	Status int
+	// ContentType is the origin's Content-Type.
+	ContentType []byte
+	// Header holds the end-to-end headers kept, in canonical form.
+	Header [][2][]byte
+	// Body is the body as stored: gzip-compressed when Gzipped.
+	Body []byte
+	// Gzipped says whether Body is gzip.
+	Gzipped bool
+	// HTML says whether the copy is a page (and may carry a banner).
+	HTML bool
+	// Vary lists the lower-case request headers the answer varies on
+	// (Accept-Encoding aside), with the values they had: the variant.
+	Vary, VaryValues []string
+	// Fetched is when the origin produced this content.
+	Fetched time.Time
+	// Lifetime is how long the copy lives after it was last validated.
+	Lifetime time.Duration
+	// Sum identifies the content, to tell an unchanged answer from a new one.
+	Sum uint64
+	// Size is the decompressed body size.
+	Size int
+
+	validated  atomic.Int64 // unix nanos the origin last gave this content
+	redisWrote atomic.Int64 // unix nanos this content was last written to Redis
+	plainOnce  sync.Once
+	plain      []byte // Body decompressed, for clients without gzip
+	stale      atomic.Pointer[staleForms]
+	staleMu    sync.Mutex
+}
+
+// staleForms are a copy's bodies as served stale, with a site's banner.
+type staleForms struct {
+	banner []byte // the banner they were built with
+	gzip   []byte
+	plain  []byte
+}
+
+// Validated returns when the origin last gave this content.
+func (c *Copy) Validated() time.Time { return time.Unix(0, c.validated.Load()) }
+
+// Expired reports whether the copy outlived its lifetime at now.
+func (c *Copy) Expired(now time.Time) bool {
+	return now.UnixNano()-c.validated.Load() > int64(c.Lifetime)
+}
+
+// droppedHeaders are response headers a copy does not keep: framing and
+// caching headers Awning rewrites when it serves the copy, cookies (an
+// answer with them is never stored anyway), and per-exchange noise.
+var droppedHeaders = map[string]bool{
+	"connection": true, "keep-alive": true, "transfer-encoding": true, "trailer": true,
+	"upgrade": true, "proxy-connection": true, "te": true,
+	"content-length": true, "content-encoding": true, "content-type": true,
+	"cache-control": true, "expires": true, "pragma": true, "age": true, "date": true,
+	"vary": true, "set-cookie": true, "set-cookie2": true,
+	"server-timing": true, "alt-svc": true, "via": true, "x-cache": true, "x-cache-hits": true,
+	"cf-ray": true, "cf-cache-status": true, "x-served-by": true, "x-timer": true,
+	"awning-served": true, "cache-status": true, "nel": true, "report-to": true,
+}
+
+var seed = maphash.MakeSeed()
+
+// Build makes a Copy of an origin answer that passed Policy.Check. req is
+// the request it answered (its Vary headers become the variant). It checks
+// the body, which Check could not: complete gzip, size, CDN error pages.
+// The returned Copy owns its bytes; resp may be reused.
+func (p *Policy) Build(k *Key, req *fasthttp.Request, resp *fasthttp.Response, now time.Time) (*Copy, Reason) {
+	c := &Copy{
+		Status:      resp.StatusCode(),
+		ContentType: append([]byte(nil), resp.Header.ContentType()...),
+		Fetched:     now,
+		Lifetime:    p.Retention,
+	}
+	if c.Status != 200 {
+		c.Lifetime = p.ShortLifetime
+	}
+	c.HTML = isHTML(c.ContentType)
+
+	raw := resp.Body()
+	var plain []byte
+	if bytes.EqualFold(resp.Header.ContentEncoding(), []byte("gzip")) {
+		var err error
+		plain, err = fasthttp.AppendGunzipBytes(nil, raw)
+		if err != nil {
+			return nil, CorruptBody
+		}
+		if len(plain) > p.MaxObject {
+			return nil, TooLarge
+		}
+		c.Body, c.Gzipped = append([]byte(nil), raw...), true
+	} else {
+		if len(raw) > p.MaxObject {
+			return nil, TooLarge
+		}
+		plain = raw
+		if compressible(c.ContentType) && len(raw) > 0 {
+			c.Body, c.Gzipped = fasthttp.AppendGzipBytesLevel(nil, raw, fasthttp.CompressDefaultCompression), true
+		} else {
+			c.Body = append([]byte(nil), raw...)
+		}
+	}
+	c.Size = len(plain)
+	if c.HTML && looksLikeCDNError(plain) {
+		return nil, CDNErrorPage
+	}
+
+	for k, v := range resp.Header.All() {
+		if droppedHeaders[strings.ToLower(string(k))] {
+			continue
+		}
+		c.Header = append(c.Header, [2][]byte{append([]byte(nil), k...), append([]byte(nil), v...)})
+	}
+	for _, v := range resp.Header.PeekAll("Vary") {
+		for tok := range tokens(v) {
+			name := strings.ToLower(string(tok))
+			if name == "accept-encoding" {
+				continue
+			}
+			c.Vary = append(c.Vary, name)
+			c.VaryValues = append(c.VaryValues, requestVaryValue(req, name, k.Lang))
+		}
+	}
+
+	var h maphash.Hash
+	h.SetSeed(seed)
+	h.Write([]byte{byte(c.Status >> 8), byte(c.Status)})
+	h.Write(c.ContentType)
+	h.Write(plain)
+	c.Sum = h.Sum64()
+	c.validated.Store(now.UnixNano())
+	return c, OK
+}
+
+// requestVaryValue is what the request says for a header the answer varies
+// on: Accept-Language reduced to the site's languages, others trimmed.
+func requestVaryValue(req *fasthttp.Request, name, lang string) string {
+	if name == "accept-language" {
+		return lang
+	}
+	return string(bytes.TrimSpace(req.Header.Peek(name)))
+}
+
+// MatchesRequest reports whether req (with lang, its negotiated site
+// language) is this copy's variant. It does not allocate.
+func (c *Copy) MatchesRequest(req *fasthttp.Request, lang string) bool { return c.matches(req, lang) }
+
+// matches reports whether req is the copy's variant. It does not allocate.
+func (c *Copy) matches(req *fasthttp.Request, lang string) bool {
+	for i, name := range c.Vary {
+		want := c.VaryValues[i]
+		if name == "accept-language" {
+			if lang != want {
+				return false
+			}
+			continue
+		}
+		if string(bytes.TrimSpace(req.Header.Peek(name))) != want {
+			return false
+		}
+	}
+	return true
+}
+
+// PlainBody returns the body decompressed, built once.
+func (c *Copy) PlainBody() []byte {
+	if !c.Gzipped {
+		return c.Body
+	}
+	c.plainOnce.Do(func() {
+		c.plain, _ = fasthttp.AppendGunzipBytes(nil, c.Body) // checked at Build
+	})
+	return c.plain
+}
+
+// Serve returns the body to send for this copy: with banner (an HTML
+// fragment put at the top of pages served stale; nil for none), gzip when
+// the client accepts it and the copy is compressible. Every form is built
+// once per copy (and banner) and then shared, so serving a copy costs no
+// compression and no allocation.
+func (c *Copy) Serve(banner []byte, acceptGzip bool) (body []byte, gzipped bool) {
+	if !c.HTML || len(banner) == 0 {
+		if c.Gzipped && acceptGzip {
+			return c.Body, true
+		}
+		return c.PlainBody(), false
+	}
+	f := c.stale.Load()
+	if f == nil || !sameBytes(f.banner, banner) {
+		f = c.buildStale(banner)
+	}
+	if c.Gzipped && acceptGzip {
+		return f.gzip, true
+	}
+	return f.plain, false
+}
+
+func (c *Copy) buildStale(banner []byte) *staleForms {
+	c.staleMu.Lock()
+	defer c.staleMu.Unlock()
+	if f := c.stale.Load(); f != nil && sameBytes(f.banner, banner) {
+		return f
+	}
+	plain := InsertBanner(c.PlainBody(), banner)
+	f := &staleForms{banner: banner, plain: plain}
+	if c.Gzipped {
+		f.gzip = fasthttp.AppendGzipBytesLevel(nil, plain, fasthttp.CompressDefaultCompression)
+	}
+	c.stale.Store(f)
+	return f
+}
+
+// sameBytes reports whether a and b are the same slice (same backing array
+// and length): banners are rendered once per config, so identity is
+// equality, and comparing pointers keeps serving free of work.
+func sameBytes(a, b []byte) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
+}
+
+// InsertBanner returns page with banner inserted right after the opening
+// <body> tag (or at the start when there is none).
+func InsertBanner(page, banner []byte) []byte {
+	at := 0
+	if i := indexFold(page, []byte("<body")); i >= 0 {
+		if j := bytes.IndexByte(page[i:], '>'); j >= 0 {
+			at = i + j + 1
+		}
+	}
+	out := make([]byte, 0, len(page)+len(banner))
+	out = append(out, page[:at]...)
+	out = append(out, banner...)
+	return append(out, page[at:]...)
+}
+
+func indexFold(s, sep []byte) int {
+	for i := 0; i+len(sep) <= len(s); i++ {
+		if bytes.EqualFold(s[i:i+len(sep)], sep) {
+			return i
+		}
+	}
+	return -1
+}

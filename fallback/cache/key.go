@@ -1,0 +1,275 @@
+package cache
+
+import (
+	"bytes"
+	"path"
+	"strings"
+
+	"github.com/valyala/fasthttp"
+)
+
+// KeyPolicy builds cache keys for one site. It is immutable and safe for
+// concurrent use.
+type KeyPolicy struct {
+	site         []byte
+	ignoreExact  map[string]bool
+	ignorePrefix []string // "utm_*" as "utm_"
+	ignoreGlobs  []string // anything else, matched with path.Match
+	cookieExact  map[string]bool
+	cookiePrefix []string
+	cookieGlobs  []string
+	languages    []string
+}
+
+// NewKeyPolicy returns the key policy of site: ignore are the query
+// parameters left out of keys, private the cookies that make a request
+// personal (both path.Match globs), languages the site's page languages.
+func NewKeyPolicy(site string, ignore, private, languages []string) *KeyPolicy {
+	p := &KeyPolicy{site: []byte(site), ignoreExact: map[string]bool{}, cookieExact: map[string]bool{}, languages: languages}
+	p.ignorePrefix, p.ignoreGlobs = splitGlobs(ignore, p.ignoreExact)
+	p.cookiePrefix, p.cookieGlobs = splitGlobs(private, p.cookieExact)
+	return p
+}
+
+// splitGlobs sorts patterns into exact names, plain prefixes ("utm_*") and
+// general globs, so the common cases cost a map lookup or a prefix test.
+func splitGlobs(globs []string, exact map[string]bool) (prefixes, general []string) {
+	for _, g := range globs {
+		switch {
+		case !strings.ContainsAny(g, `*?[\`):
+			exact[g] = true
+		case strings.HasSuffix(g, "*") && !strings.ContainsAny(g[:len(g)-1], `*?[\`):
+			prefixes = append(prefixes, g[:len(g)-1])
+		default:
+			general = append(general, g)
+		}
+	}
+	return prefixes, general
+}
+
+func matchGlobs(name []byte, exact map[string]bool, prefixes, general []string) bool {
+	if exact[string(name)] {
+		return true
+	}
+	for _, p := range prefixes {
+		if bytes.HasPrefix(name, []byte(p)) {
+			return true
+		}
+	}
+	for _, g := range general {
+		if ok, _ := path.Match(g, string(name)); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// Key is a request's cache key and what it says about storing.
+type Key struct {
+	// Primary is site, path and normalized query: what every variant of a
+	// page shares. It aliases the buffer given to Build.
+	Primary []byte
+	// Lang is the site language that best matches Accept-Language, used
+	// for answers that Vary on it.
+	Lang string
+	// Personal: the request carries Authorization or a private cookie. Its
+	// answer is never stored and never shared with another request; it may
+	// be served a public copy.
+	Personal bool
+	// Tracking: a dropped (ignore_query) parameter was present. The origin
+	// got it and may have reflected it, so the answer is not stored; the
+	// request may be served the copy stored under the clean key.
+	Tracking bool
+	// Unclean: the path has dot segments, doubled slashes or encoded
+	// separators, which origins resolve in different ways; its answer is
+	// not stored.
+	Unclean bool
+	// Overlong: too many query parameters to normalize; not stored.
+	Overlong bool
+}
+
+// Storable reports whether the key allows keeping the answer.
+func (k *Key) Storable() bool { return !k.Personal && !k.Tracking && !k.Unclean && !k.Overlong }
+
+// maxParams bounds the query parameters a key normalizes without
+// allocating; requests with more are served but their answers not stored.
+const maxParams = 32
+
+var (
+	hAuthorization  = []byte("Authorization")
+	hAcceptLanguage = []byte("Accept-Language")
+)
+
+// Build computes the key of req, appending Primary to buf[:0]. It does not
+// allocate when buf has room.
+func (p *KeyPolicy) Build(buf []byte, req *fasthttp.Request) Key {
+	k := Key{Primary: buf[:0]}
+	k.Primary = append(k.Primary, p.site...)
+	k.Primary = append(k.Primary, 0)
+
+	uri := req.Header.RequestURI()
+	if len(uri) > 0 && uri[0] != '/' {
+		uri = req.URI().RequestURI() // absolute-form: keep path and query
+	}
+	rawPath, rawQuery, _ := bytes.Cut(uri, []byte("?"))
+	rawQuery, _, _ = bytes.Cut(rawQuery, []byte("#"))
+	k.Unclean = !cleanPath(rawPath)
+	k.Primary = append(k.Primary, rawPath...)
+	k.Primary, k.Tracking, k.Overlong = p.appendQuery(k.Primary, rawQuery)
+
+	if len(req.Header.PeekBytes(hAuthorization)) > 0 {
+		k.Personal = true
+	}
+	for name := range req.Header.Cookies() {
+		if matchGlobs(name, p.cookieExact, p.cookiePrefix, p.cookieGlobs) {
+			k.Personal = true
+			break
+		}
+	}
+	k.Lang = p.negotiate(req.Header.PeekBytes(hAcceptLanguage))
+	return k
+}
+
+// appendQuery appends "?" and the query's parameters sorted by name (stable,
+// so repeated names keep their order), without ignored ones. Parameters keep
+// their original encoding: the origin saw exactly those bytes.
+func (p *KeyPolicy) appendQuery(dst, q []byte) (out []byte, tracking, overlong bool) {
+	if len(q) == 0 {
+		return dst, false, false
+	}
+	var params [maxParams][]byte
+	n := 0
+	for len(q) > 0 {
+		var param []byte
+		param, q, _ = bytes.Cut(q, []byte("&"))
+		if len(param) == 0 {
+			continue
+		}
+		name, _, _ := bytes.Cut(param, []byte("="))
+		if matchGlobs(name, p.ignoreExact, p.ignorePrefix, p.ignoreGlobs) {
+			tracking = true
+			continue
+		}
+		if n == maxParams {
+			overlong = true
+			break
+		}
+		params[n] = param
+		n++
+	}
+	// Insertion sort by name: stable, allocation-free, and n is small.
+	for i := 1; i < n; i++ {
+		for j := i; j > 0 && paramName(params[j]) < paramName(params[j-1]); j-- {
+			params[j], params[j-1] = params[j-1], params[j]
+		}
+	}
+	for i := 0; i < n; i++ {
+		if i == 0 {
+			dst = append(dst, '?')
+		} else {
+			dst = append(dst, '&')
+		}
+		dst = append(dst, params[i]...)
+	}
+	return dst, tracking, overlong
+}
+
+func paramName(param []byte) string {
+	name, _, _ := bytes.Cut(param, []byte("="))
+	return string(name) // compared only; the compiler does not allocate
+}
+
+// cleanPath reports whether a raw path is in the one form every server
+// resolves the same way: no dot segments, no empty segments, no encoded
+// dots, slashes or backslashes, no backslashes.
+func cleanPath(p []byte) bool {
+	if len(p) == 0 || p[0] != '/' {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		switch p[i] {
+		case '\\':
+			return false
+		case '/':
+			rest := p[i+1:]
+			if bytes.HasPrefix(rest, []byte("/")) || rest2(rest, ".") || rest2(rest, "..") {
+				return false
+			}
+		case '%':
+			if i+2 < len(p) {
+				switch [2]byte{p[i+1] | 0x20, p[i+2] | 0x20} {
+				case [2]byte{'2', 'e'}, [2]byte{'2', 'f'}, [2]byte{'5', 'c'}, [2]byte{'0', '0'}:
+					return false
+				}
+			}
+		}
+	}
+	return true
+}
+
+// rest2 reports whether rest starts with the segment seg ("." or "..")
+// followed by the end or a slash.
+func rest2(rest []byte, seg string) bool {
+	return bytes.HasPrefix(rest, []byte(seg)) && (len(rest) == len(seg) || rest[len(seg)] == '/' || rest[len(seg)] == '?')
+}
+
+// negotiate returns the site language that best matches an Accept-Language
+// header, or "" when none does. Matching is by primary subtag ("en-GB"
+// matches "en"); "*" matches the site's main language. It does not allocate.
+func (p *KeyPolicy) negotiate(al []byte) string {
+	best, bestQ := "", 0
+	for len(al) > 0 {
+		var item []byte
+		item, al, _ = bytes.Cut(al, []byte(","))
+		tag, params, _ := bytes.Cut(item, []byte(";"))
+		tag = bytes.TrimSpace(tag)
+		q := parseQ(params)
+		if q <= bestQ {
+			continue
+		}
+		primary, _, _ := bytes.Cut(tag, []byte("-"))
+		for i, l := range p.languages {
+			if bytes.EqualFold(primary, []byte(l)) || (len(tag) == 1 && tag[0] == '*' && i == 0) {
+				best, bestQ = l, q
+				break
+			}
+		}
+	}
+	return best
+}
+
+// parseQ reads "q=0.8" among ";"-separated parameters as thousandths; a
+// missing q is 1000, a malformed one 0.
+func parseQ(params []byte) int {
+	for len(params) > 0 {
+		var param []byte
+		param, params, _ = bytes.Cut(params, []byte(";"))
+		param = bytes.TrimSpace(param)
+		if len(param) < 2 || (param[0]|0x20) != 'q' || param[1] != '=' {
+			continue
+		}
+		v := param[2:]
+		if len(v) == 0 || len(v) > 5 {
+			return 0
+		}
+		q, scale := 0, 1000
+		seenDot := false
+		for _, c := range v {
+			switch {
+			case c == '.' && !seenDot:
+				seenDot = true
+			case c >= '0' && c <= '9':
+				if !seenDot {
+					q = q*10 + int(c-'0')*1000
+				} else {
+					scale /= 10
+					q += int(c-'0') * scale
+				}
+			default:
+				return 0
+			}
+		}
+		return min(q, 1000)
+	}
+	return 1000
+}

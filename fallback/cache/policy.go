@@ -1,0 +1,235 @@
+package cache
+
+import (
+	"bytes"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// Reason says why an answer was not stored. The empty Reason means it was
+// storable. Reasons appear in Cache-Status (detail=) and in metrics, so a
+// merchant can see why a page has no copy.
+type Reason string
+
+// Reasons an answer is not stored.
+const (
+	OK              Reason = ""
+	NotGET          Reason = "method"
+	PersonalRequest Reason = "personal-request" // Authorization or a private cookie
+	TrackingParam   Reason = "tracking-parameter"
+	UncleanPath     Reason = "unclean-path"
+	TooManyParams   Reason = "too-many-parameters"
+	StatusNotKept   Reason = "status"
+	TypeNotKept     Reason = "content-type"
+	SetCookie       Reason = "set-cookie"
+	Private         Reason = "private"
+	NoStore         Reason = "no-store"
+	VaryUnkeyable   Reason = "vary" // Vary: * or Vary: Cookie
+	TooManyVariants Reason = "vary-headers"
+	TooLarge        Reason = "too-large"
+	Encoding        Reason = "content-encoding" // a coding other than gzip
+	CorruptBody     Reason = "corrupt-body"     // gzip that does not decompress
+	CDNErrorPage    Reason = "cdn-error-page"
+	Bypassed        Reason = "bypass" // served under a maintenance bypass
+)
+
+// Policy is what one site allows to be stored. It is immutable and safe for
+// concurrent use.
+type Policy struct {
+	// Statuses are the statuses kept; 200 always. Default {200}.
+	Statuses map[int]bool
+	// ShortLifetime is how long copies of statuses other than 200 live.
+	ShortLifetime time.Duration
+	// Retention is how long a 200 copy lives after it was last refreshed.
+	Retention time.Duration
+	// IgnoreNoStore keeps answers marked Cache-Control: no-store, for
+	// platforms that mark every public page so.
+	IgnoreNoStore bool
+	// MaxObject bounds a copy's decompressed body.
+	MaxObject int
+	// APIPaths are the path prefixes whose JSON answers may be kept.
+	APIPaths [][]byte
+}
+
+// maxVary bounds the request headers an answer may Vary on and still be
+// kept: each adds variants that dilute the cache.
+const maxVary = 4
+
+var (
+	hSetCookie    = []byte("Set-Cookie")
+	hCacheControl = []byte("Cache-Control")
+	hVary         = []byte("Vary")
+	hCfMitigated  = []byte("Cf-Mitigated")
+	hSucuriBlock  = []byte("X-Sucuri-Block")
+)
+
+// Check applies every rule about the exchange itself (the request's key,
+// status, headers); the body is checked when the copy is built.
+func (p *Policy) Check(k *Key, path []byte, resp *fasthttp.Response) Reason {
+	switch {
+	case k.Personal:
+		return PersonalRequest
+	case k.Tracking:
+		return TrackingParam
+	case k.Unclean:
+		return UncleanPath
+	case k.Overlong:
+		return TooManyParams
+	}
+	if st := resp.StatusCode(); st != 200 && !p.Statuses[st] {
+		return StatusNotKept
+	}
+	if !p.allowedType(resp.Header.ContentType(), path) {
+		return TypeNotKept
+	}
+	for range resp.Header.Cookies() {
+		return SetCookie
+	}
+	if len(resp.Header.PeekBytes(hCfMitigated)) > 0 || len(resp.Header.PeekBytes(hSucuriBlock)) > 0 {
+		return CDNErrorPage
+	}
+	for _, cc := range resp.Header.PeekAll("Cache-Control") {
+		if hasToken(cc, "private") {
+			return Private
+		}
+		if hasToken(cc, "no-store") && !p.IgnoreNoStore {
+			return NoStore
+		}
+	}
+	n := 0
+	for _, v := range resp.Header.PeekAll("Vary") {
+		for tok := range tokens(v) {
+			switch {
+			case len(tok) == 1 && tok[0] == '*', bytes.EqualFold(tok, []byte("cookie")):
+				return VaryUnkeyable
+			case bytes.EqualFold(tok, []byte("accept-encoding")):
+				// Awning asks origins for gzip only and serves either way.
+			default:
+				n++
+			}
+		}
+	}
+	if n > maxVary {
+		return TooManyVariants
+	}
+	switch ce := resp.Header.ContentEncoding(); {
+	case len(ce) == 0, bytes.EqualFold(ce, []byte("identity")), bytes.EqualFold(ce, []byte("gzip")):
+	default:
+		return Encoding
+	}
+	return OK
+}
+
+// allowedType reports whether a content type may be kept: pages, styles,
+// scripts, images and fonts; JSON only under the site's api_paths.
+func (p *Policy) allowedType(ct, path []byte) bool {
+	mt, _, _ := bytes.Cut(ct, []byte(";"))
+	mt = bytes.TrimSpace(mt)
+	for _, t := range keptTypes {
+		if len(mt) == len(t) && bytes.EqualFold(mt, []byte(t)) {
+			return true
+		}
+	}
+	if hasPrefixFold(mt, "image/") || hasPrefixFold(mt, "font/") {
+		return true
+	}
+	if bytes.EqualFold(mt, []byte("application/json")) || hasSuffixFold(mt, "+json") {
+		for _, ap := range p.APIPaths {
+			if bytes.HasPrefix(path, ap) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+var keptTypes = []string{
+	"text/html", "application/xhtml+xml", "text/css",
+	"text/javascript", "application/javascript", "application/x-javascript", "application/ecmascript",
+	"application/font-woff", "application/font-woff2", "application/x-font-ttf",
+	"application/x-font-opentype", "application/vnd.ms-fontobject",
+}
+
+// compressible reports whether Awning should gzip a body of this type.
+func compressible(ct []byte) bool {
+	mt, _, _ := bytes.Cut(ct, []byte(";"))
+	mt = bytes.TrimSpace(mt)
+	switch {
+	case hasPrefixFold(mt, "text/"), hasSuffixFold(mt, "+json"), hasSuffixFold(mt, "+xml"),
+		bytes.Contains(mt, []byte("javascript")), bytes.Contains(mt, []byte("json")),
+		bytes.EqualFold(mt, []byte("image/svg+xml")), bytes.Contains(mt, []byte("font-ttf")),
+		bytes.Contains(mt, []byte("opentype")), bytes.Contains(mt, []byte("fontobject")):
+		return true
+	}
+	return false
+}
+
+func isHTML(ct []byte) bool {
+	mt, _, _ := bytes.Cut(ct, []byte(";"))
+	mt = bytes.TrimSpace(mt)
+	return bytes.EqualFold(mt, []byte("text/html")) || bytes.EqualFold(mt, []byte("application/xhtml+xml"))
+}
+
+// cdnMarkers are fragments of the challenge and error pages CDNs and
+// security proxies serve in the origin's place, sometimes with status 200.
+// Such a page must never become a shop's last known good copy.
+var cdnMarkers = [][]byte{
+	[]byte("/cdn-cgi/challenge-platform/"),
+	[]byte("cf-browser-verification"),
+	[]byte("<title>Just a moment...</title>"),
+	[]byte("Attention Required! | Cloudflare"),
+	[]byte("_Incapsula_Resource"),
+	[]byte("Incapsula incident ID"),
+	[]byte("Sucuri WebSite Firewall"),
+	[]byte("Reference&#32;&#35;"),                // Akamai's "Access Denied" page
+	[]byte("The request could not be satisfied"), // CloudFront
+	[]byte("DDoS protection by"),
+}
+
+// looksLikeCDNError scans the start of an HTML body for cdnMarkers.
+func looksLikeCDNError(body []byte) bool {
+	if len(body) > 16<<10 {
+		body = body[:16<<10]
+	}
+	for _, m := range cdnMarkers {
+		if bytes.Contains(body, m) {
+			return true
+		}
+	}
+	return false
+}
+
+// tokens yields the comma-separated tokens of a header value, trimmed.
+func tokens(v []byte) func(func([]byte) bool) {
+	return func(yield func([]byte) bool) {
+		for len(v) > 0 {
+			var tok []byte
+			tok, v, _ = bytes.Cut(v, []byte(","))
+			tok = bytes.TrimSpace(tok)
+			if len(tok) > 0 && !yield(tok) {
+				return
+			}
+		}
+	}
+}
+
+// hasToken reports whether a Cache-Control value has the directive tok
+// (with or without an argument).
+func hasToken(v []byte, tok string) bool {
+	for t := range tokens(v) {
+		name, _, _ := bytes.Cut(t, []byte("="))
+		if bytes.EqualFold(bytes.TrimSpace(name), []byte(tok)) {
+			return true
+		}
+	}
+	return false
+}
+
+func hasPrefixFold(b []byte, p string) bool {
+	return len(b) >= len(p) && bytes.EqualFold(b[:len(p)], []byte(p))
+}
+
+func hasSuffixFold(b []byte, s string) bool {
+	return len(b) >= len(s) && bytes.EqualFold(b[len(b)-len(s):], []byte(s))
+}

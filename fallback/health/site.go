@@ -1,0 +1,348 @@
+package health
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/awningproxy/awning/config"
+)
+
+// ProbeFunc sends one probe to origin i (an index into Config.Origins) and
+// returns the status and body, within ctx's deadline. The proxy provides it,
+// so probes reach the origin exactly as shoppers' requests do (same address,
+// Host header, TLS name).
+type ProbeFunc func(ctx context.Context, i int, method, path string) (status int, body []byte, err error)
+
+// Config builds a Site.
+type Config struct {
+	// Site is the site's name, for logs and events.
+	Site string
+	// Origins are the site's origin URLs, in config order.
+	Origins []string
+	// Origin is the site's origin config (health, slow_after, max_inflight,
+	// slow_start).
+	Origin *config.Origin
+	// Force is the config override (force_fallback): nil lets health
+	// decide.
+	Force *bool
+	// Probe sends probes. Required when probes may run.
+	Probe ProbeFunc
+	// Notify receives each state change. Optional.
+	Notify Notifier
+	// Log receives one line per state change. Default slog.Default().
+	Log *slog.Logger
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+// Admission is Site.Admit's verdict on one request.
+type Admission int
+
+const (
+	// Admitted: contact the origin, then call Site.Done.
+	Admitted Admission = iota
+	// Tripped: every origin is down; serve the fallback.
+	Tripped
+	// Forced: ops forced the fallback on; serve it.
+	Forced
+	// Overloaded: max_inflight requests are at the origin; serve the
+	// fallback rather than queue.
+	Overloaded
+)
+
+func (a Admission) String() string {
+	return [...]string{"admitted", "tripped", "forced", "overloaded"}[a]
+}
+
+// Force values for Site.SetForce.
+const (
+	ForceAuto     int32 = iota // health decides
+	ForceFallback              // never contact the origin
+	ForceOrigin                // always contact the origin
+)
+
+// Site is the health of one site's origins. It is safe for concurrent use.
+// Start runs its probes; Close stops them and waits.
+type Site struct {
+	name    string
+	origins []*originState
+	p       params
+	hc      config.Health
+	probe   ProbeFunc
+	notify  Notifier
+	log     *slog.Logger
+	now     func() time.Time
+
+	force       atomic.Int32
+	tripped     atomic.Bool
+	maxInflight int64
+	slowStart   time.Duration
+	inflight    atomic.Int64
+	rampFrom    atomic.Int64 // unix nanos the site came back; 0 when not ramping
+
+	transitions    atomic.Uint64
+	shortCircuited atomic.Uint64
+	overflow       atomic.Uint64
+	probesOK       atomic.Uint64
+	probesFailed   atomic.Uint64
+
+	ctx    context.Context // ends at Close; probes derive their deadlines from it
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// New builds the health of a site. prev, the same site's health before a
+// config reload (or nil), passes on what is known of origins whose URL did
+// not change, so a reload neither forgets an outage nor invents one.
+func New(cfg Config, prev *Site) *Site {
+	o := cfg.Origin
+	s := &Site{
+		name: cfg.Site,
+		p: params{
+			rise: o.Health.Rise, fall: o.Health.Fall,
+			passiveFailures: o.Health.PassiveFailures,
+			errorRatio:      o.Health.ErrorRatio,
+			minRequests:     o.Health.MinRequests,
+			slowAfter:       o.SlowAfter.D(),
+		},
+		hc:          o.Health,
+		probe:       cfg.Probe,
+		notify:      cfg.Notify,
+		log:         cfg.Log,
+		now:         cfg.Now,
+		maxInflight: int64(o.MaxInflight),
+		slowStart:   o.SlowStart.D(),
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	switch {
+	case cfg.Force == nil:
+	case *cfg.Force:
+		s.force.Store(ForceFallback)
+	default:
+		s.force.Store(ForceOrigin)
+	}
+	windowSecs := int(o.Health.Window.D() / time.Second)
+	now := s.now()
+	for _, u := range cfg.Origins {
+		o := &originState{url: u, since: now, window: make([]bucket, windowSecs)}
+		if prev != nil {
+			for _, po := range prev.origins {
+				if po.url == u {
+					st, reason, since := po.get()
+					o.state, o.reason, o.since = st, reason, since
+					o.cur.Store(int32(st))
+				}
+			}
+		}
+		s.origins = append(s.origins, o)
+	}
+	s.tripped.Store(s.allDown())
+	return s
+}
+
+// Name is the site's name.
+func (s *Site) Name() string { return s.name }
+
+// Closed reports whether the origin must not be contacted at all now:
+// Forced or Tripped (counted as short-circuited), else Admitted. Unlike
+// Admit it takes no in-flight slot: requests that will wait on another
+// request's fetch check it first.
+func (s *Site) Closed() Admission {
+	switch s.force.Load() {
+	case ForceFallback:
+		s.shortCircuited.Add(1)
+		return Forced
+	case ForceAuto:
+		if s.tripped.Load() {
+			s.shortCircuited.Add(1)
+			return Tripped
+		}
+	}
+	return Admitted
+}
+
+// Admit decides whether a request may go to the origin. When it returns
+// Admitted, the caller must call Done once the exchange is over.
+func (s *Site) Admit() Admission {
+	switch s.force.Load() {
+	case ForceFallback:
+		s.shortCircuited.Add(1)
+		return Forced
+	case ForceAuto:
+		if s.tripped.Load() {
+			s.shortCircuited.Add(1)
+			return Tripped
+		}
+	}
+	limit := s.limit()
+	if limit <= 0 {
+		s.inflight.Add(1)
+		return Admitted
+	}
+	for {
+		n := s.inflight.Load()
+		if n >= limit {
+			s.overflow.Add(1)
+			return Overloaded
+		}
+		if s.inflight.CompareAndSwap(n, n+1) {
+			return Admitted
+		}
+	}
+}
+
+// Done ends an admitted request.
+func (s *Site) Done() { s.inflight.Add(-1) }
+
+// limit is the in-flight cap now: max_inflight, ramped up linearly from 1
+// over slow_start after the site came back. 0 means no cap.
+func (s *Site) limit() int64 {
+	if s.maxInflight == 0 {
+		return 0
+	}
+	rf := s.rampFrom.Load()
+	if rf == 0 {
+		return s.maxInflight
+	}
+	elapsed := s.now().UnixNano() - rf
+	if elapsed >= int64(s.slowStart) || elapsed < 0 {
+		s.rampFrom.CompareAndSwap(rf, 0)
+		return s.maxInflight
+	}
+	return max(1, s.maxInflight*elapsed/int64(s.slowStart))
+}
+
+// Open reports whether shoppers can reach the shop's origin now: not forced
+// to the fallback, and not every origin down. It is what
+// /.well-known/awning/health answers.
+func (s *Site) Open() bool {
+	switch s.force.Load() {
+	case ForceFallback:
+		return false
+	case ForceOrigin:
+		return true
+	}
+	return !s.tripped.Load()
+}
+
+// Pick returns the index of the origin to try next for a request whose
+// turn starts at start and which already tried the origins in tried (bit i
+// for origin i): origins up come first, round robin; degraded ones when
+// none is up; down ones only when ops forced traffic to the origin. It
+// returns -1 when none is left.
+func (s *Site) Pick(start uint32, tried uint64) int {
+	n := uint32(len(s.origins))
+	forceOrigin := s.force.Load() == ForceOrigin
+	for _, want := range [...]State{Up, Degraded, Down} {
+		if want == Down && !forceOrigin {
+			break
+		}
+		for i := uint32(0); i < n; i++ {
+			idx := (start + i) % n
+			if tried&(1<<idx) == 0 && State(s.origins[idx].cur.Load()) == want {
+				return int(idx)
+			}
+		}
+	}
+	return -1
+}
+
+// Report feeds the outcome of a live exchange with origin i.
+func (s *Site) Report(i int, r Result) {
+	if t, changed := s.origins[i].passive(&s.p, s.now(), r); changed {
+		s.changed(i, t)
+	}
+}
+
+// SetForce sets the ops override: ForceAuto, ForceFallback or ForceOrigin.
+func (s *Site) SetForce(f int32) { s.force.Store(f) }
+
+func (s *Site) allDown() bool {
+	for _, o := range s.origins {
+		if State(o.cur.Load()) != Down {
+			return false
+		}
+	}
+	return true
+}
+
+// changed logs and announces a state change of origin i, and trips or
+// resets the site's circuit.
+func (s *Site) changed(i int, t transition) {
+	s.transitions.Add(1)
+	wasTripped := s.tripped.Load()
+	nowTripped := s.allDown()
+	s.tripped.Store(nowTripped)
+	if wasTripped && !nowTripped && s.slowStart > 0 && s.maxInflight > 0 {
+		s.rampFrom.Store(s.now().UnixNano())
+	}
+	o := s.origins[i]
+	attrs := []any{"site", s.name, "origin", o.url, "from", t.from.String(), "reason", t.reason}
+	switch {
+	case t.to == Down && nowTripped:
+		s.log.Error("origin down; every origin of the site is down, serving the fallback", attrs...)
+	case t.to == Down:
+		s.log.Warn("origin down; other origins take its traffic", attrs...)
+	case t.to == Degraded:
+		s.log.Warn("origin degraded: answers slower than slow_after", attrs...)
+	default:
+		s.log.Info("origin "+t.to.String(), attrs...)
+	}
+	if s.notify != nil {
+		s.notify.Notify(Event{
+			Site: s.name, Origin: o.url, State: t.to.String(), Previous: t.from.String(),
+			Reason: t.reason, Time: s.now().UTC(), SiteOpen: !nowTripped,
+		})
+	}
+}
+
+// Stats is a snapshot of a site's health, for metrics and tests.
+type Stats struct {
+	Open           bool
+	Tripped        bool
+	Inflight       int64
+	Limit          int64 // the in-flight cap now; 0 for none
+	Transitions    uint64
+	ShortCircuited uint64 // requests answered without contacting the origin
+	Overflow       uint64 // requests over the in-flight cap
+	ProbesOK       uint64
+	ProbesFailed   uint64
+	Origins        []OriginStats
+}
+
+// OriginStats is what is known of one origin.
+type OriginStats struct {
+	URL    string
+	State  State
+	Reason string
+	Since  time.Time
+}
+
+// Stats returns a snapshot of the site's health.
+func (s *Site) Stats() Stats {
+	st := Stats{
+		Open:           s.Open(),
+		Tripped:        s.tripped.Load(),
+		Inflight:       s.inflight.Load(),
+		Limit:          s.limit(),
+		Transitions:    s.transitions.Load(),
+		ShortCircuited: s.shortCircuited.Load(),
+		Overflow:       s.overflow.Load(),
+		ProbesOK:       s.probesOK.Load(),
+		ProbesFailed:   s.probesFailed.Load(),
+	}
+	for _, o := range s.origins {
+		state, reason, since := o.get()
+		st.Origins = append(st.Origins, OriginStats{o.url, state, reason, since})
+	}
+	return st
+}

@@ -1,0 +1,317 @@
+// Package warm crawls a site's sitemap at a gentle pace so that pages
+// nobody visited lately still have a last known good copy when the outage
+// comes (the Christmas database failure took down product pages that had
+// not been opened for weeks).
+//
+// A Warmer reads the sitemap (and nested sitemap indexes) from the origin,
+// keeps only URLs on the site's own hosts, and asks the proxy to warm each
+// page: fetch it the way a shopper without cookies would, and keep the answer
+// under the usual rules. It pauses while the site is down or busy, and paces
+// itself at warm.rate pages a second. Each crawl is logged once when it
+// starts and once when it ends, with counts.
+package warm
+
+import (
+	"bytes"
+	"context"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Outcome is what warming one page did.
+type Outcome int
+
+const (
+	// Stored: the page was fetched and kept.
+	Stored Outcome = iota
+	// Fresh: a recent copy exists; the page was not fetched.
+	Fresh
+	// NotKept: the page was fetched but may not be kept (Set-Cookie, type).
+	NotKept
+	// Failed: the origin failed.
+	Failed
+	// Skipped: the site was down or busy; the page was not fetched.
+	Skipped
+)
+
+// Config builds a Warmer.
+type Config struct {
+	Site     string
+	Hosts    []string // the site's hosts, canonical: URLs elsewhere are ignored
+	Sitemap  string   // path, such as /sitemap.xml
+	Rate     float64  // pages per second
+	Interval time.Duration
+	// Fetch gets a sitemap (path and query) from the origin, decompressed.
+	Fetch func(ctx context.Context, path string) ([]byte, error)
+	// Warm fetches and keeps one page (path and query) unless a copy of it
+	// is younger than fresh.
+	Warm func(ctx context.Context, path string, fresh time.Duration) Outcome
+	// Log receives one line when a crawl starts and one when it ends.
+	Log *slog.Logger
+	// FirstAfter delays the first crawl. Default 10s.
+	FirstAfter time.Duration
+}
+
+// Bounds on what a sitemap may make Awning do.
+const (
+	maxURLs     = 200_000 // pages per crawl
+	maxSitemaps = 1_000   // sitemap files per crawl
+	maxDepth    = 3       // sitemap index nesting
+)
+
+// Warmer crawls one site. It is safe for concurrent use; Start runs its
+// loop, Close stops it and waits.
+type Warmer struct {
+	cfg Config
+
+	runs, stored, fresh, notKept, failed, skipped atomic.Uint64
+	lastURLs                                      atomic.Int64
+	running                                       atomic.Bool
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// New builds a Warmer.
+func New(cfg Config) *Warmer {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.FirstAfter == 0 {
+		cfg.FirstAfter = 10 * time.Second
+	}
+	w := &Warmer{cfg: cfg}
+	w.ctx, w.cancel = context.WithCancel(context.Background())
+	return w
+}
+
+// Start runs the crawl loop: first after FirstAfter, then every Interval.
+func (w *Warmer) Start() {
+	w.wg.Add(1)
+	go w.loop()
+}
+
+// Close stops the crawl (a crawl in progress ends at its next page) and
+// waits.
+func (w *Warmer) Close() {
+	w.cancel()
+	w.wg.Wait()
+}
+
+func (w *Warmer) loop() {
+	defer w.wg.Done()
+	defer func() {
+		if v := recover(); v != nil {
+			w.cfg.Log.Error("sitemap warming panicked", "site", w.cfg.Site, "panic", v, "stack", string(debug.Stack()))
+		}
+	}()
+	t := time.NewTimer(w.cfg.FirstAfter)
+	defer t.Stop()
+	for {
+		select {
+		case <-w.ctx.Done():
+			return
+		case <-t.C:
+		}
+		w.Run(w.ctx)
+		t.Reset(w.cfg.Interval)
+	}
+}
+
+// Report counts what one crawl did.
+type Report struct {
+	URLs                                    int
+	Stored, Fresh, NotKept, Failed, Skipped int
+	Took                                    time.Duration
+	Err                                     error
+}
+
+// Run crawls the sitemap once, now, and reports.
+func (w *Warmer) Run(ctx context.Context) Report {
+	w.running.Store(true)
+	defer w.running.Store(false)
+	start := time.Now()
+	w.runs.Add(1)
+	urls, err := w.collect(ctx)
+	rep := Report{URLs: len(urls), Err: err}
+	w.lastURLs.Store(int64(len(urls)))
+	log := w.cfg.Log.With("site", w.cfg.Site, "sitemap", w.cfg.Sitemap)
+	if err != nil && len(urls) == 0 {
+		log.Warn("sitemap warming could not read the sitemap", "err", err)
+		return rep
+	}
+	log.Info("sitemap warming started", "pages", len(urls), "rate", w.cfg.Rate)
+	every := time.Duration(float64(time.Second) / w.cfg.Rate)
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for _, u := range urls {
+		select {
+		case <-ctx.Done():
+			rep.Took = time.Since(start)
+			log.Info("sitemap warming stopped", "stored", rep.Stored, "fresh", rep.Fresh, "took", rep.Took.Round(time.Second))
+			return rep
+		case <-tick.C:
+		}
+		switch w.cfg.Warm(ctx, u, w.cfg.Interval) {
+		case Stored:
+			rep.Stored++
+			w.stored.Add(1)
+		case Fresh:
+			rep.Fresh++
+			w.fresh.Add(1)
+		case NotKept:
+			rep.NotKept++
+			w.notKept.Add(1)
+		case Failed:
+			rep.Failed++
+			w.failed.Add(1)
+		case Skipped:
+			rep.Skipped++
+			w.skipped.Add(1)
+		}
+	}
+	rep.Took = time.Since(start)
+	log.Info("sitemap warming done", "pages", rep.URLs, "stored", rep.Stored, "fresh", rep.Fresh,
+		"not_kept", rep.NotKept, "failed", rep.Failed, "skipped", rep.Skipped, "took", rep.Took.Round(time.Second))
+	return rep
+}
+
+// Stats counts pages warmed since the Warmer was built.
+type Stats struct {
+	Runs, Stored, Fresh, NotKept, Failed, Skipped uint64
+	LastURLs                                      int64
+	Running                                       bool
+}
+
+// Stats returns the counters.
+func (w *Warmer) Stats() Stats {
+	return Stats{
+		Runs: w.runs.Load(), Stored: w.stored.Load(), Fresh: w.fresh.Load(), NotKept: w.notKept.Load(),
+		Failed: w.failed.Load(), Skipped: w.skipped.Load(), LastURLs: w.lastURLs.Load(), Running: w.running.Load(),
+	}
+}
+
+// collect reads the sitemap and its nested indexes, breadth first, and
+// returns the site's page paths (with queries), each once.
+func (w *Warmer) collect(ctx context.Context) ([]string, error) {
+	seen := map[string]bool{}
+	var pages []string
+	queue := []struct {
+		path  string
+		depth int
+	}{{w.cfg.Sitemap, 0}}
+	fetched := 0
+	var firstErr error
+	for len(queue) > 0 && fetched < maxSitemaps && len(pages) < maxURLs {
+		item := queue[0]
+		queue = queue[1:]
+		fetched++
+		body, err := w.cfg.Fetch(ctx, item.path)
+		if err != nil {
+			firstErr = errors.Join(firstErr, fmt.Errorf("%s: %w", item.path, err))
+			continue
+		}
+		locs, index, err := parse(body)
+		if err != nil {
+			firstErr = errors.Join(firstErr, fmt.Errorf("%s: %w", item.path, err))
+			continue
+		}
+		for _, loc := range locs {
+			p, ok := w.local(loc)
+			if !ok || seen[p] {
+				continue
+			}
+			seen[p] = true
+			if index {
+				if item.depth+1 <= maxDepth {
+					queue = append(queue, struct {
+						path  string
+						depth int
+					}{p, item.depth + 1})
+				}
+				continue
+			}
+			pages = append(pages, p)
+			if len(pages) == maxURLs {
+				break
+			}
+		}
+	}
+	return pages, firstErr
+}
+
+// local returns the path and query of a sitemap location on one of the
+// site's hosts; locations elsewhere are never crawled.
+func (w *Warmer) local(loc string) (string, bool) {
+	u, err := url.Parse(strings.TrimSpace(loc))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.User != nil {
+		return "", false
+	}
+	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	for _, h := range w.cfg.Hosts {
+		if host == h {
+			p := u.EscapedPath()
+			if p == "" {
+				p = "/"
+			}
+			if u.RawQuery != "" {
+				p += "?" + u.RawQuery
+			}
+			return p, true
+		}
+	}
+	return "", false
+}
+
+// parse reads a sitemap (urlset) or sitemap index (sitemapindex) and
+// returns its locations and whether it is an index.
+func parse(body []byte) (locs []string, index bool, err error) {
+	dec := xml.NewDecoder(bytes.NewReader(body))
+	dec.Strict = false
+	depth := 0
+	inLoc := false
+	for {
+		tok, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return locs, index, fmt.Errorf("not a sitemap: %w", err)
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			depth++
+			if depth == 1 {
+				switch t.Name.Local {
+				case "sitemapindex":
+					index = true
+				case "urlset":
+				default:
+					return nil, false, fmt.Errorf("not a sitemap: root element <%s>", t.Name.Local)
+				}
+			}
+			inLoc = t.Name.Local == "loc" && depth == 3
+		case xml.EndElement:
+			depth--
+			inLoc = false
+		case xml.CharData:
+			if inLoc {
+				locs = append(locs, string(t))
+				if len(locs) > maxURLs {
+					return locs, index, nil
+				}
+			}
+		}
+	}
+	return locs, index, nil
+}

@@ -1,0 +1,125 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/awningproxy/awning/fallback/health"
+	"github.com/awningproxy/awning/fallback/warm"
+	"github.com/valyala/fasthttp"
+)
+
+var (
+	warmUserAgent = []byte("Awning-Warm/1 (sitemap warming)")
+	warmAccept    = []byte("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
+	errSiteDown   = errors.New("proxy: site is down or busy")
+)
+
+// newWarmer returns the sitemap warmer of a site, or nil when it has none.
+func (s *Server) newWarmer(st *siteState) *warm.Warmer {
+	w := st.site.Config.Cache.Warm
+	if w.Sitemap == "" {
+		return nil
+	}
+	return warm.New(warm.Config{
+		Site:     st.site.Name,
+		Hosts:    st.site.Hosts,
+		Sitemap:  w.Sitemap,
+		Rate:     w.Rate,
+		Interval: w.Interval.D(),
+		Fetch: func(ctx context.Context, path string) ([]byte, error) {
+			return s.fetchSitemap(ctx, st, path)
+		},
+		Warm: func(ctx context.Context, path string, fresh time.Duration) warm.Outcome {
+			return s.warmPage(st, path, fresh)
+		},
+		Log: s.log,
+	})
+}
+
+// prepareWarm fills req as a shopper without cookies would send it, then as
+// Awning forwards it.
+func (s *Server) prepareWarm(st *siteState, req *fasthttp.Request, path string) {
+	req.Header.SetMethod(fasthttp.MethodGet)
+	req.SetRequestURI(path)
+	req.Header.SetHostBytes(st.hostBytes[0])
+	req.Header.SetBytesKV(hAccept, warmAccept)
+	req.Header.Set("Accept-Language", st.site.Config.Page.Languages[0])
+	req.Header.SetUserAgentBytes(warmUserAgent)
+}
+
+func (s *Server) forwardWarm(st *siteState, req *fasthttp.Request) {
+	if st.hostHeader != nil {
+		req.Header.SetHostBytes(st.hostHeader)
+	}
+	req.UseHostHeader = true
+	req.Header.SetBytesKV(hAcceptEncoding, vGzip)
+	req.Header.SetBytesKV(hXForwardedHost, st.hostBytes[0])
+	req.Header.SetBytesKV(hXForwardedProto, s.snap.Load().shopperScheme)
+}
+
+// warmPage fetches one page and keeps it, unless it has a copy younger than
+// fresh or the site is down or busy (shoppers first).
+func (s *Server) warmPage(st *siteState, path string, fresh time.Duration) warm.Outcome {
+	if !st.health.Open() {
+		return warm.Skipped
+	}
+	f := acquireFetch()
+	defer releaseFetch(f)
+	f.st, f.get = st, true
+	s.prepareWarm(st, &f.req, path)
+	f.key = st.keys.Build(f.keyBuf, &f.req)
+	f.path = append(f.path, f.req.URI().Path()...)
+	if !f.key.Storable() {
+		return warm.NotKept
+	}
+	if s.cache.Recent(&f.key, &f.req, fresh) {
+		return warm.Fresh
+	}
+	if st.health.Admit() != health.Admitted {
+		return warm.Skipped
+	}
+	s.forwardWarm(st, &f.req)
+	s.run(f)
+	switch {
+	case f.err != nil || isFailureStatus(f.resp.StatusCode()):
+		return warm.Failed
+	case f.stored != nil:
+		return warm.Stored
+	case f.recent:
+		return warm.Fresh
+	}
+	return warm.NotKept
+}
+
+// fetchSitemap gets a sitemap from the origin, decompressed.
+func (s *Server) fetchSitemap(ctx context.Context, st *siteState, path string) ([]byte, error) {
+	if st.health.Admit() != health.Admitted {
+		return nil, errSiteDown
+	}
+	defer st.health.Done()
+	req := fasthttp.AcquireRequest()
+	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	s.prepareWarm(st, req, path)
+	s.forwardWarm(st, req)
+	deadline := time.Now().Add(st.timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	if _, err := st.pool.do(req, resp, deadline, st.health); err != nil {
+		return nil, errors.New(failureReason(err))
+	}
+	if resp.StatusCode() != 200 {
+		return nil, fmt.Errorf("status %d", resp.StatusCode())
+	}
+	body := resp.Body()
+	if equalFold(resp.Header.ContentEncoding(), "gzip") || bytes.HasPrefix(body, []byte{0x1f, 0x8b}) {
+		return fasthttp.AppendGunzipBytes(nil, body) // also sitemap.xml.gz files
+	}
+	return append([]byte(nil), body...), nil
+}
