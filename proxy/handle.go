@@ -32,6 +32,9 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	st := snap.states[site.Index]
+	if st.hsts != nil && ctx.IsTLS() {
+		defer setHSTS(&ctx.Response.Header, st.hsts) // after the answer is in place
+	}
 	if bytes.HasPrefix(ctx.Path(), wellKnownPrefix) {
 		s.serveOwn(ctx, st)
 		return
