@@ -50,7 +50,9 @@ type Node struct {
 
 	reloadMu sync.Mutex
 	cfg      atomic.Pointer[config.Config]
+	reg      atomic.Pointer[sites.Registry]
 	redis    redis.UniversalClient // nil without state.redis
+	state    *state.Store          // maintenance, updates, branding: shared through redis
 	webhook  *health.Webhook       // nil without notify.webhook
 	cache    *cache.Cache          // outlives reloads: copies stay
 	proxy    *proxy.Server
@@ -99,6 +101,11 @@ func New(opt Options) (*Node, error) {
 			return nil, config.Errors{cfg.Errorf("state.redis", "%v", err)}
 		}
 	}
+	n.state, err = state.NewStore(state.StoreConfig{Redis: n.redis, Dir: cfg.State.Dir, Log: n.log, OnChange: n.applyState})
+	if err != nil {
+		n.Close()
+		return nil, err
+	}
 	n.webhook = n.newWebhook(cfg, nil)
 	n.cache = cache.New(cache.Config{
 		Memory:       int64(cfg.Cache.Memory),
@@ -124,8 +131,10 @@ func New(opt Options) (*Node, error) {
 		n.Close()
 		return nil, err
 	}
-	n.admin = admin.New(n.log)
 	n.cfg.Store(cfg)
+	n.reg.Store(reg)
+	n.applyAll() // what the snapshot file remembers, before the first request
+	n.admin = admin.New(admin.Options{Config: cfg, Sites: reg, Store: n.state, Proxy: n.proxy, Log: n.log})
 	return n, nil
 }
 
@@ -153,6 +162,9 @@ func (n *Node) Close() {
 	}
 	if n.webhook != nil {
 		n.webhook.Close()
+	}
+	if n.state != nil {
+		n.state.Close()
 	}
 	if n.certs != nil {
 		n.certs.Close()
@@ -226,6 +238,7 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 
 	n.cache.Start()
+	n.state.Start()
 	errc := make(chan error, len(httpLns)+len(httpsLns)+len(adminLns)+1)
 	var wg sync.WaitGroup
 	serve := func(ln net.Listener, f func(net.Listener) error) {
@@ -276,6 +289,10 @@ func (n *Node) Run(ctx context.Context) error {
 	if serr := n.proxy.Shutdown(sctx); serr != nil {
 		n.log.Warn("drain ended before every request finished", "err", serr)
 	}
+	// fasthttp's Shutdown closes only the listeners Serve has registered; a
+	// Serve that had not got that far yet would serve on. Close them all.
+	closeAll(httpLns)
+	closeAll(httpsLns)
 	adminSrv.Shutdown(sctx)
 	wg.Wait()
 	stopTLS()
@@ -319,6 +336,9 @@ func (n *Node) reload() error {
 		oldHook.Close()
 	}
 	old := n.cfg.Swap(cfg)
+	n.reg.Store(reg)
+	n.applyAll() // sites the new config added get their state too
+	n.admin.Update(cfg, reg)
 	if n.certs != nil {
 		n.certs.Update(reg)
 	}
