@@ -43,7 +43,7 @@ type env struct {
 	proxy *proxy.Server
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	yaml := `
 tls: {mode: "off"}
@@ -88,7 +88,7 @@ sites:
 }
 
 // call sends an API request and returns status and body.
-func (e *env) call(t *testing.T, token, method, path, ctype string, body []byte, header ...string) (int, string) {
+func (e *env) call(t testing.TB, token, method, path, ctype string, body []byte, header ...string) (int, string) {
 	t.Helper()
 	req, _ := http.NewRequest(method, e.srv.URL+path, bytes.NewReader(body))
 	if token != "" {
@@ -340,6 +340,35 @@ func FuzzMaintenanceBody(f *testing.F) {
 			if l != "nl" && l != "en" {
 				t.Fatalf("accepted language %q", l)
 			}
+		}
+	})
+}
+
+// FuzzMutatingRoutes sends arbitrary bodies to every route that changes
+// state: each call either succeeds or is refused with a 4xx that changes
+// nothing, never a 5xx.
+func FuzzMutatingRoutes(f *testing.F) {
+	f.Add(uint8(0), []byte(`{"enabled": true, "mode": "read-only"}`))
+	f.Add(uint8(2), []byte(`{"message": {"nl": "x"}}`))
+	f.Add(uint8(3), []byte(`{"brand": "X", "color": "#fff", "reassurance": {"nl": ["a"]}}`))
+	f.Add(uint8(4), testPNG(f, 32, 32))
+	routes := []struct{ method, path, ctype string }{
+		{"PUT", "/v1/sites/bakkerij/maintenance", "application/json"},
+		{"PUT", "/v1/maintenance", "application/json"},
+		{"POST", "/v1/sites/bakkerij/updates", "application/json"},
+		{"PUT", "/v1/sites/bakkerij/page", "application/json"},
+		{"PUT", "/v1/sites/bakkerij/page/logo", "image/png"},
+	}
+	e := newEnv(f)
+	f.Fuzz(func(t *testing.T, route uint8, body []byte) {
+		r := routes[int(route)%len(routes)]
+		before := e.store.Version()
+		status, msg := e.call(t, opsToken, r.method, r.path, r.ctype, body)
+		switch {
+		case status >= 500:
+			t.Fatalf("%s %s: %d %s", r.method, r.path, status, msg)
+		case status >= 400 && e.store.Version() != before:
+			t.Fatalf("%s %s refused with %d but changed the state", r.method, r.path, status)
 		}
 	})
 }
