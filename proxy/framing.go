@@ -35,7 +35,7 @@ func (l guardListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &guardConn{Conn: c}
+	g := &guardConn{Conn: c, vectored: vectored(c)}
 	g.resetHead()
 	if tc, ok := c.(*tls.Conn); ok {
 		return &guardTLSConn{guardConn: g, tls: tc}, nil
@@ -73,6 +73,12 @@ type guardConn struct {
 	te      int      // Transfer-Encoding headers seen
 	teBad   bool     // a Transfer-Encoding other than chunked
 	fold    bool     // the current line is an obs-fold continuation
+
+	// Write coalescing (coalesce.go).
+	held     *[]byte // a full write buffer held back; nil for none
+	vectored bool    // Conn takes net.Buffers in one writev
+	vec      [2][]byte
+	bufs     net.Buffers
 }
 
 const (
@@ -99,6 +105,9 @@ func (c *guardConn) Read(p []byte) (int, error) {
 	if c.bad != nil {
 		return 0, c.bad
 	}
+	if err := c.flush(); err != nil {
+		return 0, err
+	}
 	n, err := c.Conn.Read(p)
 	if n > 0 && c.state != stateLost {
 		if c.bad = c.scan(p[:n]); c.bad != nil {
@@ -115,7 +124,7 @@ func (c *guardConn) Write(p []byte) (int, error) {
 	if c.state == stateLost && !bytes.HasPrefix(p, []byte("HTTP/1.1 1")) {
 		c.resetHead()
 	}
-	return c.Conn.Write(p)
+	return c.write(p)
 }
 
 func (c *guardConn) scan(b []byte) error {

@@ -376,6 +376,7 @@ func (s *Server) newHTTPServer(h fasthttp.RequestHandler, lim config.Limits) *fa
 		NoDefaultServerHeader:        true,
 		NoDefaultContentType:         true,
 		ReadBufferSize:               int(lim.RequestHeader),
+		WriteBufferSize:              writeBufferSize, // the guard coalesces writes of this size
 		MaxRequestBodySize:           int(lim.RequestBody),
 		ReadTimeout:                  30 * time.Second,
 		WriteTimeout:                 60 * time.Second,
