@@ -178,12 +178,12 @@ func (c *guardConn) appendLine(b []byte) {
 	if c.lineLen == 0 && c.lines > 0 && (b[0] == ' ' || b[0] == '\t') {
 		c.fold = true
 	}
-	for _, ch := range b {
-		if c.lineLen < len(c.line) {
-			c.line[c.lineLen] = lower(ch)
+	if c.lineLen < len(c.line) {
+		for i, ch := range b[:min(len(b), len(c.line)-c.lineLen)] {
+			c.line[c.lineLen+i] = lower(ch)
 		}
-		c.lineLen++
 	}
+	c.lineLen += len(b) // the rest of a long line (a cookie, a user agent) is only counted
 }
 
 func (c *guardConn) endLine() error {

@@ -189,3 +189,25 @@ func FuzzGuardConn(f *testing.F) {
 		checkRawHeaders(in) // must not panic
 	})
 }
+
+// BenchmarkGuardScan measures the framing guard on a browser's request
+// head: long User-Agent, Accept and Cookie lines, as shoppers send them.
+func BenchmarkGuardScan(b *testing.B) {
+	head := []byte("GET /product/desem-waldkorn?utm_source=newsletter HTTP/1.1\r\n" +
+		"Host: shop.example\r\n" +
+		"User-Agent: Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36\r\n" +
+		"Accept: text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8\r\n" +
+		"Accept-Language: nl-NL,nl;q=0.9,en-US;q=0.8,en;q=0.7\r\n" +
+		"Accept-Encoding: gzip, deflate, br, zstd\r\n" +
+		"Cookie: _ga=GA1.2.1234567890.1700000000; _gid=GA1.2.987654321.1700000000; consent=necessary,analytics,marketing; recently_viewed=101,102,103,104,105\r\n" +
+		"Sec-Fetch-Dest: document\r\nSec-Fetch-Mode: navigate\r\nSec-Fetch-Site: none\r\nUpgrade-Insecure-Requests: 1\r\n\r\n")
+	g := &guardConn{}
+	g.resetHead()
+	b.SetBytes(int64(len(head)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := g.scan(head); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
