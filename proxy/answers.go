@@ -62,7 +62,7 @@ func (a *answer) write(ctx *fasthttp.RequestCtx) {
 	r.SetStatusCode(a.status)
 	r.Header.SetContentTypeBytes(a.contentType)
 	for _, h := range a.headers {
-		r.Header.SetBytesKV(h[0], h[1])
+		r.Header.SetCanonical(h[0], h[1]) // names in canonical form: answerHeaderNames
 	}
 	r.SetBodyRaw(a.body) // a.body is never modified once built
 }

@@ -313,7 +313,7 @@ func (s *Server) relayFetched(ctx *fasthttp.RequestCtx, f *fetch) {
 			r.SetBodyRaw(plain)
 		}
 	}
-	r.Header.SetBytesKV(hAwningServed, vOrigin)
+	r.Header.SetCanonical(hAwningServed, vOrigin)
 	var buf [96]byte
 	cs := append(buf[:0], "Awning; fwd="...)
 	if f.hadCopy {
@@ -327,7 +327,7 @@ func (s *Server) relayFetched(ctx *fasthttp.RequestCtx, f *fetch) {
 		cs = append(cs, "; detail="...)
 		cs = append(cs, f.reason...)
 	}
-	r.Header.SetBytesKV(hCacheStatus, cs)
+	r.Header.SetCanonical(hCacheStatus, cs)
 }
 
 func acceptsGzip(ctx *fasthttp.RequestCtx) bool {

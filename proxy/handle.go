@@ -100,7 +100,7 @@ func (s *Server) forward(ctx *fasthttp.RequestCtx, snap *snapshot, st *siteState
 	_, err := st.pool.do(req, resp, time.Now().Add(st.timeout), st.health)
 	if err == nil && !isFailureStatus(resp.StatusCode()) {
 		relay(&ctx.Response, resp)
-		ctx.Response.Header.SetBytesKV(hAwningServed, vOrigin)
+		ctx.Response.Header.SetCanonical(hAwningServed, vOrigin)
 		return
 	}
 	why := fallbackWhy{detail: failureReason(err)}

@@ -37,16 +37,16 @@ func (s *Server) serveFallback(ctx *fasthttp.RequestCtx, st *siteState, key *cac
 	if cp != nil && cacheable {
 		s.writeCopy(ctx, cp, st.banner, vStale)
 		h := &ctx.Response.Header
-		h.SetBytesKV(hCacheControl, vNoStore)
+		h.SetCanonical(hCacheControl, vNoStore)
 		age := max(0, int(s.now().Sub(cp.Validated())/time.Second))
-		h.SetBytesKV(hAge, fasthttp.AppendUint(buf[:0], age))
-		h.SetBytesKV(hCacheStatus, appendCacheStatus(buf[:0], why, true))
+		h.SetCanonical(hAge, fasthttp.AppendUint(buf[:0], age))
+		h.SetCanonical(hCacheStatus, appendCacheStatus(buf[:0], why, true))
 		s.staleServed.Add(1)
 		return
 	}
 	s.serveOutage(ctx, st)
 	if cacheable {
-		ctx.Response.Header.SetBytesKV(hCacheStatus, appendCacheStatus(buf[:0], why, false))
+		ctx.Response.Header.SetCanonical(hCacheStatus, appendCacheStatus(buf[:0], why, false))
 	}
 	s.outageServed.Add(1)
 }
@@ -90,8 +90,8 @@ func (s *Server) writeCopy(ctx *fasthttp.RequestCtx, cp *cache.Copy, banner, ser
 		r.Header.SetContentEncodingBytes(vGzip)
 	}
 	if cp.Gzipped {
-		r.Header.SetBytesKV(hVary, vAcceptEncoding)
+		r.Header.SetCanonical(hVary, vAcceptEncoding)
 	}
-	r.Header.SetBytesKV(hAwningServed, served)
+	r.Header.SetCanonical(hAwningServed, served)
 	r.SetBodyRaw(body) // shared and never modified
 }
