@@ -106,13 +106,25 @@ cpu_ticks() {
 	echo "$total"
 }
 
-# load NAME URL [ARGS]: one wrk run per round into OUT/W/NAME.R.txt.
 loadavg() { cut -d' ' -f1 /proc/loadavg; }
-wrk_run() { # wrk_run FILE URL [ARGS]
-	local f=$1 url=$2
-	shift 2
+
+# OWNER maps a result name to the server (a PID key) that produced it, when
+# they differ; its CPU time over each run is recorded beside wrk's output.
+declare -A OWNER=()
+
+# wrk_run NAME FILE URL: one wrk run, then the server's CPU seconds (the
+# server's own work per request, which the machine's other load disturbs
+# far less than throughput) and the load average.
+wrk_run() {
+	local name=$1 f=$2 url=$3 pid t0=0 t1=0
+	pid=${PID[${OWNER[$name]:-$name}]:-}
+	[ -n "$pid" ] && t0=$(cpu_ticks "$pid")
 	taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNS" -d"$DURATION" --latency \
-		-H 'Host: shop.example' -H 'Accept-Encoding: gzip' "$@" "$url" >"$f"
+		-H 'Host: shop.example' -H 'Accept-Encoding: gzip' "$url" >"$f"
+	if [ -n "$pid" ]; then
+		t1=$(cpu_ticks "$pid")
+		echo "server_cpu_s: $(awk -v a="$t0" -v b="$t1" -v t="$(getconf CLK_TCK)" 'BEGIN{printf "%.2f", (b-a)/t}')" >>"$f"
+	fi
 	echo "loadavg: $(loadavg)" >>"$f"
 }
 
@@ -131,7 +143,7 @@ rounds() {
 			name=${pair%%=*}
 			url=${pair#*=}
 			log "$W round $r: $name"
-			wrk_run "$OUT/$W/$name.$r.txt" "$url"
+			wrk_run "$name" "$OUT/$W/$name.$r.txt" "$url"
 		done
 	done
 }
@@ -218,6 +230,7 @@ phase_B() {
 	expect varnish http://127.0.0.1:18401/product/1 'Content-Encoding: gzip'
 	expect haproxy http://127.0.0.1:18500/product/1 'Content-Encoding: gzip'
 	expect caddy http://127.0.0.1:18600/product/1 'Content-Encoding: gzip'
+	OWNER=([limit]=origin [nginx-store]=nginx)
 	rounds limit=http://127.0.0.1:18000/product/1 awning=http://127.0.0.1:18200/product/1 \
 		nginx=http://127.0.0.1:18301/product/1 nginx-store=http://127.0.0.1:18302/product/1 \
 		varnish=http://127.0.0.1:18401/product/1 haproxy=http://127.0.0.1:18500/product/1 \
@@ -263,6 +276,7 @@ phase_A() {
 	log "A: a copy served, origin down"
 	start_down
 	mkdir -p "$OUT/A"
+	OWNER=()
 	expect limit http://127.0.0.1:18100/product/1 'Content-Encoding: gzip'
 	expect awning http://127.0.0.1:18200/product/1 'Awning-Served: stale'
 	expect nginx http://127.0.0.1:18300/product/1 'X-Cache-Status: HIT'
@@ -276,6 +290,7 @@ phase_C() {
 	log "C: the outage page, no copy, origin down"
 	start_down
 	mkdir -p "$OUT/C"
+	OWNER=()
 	expect limit http://127.0.0.1:18100/outage '^HTTP/1.1 503'
 	expect awning http://127.0.0.1:18200/product/nocopy 'Awning-Served: outage'
 	expect nginx http://127.0.0.1:18300/product/nocopy '^HTTP/1.1 503'
@@ -309,6 +324,7 @@ phase_E() {
 	mkdir -p "$OUT/$W"
 	expect awning https://127.0.0.1:18243/product/1 'Awning-Served: stale'
 	expect nginx https://127.0.0.1:18343/product/1 'X-Cache-Status: HIT'
+	OWNER=([awning]=awning-tls)
 	rounds awning=https://127.0.0.1:18243/product/1 nginx=https://127.0.0.1:18343/product/1
 	local kind r flag
 	for kind in full resumed; do
@@ -352,9 +368,9 @@ phase_D() {
 	W=D-wait
 	mkdir -p "$OUT/$W"
 	curl -s -X POST 'http://127.0.0.1:18009/mode?m=blackhole' >/dev/null
-	log "D: one shopper a second for 20 s at each proxy, each waiting at most 65 s"
+	log "D: one shopper a second for 40 s at each proxy, each waiting at most 65 s"
 	local t
-	for ((t = 0; t < 20; t++)); do
+	for ((t = 0; t < 40; t++)); do
 		for n in "${!url[@]}"; do
 			{
 				curl -s -o /dev/null --max-time 65 -w "$n $t %{time_total} %{http_code}\n" \
@@ -368,11 +384,13 @@ phase_D() {
 	W=D-circuit
 	log "D: load once the circuit is open (issue 4)"
 	mkdir -p "$OUT/$W"
-	expect awning-default-copy "${url[awning-default]}/product/d?ttl=1" 'Cache-Status: Awning; hit'
+	expect awning-default-copy "${url[awning-default]}/product/d?ttl=1" 'Awning-Served: stale'
 	expect awning-tuned-copy "${url[awning-tuned]}/product/d?ttl=1" 'Cache-Status: Awning; hit'
 	expect awning-tuned-outage "${url[awning-tuned]}/product/nocopy" 'Awning-Served: outage'
 	expect nginx-tuned-copy "${url[nginx-tuned]}/product/d?ttl=1" 'X-Cache-Status: (STALE|UPDATING)'
 	expect varnish-default-copy "${url[varnish-default]}/product/d?ttl=1" '^HTTP/1.1 200'
+	OWNER=([awning-default-copy]=awning-d-default [awning-tuned-copy]=awning-d-tuned [awning-tuned-outage]=awning-d-tuned
+		[nginx-tuned-copy]=nginx [varnish-default-copy]=varnish-d-default)
 	rounds awning-default-copy="${url[awning-default]}/product/d?ttl=1" \
 		awning-tuned-copy="${url[awning-tuned]}/product/d?ttl=1" \
 		awning-tuned-outage="${url[awning-tuned]}/product/nocopy" \

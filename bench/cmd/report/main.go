@@ -242,8 +242,8 @@ func printWorkload(w io.Writer, wl *workload) {
 		fmt.Fprintln(w, "| server | handshakes/s | handshakes per server CPU-second | server CPU busy | failed | rounds | load avg |")
 		fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- | --- |")
 	} else {
-		fmt.Fprintln(w, "| server | req/s | p50 ms | p99 ms | socket errors | non-2xx share | rounds | load avg |")
-		fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- | --- | --- |")
+		fmt.Fprintln(w, "| server | req/s | req per server CPU-second | p50 ms | p99 ms | socket errors | non-2xx share | rounds | load avg |")
+		fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 	}
 	for _, s := range wl.order {
 		rs := wl.servers[s]
@@ -270,7 +270,11 @@ func printWorkload(w io.Writer, wl *workload) {
 		rps := summarize(values(rs, func(r run) float64 { return r.rps }))
 		p50 := summarize(values(rs, func(r run) float64 { return r.p50 }))
 		p99 := summarize(values(rs, func(r run) float64 { return r.p99 }))
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %d | %.0f%% | %d | %s |\n", s, rps.num(0), p50.num(2), p99.num(2), errs, 100*non2xx, len(rs), fmtNum(load.med, 2))
+		eff := summarize(values(rs, reqPerCPU)).num(0)
+		if eff == "0 [0–0]" {
+			eff = "—"
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %d | %.0f%% | %d | %s |\n", s, rps.num(0), eff, p50.num(2), p99.num(2), errs, 100*non2xx, len(rs), fmtNum(load.med, 2))
 	}
 	fmt.Fprintln(w)
 }
@@ -282,6 +286,16 @@ func perCPU(r run) float64 {
 		return 0
 	}
 	return r.hs * r.secs / r.cpu
+}
+
+// reqPerCPU is requests answered per second of the server's CPU time: its
+// own cost per request, which other load on the machine disturbs far less
+// than throughput does.
+func reqPerCPU(r run) float64 {
+	if r.cpu <= 0 {
+		return 0
+	}
+	return r.rps * r.secs / r.cpu
 }
 
 // perCPUBusy is the share of one core the server used during the run.
@@ -298,10 +312,14 @@ func printRatios(w io.Writer, wls []*workload) {
 	fmt.Fprintln(w, "| workload | metric | Awning | Awning / nginx | Awning / limit | Awning / others |")
 	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- |")
 	for _, wl := range wls {
-		metric, f := "req/s", func(r run) float64 { return r.rps }
+		type metric struct {
+			name string
+			f    func(run) float64
+		}
+		metrics := []metric{{"req/s", func(r run) float64 { return r.rps }}, {"req per server CPU-second", reqPerCPU}}
 		switch {
 		case strings.HasPrefix(wl.name, "E-full"), strings.HasPrefix(wl.name, "E-resumed"):
-			metric, f = "handshakes per server CPU-second", perCPU
+			metrics = []metric{{"handshakes/s", func(r run) float64 { return r.hs }}, {"handshakes per server CPU-second", perCPU}}
 		case wl.name == "D-circuit":
 			continue // latency, shown above
 		}
@@ -309,30 +327,35 @@ func printRatios(w io.Writer, wls []*workload) {
 		if aw == nil {
 			continue
 		}
-		ratio := func(other string) string {
-			o := wl.servers[other]
-			if o == nil {
-				return "—"
+		for _, m := range metrics {
+			f := m.f
+			ratio := func(other string) string {
+				o := wl.servers[other]
+				if o == nil {
+					return "—"
+				}
+				var rs []float64
+				for round, a := range aw {
+					if b, ok := o[round]; ok && f(b) > 0 && f(a) > 0 {
+						rs = append(rs, f(a)/f(b))
+					}
+				}
+				if len(rs) == 0 {
+					return "—"
+				}
+				return summarize(rs).num(2)
 			}
-			var rs []float64
-			for round, a := range aw {
-				if b, ok := o[round]; ok && f(b) > 0 {
-					rs = append(rs, f(a)/f(b))
+			var others []string
+			for _, s := range wl.order {
+				if s != "awning" && s != "nginx" && s != "limit" {
+					if r := ratio(s); r != "—" {
+						others = append(others, s+" "+r)
+					}
 				}
 			}
-			if len(rs) == 0 {
-				return "—"
-			}
-			return summarize(rs).num(2)
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", wl.name, m.name,
+				summarize(values(aw, f)).num(0), ratio("nginx"), ratio("limit"), strings.Join(others, "; "))
 		}
-		var others []string
-		for _, s := range wl.order {
-			if s != "awning" && s != "nginx" && s != "limit" {
-				others = append(others, s+" "+ratio(s))
-			}
-		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", wl.name, metric,
-			summarize(values(aw, f)).num(0), ratio("nginx"), ratio("limit"), strings.Join(others, "; "))
 	}
 	fmt.Fprintln(w)
 }
@@ -367,21 +390,23 @@ func printWaits(w io.Writer, path string) error {
 		names = append(names, n)
 	}
 	sort.Slice(names, func(i, j int) bool { return serverRank(names[i]) < serverRank(names[j]) })
-	fmt.Fprintln(w, "### D — origin black-holed: how long shoppers wait (one shopper a second for 20 s, each giving up after 65 s)")
+	fmt.Fprintln(w, "### D — origin black-holed: how long shoppers wait (one shopper a second for 40 s, each giving up after 65 s)")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| proxy, timeouts | first shopper | shoppers 2–10 s in, median [max] | shoppers 10–20 s in, median [max] | answers (status × count; 000 = gave up at 65 s) |")
-	fmt.Fprintln(w, "| --- | --- | --- | --- | --- |")
+	fmt.Fprintln(w, "| proxy, timeouts | first shopper | shoppers 1–10 s in, median [max] | 10–30 s in, median [max] | 30–40 s in, median [max] | answers (status × count; 000 = gave up at 65 s) |")
+	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- |")
 	for _, n := range names {
 		ws := by[n]
 		sort.Slice(ws, func(i, j int) bool { return ws[i].t < ws[j].t })
-		var early, late []float64
+		var early, mid, late []float64
 		codes := map[string]int{}
 		for _, x := range ws {
 			codes[x.code]++
 			switch {
-			case x.t >= 2 && x.t < 10:
+			case x.t >= 1 && x.t < 10:
 				early = append(early, x.secs)
-			case x.t >= 10:
+			case x.t >= 10 && x.t < 30:
+				mid = append(mid, x.secs)
+			case x.t >= 30:
 				late = append(late, x.secs)
 			}
 		}
@@ -394,15 +419,19 @@ func printWaits(w io.Writer, path string) error {
 		if len(ws) > 0 && ws[0].t == 0 {
 			first = fmtSecs(ws[0].secs)
 		}
-		e, l := summarize(early), summarize(late)
-		fmt.Fprintf(w, "| %s | %s | %s [%s] | %s [%s] | %s |\n", n, first, fmtSecs(e.med), fmtSecs(e.hi), fmtSecs(l.med), fmtSecs(l.hi), strings.Join(cs, ", "))
+		e, m, l := summarize(early), summarize(mid), summarize(late)
+		fmt.Fprintf(w, "| %s | %s | %s [%s] | %s [%s] | %s [%s] | %s |\n", n, first, fmtSecs(e.med), fmtSecs(e.hi),
+			fmtSecs(m.med), fmtSecs(m.hi), fmtSecs(l.med), fmtSecs(l.hi), strings.Join(cs, ", "))
 	}
 	fmt.Fprintln(w)
 	return nil
 }
 
 func fmtSecs(s float64) string {
-	if s < 1 {
+	switch {
+	case s == 0:
+		return "—"
+	case s < 1:
 		return fmt.Sprintf("%.1f ms", s*1000)
 	}
 	return fmt.Sprintf("%.1f s", s)
