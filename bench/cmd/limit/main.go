@@ -47,7 +47,7 @@ func run(ctx context.Context, listen, outagePath string) error {
 			ctx.Response.SetBodyRaw(outage)
 			return
 		}
-		h.Set("Cache-Control", "public, max-age=300")
+		h.Set("Cache-Control", "public, max-age=3600")
 		h.Set("Vary", "Accept-Encoding")
 		if ctx.Request.Header.HasAcceptEncodingBytes(gzip) {
 			h.SetContentEncodingBytes(gzip)

@@ -1,6 +1,6 @@
 // Command origin is the benchmarks' sample shop origin: every path but
 // /healthz answers the product page (gzip when the client accepts it), with
-// Cache-Control public, max-age=300, or max-age=N for ?ttl=N. A control
+// Cache-Control public, max-age=3600, or max-age=N for ?ttl=N. A control
 // listener switches it between answering and black-holing: accepting
 // connections and requests and never answering them (a hung platform), the
 // origin of workload D.
@@ -45,7 +45,7 @@ type origin struct {
 var (
 	ctHTML   = []byte("text/html; charset=utf-8")
 	hCC      = []byte("Cache-Control")
-	vCC      = []byte("public, max-age=300")
+	vCC      = []byte("public, max-age=3600")
 	hVary    = []byte("Vary")
 	vAE      = []byte("Accept-Encoding")
 	vGzip    = []byte("gzip")
