@@ -193,7 +193,7 @@ func TestDemo(t *testing.T) {
 		t.Errorf("maintenance on printed %q", got)
 	}
 	resp, body = fetch(t, "GET", web+"/product/1")
-	if resp.StatusCode != 503 || resp.Header.Get("Awning-Served") != "maintenance" || resp.Header.Get("Retry-After") == "" {
+	if resp.StatusCode != 503 || resp.Header.Get("Awning-Served") != "maintenance" || resp.Header.Get("Retry-After") == "" || !strings.Contains(body, "noindex") {
 		t.Errorf("in maintenance: %d %q", resp.StatusCode, resp.Header.Get("Awning-Served"))
 	}
 	cli("update", "post", "--site", "bakkerij", "--message", "nl=De oven draait weer", "--message", "en=The oven is back on")
