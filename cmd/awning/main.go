@@ -1,4 +1,3 @@
-// Command awning is the Awning edge proxy: see `awning --help`.
 package main
 
 import (
