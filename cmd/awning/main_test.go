@@ -57,23 +57,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // waitFor polls cond until it holds or d passes.
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
@@ -102,7 +85,7 @@ func fetch(t *testing.T, method, url string) (*http.Response, string) {
 // the shop is served through Awning, breaking it brings the outage page,
 // healing it brings the shop back.
 func TestDemo(t *testing.T) {
-	var out syncBuffer
+	var out testkit.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
@@ -242,7 +225,7 @@ func TestServeBinarySignals(t *testing.T) {
 	}
 	path := filepath.Join(t.TempDir(), "awning.yaml")
 	os.WriteFile(path, []byte(cfg(a.URL())), 0o600)
-	var logs syncBuffer
+	var logs testkit.Buffer
 	cmd := exec.Command(bin, "serve", "--config", path)
 	cmd.Stderr = &logs
 	if err := cmd.Start(); err != nil {

@@ -173,15 +173,8 @@ func (s *Site) Closed() Admission {
 // Admit decides whether a request may go to the origin. When it returns
 // Admitted, the caller must call Done once the exchange is over.
 func (s *Site) Admit() Admission {
-	switch s.force.Load() {
-	case ForceFallback:
-		s.shortCircuited.Add(1)
-		return Forced
-	case ForceAuto:
-		if s.tripped.Load() {
-			s.shortCircuited.Add(1)
-			return Tripped
-		}
+	if a := s.Closed(); a != Admitted {
+		return a
 	}
 	limit := s.limit()
 	if limit <= 0 {
