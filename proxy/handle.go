@@ -19,24 +19,39 @@ var (
 
 // handle is the request pipeline (DESIGN.md, "A request's way through").
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
+	s.inflight.Add(1)
+	defer s.inflight.Add(-1)
+	snap := s.snap.Load()
+	st := s.route(ctx, snap)
+	if snap.accessLog {
+		s.logAccess(ctx, st)
+	}
+}
+
+// route answers the request and returns the site it was for (nil when it
+// was refused or for no site).
+func (s *Server) route(ctx *fasthttp.RequestCtx, snap *snapshot) *siteState {
 	if err := checkRawHeaders(ctx.Request.Header.RawHeaders()); err != nil {
 		s.log.Debug("refused request", "reason", err, "peer", ctx.RemoteIP())
+		s.refused.Add(1)
 		badRequest.write(ctx)
 		ctx.SetConnectionClose()
-		return
+		return nil
 	}
-	snap := s.snap.Load()
 	site := snap.sites.Lookup(ctx.Host())
 	if site == nil {
+		s.misdirected.Add(1)
 		misdirectedAnswer.write(ctx)
-		return
+		return nil
 	}
 	st := snap.states[site.Index]
 	if bytes.HasPrefix(ctx.Path(), wellKnownPrefix) {
+		st.count.count(OutcomeOwn)
 		s.serveOwn(ctx, st)
-		return
+		return st
 	}
 	s.forward(ctx, snap, st)
+	return st
 }
 
 // serveOwn answers the paths Awning owns on every shop host.
@@ -84,6 +99,7 @@ func (s *Server) forward(ctx *fasthttp.RequestCtx, snap *snapshot, st *siteState
 	if err == nil && !isFailureStatus(resp.StatusCode()) {
 		relay(&ctx.Response, resp)
 		ctx.Response.Header.SetBytesKV(hAwningServed, vOrigin)
+		st.count.count(OutcomeOrigin)
 		return
 	}
 	why := fallbackWhy{detail: failureReason(err)}
