@@ -31,6 +31,11 @@ func New(log *slog.Logger) *Server {
 	return s
 }
 
+// Handle mounts h on the admin listener at pattern (an http.ServeMux
+// pattern such as "GET /metrics"), for endpoints other packages own.
+// Call it before serving.
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
 // SetReady marks the node ready (config loaded, listeners up) or not.
 func (s *Server) SetReady(ready bool) { s.ready.Store(ready) }
 
