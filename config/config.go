@@ -1,5 +1,10 @@
 package config
 
+import (
+	"strconv"
+	"time"
+)
+
 // Config is the whole of one Awning configuration file. Load and Parse return
 // it with every default filled in and every value checked, so the components
 // built from it never see a zero value where a default was meant.
@@ -63,18 +68,52 @@ type State struct {
 	Dir string `yaml:"dir"`
 }
 
-// TLS configures certificates.
+// TLS configures certificates and the HTTPS listener. Changes take effect at
+// the next restart.
 type TLS struct {
 	// Mode is "acme" (certificates from an ACME CA), "self-signed" (a local
-	// CA kept in state.dir, for demos and tests) or "off" (no HTTPS
-	// listener). Default "acme".
+	// CA kept in state.dir, for demos, tests and benchmarks) or "off" (no
+	// HTTPS listener; listen.http serves shoppers). Default "acme".
 	Mode string `yaml:"mode"`
-	// Email is the ACME account contact. Required in acme mode.
+	// Email is the ACME account contact, for the CA's notices. Default "":
+	// an account without contact (Let's Encrypt no longer mails expiry
+	// warnings; Awning's metrics and logs report expiry).
 	Email string `yaml:"email"`
+	// AgreeTerms says the operator agrees to the ACME CA's terms of service
+	// (for Let's Encrypt, its subscriber agreement). Required, true, in acme
+	// mode: Awning does not agree on anyone's behalf.
+	AgreeTerms bool `yaml:"agree_terms"`
 	// CA is the ACME directory URL. Default: Let's Encrypt production.
 	CA string `yaml:"ca"`
-	// OnDemand allows certificates for hosts added at run time. Default true.
+	// CARoot is a PEM file of root certificates trusted, besides the
+	// system's, for the ACME directory's own HTTPS: for a private ACME CA.
+	// Relative to the config file. Default "": the system's roots.
+	CARoot string `yaml:"ca_root"`
+	// Challenges lists the ACME challenges to answer: "http-01" (on
+	// listen.http, which must be reachable on port 80) and "tls-alpn-01"
+	// (on listen.https, port 443). Default both.
+	Challenges []string `yaml:"challenges"`
+	// OnDemand allows certificates for hosts that appear at run time
+	// (added by a reload), obtained at their first TLS handshake. Default
+	// true.
 	OnDemand *bool `yaml:"on_demand"`
+	// OnDemandLimit caps on-demand issuances per OnDemandWindow on each
+	// node, whatever the names: a flood of handshakes cannot become a flood
+	// of orders at the CA. Default 10.
+	OnDemandLimit int `yaml:"on_demand_limit"`
+	// OnDemandWindow is the window of OnDemandLimit. Default 1m.
+	OnDemandWindow Duration `yaml:"on_demand_window"`
+	// Redirect answers plain-HTTP requests for known hosts with a 308 to
+	// the same URL over HTTPS (ACME challenges excepted). With false,
+	// listen.http keeps serving shoppers (the demo does this). Default true.
+	Redirect *bool `yaml:"redirect"`
+	// HandshakeTimeout bounds a TLS handshake from accept to finish,
+	// waiting for a slot included. Default 10s.
+	HandshakeTimeout Duration `yaml:"handshake_timeout"`
+	// MaxHandshakes bounds the TLS handshakes in progress at once; more
+	// wait in a queue (four times as long) and then in the kernel's.
+	// Default 256.
+	MaxHandshakes int `yaml:"max_handshakes"`
 }
 
 // Cache configures last-known-good copies.
@@ -209,6 +248,8 @@ type Site struct {
 	APIPaths []string `yaml:"api_paths"`
 	// Page brands the outage and maintenance pages.
 	Page Page `yaml:"page"`
+	// HSTS sets Strict-Transport-Security on the site's HTTPS answers.
+	HSTS HSTS `yaml:"hsts"`
 	// Cache says what of the site is kept as copies, and how they are
 	// served.
 	Cache SiteCache `yaml:"cache"`
@@ -218,6 +259,35 @@ type Site struct {
 	// origin, even one health checks consider down. Default: unset, health
 	// checks decide.
 	ForceFallback *bool `yaml:"force_fallback"`
+}
+
+// HSTS configures the Strict-Transport-Security header (RFC 6797) of a
+// site. Browsers that saw it use HTTPS only for the site until it expires,
+// so turn it on once HTTPS works for every host of the site.
+type HSTS struct {
+	// MaxAge is how long browsers remember it. Default 0: no header.
+	MaxAge Duration `yaml:"max_age"`
+	// IncludeSubdomains extends it to every subdomain. Default false.
+	IncludeSubdomains bool `yaml:"include_subdomains"`
+	// Preload asks for inclusion in browsers' preload lists; it needs
+	// include_subdomains and a max_age of at least 365d. Default false.
+	Preload bool `yaml:"preload"`
+}
+
+// Header returns the Strict-Transport-Security value, or "" when MaxAge is
+// zero.
+func (h HSTS) Header() string {
+	if h.MaxAge <= 0 {
+		return ""
+	}
+	v := "max-age=" + strconv.FormatInt(int64(h.MaxAge.D()/time.Second), 10)
+	if h.IncludeSubdomains {
+		v += "; includeSubDomains"
+	}
+	if h.Preload {
+		v += "; preload"
+	}
+	return v
 }
 
 // Origin says how to reach a shop's origin (or the CDN in front of it).
@@ -325,3 +395,6 @@ type Page struct {
 // OnDemandTLS reports whether certificates may be issued for hosts added at
 // run time.
 func (t TLS) OnDemandTLS() bool { return t.OnDemand == nil || *t.OnDemand }
+
+// RedirectHTTP reports whether plain HTTP is redirected to HTTPS.
+func (t TLS) RedirectHTTP() bool { return t.Redirect == nil || *t.Redirect }

@@ -73,6 +73,14 @@ func TestDefaults(t *testing.T) {
 		{"listen.admin", cfg.Listen.Admin, "127.0.0.1:9090"},
 		{"tls.mode", cfg.TLS.Mode, "acme"},
 		{"tls.on_demand", cfg.TLS.OnDemandTLS(), true},
+		{"tls.agree_terms", cfg.TLS.AgreeTerms, false},
+		{"tls.challenges", strings.Join(cfg.TLS.Challenges, ","), "http-01,tls-alpn-01"},
+		{"tls.on_demand_limit", cfg.TLS.OnDemandLimit, 10},
+		{"tls.on_demand_window", cfg.TLS.OnDemandWindow.D(), time.Minute},
+		{"tls.redirect", cfg.TLS.RedirectHTTP(), true},
+		{"tls.handshake_timeout", cfg.TLS.HandshakeTimeout.D(), 10 * time.Second},
+		{"tls.max_handshakes", cfg.TLS.MaxHandshakes, 256},
+		{"hsts", s.HSTS.Header(), ""},
 		{"cache.memory", cfg.Cache.Memory, Size(256 << 20)},
 		{"cache.retention", cfg.Cache.Retention.D(), 7 * 24 * time.Hour},
 		{"cache.ignore_query", len(cfg.Cache.IgnoreQuery), len(DefaultIgnoreQuery)},
@@ -91,6 +99,22 @@ func TestDefaults(t *testing.T) {
 	for _, c := range checks {
 		if c.got != c.want {
 			t.Errorf("%s = %v; want %v", c.name, c.got, c.want)
+		}
+	}
+}
+
+func TestHSTSHeader(t *testing.T) {
+	tests := []struct {
+		h    HSTS
+		want string
+	}{
+		{HSTS{}, ""},
+		{HSTS{MaxAge: Duration(180 * 24 * time.Hour)}, "max-age=15552000"},
+		{HSTS{MaxAge: Duration(365 * 24 * time.Hour), IncludeSubdomains: true, Preload: true}, "max-age=31536000; includeSubDomains; preload"},
+	}
+	for _, tt := range tests {
+		if got := tt.h.Header(); got != tt.want {
+			t.Errorf("%+v.Header() = %q; want %q", tt.h, got, tt.want)
 		}
 	}
 }

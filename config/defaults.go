@@ -37,6 +37,21 @@ const (
 	DefaultRefresh         = 10 * time.Second
 	DefaultRedisRefresh    = time.Hour
 	DefaultShortLifetime   = 10 * time.Minute
+
+	DefaultOnDemandLimit    = 10
+	DefaultOnDemandWindow   = time.Minute
+	DefaultHandshakeTimeout = 10 * time.Second
+	DefaultMaxHandshakes    = 256
+)
+
+// DefaultChallenges are the ACME challenges answered unless tls.challenges
+// says otherwise.
+var DefaultChallenges = []string{ChallengeHTTP01, ChallengeTLSALPN01}
+
+// ACME challenge names in tls.challenges.
+const (
+	ChallengeHTTP01    = "http-01"
+	ChallengeTLSALPN01 = "tls-alpn-01"
 )
 
 // MaxOrigins bounds origin.urls per site (health tracks attempts in a
@@ -67,6 +82,13 @@ func (c *Config) setDefaults() {
 	def(&c.State.Dir, DefaultStateDir)
 	def(&c.TLS.Mode, "acme")
 	def(&c.TLS.CA, DefaultACMEDirectory)
+	if c.TLS.Challenges == nil {
+		c.TLS.Challenges = DefaultChallenges
+	}
+	def(&c.TLS.OnDemandLimit, DefaultOnDemandLimit)
+	def(&c.TLS.OnDemandWindow, Duration(DefaultOnDemandWindow))
+	def(&c.TLS.HandshakeTimeout, Duration(DefaultHandshakeTimeout))
+	def(&c.TLS.MaxHandshakes, DefaultMaxHandshakes)
 	def(&c.Cache.Memory, DefaultMemory)
 	def(&c.Cache.Retention, Duration(DefaultRetention))
 	if c.Cache.IgnoreQuery == nil {

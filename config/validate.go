@@ -67,6 +67,7 @@ func (c *Config) validate() Errors {
 		}
 	}
 	v.url("tls.ca", c.TLS.CA, "https")
+	v.tls()
 
 	if c.Cache.Memory < 1<<20 {
 		v.errorf("cache.memory", "must be at least 1MiB, got %s", c.Cache.Memory)
@@ -123,6 +124,49 @@ func (c *Config) validate() Errors {
 	}
 	v.tokens(names)
 	return v.errs
+}
+
+// tls checks the TLS keys that need no component. Agreeing to the CA's
+// terms and the CA root file are checked by tls/certs when the node is
+// built, so that `check-config` reports them and plain parsing (tests,
+// tools) does not need them.
+func (v *checker) tls() {
+	t := &v.c.TLS
+	if len(t.Challenges) == 0 {
+		v.errorf("tls.challenges", "list at least one of http-01, tls-alpn-01")
+	}
+	seen := map[string]bool{}
+	for i, ch := range t.Challenges {
+		p := fmt.Sprintf("tls.challenges[%d]", i)
+		switch {
+		case ch != ChallengeHTTP01 && ch != ChallengeTLSALPN01:
+			v.errorf(p, "want http-01 or tls-alpn-01, got %q", ch)
+		case seen[ch]:
+			v.errorf(p, "%q is listed twice", ch)
+		}
+		seen[ch] = true
+	}
+	if t.OnDemandLimit < 1 {
+		v.errorf("tls.on_demand_limit", "must be at least 1, got %d", t.OnDemandLimit)
+	}
+	if t.OnDemandWindow.D() < time.Second {
+		v.errorf("tls.on_demand_window", "must be at least 1s, got %s", t.OnDemandWindow)
+	}
+	if d := t.HandshakeTimeout.D(); d < 100*time.Millisecond || d > 5*time.Minute {
+		v.errorf("tls.handshake_timeout", "must be between 100ms and 5m, got %s", t.HandshakeTimeout)
+	}
+	if t.MaxHandshakes < 1 || t.MaxHandshakes > 1<<16 {
+		v.errorf("tls.max_handshakes", "must be between 1 and 65536, got %d", t.MaxHandshakes)
+	}
+}
+
+func (v *checker) hsts(p string, h HSTS) {
+	if h.MaxAge == 0 && (h.IncludeSubdomains || h.Preload) {
+		v.errorf(p+".max_age", "include_subdomains and preload need a max_age")
+	}
+	if h.Preload && (!h.IncludeSubdomains || h.MaxAge.D() < 365*24*time.Hour) {
+		v.errorf(p+".preload", "preload lists require include_subdomains and a max_age of at least 365d")
+	}
 }
 
 func (v *checker) listen(path, addr string) {
@@ -347,6 +391,7 @@ func (v *checker) site(p string, s *Site) {
 	if _, err := time.LoadLocation(pg.TimeZone); err != nil {
 		v.errorf(pp+".timezone", "unknown time zone %q (want an IANA name such as Europe/Amsterdam)", pg.TimeZone)
 	}
+	v.hsts(p+".hsts", s.HSTS)
 }
 
 func (v *checker) tokens(sites map[string]int) {

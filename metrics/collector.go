@@ -26,7 +26,7 @@ type descs struct {
 	requests, inFlight, openConns, originDuration *prometheus.Desc
 	fallbackRatio, servingFallback                *prometheus.Desc
 
-	siteOpen, tripped, trips, maintenance                    *prometheus.Desc
+	siteOpen, tripped, trips, maintenance                     *prometheus.Desc
 	originState, transitions, shortCircuited, overflow        *prometheus.Desc
 	originInFlight, originInFlightLimit, probes               *prometheus.Desc
 	entries, memBytes, memLimit, lookups, stored, revalidated *prometheus.Desc

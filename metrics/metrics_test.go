@@ -133,7 +133,9 @@ func TestRedisHook(t *testing.T) {
 	pipe := client.Pipeline()
 	pipe.Get(ctx, "k")
 	pipe.Exec(ctx)
-	errs := func() float64 { return family(t, m, "awning_redis_command_errors_total").Metric[0].GetCounter().GetValue() }
+	errs := func() float64 {
+		return family(t, m, "awning_redis_command_errors_total").Metric[0].GetCounter().GetValue()
+	}
 	// Connection set-up (HELLO) is a command too, so at least three.
 	if got := histogramCount(t, m, "awning_redis_command_duration_seconds"); got < 3 {
 		t.Errorf("got %d timed commands; want at least 3 (set, get, pipeline)", got)

@@ -1,6 +1,8 @@
 // Package node assembles one running Awning node from a configuration file:
-// the site registry, the shopper-facing proxy, and the admin listener, and
-// it reloads them together when the file changes.
+// the site registry, the shopper-facing proxy, HTTPS (tls/certs behind a
+// tls/listener, certificates and ticket keys in Redis when the node has
+// one), and the admin listener, and it reloads them together when the file
+// changes.
 //
 // It is a top-level package because it belongs to none of the domain
 // packages: it only wires them. Keeping the wiring out of package main lets

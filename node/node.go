@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,6 +22,10 @@ import (
 	"github.com/awningproxy/awning/proxy"
 	"github.com/awningproxy/awning/sites"
 	"github.com/awningproxy/awning/state"
+	"github.com/awningproxy/awning/tls/certs"
+	"github.com/awningproxy/awning/tls/listener"
+	"github.com/awningproxy/awning/tls/redisstore"
+	"github.com/awningproxy/awning/tls/tickets"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -50,6 +56,14 @@ type Node struct {
 	proxy    *proxy.Server
 	admin    *admin.Server
 
+	// HTTPS; all nil with tls.mode off.
+	certs    *certs.Manager
+	store    *redisstore.Store // certificates in Redis; nil without state.redis
+	tickets  *tickets.Keeper   // shared session ticket keys; nil without state.redis
+	tlsConf  *tls.Config
+	tlsLns   []*listener.Listener
+	tlsLnsMu sync.Mutex
+
 	ready chan struct{}
 	addrs Addrs
 }
@@ -58,6 +72,7 @@ type Node struct {
 // closed (useful with port 0).
 type Addrs struct {
 	HTTP  []string
+	HTTPS []string // empty with tls.mode off
 	Admin []string
 }
 
@@ -92,7 +107,19 @@ func New(opt Options) (*Node, error) {
 		RedisRefresh: cfg.Cache.RedisRefresh.D(),
 		Log:          n.log,
 	})
-	n.proxy, err = proxy.New(n.proxyOptions(cfg, reg))
+	popt := n.proxyOptions(cfg, reg)
+	if cfg.TLS.Mode != "off" {
+		if err := n.newTLS(cfg, reg); err != nil {
+			n.Close()
+			return nil, err
+		}
+		popt.Plain = &proxy.PlainOptions{
+			Challenge: n.certs.HandleHTTPChallenge,
+			Redirect:  cfg.TLS.RedirectHTTP(),
+			HTTPSPort: portOf(cfg.Listen.HTTPS),
+		}
+	}
+	n.proxy, err = proxy.New(popt)
 	if err != nil {
 		n.Close()
 		return nil, err
@@ -114,8 +141,9 @@ func Check(path string) (*config.Config, error) {
 	return n.Config(), nil
 }
 
-// Close releases what New opened (probes, the webhook, the Redis client)
-// for a node that will not Run; Run releases them itself when it returns.
+// Close releases what New opened (probes, the webhook, certificate locks,
+// the Redis client) for a node that will not Run; Run releases them itself
+// when it returns.
 func (n *Node) Close() {
 	if n.proxy != nil {
 		n.proxy.Close()
@@ -125,6 +153,14 @@ func (n *Node) Close() {
 	}
 	if n.webhook != nil {
 		n.webhook.Close()
+	}
+	if n.certs != nil {
+		n.certs.Close()
+	}
+	if n.store != nil {
+		if err := n.store.Close(); err != nil {
+			n.log.Warn("releasing certificate locks", "err", err)
+		}
 	}
 	if n.redis != nil {
 		n.redis.Close()
@@ -175,17 +211,22 @@ func (n *Node) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	var httpsLns []net.Listener
+	if n.certs != nil {
+		if httpsLns, err = listen(cfg.Listen.HTTPS); err != nil {
+			closeAll(httpLns)
+			return err
+		}
+	}
 	adminLns, err := listen(cfg.Listen.Admin)
 	if err != nil {
 		closeAll(httpLns)
+		closeAll(httpsLns)
 		return err
-	}
-	if cfg.TLS.Mode != "off" {
-		n.log.Warn("HTTPS is not available in this build yet; serving plain HTTP only", "tls.mode", cfg.TLS.Mode)
 	}
 
 	n.cache.Start()
-	errc := make(chan error, len(httpLns)+len(adminLns))
+	errc := make(chan error, len(httpLns)+len(httpsLns)+len(adminLns)+1)
 	var wg sync.WaitGroup
 	serve := func(ln net.Listener, f func(net.Listener) error) {
 		wg.Add(1)
@@ -204,7 +245,17 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	for _, ln := range httpLns {
 		n.addrs.HTTP = append(n.addrs.HTTP, ln.Addr().String())
-		serve(ln, n.proxy.Serve)
+		serve(ln, n.proxy.ServePlain)
+	}
+	stopTLS := func() {}
+	if n.certs != nil {
+		if stopTLS, err = n.startTLS(httpsLns, serve); err != nil {
+			n.proxy.Shutdown(context.Background())
+			adminSrv.Close()
+			closeAll(adminLns)
+			wg.Wait()
+			return err
+		}
 	}
 	for _, ln := range adminLns {
 		n.addrs.Admin = append(n.addrs.Admin, ln.Addr().String())
@@ -212,7 +263,7 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	n.admin.SetReady(true)
 	close(n.ready)
-	n.log.Info("awning is serving", "http", n.addrs.HTTP, "admin", n.addrs.Admin, "sites", len(cfg.Sites))
+	n.log.Info("awning is serving", "http", n.addrs.HTTP, "https", n.addrs.HTTPS, "admin", n.addrs.Admin, "sites", len(cfg.Sites))
 
 	select {
 	case <-ctx.Done():
@@ -227,6 +278,7 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	adminSrv.Shutdown(sctx)
 	wg.Wait()
+	stopTLS()
 	n.log.Info("awning stopped")
 	return err
 }
@@ -267,10 +319,14 @@ func (n *Node) reload() error {
 		oldHook.Close()
 	}
 	old := n.cfg.Swap(cfg)
+	if n.certs != nil {
+		n.certs.Update(reg)
+	}
 	n.cache.Resize(int64(cfg.Cache.Memory))
 	n.level.Set(parseLevel(cfg.Log.Level))
-	if old.Listen != cfg.Listen || old.Limits != cfg.Limits || old.Log.Format != cfg.Log.Format || old.State != cfg.State {
-		n.log.Warn("listen, state, limits and log.format changes take effect at the next restart")
+	if old.Listen != cfg.Listen || old.Limits != cfg.Limits || old.Log.Format != cfg.Log.Format || old.State != cfg.State ||
+		!reflect.DeepEqual(old.TLS, cfg.TLS) {
+		n.log.Warn("listen, state, tls, limits and log.format changes take effect at the next restart")
 	}
 	n.log.Info("config reloaded", "file", n.path, "sites", reg.Len())
 	return nil

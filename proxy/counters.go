@@ -25,13 +25,17 @@ const (
 	// maintenance).
 	OutcomeMaintenance
 	// OutcomeOwn: Awning's own paths under /.well-known/awning/ (the health
-	// poll of the outage page, the logo), which never reach an origin.
+	// poll of the outage page, the logo) and ACME challenges, which never
+	// reach an origin.
 	OutcomeOwn
+	// OutcomeRedirect: plain HTTP redirected to HTTPS (Awning-Served:
+	// redirect).
+	OutcomeRedirect
 	// NumOutcomes is the number of outcomes, for arrays indexed by Outcome.
 	NumOutcomes
 )
 
-var outcomeNames = [NumOutcomes]string{"origin", "stale", "outage", "maintenance", "own"}
+var outcomeNames = [NumOutcomes]string{"origin", "stale", "outage", "maintenance", "own", "redirect"}
 
 // String returns the outcome as metrics label it.
 func (o Outcome) String() string { return outcomeNames[o] }

@@ -22,4 +22,11 @@
 //
 // Everything the request path reads lives in one immutable snapshot behind
 // an atomic pointer, swapped whole by Update on reload.
+//
+// With HTTPS on, listen.https is served by Serve (on a tls/listener, whose
+// *tls.Conn the guard keeps visible, so sites with hsts get
+// Strict-Transport-Security), and listen.http by ServePlain: a second
+// fasthttp server on the same snapshot whose handler (plain.go) answers
+// unknown hosts with 421 first, ACME challenges through a hook, and
+// everything else with a 308 to HTTPS.
 package proxy

@@ -45,6 +45,9 @@ func (s *Server) route(ctx *fasthttp.RequestCtx, snap *snapshot) *siteState {
 		return nil
 	}
 	st := snap.states[site.Index]
+	if st.hsts != nil && ctx.IsTLS() {
+		defer setHSTS(&ctx.Response.Header, st.hsts) // after the answer is in place
+	}
 	if bytes.HasPrefix(ctx.Path(), wellKnownPrefix) {
 		st.count.count(OutcomeOwn)
 		s.serveOwn(ctx, st)

@@ -36,6 +36,9 @@ type Options struct {
 	// Default: a memory-only cache sized by cache.memory, owned by the
 	// Server. Only New reads it.
 	Cache *cache.Cache
+	// Plain configures listen.http when the node also serves HTTPS (see
+	// ServePlain). Fixed at New; Update ignores it.
+	Plain *PlainOptions
 }
 
 // Server is the shopper-facing HTTP server: it routes each request to its
@@ -44,6 +47,7 @@ type Options struct {
 type Server struct {
 	log      *slog.Logger
 	http     *fasthttp.Server
+	plain    *plainServer // nil unless Options.Plain
 	dialer   *fasthttp.TCPDialer
 	snap     atomic.Pointer[snapshot]
 	cache    *cache.Cache
@@ -94,6 +98,7 @@ type siteState struct {
 	outage        pageAnswers
 	logo          *answer // nil without a logo
 	logoPath      []byte
+	hsts          []byte // Strict-Transport-Security on HTTPS answers; nil for none
 }
 
 // New builds a Server. It does not listen; see Serve.
@@ -122,22 +127,9 @@ func New(opt Options) (*Server, error) {
 		s.cache = cache.New(cache.Config{Memory: int64(opt.Config.Cache.Memory), Log: log, Now: s.now})
 		s.ownCache = true
 	}
-	lim := opt.Config.Limits
-	s.http = &fasthttp.Server{
-		Handler:                      s.handle,
-		ErrorHandler:                 s.parseError,
-		Logger:                       fasthttpLogger{log},
-		NoDefaultServerHeader:        true,
-		NoDefaultContentType:         true,
-		ReadBufferSize:               int(lim.RequestHeader),
-		MaxRequestBodySize:           int(lim.RequestBody),
-		ReadTimeout:                  30 * time.Second,
-		WriteTimeout:                 60 * time.Second,
-		IdleTimeout:                  75 * time.Second,
-		TCPKeepalive:                 true,
-		DisablePreParseMultipartForm: true,
-		CloseOnShutdown:              true,
-		SecureErrorLogMessage:        true,
+	s.http = s.newHTTPServer(s.handle, opt.Config.Limits)
+	if opt.Plain != nil {
+		s.newPlain(*opt.Plain, opt.Config.Limits)
 	}
 	if err := s.Update(opt); err != nil {
 		return nil, err
@@ -310,6 +302,9 @@ func (s *Server) build(opt Options, prev *snapshot) (*snapshot, error) {
 		if sc.Origin.HostHeader != "" {
 			st.hostHeader = []byte(sc.Origin.HostHeader)
 		}
+		if v := sc.HSTS.Header(); v != "" {
+			st.hsts = []byte(v)
+		}
 		for _, h := range site.Hosts {
 			st.hostBytes = append(st.hostBytes, []byte(h))
 		}
@@ -357,9 +352,36 @@ func (s *Server) Serve(ln net.Listener) error {
 	return s.http.Serve(guardListener{ln})
 }
 
+// newHTTPServer returns a fasthttp server with Awning's limits and
+// timeouts, for the shoppers' listeners.
+func (s *Server) newHTTPServer(h fasthttp.RequestHandler, lim config.Limits) *fasthttp.Server {
+	return &fasthttp.Server{
+		Handler:                      h,
+		ErrorHandler:                 s.parseError,
+		Logger:                       fasthttpLogger{s.log},
+		NoDefaultServerHeader:        true,
+		NoDefaultContentType:         true,
+		ReadBufferSize:               int(lim.RequestHeader),
+		MaxRequestBodySize:           int(lim.RequestBody),
+		ReadTimeout:                  30 * time.Second,
+		WriteTimeout:                 60 * time.Second,
+		IdleTimeout:                  75 * time.Second,
+		TCPKeepalive:                 true,
+		DisablePreParseMultipartForm: true,
+		CloseOnShutdown:              true,
+		SecureErrorLogMessage:        true,
+	}
+}
+
 // Shutdown stops accepting connections, closes idle ones, and waits for
 // requests in flight until ctx ends.
 func (s *Server) Shutdown(ctx context.Context) error {
+	if s.plain != nil {
+		if err := s.plain.http.ShutdownWithContext(ctx); err != nil {
+			s.http.ShutdownWithContext(ctx)
+			return err
+		}
+	}
 	return s.http.ShutdownWithContext(ctx)
 }
 

@@ -22,7 +22,7 @@ import (
 var demoConfigTemplate string
 
 type demoFlags struct {
-	listen, admin, shop, control string
+	listen, https, admin, shop, control, stateDir string
 }
 
 func demoCommand(stdout, stderr io.Writer) *cobra.Command {
@@ -39,6 +39,8 @@ its control endpoints, to watch what shoppers get from Awning.`,
 		},
 	}
 	cmd.Flags().StringVar(&f.listen, "listen", "localhost:8080", "where Awning serves shoppers")
+	cmd.Flags().StringVar(&f.https, "https", "localhost:8443", "where Awning serves shoppers over HTTPS (certificates from a local CA)")
+	cmd.Flags().StringVar(&f.stateDir, "state-dir", defaultDemoState(), "where the demo keeps its local CA, so that trusting it once is enough")
 	cmd.Flags().StringVar(&f.admin, "admin", "127.0.0.1:9090", "where Awning's admin API listens")
 	cmd.Flags().StringVar(&f.shop, "shop", "127.0.0.1:8082", "where the sample shop (the origin) listens")
 	cmd.Flags().StringVar(&f.control, "control", "127.0.0.1:8081", "where the shop's break/heal endpoints listen")
@@ -69,8 +71,11 @@ func demo(ctx context.Context, f demoFlags, stdout, stderr io.Writer) error {
 	defer os.RemoveAll(dir)
 	path := filepath.Join(dir, "awning.yaml")
 	var cfg bytes.Buffer
+	if err := os.MkdirAll(f.stateDir, 0o700); err != nil {
+		return fmt.Errorf("demo state: %w", err)
+	}
 	template.Must(template.New("demo").Parse(demoConfigTemplate)).Execute(&cfg, map[string]string{
-		"Listen": f.listen, "Admin": f.admin, "StateDir": dir, "ShopURL": "http://" + shop.Addr(),
+		"Listen": f.listen, "HTTPS": f.https, "Admin": f.admin, "StateDir": f.stateDir, "ShopURL": "http://" + shop.Addr(),
 	})
 	if err := os.WriteFile(path, cfg.Bytes(), 0o600); err != nil {
 		return err
@@ -86,22 +91,39 @@ func demo(ctx context.Context, f demoFlags, stdout, stderr io.Writer) error {
 	go func() {
 		select {
 		case <-n.Ready():
-			printDemoHelp(stdout, n.Addrs(), shop.Addr(), controlLn.Addr().String(), path)
+			printDemoHelp(stdout, n.Addrs(), shop.Addr(), controlLn.Addr().String(), path, n.CertManager().CAPath())
 		case <-ctx.Done():
 		}
 	}()
 	return n.Run(ctx)
 }
 
-func printDemoHelp(w io.Writer, a node.Addrs, shop, control, path string) {
-	web := a.HTTP[0]
-	if _, port, _ := net.SplitHostPort(web); len(a.HTTP) > 1 || strings.HasPrefix(web, "127.0.0.1:") {
-		web = "localhost:" + port
+// defaultDemoState is where the demo keeps its state between runs: the
+// user's cache directory, so that the local CA, once trusted, stays
+// trusted.
+func defaultDemoState() string {
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "awning-demo")
 	}
+	return filepath.Join(os.TempDir(), "awning-demo")
+}
+
+// loopbackName turns a listening address into what a browser would type.
+func loopbackName(addrs []string) string {
+	a := addrs[0]
+	if _, port, _ := net.SplitHostPort(a); len(addrs) > 1 || strings.HasPrefix(a, "127.0.0.1:") {
+		return "localhost:" + port
+	}
+	return a
+}
+
+func printDemoHelp(w io.Writer, a node.Addrs, shop, control, path, ca string) {
+	web, secure := loopbackName(a.HTTP), loopbackName(a.HTTPS)
 	fmt.Fprintf(w, `
 Awning demo: the sample shop "Bakkerij de Vries" is open through Awning.
 
   Shop, through Awning    http://%[1]s/product/1   (also http://bakkerij.%[1]s/)
+  Shop, over HTTPS        https://%[6]s/product/1
   Shop, direct (origin)   http://%[2]s/
   Admin API               http://%[3]s/healthz
   Configuration in use    %[4]s
@@ -118,6 +140,14 @@ Try it:
   (in a browser, the outage page brings you back by itself once the shop heals)
   curl -X POST http://%[5]s/_demo/heal
 
+HTTPS certificates come from a local CA made for this demo and kept at
+  %[7]s
+  curl --cacert %[7]s -si https://%[6]s/product/1
+Browsers warn until the CA is trusted: import that file as a certificate
+authority (Firefox: Settings > Privacy & Security > Certificates > View
+Certificates > Authorities > Import; Chrome and Edge: Settings > Privacy and
+security > Security > Manage certificates). Remove it again when done.
+
 Ctrl-C stops the demo.
-`, web, shop, a.Admin[0], path, control)
+`, web, shop, a.Admin[0], path, control, secure, ca)
 }

@@ -3,7 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -68,7 +71,8 @@ func TestDemo(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"demo", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--shop", "127.0.0.1:0", "--control", "127.0.0.1:0"}, &out, io.Discard)
+		done <- run(ctx, []string{"demo", "--listen", "127.0.0.1:0", "--https", "127.0.0.1:0", "--admin", "127.0.0.1:0",
+			"--shop", "127.0.0.1:0", "--control", "127.0.0.1:0", "--state-dir", t.TempDir()}, &out, io.Discard)
 	}()
 	defer func() {
 		cancel()
@@ -86,6 +90,33 @@ func TestDemo(t *testing.T) {
 	if resp.StatusCode != 200 || resp.Header.Get("Awning-Served") != "origin" || !strings.Contains(body, "Desem waldkorn") {
 		t.Fatalf("product page: %d %q", resp.StatusCode, resp.Header.Get("Awning-Served"))
 	}
+	// HTTPS, trusting the local CA the help names, as its curl line does.
+	reHTTPS := regexp.MustCompile(`curl --cacert (\S+) -si https://(localhost:\d+)/product/1`)
+	m := reHTTPS.FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("the help has no curl line for HTTPS:\n%s", out.String())
+	}
+	pem, err := os.ReadFile(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(pem)
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: roots},
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, strings.Replace(addr, "localhost", "127.0.0.1", 1))
+		},
+	}}
+	sresp, err := hc.Get("https://" + m[2] + "/product/1")
+	if err != nil {
+		t.Fatalf("HTTPS: %v", err)
+	}
+	sresp.Body.Close()
+	if sresp.StatusCode != 200 || sresp.Header.Get("Awning-Served") != "origin" {
+		t.Errorf("HTTPS product page: %d %q", sresp.StatusCode, sresp.Header.Get("Awning-Served"))
+	}
+
 	for _, mode := range []string{"down", "500"} {
 		fetch(t, "POST", control+"/_demo/break?mode="+mode)
 		resp, body = fetch(t, "GET", web+"/product/1")
@@ -112,7 +143,7 @@ func TestDemo(t *testing.T) {
 func TestCheckConfig(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.yaml")
-	os.WriteFile(good, []byte("sites:\n  - name: shop\n    hosts: [shop.example]\n    origin: {urls: [\"http://127.0.0.1:8080\"]}\n"), 0o600)
+	os.WriteFile(good, []byte("tls: {agree_terms: true}\nsites:\n  - name: shop\n    hosts: [shop.example]\n    origin: {urls: [\"http://127.0.0.1:8080\"]}\n"), 0o600)
 	var out bytes.Buffer
 	if err := run(context.Background(), []string{"check-config", good}, &out, io.Discard); err != nil {
 		t.Fatalf("good file: %v", err)

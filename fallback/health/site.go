@@ -314,7 +314,7 @@ type Stats struct {
 	Open           bool
 	Tripped        bool
 	Inflight       int64
-	Limit          int64 // the in-flight cap now; 0 for none
+	Limit          int64  // the in-flight cap now; 0 for none
 	Transitions    uint64 // origin state changes
 	Trips          uint64 // times the circuit tripped: every origin down
 	ShortCircuited uint64 // requests answered without contacting the origin
