@@ -84,7 +84,7 @@ func demo(ctx context.Context, f demoFlags, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	n, err := node.New(node.Options{ConfigPath: path, LogOutput: stderr})
+	n, err := node.New(node.Options{ConfigPath: path, LogOutput: stderr, Version: versionNumber()})
 	if err != nil {
 		return fmt.Errorf("demo config: %w", err)
 	}
