@@ -190,3 +190,43 @@ func TestHandlerServesText(t *testing.T) {
 		t.Errorf("no build info in:\n%.2000s", rec.Body.String())
 	}
 }
+
+// TestMaintenanceHook: the maintenance gauge shows the mode the hook
+// reports, one series per mode.
+func TestMaintenanceHook(t *testing.T) {
+	o := testkit.NewOrigin(t, testkit.OK("a"))
+	for _, mode := range []string{MaintenanceOff, MaintenanceFull, MaintenanceReadOnly} {
+		m, err := New(Options{Proxy: newProxy(t, o.URL()), Maintenance: func(site string) string {
+			if site != "shop" {
+				t.Errorf("asked for site %q", site)
+			}
+			return mode
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]float64{}
+		for _, s := range family(t, m, "awning_site_maintenance").Metric {
+			var site, md string
+			for _, l := range s.Label {
+				switch l.GetName() {
+				case "site":
+					site = l.GetValue()
+				case "mode":
+					md = l.GetValue()
+				}
+			}
+			if site != "shop" {
+				t.Errorf("series for site %q", site)
+			}
+			got[md] = s.GetGauge().GetValue()
+		}
+		want := map[string]float64{MaintenanceFull: 0, MaintenanceReadOnly: 0}
+		if mode != MaintenanceOff {
+			want[mode] = 1
+		}
+		if len(got) != 2 || got[MaintenanceFull] != want[MaintenanceFull] || got[MaintenanceReadOnly] != want[MaintenanceReadOnly] {
+			t.Errorf("mode %q: got %v; want %v", mode, got, want)
+		}
+	}
+}
