@@ -19,10 +19,10 @@ import (
 
 // TestSIGTERMDrainsUnderLoad runs the built binary in front of a slow
 // origin, with a bounded loop of clients keeping requests in flight, and
-// sends SIGTERM while every client waits on the origin: each of those
-// requests must complete with the origin's page, nothing sent after must
-// get a broken answer (a refused connection is fine: the node stopped
-// accepting), and the process must exit 0.
+// sends SIGTERM while every client waits on the origin: /readyz must turn
+// 503 at once, each of those requests must complete with the origin's
+// page, nothing sent after must get a broken answer (a refused connection
+// is fine: the node stopped accepting), and the process must exit 0.
 func TestSIGTERMDrainsUnderLoad(t *testing.T) {
 	const (
 		clients = 16
@@ -121,6 +121,15 @@ sites:
 	})
 	termAt.Store(time.Now().UnixNano())
 	cmd.Process.Signal(syscall.SIGTERM)
+	// While it drains, the node tells load balancers to stop sending.
+	waitFor(t, 2*time.Second, "/readyz to say 503 during the drain", func() bool {
+		resp, err := http.Get(adminURL + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusServiceUnavailable
+	})
 
 	select {
 	case err := <-exited:
