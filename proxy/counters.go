@@ -137,9 +137,13 @@ type SiteStats struct {
 // Stats returns a snapshot of the counters of the configuration in force.
 func (s *Server) Stats() Stats {
 	snap := s.snap.Load()
+	conns := max(0, s.http.GetOpenConnectionsCount())
+	if s.plain != nil {
+		conns += max(0, s.plain.http.GetOpenConnectionsCount())
+	}
 	st := Stats{
 		InFlight:    s.inflight.Load(),
-		OpenConns:   int64(max(0, s.http.GetOpenConnectionsCount())),
+		OpenConns:   int64(conns),
 		Misdirected: s.misdirected.Load(),
 		Refused:     s.refused.Load(),
 		Sites:       make([]SiteStats, 0, len(snap.states)),
