@@ -772,6 +772,9 @@ func TestSystemdUnit(t *testing.T) {
 			t.Errorf("%s=%q; want %q", k, got, want)
 		}
 	}
+	if u.one("ProcSubset") == "pid" {
+		t.Error("ProcSubset=pid hides /proc/sys/net/core/somaxconn: Go would listen with a backlog of 128")
+	}
 	if !strings.Contains(u.one("ExecReload"), "-HUP $MAINPID") {
 		t.Errorf("ExecReload=%q; want a SIGHUP to the main process", u.one("ExecReload"))
 	}
