@@ -36,3 +36,7 @@ fuzz:
 	$(GO) test ./proxy -run '^$$' -fuzz FuzzGuardConn -fuzztime 60s
 	$(GO) test ./pages -run '^$$' -fuzz FuzzAcceptLanguage -fuzztime 60s
 	$(GO) test ./pages -run '^$$' -fuzz FuzzLogo -fuzztime 60s
+	$(GO) test ./fallback/cache -run '^$$' -fuzz FuzzKeyBuild -fuzztime 60s
+	$(GO) test ./fallback/cache -run '^$$' -fuzz FuzzDecodeEntry -fuzztime 60s
+	$(GO) test ./admin -run '^$$' -fuzz FuzzMaintenanceBody -fuzztime 60s
+	$(GO) test ./admin -run '^$$' -fuzz FuzzMutatingRoutes -fuzztime 60s

@@ -1,23 +1,90 @@
 package admin
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"sync/atomic"
+	"time"
+
+	"github.com/awningproxy/awning/config"
+	"github.com/awningproxy/awning/fallback/health"
+	"github.com/awningproxy/awning/pages"
+	"github.com/awningproxy/awning/sites"
+	"github.com/awningproxy/awning/state"
 )
 
-// Server serves the admin API. It is safe for concurrent use.
-type Server struct {
-	log   *slog.Logger
-	mux   *http.ServeMux
-	ready atomic.Bool
+// Proxy is what the API reads from the request path: each site's origin
+// health, and its pages for previews.
+type Proxy interface {
+	Health(site string) *health.Site
+	Preview(site string, mode pages.Mode, lang string) ([]byte, error)
 }
+
+// Options build a Server.
+type Options struct {
+	// Config gives the tokens and sites. Required; Update replaces it.
+	Config *config.Config
+	// Sites is the routing table of Config. Required.
+	Sites *sites.Registry
+	// Store keeps what the API changes. Required for the /v1 routes.
+	Store *state.Store
+	// Proxy is read for health and previews. Required for the /v1 routes.
+	Proxy Proxy
+	// Metrics serves GET /metrics. Optional.
+	Metrics http.Handler
+	// Log receives the API's log. Default slog.Default().
+	Log *slog.Logger
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+// Server serves the admin API: JSON over HTTP, authenticated by bearer
+// tokens whose SHA-256 is in the config. Ops tokens (sites: ["*"]) reach
+// everything; a merchant token reaches only its own sites' branding and
+// status: another site answers 404 (never revealing that it exists), and
+// maintenance, incident updates, forced fallback and the audit log answer
+// 403. Every change is audited. It is safe for concurrent use.
+type Server struct {
+	log     *slog.Logger
+	store   *state.Store
+	proxy   Proxy
+	metrics http.Handler
+	now     func() time.Time
+	mux     *http.ServeMux
+	ready   atomic.Bool
+	conf    atomic.Pointer[view]
+}
+
+// view is the configuration the API works with, swapped on reload.
+type view struct {
+	cfg    *config.Config
+	sites  *sites.Registry
+	tokens []token
+}
+
+// Body limits: a JSON body is small; a logo is at most 200 KB (the limit
+// is a little higher so the error says what was wrong).
+const (
+	maxJSONBody = 64 << 10
+	maxLogoBody = 256 << 10
+)
 
 // New builds the admin server. It answers /healthz at once and /readyz once
 // SetReady(true) is called.
-func New(log *slog.Logger) *Server {
-	s := &Server{log: log, mux: http.NewServeMux()}
+func New(opt Options) *Server {
+	s := &Server{log: opt.Log, store: opt.Store, proxy: opt.Proxy, metrics: opt.Metrics, now: opt.Now, mux: http.NewServeMux()}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if opt.Config != nil {
+		s.Update(opt.Config, opt.Sites)
+	}
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"alive": true})
 	})
@@ -28,13 +95,19 @@ func New(log *slog.Logger) *Server {
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"ready": true})
 	})
+	if s.metrics != nil {
+		s.mux.Handle("GET /metrics", s.metrics)
+	}
+	if s.store != nil && s.proxy != nil {
+		s.routes()
+	}
 	return s
 }
 
-// Handle mounts h on the admin listener at pattern (an http.ServeMux
-// pattern such as "GET /metrics"), for endpoints other packages own.
-// Call it before serving.
-func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+// Update swaps in a reloaded configuration (tokens and sites).
+func (s *Server) Update(cfg *config.Config, reg *sites.Registry) {
+	s.conf.Store(&view{cfg: cfg, sites: reg, tokens: newTokens(cfg.Admin.Tokens)})
+}
 
 // SetReady marks the node ready (config loaded, listeners up) or not.
 func (s *Server) SetReady(ready bool) { s.ready.Store(ready) }
@@ -46,8 +119,120 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(w, r)
 }
 
+// access says who may call a route.
+type access int
+
+const (
+	opsOnly    access = iota // ops tokens only
+	siteReader               // ops, and merchants on their own site
+	siteOwner                // ops, and merchants on their own site, changing it
+)
+
+// call is one authenticated API call.
+type call struct {
+	w    http.ResponseWriter
+	r    *http.Request
+	tok  *token
+	view *view
+	site *sites.Site // for /v1/sites/{site} routes
+}
+
+// handle registers an API route: authentication, cross-site refusal, the
+// access rule, and (for /v1/sites/{site}/...) the site lookup, in that
+// order, so that a caller learns nothing it may not know.
+func (s *Server) handle(pattern string, a access, h func(*call) error) {
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		if crossSite(r) {
+			writeError(w, http.StatusForbidden, "cross-site requests are refused")
+			return
+		}
+		v := s.conf.Load()
+		tok := authenticate(v.tokens, r)
+		if tok == nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="awning"`)
+			writeError(w, http.StatusUnauthorized, "a valid token is required (Authorization: Bearer <token>)")
+			return
+		}
+		c := &call{w: w, r: r, tok: tok, view: v}
+		if name := r.PathValue("site"); name != "" {
+			c.site = v.sites.Named(name)
+			if c.site == nil || !tok.reaches(name) {
+				writeError(w, http.StatusNotFound, "no site named "+quote(name))
+				return
+			}
+		}
+		if a == opsOnly && !tok.ops {
+			writeError(w, http.StatusForbidden, "this needs an ops token")
+			return
+		}
+		if err := h(c); err != nil {
+			s.fail(c, err)
+		}
+	})
+}
+
+// apiError is an error with the status to answer it with.
+type apiError struct {
+	status int
+	msg    string
+}
+
+func (e *apiError) Error() string { return e.msg }
+
+func badRequest(format string, args ...any) error {
+	return &apiError{http.StatusBadRequest, sprintf(format, args...)}
+}
+
+func notFound(format string, args ...any) error {
+	return &apiError{http.StatusNotFound, sprintf(format, args...)}
+}
+
+// fail answers an error: an apiError as it says, a validation error as
+// 400, a state store outage as 503, anything else as 500 (logged).
+func (s *Server) fail(c *call, err error) {
+	var ae *apiError
+	var fe pages.FieldErrors
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &ae):
+		writeError(c.w, ae.status, ae.msg)
+	case errors.As(err, &fe):
+		writeError(c.w, http.StatusBadRequest, err.Error())
+	case errors.As(err, &mbe):
+		writeError(c.w, http.StatusRequestEntityTooLarge, sprintf("body larger than %d bytes", mbe.Limit))
+	case errors.Is(err, state.ErrUnavailable):
+		writeError(c.w, http.StatusServiceUnavailable, err.Error())
+	case errors.Is(err, context.DeadlineExceeded):
+		writeError(c.w, http.StatusServiceUnavailable, "the shared state did not answer in time; nothing was changed")
+	default:
+		s.log.Error("admin API failure", "path", c.r.URL.Path, "err", err)
+		writeError(c.w, http.StatusInternalServerError, "internal error; see the node's log")
+	}
+}
+
+// change applies fn to a scope through the store and audits it.
+func (s *Server) change(c *call, scope, detail string, fn func(*state.Scope) error) (state.Scope, error) {
+	ctx, cancel := context.WithTimeout(c.r.Context(), 5*time.Second)
+	defer cancel()
+	sc, err := s.store.Change(ctx, scope, fn)
+	if err != nil {
+		return sc, err
+	}
+	s.store.Audit(ctx, state.AuditEntry{
+		Time: s.now().UTC(), Who: c.tok.name, From: c.r.RemoteAddr,
+		Action: c.r.Method + " " + c.r.URL.Path, Scope: scope, Detail: detail,
+	})
+	return sc, nil
+}
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
 }

@@ -5,18 +5,22 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 )
 
 // TestProbes: /healthz answers as soon as the process runs; /readyz only
-// once the node says it is ready, and again not once it drains.
+// once the node says it is ready, and again not once it drains; /metrics
+// is served when given.
 func TestProbes(t *testing.T) {
-	s := New(slog.New(slog.NewTextHandler(io.Discard, nil)))
-	s.Handle("GET /metrics", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "m 1\n") }))
+	s := New(Options{
+		Log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Metrics: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "m 1\n") }),
+	})
 	get := func(path string) (int, string) {
 		rec := httptest.NewRecorder()
 		s.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
-		return rec.Code, rec.Body.String()
+		return rec.Code, strings.Join(strings.Fields(rec.Body.String()), "") // however it is indented
 	}
 	steps := []struct {
 		ready      *bool
@@ -24,12 +28,12 @@ func TestProbes(t *testing.T) {
 		wantStatus int
 		wantBody   string
 	}{
-		{path: "/healthz", wantStatus: 200, wantBody: "{\"alive\":true}\n"},
-		{path: "/readyz", wantStatus: 503, wantBody: "{\"ready\":false}\n"},
-		{ready: ptr(true), path: "/readyz", wantStatus: 200, wantBody: "{\"ready\":true}\n"},
-		{path: "/metrics", wantStatus: 200, wantBody: "m 1\n"},
-		{ready: ptr(false), path: "/readyz", wantStatus: 503, wantBody: "{\"ready\":false}\n"},
-		{path: "/healthz", wantStatus: 200, wantBody: "{\"alive\":true}\n"},
+		{path: "/healthz", wantStatus: 200, wantBody: `{"alive":true}`},
+		{path: "/readyz", wantStatus: 503, wantBody: `{"ready":false}`},
+		{ready: ptr(true), path: "/readyz", wantStatus: 200, wantBody: `{"ready":true}`},
+		{path: "/metrics", wantStatus: 200, wantBody: "m1"},
+		{ready: ptr(false), path: "/readyz", wantStatus: 503, wantBody: `{"ready":false}`},
+		{path: "/healthz", wantStatus: 200, wantBody: `{"alive":true}`},
 		{path: "/nope", wantStatus: 404},
 	}
 	for _, st := range steps {

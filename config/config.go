@@ -270,6 +270,10 @@ type Site struct {
 	// APIPaths lists path prefixes answered with JSON errors instead of HTML
 	// pages. Default: none.
 	APIPaths []string `yaml:"api_paths"`
+	// CheckoutPaths lists path prefixes where shoppers order or pay: in
+	// read-only maintenance they get the maintenance page while browsing
+	// goes on from copies. Default [/cart, /checkout].
+	CheckoutPaths []string `yaml:"checkout_paths"`
 	// Page brands the outage and maintenance pages.
 	Page Page `yaml:"page"`
 	// HSTS sets Strict-Transport-Security on the site's HTTPS answers.

@@ -130,6 +130,9 @@ func (s *Site) setDefaults() {
 	def(&h.ErrorRatio, DefaultErrorRatio)
 	def(&h.Window, Duration(DefaultWindow))
 	def(&h.MinRequests, DefaultMinRequests)
+	if s.CheckoutPaths == nil {
+		s.CheckoutPaths = []string{"/cart", "/checkout"}
+	}
 	sc := &s.Cache
 	def(&sc.ShortLifetime, Duration(DefaultShortLifetime))
 	def(&sc.Warm.Rate, 1)

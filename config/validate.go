@@ -345,6 +345,11 @@ func (v *checker) site(p string, s *Site) {
 			v.errorf(scp+".warm.interval", "must be at least 1m, got %s", w.Interval)
 		}
 	}
+	for i, cp := range s.CheckoutPaths {
+		if !strings.HasPrefix(cp, "/") {
+			v.errorf(fmt.Sprintf("%s.checkout_paths[%d]", p, i), "must start with /, got %q", cp)
+		}
+	}
 	for i, ap := range s.APIPaths {
 		if !strings.HasPrefix(ap, "/") {
 			v.errorf(fmt.Sprintf("%s.api_paths[%d]", p, i), "must start with /, got %q", ap)

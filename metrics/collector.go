@@ -175,12 +175,8 @@ func (c *collector) collectSite(ch chan<- prometheus.Metric, s *proxy.SiteStats,
 	gauge(d.siteOpen, boolValue(h.Open), s.Name)
 	gauge(d.tripped, boolValue(h.Tripped), s.Name)
 	counter(d.trips, h.Trips, s.Name)
-	mode := MaintenanceOff
-	if c.opt.Maintenance != nil {
-		mode = c.opt.Maintenance(s.Name)
-	}
-	gauge(d.maintenance, boolValue(mode == MaintenanceFull), s.Name, MaintenanceFull)
-	gauge(d.maintenance, boolValue(mode == MaintenanceReadOnly), s.Name, MaintenanceReadOnly)
+	gauge(d.maintenance, boolValue(s.Maintenance == proxy.MaintenanceFull), s.Name, proxy.MaintenanceFull)
+	gauge(d.maintenance, boolValue(s.Maintenance == proxy.MaintenanceReadOnly), s.Name, proxy.MaintenanceReadOnly)
 	for _, o := range h.Origins {
 		for _, state := range [...]health.State{health.Up, health.Degraded, health.Down} {
 			gauge(d.originState, boolValue(o.State == state), s.Name, o.URL, state.String())

@@ -3,9 +3,9 @@
 // metric is listed, with its type, labels and meaning, in docs/metrics.md.
 //
 // It is a top-level package because it reads every domain and belongs to
-// none: the proxy's request counters, origin health, the cache and its
-// Redis tier, sitemap warming, the webhook, and (through small hooks) TLS
-// and maintenance. None of those packages imports Prometheus.
+// none: the proxy's request counters and maintenance, origin health, the
+// cache and its Redis tier, sitemap warming, the webhook, and (through a
+// small hook) TLS. None of those packages imports Prometheus.
 //
 // Data flows one way, at scrape time. Components keep their own counters
 // as atomics (the request path pays one atomic add per count, never a label

@@ -40,13 +40,6 @@ type Certificate struct {
 	NotAfter time.Time
 }
 
-// Maintenance modes, as Options.Maintenance reports them.
-const (
-	MaintenanceOff      = ""
-	MaintenanceFull     = "full"
-	MaintenanceReadOnly = "read-only"
-)
-
 // NodeStats is what the node itself counts.
 type NodeStats struct {
 	// Reloads and ReloadErrors count SIGHUP reloads that took effect and

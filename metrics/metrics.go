@@ -20,7 +20,7 @@ import (
 // time, from the scraping goroutine, and must be safe for that.
 type Options struct {
 	// Proxy is the node's shopper-facing server: request counters, health,
-	// warming, and the cache. Required.
+	// maintenance, warming, and the cache. Required.
 	Proxy *proxy.Server
 	// Redis is the node's one Redis client, or nil: New adds a hook to it
 	// that times every command.
@@ -30,10 +30,6 @@ type Options struct {
 	Webhook func() (sent, failed, dropped uint64, ok bool)
 	// Node returns what the node counts of itself (reloads). Optional.
 	Node func() NodeStats
-	// Maintenance returns the maintenance mode of the named site:
-	// MaintenanceOff, MaintenanceFull or MaintenanceReadOnly. Optional: nil
-	// reports every site out of maintenance.
-	Maintenance func(site string) string
 	// TLS returns the HTTPS counters and certificates. Optional: nil (a
 	// node with tls.mode off) leaves the TLS metrics out.
 	TLS func() TLSStats

@@ -6,8 +6,8 @@ import (
 	"github.com/awningproxy/awning/metrics"
 )
 
-// newMetrics builds the node's metrics and mounts them at GET /metrics on
-// the admin listener.
+// newMetrics builds the node's metrics; the admin listener serves them at
+// GET /metrics.
 func (n *Node) newMetrics(version string) error {
 	opt := metrics.Options{
 		Proxy:   n.proxy,
@@ -16,12 +16,6 @@ func (n *Node) newMetrics(version string) error {
 		Node:    n.nodeStats,
 		Version: version,
 		Log:     n.log,
-		// TODO(issue 6): feed maintenance once the node holds the shared
-		// state: Maintenance: func(site string) string, returning
-		// metrics.MaintenanceFull, MaintenanceReadOnly or MaintenanceOff
-		// for the window in force for the site (its own, else the global
-		// one). The metric awning_site_maintenance exists already and reads
-		// 0 until then.
 	}
 	if n.certs != nil {
 		opt.TLS = n.tlsStats
@@ -31,7 +25,6 @@ func (n *Node) newMetrics(version string) error {
 		return err
 	}
 	n.metrics = m
-	n.admin.Handle("GET /metrics", m.Handler())
 	return nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/awningproxy/awning/internal/testkit"
+	"github.com/awningproxy/awning/state"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -147,8 +148,9 @@ func scenarioOrigin(x *testkit.Exchange) {
 }
 
 // TestMetricsScenario runs a node (HTTPS from a local CA, Redis, a webhook,
-// sitemap warming) through a healthy shop, its origin going down, and
-// Redis going away, and checks after each that /metrics says so; and that
+// sitemap warming) through a healthy shop, its origin going down,
+// maintenance (full, then read-only) and Redis going away, and checks after
+// each that /metrics says so; and that
 // every metric docs/metrics.md documents is exposed, and nothing it does
 // not.
 func TestMetricsScenario(t *testing.T) {
@@ -287,11 +289,38 @@ sites:
 		{"awning_cache_lookups_total", []string{"result", "hit"}, ">=", 2},
 	})
 
-	// TODO(issue 6): maintenance. Once the node holds the shared state,
-	// turn maintenance on for "shop" (mode full) here and check
-	// awning_site_maintenance{site="shop",mode="full"} == 1, mode
-	// "read-only" == 0, and that a request counts under
-	// awning_requests_total{site="shop",outcome="maintenance"}.
+	// Maintenance: ops close the shop, then open it for browsing only.
+	setMaintenance := func(m *state.Maintenance) {
+		t.Helper()
+		if _, err := n.state.Change(context.Background(), "shop", func(sc *state.Scope) error { sc.Maintenance = m; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		want := ""
+		if m != nil {
+			want = m.Mode
+		}
+		waitFor(t, 10*time.Second, "maintenance "+want+" in force", func() bool { return n.proxy.Stats().Sites[0].Maintenance == want })
+	}
+	setMaintenance(&state.Maintenance{Enabled: true, Mode: "full"})
+	get("shop.example", "/product/1", "maintenance")
+	s = remember(scrapeNode(t, n))
+	s.check(t, "maintenance", []check{
+		{"awning_site_maintenance", []string{"site", "shop", "mode", "full"}, "==", 1},
+		{"awning_site_maintenance", []string{"site", "shop", "mode", "read-only"}, "==", 0},
+		{"awning_requests_total", []string{"site", "shop", "outcome", "maintenance"}, "==", 1},
+		{"awning_site_fallback_ratio", []string{"site", "shop"}, "==", 3.0 / 7}, // maintenance is not the fallback
+	})
+	setMaintenance(&state.Maintenance{Enabled: true, Mode: "read-only"})
+	get("shop.example", "/product/1", "stale")  // browsing from the copy
+	get("shop.example", "/cart", "maintenance") // never a copy: closed
+	s = remember(scrapeNode(t, n))
+	s.check(t, "read-only maintenance", []check{
+		{"awning_site_maintenance", []string{"site", "shop", "mode", "full"}, "==", 0},
+		{"awning_site_maintenance", []string{"site", "shop", "mode", "read-only"}, "==", 1},
+		{"awning_requests_total", []string{"site", "shop", "outcome", "maintenance"}, "==", 2},
+		{"awning_requests_total", []string{"site", "shop", "outcome", "stale"}, "==", 3},
+	})
+	setMaintenance(nil)
 
 	// Redis goes away: a page nobody has seen is looked for there and the
 	// failure shows; shoppers are still answered.

@@ -49,7 +49,9 @@ type Node struct {
 
 	reloadMu sync.Mutex
 	cfg      atomic.Pointer[config.Config]
+	reg      atomic.Pointer[sites.Registry]
 	redis    redis.UniversalClient // nil without state.redis
+	state    *state.Store          // maintenance, updates, branding: shared through redis
 	webhook  *health.Webhook       // nil without notify.webhook
 	cache    *cache.Cache          // outlives reloads: copies stay
 	proxy    *proxy.Server
@@ -102,6 +104,11 @@ func New(opt Options) (*Node, error) {
 			return nil, config.Errors{cfg.Errorf("state.redis", "%v", err)}
 		}
 	}
+	n.state, err = state.NewStore(state.StoreConfig{Redis: n.redis, Dir: cfg.State.Dir, Log: n.log, OnChange: n.applyState})
+	if err != nil {
+		n.Close()
+		return nil, err
+	}
 	n.webhook = n.newWebhook(cfg, nil)
 	n.cache = cache.New(cache.Config{
 		Memory:       int64(cfg.Cache.Memory),
@@ -127,12 +134,14 @@ func New(opt Options) (*Node, error) {
 		n.Close()
 		return nil, err
 	}
-	n.admin = admin.New(n.log)
+	n.cfg.Store(cfg)
+	n.reg.Store(reg)
+	n.applyAll() // what the snapshot file remembers, before the first request
 	if err := n.newMetrics(opt.Version); err != nil {
 		n.Close()
 		return nil, err
 	}
-	n.cfg.Store(cfg)
+	n.admin = admin.New(admin.Options{Config: cfg, Sites: reg, Store: n.state, Proxy: n.proxy, Metrics: n.metrics.Handler(), Log: n.log})
 	n.loadedAt.Store(time.Now().UnixNano())
 	return n, nil
 }
@@ -167,6 +176,9 @@ func (n *Node) Close() {
 	}
 	if n.webhook != nil {
 		n.webhook.Close()
+	}
+	if n.state != nil {
+		n.state.Close()
 	}
 	if n.certs != nil {
 		n.certs.Close()
@@ -223,7 +235,8 @@ func (n *Node) Addrs() Addrs { return n.addrs }
 // shopper listeners closed and requests in flight finished, the admin
 // listener closed, TLS background work stopped, then Close: metrics,
 // background origin fetches, the cache's Redis writer, the webhook's queue,
-// certificates and their locks in Redis, and last the Redis client.
+// shared state, certificates and their locks in Redis, and last the Redis
+// client.
 func (n *Node) Run(ctx context.Context) error {
 	defer n.Close()
 	cfg := n.Config()
@@ -247,6 +260,7 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 
 	n.cache.Start()
+	n.state.Start()
 	n.metrics.Start()
 	errc := make(chan error, len(httpLns)+len(httpsLns)+len(adminLns)+1)
 	var wg sync.WaitGroup
@@ -301,6 +315,10 @@ func (n *Node) Run(ctx context.Context) error {
 	if serr := n.proxy.Shutdown(sctx); serr != nil {
 		n.log.Warn("drain ended before every request finished", "err", serr, "in_flight", n.proxy.Stats().InFlight)
 	}
+	// fasthttp's Shutdown closes only the listeners Serve has registered; a
+	// Serve that had not got that far yet would serve on. Close them all.
+	closeAll(httpLns)
+	closeAll(httpsLns)
 	adminSrv.Shutdown(sctx)
 	wg.Wait()
 	stopTLS()
@@ -348,6 +366,9 @@ func (n *Node) reload() error {
 		oldHook.Close()
 	}
 	old := n.cfg.Swap(cfg)
+	n.reg.Store(reg)
+	n.applyAll() // sites the new config added get their state too
+	n.admin.Update(cfg, reg)
 	if n.certs != nil {
 		n.certs.Update(reg)
 	}

@@ -17,6 +17,7 @@ var (
 	hAwningServed = []byte("Awning-Served")
 	vOrigin       = []byte("origin")
 	vStale        = []byte("stale")
+	vMaintenance  = []byte("maintenance")
 	vOutage       = []byte("outage")
 	vMisdirected  = []byte("misdirected")
 )

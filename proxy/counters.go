@@ -22,7 +22,8 @@ const (
 	// OutcomeOutage: the outage page or JSON (Awning-Served: outage).
 	OutcomeOutage
 	// OutcomeMaintenance: the maintenance page or JSON (Awning-Served:
-	// maintenance).
+	// maintenance). In read-only maintenance, browsing is answered from
+	// copies: those count as OutcomeStale, as their header says.
 	OutcomeMaintenance
 	// OutcomeOwn: Awning's own paths under /.well-known/awning/ (the health
 	// poll of the outage page, the logo) and ACME challenges, which never
@@ -132,7 +133,17 @@ type SiteStats struct {
 	Health        health.Stats
 	// Warm is nil for a site without sitemap warming.
 	Warm *warm.Stats
+	// Maintenance is the maintenance in force now: MaintenanceFull,
+	// MaintenanceReadOnly, or "" for none (or a window not yet begun or
+	// already over).
+	Maintenance string
 }
+
+// Maintenance modes, as SiteStats reports them.
+const (
+	MaintenanceFull     = "full"
+	MaintenanceReadOnly = "read-only"
+)
 
 // Stats returns a snapshot of the counters of the configuration in force.
 func (s *Server) Stats() Stats {
@@ -156,6 +167,12 @@ func (s *Server) Stats() Stats {
 		if ss.warmer != nil {
 			w := ss.warmer.Stats()
 			x.Warm = &w
+		}
+		if m := s.maintenanceNow(ss.dyn.Load()); m != nil {
+			x.Maintenance = MaintenanceFull
+			if m.readOnly {
+				x.Maintenance = MaintenanceReadOnly
+			}
 		}
 		st.Sites = append(st.Sites, x)
 	}

@@ -103,9 +103,10 @@ func (f *fetch) wait(d time.Duration) bool {
 
 // forwardCached serves a GET or HEAD: from the origin when it answers, with
 // its answer kept as a copy when safe, and from the copy when it does not.
-func (s *Server) forwardCached(ctx *fasthttp.RequestCtx, snap *snapshot, st *siteState) {
+func (s *Server) forwardCached(ctx *fasthttp.RequestCtx, snap *snapshot, st *siteState, bypass bool) {
 	var kbuf [512]byte // the key of a stale hit never leaves the stack
 	key := st.keys.Build(kbuf[:0], &ctx.Request)
+	key.Bypass = bypass
 	cp := s.cache.Lookup(&key, &ctx.Request)
 	if adm := st.health.Closed(); adm != health.Admitted {
 		s.serveFallback(ctx, st, &key, cp, fallbackWhy{hit: true, detail: adm.String()})
@@ -115,6 +116,7 @@ func (s *Server) forwardCached(ctx *fasthttp.RequestCtx, snap *snapshot, st *sit
 	f.st = st
 	f.get = ctx.IsGet()
 	f.key = st.keys.Build(f.keyBuf, &ctx.Request) // again, in f's buffer: f may outlive this handler
+	f.key.Bypass = bypass
 	f.path = append(f.path, ctx.Path()...)
 	s.fetchFor(ctx, snap, st, f, cp, f.get && f.key.Storable() && !s.flights.isSolo(f.key.Primary, time.Now()))
 }

@@ -189,6 +189,8 @@ func buildOutbound(out *fasthttp.Request, in *fasthttp.Request, o *outbound) {
 	out.Header.SetBytesKV(hXForwardedHost, o.fwdHost)
 	out.Header.SetBytesKV(hXRealIP, o.client.AppendTo(buf[:0]))
 
+	out.Header.DelCookieBytes(bypassCookieName) // Awning's own; the origin has no use for it
+
 	if body := in.Body(); len(body) > 0 {
 		out.SetBodyRaw(body) // in outlives out: both are released when the handler returns
 	}

@@ -51,43 +51,57 @@ func (s *Server) route(ctx *fasthttp.RequestCtx, snap *snapshot) *siteState {
 	if st.hsts != nil && ctx.IsTLS() {
 		defer setHSTS(&ctx.Response.Header, st.hsts) // after the answer is in place
 	}
+	d := st.dyn.Load()
 	if bytes.HasPrefix(ctx.Path(), wellKnownPrefix) {
 		st.count.count(OutcomeOwn)
-		s.serveOwn(ctx, st)
+		s.serveOwn(ctx, st, d)
 		return st
 	}
-	s.forward(ctx, snap, st)
+	bypass := false
+	if m := s.maintenanceNow(d); m != nil {
+		if !s.bypassed(ctx, snap, st, m) {
+			s.serveMaintenance(ctx, st, m)
+			return st
+		}
+		bypass = true
+	}
+	s.forward(ctx, snap, st, bypass)
 	return st
 }
 
 // serveOwn answers the paths Awning owns on every shop host.
-func (s *Server) serveOwn(ctx *fasthttp.RequestCtx, st *siteState) {
-	if bytes.Equal(ctx.Path(), healthPath) {
-		// The outage page polls this to bring shoppers back: it must be
-		// cheap (memory only) and never cached anywhere.
+func (s *Server) serveOwn(ctx *fasthttp.RequestCtx, st *siteState, d *dynamic) {
+	path := ctx.Path()
+	switch {
+	case bytes.Equal(path, healthPath):
+		// The outage and maintenance pages poll this to bring shoppers
+		// back: it must be cheap (memory only) and never cached anywhere.
 		ctx.Response.Header.SetContentTypeBytes(ctJSON)
 		ctx.Response.Header.SetBytesKV(hCacheControl, vNoStore)
-		if st.health.Open() {
+		if st.health.Open() && s.maintenanceNow(d) == nil {
 			ctx.Response.SetBodyRaw(openBody)
 		} else {
 			ctx.Response.SetBodyRaw(closedBody)
 		}
-		return
+	case d.logo != nil && bytes.Equal(path, d.logoPath):
+		d.logo.write(ctx)
+	case bytes.HasPrefix(path, bypassPrefix):
+		s.serveBypass(ctx, st, d)
+	default:
+		wellKnownUnknown.write(ctx)
 	}
-	if st.logo != nil && bytes.Equal(ctx.Path(), st.logoPath) {
-		st.logo.write(ctx)
-		return
-	}
-	wellKnownUnknown.write(ctx)
 }
 
 // forward sends the request to the site's origin and relays the answer, or
 // answers for the origin when it fails, is known to be down, or is busy. A
 // GET or HEAD may be answered from a copy; any other method never is, and is
 // never retried once sent.
-func (s *Server) forward(ctx *fasthttp.RequestCtx, snap *snapshot, st *siteState) {
+//
+// A request let through maintenance (bypass) is served as usual, but what it
+// gets is never kept: it sees a shop that is closed to everyone else.
+func (s *Server) forward(ctx *fasthttp.RequestCtx, snap *snapshot, st *siteState, bypass bool) {
 	if ctx.IsGet() || ctx.IsHead() {
-		s.forwardCached(ctx, snap, st)
+		s.forwardCached(ctx, snap, st, bypass)
 		return
 	}
 	if adm := st.health.Admit(); adm != health.Admitted {
@@ -151,9 +165,10 @@ func isFailureStatus(code int) bool {
 // else the pre-rendered page in the language order the shopper's
 // Accept-Language asks for.
 func (s *Server) serveOutage(ctx *fasthttp.RequestCtx, st *siteState) {
+	o := &st.dyn.Load().outage
 	if wantsJSON(ctx, st.apiPaths) {
-		st.outage.json.write(ctx)
+		o.json.write(ctx)
 		return
 	}
-	st.outage.html[st.outage.page.Pick(ctx.Request.Header.PeekBytes(hAcceptLanguage))].write(ctx)
+	o.html[o.page.Pick(ctx.Request.Header.PeekBytes(hAcceptLanguage))].write(ctx)
 }

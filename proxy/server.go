@@ -58,12 +58,13 @@ type Server struct {
 
 	bg sync.WaitGroup // fetches finishing after their shopper got a copy
 
-	staleServed, outageServed atomic.Uint64
-	misdirected, refused      atomic.Uint64 // requests for no site
-	inflight                  atomic.Int64  // shopper requests being handled
+	staleServed, outageServed, maintenanceServed atomic.Uint64
+	misdirected, refused                         atomic.Uint64 // requests for no site
+	inflight                                     atomic.Int64  // shopper requests being handled
 
-	mu     sync.Mutex // serializes Update and Close
+	mu     sync.Mutex // serializes Update, ApplyState and Close
 	closed bool
+	inputs map[string]SiteState // run-time state by site name, kept across reloads
 }
 
 // snapshot is everything the request path reads, built once per config and
@@ -94,11 +95,12 @@ type siteState struct {
 	hostHeader    []byte // origin.host_header; nil passes the shop's host
 	timeout       time.Duration
 	apiPaths      [][]byte
-	pages         *pages.Set // the site's rendered pages; maintenance answers come from Maintenance
-	outage        pageAnswers
-	logo          *answer // nil without a logo
-	logoPath      []byte
 	hsts          []byte // Strict-Transport-Security on HTTPS answers; nil for none
+	checkoutPaths [][]byte
+	pageSite      *pages.Site // what the pages render from in the config
+	// dyn is the run-time part: rendered pages, maintenance rule. It is
+	// swapped by ApplyState without rebuilding the snapshot.
+	dyn atomic.Pointer[dynamic]
 }
 
 // New builds a Server. It does not listen; see Serve.
@@ -119,6 +121,7 @@ func New(opt Options) (*Server, error) {
 		cache:   opt.Cache,
 		flights: newFlights(),
 		now:     opt.Now,
+		inputs:  map[string]SiteState{},
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -207,8 +210,21 @@ func (s *Server) Warmer(site string) *warm.Warmer {
 // Cache returns the copies' cache, for the admin API, metrics and tests.
 func (s *Server) Cache() *cache.Cache { return s.cache }
 
-// Served returns how many answers were copies served stale and outage pages.
-func (s *Server) Served() (stale, outage uint64) { return s.staleServed.Load(), s.outageServed.Load() }
+// Served returns how many answers were copies served stale, outage pages
+// and maintenance pages.
+func (s *Server) Served() (stale, outage, maintenance uint64) {
+	return s.staleServed.Load(), s.outageServed.Load(), s.maintenanceServed.Load()
+}
+
+// Pages returns the rendered pages of the named site (for previews), or
+// nil.
+func (s *Server) Pages(site string) *pages.Set {
+	snap := s.snap.Load()
+	if site := snap.sites.Named(site); site != nil {
+		return snap.states[site.Index].dyn.Load().pages
+	}
+	return nil
+}
 
 // Health returns the health of the named site, or nil: for the admin API,
 // metrics and tests.
@@ -234,7 +250,7 @@ func (s *Server) build(opt Options, prev *snapshot) (*snapshot, error) {
 		responseHeader: int(cfg.Limits.ResponseHeader),
 		dialer:         s.dialer,
 	}
-	sets, err := renderPages(cfg, opt.Sites)
+	pageSites, err := pageSites(cfg, opt.Sites)
 	if err != nil {
 		return nil, err
 	}
@@ -244,7 +260,6 @@ func (s *Server) build(opt Options, prev *snapshot) (*snapshot, error) {
 		if err != nil {
 			return nil, fmt.Errorf("site %q: %w", site.Name, err)
 		}
-		set := sets[site.Index]
 		var prevHealth *health.Site
 		count := &siteCounters{}
 		if prev != nil {
@@ -292,13 +307,16 @@ func (s *Server) build(opt Options, prev *snapshot) (*snapshot, error) {
 				Log:    s.log,
 				Now:    opt.Now,
 			}, prevHealth),
-			timeout: sc.Origin.Timeout.D(),
-			pages:   set,
-			outage:  newPageAnswers(set.Outage, vOutage),
+			timeout:  sc.Origin.Timeout.D(),
+			pageSite: pageSites[site.Index],
 		}
-		if set.Logo != nil {
-			st.logo, st.logoPath = logoAnswer(set.Logo), []byte(set.Logo.Path)
+		in := s.inputs[site.Name]
+		d, err := newDynamic(st, in)
+		if err != nil {
+			return nil, config.Errors{cfg.Errorf(fmt.Sprintf("sites[%d].page", site.Index), "%v", err)}
 		}
+		st.dyn.Store(d)
+		st.applyForce(in)
 		if sc.Origin.HostHeader != "" {
 			st.hostHeader = []byte(sc.Origin.HostHeader)
 		}
@@ -314,18 +332,22 @@ func (s *Server) build(opt Options, prev *snapshot) (*snapshot, error) {
 		for _, ap := range sc.APIPaths {
 			st.apiPaths = append(st.apiPaths, []byte(ap))
 		}
+		for _, cp := range sc.CheckoutPaths {
+			st.checkoutPaths = append(st.checkoutPaths, []byte(cp))
+		}
 		snap.states = append(snap.states, st)
 	}
 	return snap, nil
 }
 
-// renderPages renders every site's pages from the configuration, by
-// sites.Site.Index. Problems (an unknown language, an unreadable logo, a
-// template that does not render) are config.Errors positioned in the file,
-// all sites' at once.
-func renderPages(cfg *config.Config, reg *sites.Registry) ([]*pages.Set, error) {
+// pageSites reads what every site's pages render from in the
+// configuration, by sites.Site.Index, and renders each once to prove it
+// renders. Problems (an unknown language, an unreadable logo, a template
+// that does not render) are config.Errors positioned in the file, all
+// sites' at once.
+func pageSites(cfg *config.Config, reg *sites.Registry) ([]*pages.Site, error) {
 	var errs config.Errors
-	sets := make([]*pages.Set, reg.Len())
+	out := make([]*pages.Site, reg.Len())
 	for _, site := range reg.All() {
 		ps, err := pages.FromConfig(cfg, site.Index)
 		var ce config.Errors
@@ -336,14 +358,15 @@ func renderPages(cfg *config.Config, reg *sites.Registry) ([]*pages.Set, error) 
 		case err != nil:
 			return nil, err
 		}
-		if sets[site.Index], err = pages.Render(ps, pages.State{}, pages.Options{}); err != nil {
+		if _, err = pages.Render(ps, pages.State{}, pages.Options{}); err != nil {
 			errs = append(errs, cfg.Errorf(fmt.Sprintf("sites[%d].page", site.Index), "%v", err))
 		}
+		out[site.Index] = ps
 	}
 	if len(errs) > 0 {
 		return nil, errs
 	}
-	return sets, nil
+	return out, nil
 }
 
 // Serve accepts shoppers' connections on ln until Shutdown. ln may be a TLS

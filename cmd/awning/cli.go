@@ -35,6 +35,10 @@ error.`,
 		checkConfigCommand(stdout),
 		demoCommand(stdout, stderr),
 		pageCommand(stdout),
+		maintenanceCommand(stdout),
+		updateCommand(stdout),
+		fallbackCommand(stdout),
+		tokenCommand(stdout),
 		versionCommand(stdout),
 	)
 	return root

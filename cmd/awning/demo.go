@@ -3,7 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
 	_ "embed"
+	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
@@ -81,8 +85,13 @@ func demo(ctx context.Context, f demoFlags, stdout, stderr io.Writer) error {
 	if err := os.MkdirAll(f.stateDir, 0o700); err != nil {
 		return fmt.Errorf("demo state: %w", err)
 	}
+	var tb [24]byte
+	rand.Read(tb[:])
+	token := "awn_demo_" + base64.RawURLEncoding.EncodeToString(tb[:])
+	sum := sha256.Sum256([]byte(token))
 	template.Must(template.New("demo").Parse(demoConfigTemplate)).Execute(&cfg, map[string]string{
 		"Listen": f.listen, "HTTPS": f.https, "Admin": f.admin, "StateDir": f.stateDir, "ShopURL": "http://" + shop.Addr(),
+		"TokenHash": hex.EncodeToString(sum[:]),
 	})
 	if err := os.WriteFile(path, cfg.Bytes(), 0o600); err != nil {
 		return err
@@ -98,7 +107,7 @@ func demo(ctx context.Context, f demoFlags, stdout, stderr io.Writer) error {
 	go func() {
 		select {
 		case <-n.Ready():
-			printDemoHelp(stdout, n.Addrs(), shop.Addr(), controlLn.Addr().String(), path, n.CertManager().CAPath())
+			printDemoHelp(stdout, n.Addrs(), shop.Addr(), controlLn.Addr().String(), path, n.CertManager().CAPath(), token)
 		case <-ctx.Done():
 		}
 	}()
@@ -124,7 +133,7 @@ func loopbackName(addrs []string) string {
 	return a
 }
 
-func printDemoHelp(w io.Writer, a node.Addrs, shop, control, path, ca string) {
+func printDemoHelp(w io.Writer, a node.Addrs, shop, control, path, ca, token string) {
 	web, secure := loopbackName(a.HTTP), loopbackName(a.HTTPS)
 	fmt.Fprintf(w, `
 Awning demo: the sample shop "Bakkerij de Vries" is open through Awning.
@@ -147,6 +156,14 @@ Try it:
   (in a browser, the outage page brings you back by itself once the shop heals)
   curl -X POST http://%[5]s/_demo/heal
 
+Ops in control (every Awning node would obey at once):
+  export AWNING_ADMIN=http://%[3]s AWNING_TOKEN=%[8]s
+  awning maintenance on --site bakkerij --for 30m --bypass     # prints a bypass link
+  awning update post --site bakkerij --message nl="De oven draait weer" --message en="The oven is back on"
+  awning maintenance status
+  awning maintenance off --site bakkerij
+  (go run ./cmd/awning ... when awning is not installed)
+
 HTTPS certificates come from a local CA made for this demo and kept at
   %[7]s
   curl --cacert %[7]s -si https://%[6]s/product/1
@@ -156,5 +173,5 @@ Certificates > Authorities > Import; Chrome and Edge: Settings > Privacy and
 security > Security > Manage certificates). Remove it again when done.
 
 Ctrl-C stops the demo.
-`, web, shop, a.Admin[0], path, control, secure, ca)
+`, web, shop, a.Admin[0], path, control, secure, ca, token)
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -22,6 +23,7 @@ import (
 	"github.com/awningproxy/awning/config"
 	"github.com/awningproxy/awning/internal/testkit"
 	"github.com/awningproxy/awning/node"
+	"github.com/spf13/cobra"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -38,12 +40,8 @@ const deployDir = "../../deploy"
 // tree and returns the command and its parsed flags.
 func commandLine(t *testing.T, where string, args []string) (name string, flag func(string) string) {
 	t.Helper()
-	root := rootCommand(io.Discard, io.Discard)
-	cmd, rest, err := root.Find(args)
-	if err != nil || cmd == root {
-		t.Fatalf("%s: %q names no awning command (%v)", where, args, err)
-	}
-	if err := cmd.ParseFlags(rest); err != nil {
+	cmd, err := findCommand(args)
+	if err != nil {
 		t.Fatalf("%s: %q: %v", where, args, err)
 	}
 	if err := cmd.ValidateArgs(cmd.Flags().Args()); err != nil {
@@ -56,6 +54,32 @@ func commandLine(t *testing.T, where string, args []string) (name string, flag f
 		}
 		return v
 	}
+}
+
+// findCommand finds the command args name in the command tree and parses
+// its flags. Cobra's Find stops at a parent whose subcommand it does not
+// know; that is an error here, as is a parent that does nothing alone.
+func findCommand(args []string) (*cobra.Command, error) {
+	root := rootCommand(io.Discard, io.Discard)
+	cmd, rest, err := root.Find(args)
+	if err != nil {
+		return nil, err
+	}
+	if cmd == root {
+		return nil, errors.New("names no awning command")
+	}
+	if err := cmd.ParseFlags(rest); err != nil {
+		return nil, err
+	}
+	if cmd.HasSubCommands() {
+		if a := cmd.Flags().Args(); len(a) > 0 {
+			return nil, fmt.Errorf("%q has no subcommand %q", cmd.CommandPath(), a[0])
+		}
+		if !cmd.Runnable() {
+			return nil, fmt.Errorf("%q needs a subcommand", cmd.CommandPath())
+		}
+	}
+	return cmd, nil
 }
 
 func port(t *testing.T, addr string) int {
@@ -791,7 +815,7 @@ func TestSystemdUnit(t *testing.T) {
 	if err != nil {
 		t.Fatal("systemd-analyze is missing (Debian package systemd); scripts/install-test-deps.sh installs it")
 	}
-	bin := buildAwning(t)
+	bin := binary(t)
 	b, _ := os.ReadFile(path)
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "awning@.service"), bytes.ReplaceAll(b, []byte("/usr/local/bin/awning"), []byte(bin)))
@@ -874,4 +898,79 @@ func TestGrafanaDashboard(t *testing.T) {
 	if used < 20 {
 		t.Errorf("%d queries; the dashboard lost its panels?", used)
 	}
+}
+
+// TestRunbookCommands: every awning command line the operations docs tell
+// someone to type in an incident exists, with the flags it uses. Lines in
+// shell blocks are checked whole; commands quoted inline, for their command
+// and flags only (they leave out the arguments).
+func TestRunbookCommands(t *testing.T) {
+	checked := 0
+	for _, doc := range []string{"../../docs/operations.md", "../../docs/metrics.md", "../../deploy/kubernetes/redis.md"} {
+		b, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inBlock := false
+		for i, line := range strings.Split(string(b), "\n") {
+			trimmed := strings.TrimSpace(line)
+			if strings.HasPrefix(trimmed, "```") {
+				inBlock = !inBlock
+				continue
+			}
+			where := doc + ":" + strconv.Itoa(i+1)
+			if inBlock {
+				if strings.HasPrefix(trimmed, "awning ") {
+					commandLine(t, where, shellWords(t, where, strings.TrimPrefix(trimmed, "awning ")))
+					checked++
+				}
+				continue
+			}
+			for _, m := range regexp.MustCompile("`awning ([a-z][^`]*)`").FindAllStringSubmatch(line, -1) {
+				if _, err := findCommand(shellWords(t, where, m[1])); err != nil {
+					t.Errorf("%s: `awning %s`: %v", where, m[1], err)
+				}
+				checked++
+			}
+		}
+	}
+	if checked < 5 {
+		t.Errorf("checked %d commands; the docs lost their runbooks?", checked)
+	}
+}
+
+// shellWords splits a command line as a POSIX shell would for the simple
+// quoting docs use: double and single quotes, no escapes.
+func shellWords(t *testing.T, where, s string) []string {
+	t.Helper()
+	var words []string
+	var cur strings.Builder
+	inWord := false
+	var quote rune
+	for _, r := range s {
+		switch {
+		case quote != 0 && r == quote:
+			quote = 0
+		case quote != 0:
+			cur.WriteRune(r)
+		case r == '"' || r == '\'':
+			quote, inWord = r, true
+		case r == ' ' || r == '\t':
+			if inWord {
+				words = append(words, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		default:
+			cur.WriteRune(r)
+			inWord = true
+		}
+	}
+	if quote != 0 {
+		t.Fatalf("%s: unbalanced quote in %q", where, s)
+	}
+	if inWord {
+		words = append(words, cur.String())
+	}
+	return words
 }

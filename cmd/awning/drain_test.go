@@ -28,7 +28,7 @@ func TestSIGTERMDrainsUnderLoad(t *testing.T) {
 		clients = 16
 		slow    = 3 * time.Second
 	)
-	bin := buildAwning(t)
+	bin := binary(t)
 	o := testkit.NewOrigin(t, testkit.Slow(slow, testkit.Respond(200, "baked", "Content-Type: text/plain")))
 	port, admin := testkit.FreePort(t), testkit.FreePort(t)
 	path := filepath.Join(t.TempDir(), "awning.yaml")

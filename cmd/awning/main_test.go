@@ -22,6 +22,41 @@ import (
 	"github.com/awningproxy/awning/internal/testkit"
 )
 
+var (
+	buildOnce sync.Once
+	builtBin  string
+	buildErr  error
+)
+
+// binary builds the awning binary once per test run, for tests that need
+// real processes (signals, several nodes).
+func binary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "awning-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		builtBin = filepath.Join(dir, "awning")
+		cmd := exec.Command("go", "build", "-o", builtBin, ".")
+		cmd.Stderr = os.Stderr
+		buildErr = cmd.Run()
+	})
+	if buildErr != nil {
+		t.Fatalf("go build: %v", buildErr)
+	}
+	return builtBin
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if builtBin != "" {
+		os.RemoveAll(filepath.Dir(builtBin))
+	}
+	os.Exit(code)
+}
+
 type syncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
@@ -138,6 +173,40 @@ func TestDemo(t *testing.T) {
 			t.Errorf("healed after %s: %d %q; want the shop", mode, resp.StatusCode, resp.Header.Get("Awning-Served"))
 		}
 	}
+
+	// Ops in control, through the CLI and the token the demo printed.
+	reEnv := regexp.MustCompile(`export AWNING_ADMIN=(\S+) AWNING_TOKEN=(\S+)`)
+	env := reEnv.FindStringSubmatch(out.String())
+	if env == nil {
+		t.Fatalf("the demo printed no admin token:\n%s", out.String())
+	}
+	cli := func(args ...string) string {
+		var buf bytes.Buffer
+		args = append(args, "--admin", env[1], "--token", env[2])
+		if err := run(context.Background(), args, &buf, io.Discard); err != nil {
+			t.Fatalf("awning %s: %v", strings.Join(args, " "), err)
+		}
+		return buf.String()
+	}
+	got := cli("maintenance", "on", "--site", "bakkerij", "--for", "30m", "--bypass")
+	if !strings.Contains(got, "Maintenance is on for bakkerij") || !strings.Contains(got, "/.well-known/awning/bypass/") {
+		t.Errorf("maintenance on printed %q", got)
+	}
+	resp, body = fetch(t, "GET", web+"/product/1")
+	if resp.StatusCode != 503 || resp.Header.Get("Awning-Served") != "maintenance" || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("in maintenance: %d %q", resp.StatusCode, resp.Header.Get("Awning-Served"))
+	}
+	cli("update", "post", "--site", "bakkerij", "--message", "nl=De oven draait weer", "--message", "en=The oven is back on")
+	if _, body = fetch(t, "GET", web+"/product/1"); !strings.Contains(body, "De oven draait weer") {
+		t.Error("the posted update is not on the maintenance page")
+	}
+	if got := cli("maintenance", "status"); !strings.Contains(got, "bakkerij") || !strings.Contains(got, "maintenance page") {
+		t.Errorf("status printed %q", got)
+	}
+	cli("maintenance", "off", "--site", "bakkerij")
+	if resp, _ = fetch(t, "GET", web+"/product/1"); resp.Header.Get("Awning-Served") != "origin" {
+		t.Errorf("after maintenance off: %q", resp.Header.Get("Awning-Served"))
+	}
 }
 
 func TestCheckConfig(t *testing.T) {
@@ -163,7 +232,7 @@ func TestCheckConfig(t *testing.T) {
 // SIGHUP with a good file switches the origin, SIGHUP with a bad file keeps
 // the old one, SIGTERM exits cleanly.
 func TestServeBinarySignals(t *testing.T) {
-	bin := buildAwning(t)
+	bin := binary(t)
 	a := testkit.NewOrigin(t, testkit.Respond(200, "a"))
 	b := testkit.NewOrigin(t, testkit.Respond(200, "b"))
 	port := testkit.FreePort(t)

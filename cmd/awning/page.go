@@ -1,8 +1,12 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -22,7 +26,158 @@ func pageCommand(stdout io.Writer) *cobra.Command {
 the shop cannot answer or ops closed it for maintenance.`,
 		Args: cobra.NoArgs,
 	}
-	cmd.AddCommand(pagePreviewCommand(stdout))
+	var api apiFlags
+	api.register(cmd)
+	cmd.AddCommand(pagePreviewCommand(stdout, &api), pageSetCommand(stdout, &api), pageLogoCommand(stdout, &api), pageResetCommand(stdout, &api))
+	return cmd
+}
+
+type brandingFlags struct {
+	site, brand, color, statusURL, contact string
+	message, reassurance                   []string
+}
+
+func pageSetCommand(stdout io.Writer, api *apiFlags) *cobra.Command {
+	var f brandingFlags
+	cmd := &cobra.Command{
+		Use:   "set",
+		Short: "Change a shop's branding over the admin API (merchant or ops token)",
+		Long: `Change what a shop's outage and maintenance pages show. Fields not given
+keep their current value; the logo has its own command.`,
+		Example: `  awning page set --site bakkerij --color "#b5651d" --contact support@bakkerij.example
+  awning page set --site bakkerij --message nl="We bakken even opnieuw" --reassurance en="Your orders are safe"`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if f.site == "" {
+				return fmt.Errorf("page set: say which shop with --site")
+			}
+			c, err := api.client()
+			if err != nil {
+				return err
+			}
+			data, err := c.call(cmd.Context(), "GET", "/v1/sites/"+f.site+"/page", nil, "")
+			if err != nil {
+				return fmt.Errorf("page set: %w", err)
+			}
+			var b pages.Branding // the current branding, minus the logo
+			var cur map[string]json.RawMessage
+			json.Unmarshal(data, &cur)
+			delete(cur, "logo")
+			raw, _ := json.Marshal(cur)
+			json.Unmarshal(raw, &b)
+			set := func(dst *string, v string) {
+				if v != "" {
+					*dst = v
+				}
+			}
+			set(&b.Brand, f.brand)
+			set(&b.Color, f.color)
+			set(&b.StatusURL, f.statusURL)
+			set(&b.Contact, f.contact)
+			msg, err := messages("message", f.message)
+			if err != nil {
+				return err
+			}
+			if msg != nil {
+				b.Message = msg
+			}
+			if len(f.reassurance) > 0 {
+				b.Reassurance = map[string][]string{}
+				for _, r := range f.reassurance {
+					lang, text, ok := strings.Cut(r, "=")
+					if !ok {
+						return fmt.Errorf("--reassurance %q: write it as lang=text", r)
+					}
+					b.Reassurance[lang] = append(b.Reassurance[lang], text)
+				}
+			}
+			if data, err = c.call(cmd.Context(), "PUT", "/v1/sites/"+f.site+"/page", b, ""); err != nil {
+				return fmt.Errorf("page set: %w", err)
+			}
+			if api.json {
+				printJSON(stdout, data)
+				return nil
+			}
+			fmt.Fprintf(stdout, "Branding of %s updated; its pages are rendered anew on every node.\n", f.site)
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.site, "site", "", "the shop (required)")
+	fl.StringVar(&f.brand, "brand", "", "shop name")
+	fl.StringVar(&f.color, "color", "", "brand colour, #rgb or #rrggbb")
+	fl.StringVar(&f.statusURL, "status-url", "", "https link to a status page")
+	fl.StringVar(&f.contact, "contact", "", "e-mail address or https link")
+	fl.StringArrayVar(&f.message, "message", nil, "outage message per language, lang=text (repeat; replaces all messages)")
+	fl.StringArrayVar(&f.reassurance, "reassurance", nil, "a reassurance line, lang=text (repeat; replaces all lines)")
+	return cmd
+}
+
+func pageLogoCommand(stdout io.Writer, api *apiFlags) *cobra.Command {
+	var site string
+	var remove bool
+	cmd := &cobra.Command{
+		Use:     "logo --site NAME FILE",
+		Short:   "Upload a shop's logo (PNG, JPEG or WebP up to 200 KB), or remove it",
+		Example: "  awning page logo --site bakkerij logo.png\n  awning page logo --site bakkerij --remove",
+		Args:    cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if site == "" {
+				return fmt.Errorf("page logo: say which shop with --site")
+			}
+			c, err := api.client()
+			if err != nil {
+				return err
+			}
+			path := "/v1/sites/" + site + "/page/logo"
+			if remove {
+				if _, err := c.call(cmd.Context(), "DELETE", path, nil, ""); err != nil {
+					return fmt.Errorf("page logo: %w", err)
+				}
+				fmt.Fprintf(stdout, "Logo of %s removed.\n", site)
+				return nil
+			}
+			if len(args) != 1 {
+				return fmt.Errorf("page logo: give the image file, or --remove")
+			}
+			data, err := os.ReadFile(args[0])
+			if err != nil {
+				return fmt.Errorf("page logo: %w", err)
+			}
+			if _, err := c.call(cmd.Context(), "PUT", path, data, http.DetectContentType(data)); err != nil {
+				return fmt.Errorf("page logo: %w", err)
+			}
+			fmt.Fprintf(stdout, "Logo of %s uploaded (%d bytes).\n", site, len(data))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&site, "site", "", "the shop (required)")
+	cmd.Flags().BoolVar(&remove, "remove", false, "remove the logo")
+	return cmd
+}
+
+func pageResetCommand(stdout io.Writer, api *apiFlags) *cobra.Command {
+	var site string
+	cmd := &cobra.Command{
+		Use:   "reset",
+		Short: "Drop a shop's branding changes: back to the config file's",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if site == "" {
+				return fmt.Errorf("page reset: say which shop with --site")
+			}
+			c, err := api.client()
+			if err != nil {
+				return err
+			}
+			if _, err := c.call(cmd.Context(), "DELETE", "/v1/sites/"+site+"/page", nil, ""); err != nil {
+				return fmt.Errorf("page reset: %w", err)
+			}
+			fmt.Fprintf(stdout, "Branding of %s is the config file's again.\n", site)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&site, "site", "", "the shop (required)")
 	return cmd
 }
 
@@ -31,7 +186,7 @@ type previewFlags struct {
 	readOnly                      bool
 }
 
-func pagePreviewCommand(stdout io.Writer) *cobra.Command {
+func pagePreviewCommand(stdout io.Writer, api *apiFlags) *cobra.Command {
 	var f previewFlags
 	cmd := &cobra.Command{
 		Use:   "preview",
@@ -44,18 +199,45 @@ a logo, messages or a custom template.`,
   awning page preview --config awning.yaml --mode maintenance --end 2h --lang en > maintenance.html`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if f.config == "" {
+				return remotePreview(cmd, stdout, api, f)
+			}
 			return preview(stdout, f, time.Now())
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.config, "config", "", "configuration file (required)")
+	fl.StringVar(&f.config, "config", "", "configuration file; without it, the page comes from the admin API as it is now")
 	fl.StringVar(&f.site, "site", "", "site name (default: the only site)")
 	fl.StringVar(&f.mode, "mode", "outage", "outage or maintenance")
 	fl.StringVar(&f.lang, "lang", "", "language shown first (default: the site's main language)")
 	fl.StringVar(&f.end, "end", "", "maintenance: expected end, RFC 3339 (2025-01-14T16:00:00+01:00) or from now (2h)")
 	fl.BoolVar(&f.readOnly, "read-only", false, "maintenance: browsing stays open, ordering is paused")
-	cmd.MarkFlagRequired("config")
 	return cmd
+}
+
+// remotePreview fetches a site's page as a running Awning serves it now,
+// with the merchant's branding and ops' updates.
+func remotePreview(cmd *cobra.Command, w io.Writer, api *apiFlags, f previewFlags) error {
+	if f.site == "" {
+		return fmt.Errorf("page preview: say which shop with --site (or give --config)")
+	}
+	if f.end != "" || f.readOnly {
+		return fmt.Errorf("page preview: --end and --read-only work with --config; the admin API shows the window in force")
+	}
+	c, err := api.client()
+	if err != nil {
+		return err
+	}
+	q := url.Values{"mode": {f.mode}}
+	if f.lang != "" {
+		q.Set("lang", f.lang)
+	}
+	data, err := c.call(cmd.Context(), "GET", "/v1/sites/"+f.site+"/page/preview?"+q.Encode(), nil, "")
+	if err != nil {
+		return fmt.Errorf("page preview: %w", err)
+	}
+	_, err = w.Write(data)
+	return err
 }
 
 func preview(w io.Writer, f previewFlags, now time.Time) error {

@@ -86,10 +86,16 @@ type Key struct {
 	Unclean bool
 	// Overlong: too many query parameters to normalize; not stored.
 	Overlong bool
+	// Bypass: the request passed maintenance (an allowed address or the
+	// bypass cookie); it sees a shop closed to others, so its answer is
+	// never stored or shared. Set by the caller.
+	Bypass bool
 }
 
 // Storable reports whether the key allows keeping the answer.
-func (k *Key) Storable() bool { return !k.Personal && !k.Tracking && !k.Unclean && !k.Overlong }
+func (k *Key) Storable() bool {
+	return !k.Personal && !k.Tracking && !k.Unclean && !k.Overlong && !k.Bypass
+}
 
 // maxParams bounds the query parameters a key normalizes without
 // allocating; requests with more are served but their answers not stored.

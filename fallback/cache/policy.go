@@ -68,6 +68,8 @@ var (
 // status, headers); the body is checked when the copy is built.
 func (p *Policy) Check(k *Key, path []byte, resp *fasthttp.Response) Reason {
 	switch {
+	case k.Bypass:
+		return Bypassed
 	case k.Personal:
 		return PersonalRequest
 	case k.Tracking:

@@ -1,0 +1,67 @@
+package node
+
+import (
+	"net/netip"
+	"slices"
+	"sort"
+
+	"github.com/awningproxy/awning/config"
+	"github.com/awningproxy/awning/pages"
+	"github.com/awningproxy/awning/proxy"
+	"github.com/awningproxy/awning/state"
+)
+
+// applyState hands the proxy the run-time state of the sites whose scopes
+// changed (every site when the global scope did). It is the store's
+// OnChange, and runs again after a reload for the sites the new config has.
+func (n *Node) applyState(changed []string) {
+	reg := n.reg.Load()
+	if n.proxy == nil || reg == nil {
+		return // still building: New applies everything once the proxy exists
+	}
+	all := slices.Contains(changed, state.Global)
+	global := n.state.Scope(state.Global)
+	for _, site := range reg.All() {
+		if !all && !slices.Contains(changed, site.Name) {
+			continue
+		}
+		in := siteState(global, n.state.Scope(site.Name))
+		if err := n.proxy.ApplyState(site.Name, in); err != nil {
+			n.log.Error("run-time state not applied", "site", site.Name, "err", err)
+		}
+	}
+}
+
+// applyAll applies every site's run-time state.
+func (n *Node) applyAll() { n.applyState([]string{state.Global}) }
+
+// siteState merges the global scope and a site's own into what the proxy
+// applies: the site's maintenance window wins over the global one; incident
+// updates of both are shown, newest first.
+func siteState(global, sc state.Scope) proxy.SiteState {
+	m := sc.Maintenance
+	if m == nil || !m.Enabled {
+		m = global.Maintenance
+	}
+	out := proxy.SiteState{ForceFallback: sc.ForceFallback}
+	out.Pages.Branding = sc.Branding
+	out.Pages.Updates = append(slices.Clone(sc.Updates), global.Updates...)
+	sort.SliceStable(out.Pages.Updates, func(i, j int) bool { return out.Pages.Updates[i].Time.After(out.Pages.Updates[j].Time) })
+	if m != nil && m.Enabled {
+		pm := &proxy.Maintenance{ReadOnly: m.Mode == string(pages.ReadOnly), BypassSecret: m.BypassSecret}
+		w := &pages.Window{Mode: pages.WindowMode(m.Mode), Message: m.Message}
+		if m.Start != nil {
+			pm.Start, w.Start = *m.Start, *m.Start
+		}
+		if m.End != nil {
+			pm.End, w.End = *m.End, *m.End
+		}
+		for _, a := range m.Allow {
+			if p, err := config.ParsePrefix(a); err == nil { // checked by the admin API
+				pm.Allow = append(pm.Allow, netip.Prefix(p))
+			}
+		}
+		out.Maintenance, out.Pages.Window = pm, w
+	}
+	return out
+}
