@@ -149,7 +149,8 @@ var (
 
 // parseError answers a request fasthttp could not parse, or one guardConn
 // refused; fasthttp closes the connection afterwards.
-func parseError(ctx *fasthttp.RequestCtx, err error) {
+func (s *Server) parseError(ctx *fasthttp.RequestCtx, err error) {
+	s.refused.Add(1)
 	var small *fasthttp.ErrSmallBuffer
 	var ne net.Error
 	switch {

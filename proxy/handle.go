@@ -19,17 +19,33 @@ var (
 
 // handle is the request pipeline (DESIGN.md, "A request's way through").
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
+	// No defer for the decrement: it measurably costs more than the two
+	// atomic adds, and a handler that panics ends the process (fasthttp
+	// does not recover), gauge and all.
+	s.inflight.Add(1)
+	snap := s.snap.Load()
+	st := s.route(ctx, snap)
+	if snap.accessLog {
+		s.logAccess(ctx, st)
+	}
+	s.inflight.Add(-1)
+}
+
+// route answers the request and returns the site it was for (nil when it
+// was refused or for no site).
+func (s *Server) route(ctx *fasthttp.RequestCtx, snap *snapshot) *siteState {
 	if err := checkRawHeaders(ctx.Request.Header.RawHeaders()); err != nil {
 		s.log.Debug("refused request", "reason", err, "peer", ctx.RemoteIP())
+		s.refused.Add(1)
 		badRequest.write(ctx)
 		ctx.SetConnectionClose()
-		return
+		return nil
 	}
-	snap := s.snap.Load()
 	site := snap.sites.Lookup(ctx.Host())
 	if site == nil {
+		s.misdirected.Add(1)
 		misdirectedAnswer.write(ctx)
-		return
+		return nil
 	}
 	st := snap.states[site.Index]
 	if st.hsts != nil && ctx.IsTLS() {
@@ -37,18 +53,20 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	}
 	d := st.dyn.Load()
 	if bytes.HasPrefix(ctx.Path(), wellKnownPrefix) {
+		st.count.count(OutcomeOwn)
 		s.serveOwn(ctx, st, d)
-		return
+		return st
 	}
 	bypass := false
 	if m := s.maintenanceNow(d); m != nil {
 		if !s.bypassed(ctx, snap, st, m) {
 			s.serveMaintenance(ctx, st, m)
-			return
+			return st
 		}
 		bypass = true
 	}
 	s.forward(ctx, snap, st, bypass)
+	return st
 }
 
 // serveOwn answers the paths Awning owns on every shop host.
@@ -101,6 +119,7 @@ func (s *Server) forward(ctx *fasthttp.RequestCtx, snap *snapshot, st *siteState
 	if err == nil && !isFailureStatus(resp.StatusCode()) {
 		relay(&ctx.Response, resp)
 		ctx.Response.Header.SetBytesKV(hAwningServed, vOrigin)
+		st.count.count(OutcomeOrigin)
 		return
 	}
 	why := fallbackWhy{detail: failureReason(err)}

@@ -276,3 +276,32 @@ func TestServeBinarySignals(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestDemoShopOnly runs `awning demo --shop-only`, what deploy/compose.yaml
+// runs as its shop service: the sample shop and its break/heal endpoints,
+// with no Awning in front.
+func TestDemoShopOnly(t *testing.T) {
+	var logs syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"demo", "--shop-only", "--shop", "127.0.0.1:0", "--control", "127.0.0.1:0"}, io.Discard, &logs)
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("demo --shop-only: %v", err)
+		}
+	}()
+	re := regexp.MustCompile(`shop=(http://[0-9.:]+) control="?(http://[0-9.:]+)/_demo/break`)
+	waitFor(t, 10*time.Second, "the shop to open", func() bool { return re.MatchString(logs.String()) })
+	m := re.FindStringSubmatch(logs.String())
+	resp, body := fetch(t, "GET", m[1]+"/product/1")
+	if resp.StatusCode != 200 || resp.Header.Get("Awning-Served") != "" || !strings.Contains(body, "Desem waldkorn") {
+		t.Fatalf("the shop: %d %q; want its own product page, not through Awning", resp.StatusCode, resp.Header.Get("Awning-Served"))
+	}
+	fetch(t, "POST", m[2]+"/_demo/break?mode=500")
+	if resp, _ := fetch(t, "GET", m[1]+"/product/1"); resp.StatusCode != 500 {
+		t.Errorf("broken shop: %d; want 500", resp.StatusCode)
+	}
+}
