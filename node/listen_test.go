@@ -29,7 +29,7 @@ func TestReusePortHandover(t *testing.T) {
 
 	oldPath := filepath.Join(t.TempDir(), "awning.yaml")
 	os.WriteFile(oldPath, []byte(cfg(a.URL(), "")), 0o600)
-	old, err := New(Options{ConfigPath: oldPath, LogOutput: &syncBuffer{}})
+	old, err := New(Options{ConfigPath: oldPath, LogOutput: &testkit.Buffer{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +59,7 @@ func TestReusePortHandover(t *testing.T) {
 	// Without reuse_port the port is the old node's alone.
 	path := filepath.Join(t.TempDir(), "awning.yaml")
 	os.WriteFile(path, []byte(cfg(b.URL(), ", reuse_port: false")), 0o600)
-	solo, err := New(Options{ConfigPath: path, LogOutput: &syncBuffer{}})
+	solo, err := New(Options{ConfigPath: path, LogOutput: &testkit.Buffer{}})
 	if err != nil {
 		t.Fatal(err)
 	}

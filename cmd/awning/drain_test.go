@@ -40,7 +40,7 @@ sites:
     hosts: [shop.example]
     origin: {urls: ["`+o.URL()+`"], timeout: 10s}
 `), 0o600)
-	var logs syncBuffer
+	var logs testkit.Buffer
 	cmd := exec.Command(bin, "serve", "--config", path)
 	cmd.Stderr = &logs
 	if err := cmd.Start(); err != nil {

@@ -281,7 +281,7 @@ func itoa(n int) string { return strconv.Itoa(n) }
 // runs as its shop service: the sample shop and its break/heal endpoints,
 // with no Awning in front.
 func TestDemoShopOnly(t *testing.T) {
-	var logs syncBuffer
+	var logs testkit.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
