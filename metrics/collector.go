@@ -23,8 +23,8 @@ type collector struct {
 // descs describes every metric the collector emits; docs/metrics.md
 // documents each, and TestEveryMetricIsDocumented holds the two together.
 type descs struct {
-	requests, inFlight, openConns, originDuration *prometheus.Desc
-	fallbackRatio, servingFallback                *prometheus.Desc
+	requests, inFlight, openConns, originDuration, panics *prometheus.Desc
+	fallbackRatio, servingFallback                        *prometheus.Desc
 
 	siteOpen, tripped, trips, maintenance                     *prometheus.Desc
 	originState, transitions, shortCircuited, overflow        *prometheus.Desc
@@ -48,6 +48,7 @@ func newDescs() (descs, []*prometheus.Desc) {
 		return d
 	}
 	return descs{
+		panics:          desc("awning_request_panics_total", "Requests whose handling panicked: recovered, answered 503 and logged with a stack. Any is a bug to report."),
 		requests:        desc("awning_requests_total", "Shopper requests answered, by site and outcome (the Awning-Served value; own for Awning's own paths). Requests for no site have site=\"\" and outcome misdirected or refused.", "site", "outcome"),
 		inFlight:        desc("awning_requests_in_flight", "Shopper requests being handled now."),
 		openConns:       desc("awning_open_connections", "Shopper connections open now."),
@@ -123,6 +124,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(d.openConns, float64(ps.OpenConns))
 	counter(d.requests, ps.Misdirected, "", "misdirected")
 	counter(d.requests, ps.Refused, "", "refused")
+	counter(d.panics, ps.Panics)
 	for i := range ps.Sites {
 		s := &ps.Sites[i]
 		c.collectSite(ch, s, counter, gauge)

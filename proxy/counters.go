@@ -117,6 +117,9 @@ type Stats struct {
 	// Refused counts requests refused before routing: ambiguous framing,
 	// a head or body over the limits, a read timeout.
 	Refused uint64
+	// Panics counts requests whose handling panicked: recovered, answered
+	// 503, logged with a stack. Any is a bug to report.
+	Panics uint64
 	// Sites are the sites of the configuration in force, in config order.
 	Sites []SiteStats
 }
@@ -157,6 +160,7 @@ func (s *Server) Stats() Stats {
 		OpenConns:   int64(conns),
 		Misdirected: s.misdirected.Load(),
 		Refused:     s.refused.Load(),
+		Panics:      s.panics.Load(),
 		Sites:       make([]SiteStats, 0, len(snap.states)),
 	}
 	for _, ss := range snap.states {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"runtime/debug"
 	"time"
 
 	"github.com/awningproxy/awning/fallback/health"
@@ -19,16 +20,32 @@ var (
 
 // handle is the request pipeline (DESIGN.md, "A request's way through").
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
-	// No defer for the decrement: it measurably costs more than the two
-	// atomic adds, and a handler that panics ends the process (fasthttp
-	// does not recover), gauge and all.
 	s.inflight.Add(1)
+	// fasthttp does not recover a handler's panic: one bug met by one
+	// request would end the process and every shop on it.
+	defer s.recoverRequest(ctx)
 	snap := s.snap.Load()
 	st := s.route(ctx, snap)
 	if snap.accessLog {
 		s.logAccess(ctx, st)
 	}
 	s.inflight.Add(-1)
+}
+
+// recoverRequest turns a panic in the request path into a logged error and
+// a neutral 503 for that one shopper; the node serves on.
+func (s *Server) recoverRequest(ctx *fasthttp.RequestCtx) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	s.inflight.Add(-1)
+	s.panics.Add(1)
+	s.log.Error("request handler panicked; answered 503", "panic", v, "host", string(ctx.Host()),
+		"path", string(ctx.Path()), "stack", string(debug.Stack()))
+	ctx.Response.Reset()
+	unavailable.write(ctx)
+	ctx.SetConnectionClose()
 }
 
 // route answers the request and returns the site it was for (nil when it

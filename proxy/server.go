@@ -60,6 +60,7 @@ type Server struct {
 
 	staleServed, outageServed, maintenanceServed atomic.Uint64
 	misdirected, refused                         atomic.Uint64 // requests for no site
+	panics                                       atomic.Uint64 // requests whose handler panicked (recovered)
 	inflight                                     atomic.Int64  // shopper requests being handled
 
 	mu     sync.Mutex // serializes Update, ApplyState and Close

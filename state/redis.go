@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
 // Timeouts applied when the URL does not set its own. They are short on
@@ -55,6 +56,7 @@ func OpenRedis(rawURL string) (redis.UniversalClient, error) {
 			return nil, fmt.Errorf("state: redis cluster URL: %w", err)
 		}
 		defaults(&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.PoolTimeout, &opt.ContextTimeoutEnabled, &opt.DisableIdentity)
+		opt.MaintNotificationsConfig = noMaintNotifications()
 		return redis.NewClusterClient(opt), nil
 	case mode == "" && (base == "redis" || base == "rediss" || base == "unix"):
 		opt, err := redis.ParseURL(rawURL)
@@ -62,6 +64,7 @@ func OpenRedis(rawURL string) (redis.UniversalClient, error) {
 			return nil, fmt.Errorf("state: redis URL: %w", err)
 		}
 		defaults(&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.PoolTimeout, &opt.ContextTimeoutEnabled, &opt.DisableIdentity)
+		opt.MaintNotificationsConfig = noMaintNotifications()
 		return redis.NewClient(opt), nil
 	}
 	return nil, fmt.Errorf("state: unsupported redis URL scheme %q (want redis, rediss, unix, redis+sentinel or redis+cluster)", u.Scheme)
@@ -80,4 +83,11 @@ func defaults(dial, read, write, pool *time.Duration, ctxTimeout, noIdentity *bo
 		}
 	}
 	*ctxTimeout, *noIdentity = true, true
+}
+
+// noMaintNotifications turns off go-redis's maintenance notifications
+// (a Redis Enterprise feature): in their default "auto" mode every new
+// connection asks for them, and an ordinary Redis answers with an error.
+func noMaintNotifications() *maintnotifications.Config {
+	return &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 }
