@@ -1,7 +1,7 @@
 # `make test` is the one test command: CI (.ci/run) runs exactly this.
 GO ?= go
 
-.PHONY: test deps check vet fmt build demo bench fuzz
+.PHONY: test deps check vet lint fmt build demo bench fuzz
 
 test: deps check
 	$(GO) test -race -shuffle=on -timeout 20m ./...
@@ -11,13 +11,18 @@ test: deps check
 deps:
 	./scripts/install-test-deps.sh
 
-check: fmt vet
+check: fmt vet lint
 
 fmt:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 vet:
 	$(GO) vet ./...
+
+# staticcheck with every check on (staticcheck.conf); pinned so that a new
+# release's new checks arrive in a commit of their own, not in a CI run.
+lint:
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 build:
 	$(GO) build -o bin/awning ./cmd/awning

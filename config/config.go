@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"strconv"
 	"time"
 )
@@ -53,6 +54,29 @@ type Listen struct {
 	// Admin is the admin API listener. Default "127.0.0.1:9090"; keep it off
 	// public interfaces.
 	Admin string `yaml:"admin"`
+	// ReusePort binds every listener with SO_REUSEPORT, so that a new
+	// Awning process can bind the same ports while the old one still
+	// serves, and the old one then drains: an upgrade without a refused
+	// connection (docs/operations.md). Only processes of the same user can
+	// share a port. false makes a second process on the same ports fail
+	// at start instead. Default true.
+	ReusePort *bool `yaml:"reuse_port"`
+	// DrainTimeout bounds how long a stopping node (SIGTERM, SIGINT) lets
+	// requests in flight finish after it stopped accepting connections.
+	// Keep it below what the supervisor waits before SIGKILL (Kubernetes'
+	// terminationGracePeriodSeconds, systemd's TimeoutStopSec). Read at
+	// shutdown, so a reload changes it. Default 25s.
+	DrainTimeout Duration `yaml:"drain_timeout"`
+}
+
+// ReusePortOn reports whether listeners are bound with SO_REUSEPORT.
+func (l Listen) ReusePortOn() bool { return l.ReusePort == nil || *l.ReusePort }
+
+// Bound returns the part of l that takes effect only when a node starts
+// (the addresses and how they are bound), for telling a reload that
+// changed it.
+func (l Listen) Bound() [4]string {
+	return [4]string{l.HTTP, l.HTTPS, l.Admin, fmt.Sprint(l.ReusePortOn())}
 }
 
 // State says where shared state lives.

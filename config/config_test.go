@@ -71,6 +71,8 @@ func TestDefaults(t *testing.T) {
 		{"listen.http", cfg.Listen.HTTP, ":80"},
 		{"listen.https", cfg.Listen.HTTPS, ":443"},
 		{"listen.admin", cfg.Listen.Admin, "127.0.0.1:9090"},
+		{"listen.reuse_port", cfg.Listen.ReusePortOn(), true},
+		{"listen.drain_timeout", cfg.Listen.DrainTimeout.D(), 25 * time.Second},
 		{"tls.mode", cfg.TLS.Mode, "acme"},
 		{"tls.on_demand", cfg.TLS.OnDemandTLS(), true},
 		{"tls.agree_terms", cfg.TLS.AgreeTerms, false},

@@ -10,6 +10,7 @@ const (
 	DefaultHTTP            = ":80"
 	DefaultHTTPS           = ":443"
 	DefaultAdmin           = "127.0.0.1:9090"
+	DefaultDrainTimeout    = 25 * time.Second
 	DefaultStateDir        = "/var/lib/awning"
 	DefaultACMEDirectory   = "https://acme-v02.api.letsencrypt.org/directory"
 	DefaultMemory          = 256 << 20
@@ -78,6 +79,7 @@ func (c *Config) setDefaults() {
 	def(&c.Listen.HTTP, DefaultHTTP)
 	def(&c.Listen.HTTPS, DefaultHTTPS)
 	def(&c.Listen.Admin, DefaultAdmin)
+	def(&c.Listen.DrainTimeout, Duration(DefaultDrainTimeout))
 	def(&c.State.Dir, os.Getenv("STATE_DIRECTORY"))
 	def(&c.State.Dir, DefaultStateDir)
 	def(&c.TLS.Mode, "acme")

@@ -45,6 +45,9 @@ func (c *Config) validate() Errors {
 		v.listen("listen.https", c.Listen.HTTPS)
 	}
 	v.listen("listen.admin", c.Listen.Admin)
+	if d := c.Listen.DrainTimeout.D(); d < time.Second || d > 10*time.Minute {
+		v.errorf("listen.drain_timeout", "must be between 1s and 10m, got %s", c.Listen.DrainTimeout)
+	}
 
 	if c.State.Redis != "" {
 		u, err := url.Parse(c.State.Redis)

@@ -59,13 +59,13 @@ func (e *acmeEnv) config(t *testing.T, s nodeSpec) string {
 }
 
 // runNode runs a node from yaml until stop is called or the test ends.
-func runNode(t *testing.T, yaml string) (n *Node, path string, logs *syncBuffer, stop func()) {
+func runNode(t *testing.T, yaml string) (n *Node, path string, logs *testkit.Buffer, stop func()) {
 	t.Helper()
 	path = filepath.Join(t.TempDir(), "awning.yaml")
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	logs = &syncBuffer{}
+	logs = &testkit.Buffer{}
 	n, err := New(Options{ConfigPath: path, LogOutput: logs})
 	if err != nil {
 		t.Fatal(err)

@@ -19,6 +19,7 @@ import (
 	"github.com/awningproxy/awning/config"
 	"github.com/awningproxy/awning/fallback/cache"
 	"github.com/awningproxy/awning/fallback/health"
+	"github.com/awningproxy/awning/metrics"
 	"github.com/awningproxy/awning/proxy"
 	"github.com/awningproxy/awning/sites"
 	"github.com/awningproxy/awning/state"
@@ -29,16 +30,14 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// DrainTimeout bounds how long Run waits for requests in flight once its
-// context ends.
-const DrainTimeout = 25 * time.Second
-
 // Options configure a Node.
 type Options struct {
 	// ConfigPath is the configuration file; Reload reads it again. Required.
 	ConfigPath string
 	// LogOutput receives the log. Default os.Stderr.
 	LogOutput io.Writer
+	// Version is the running version, for metrics. Default "(devel)".
+	Version string
 }
 
 // Node is one running Awning. It is safe for concurrent use: Reload may be
@@ -57,6 +56,10 @@ type Node struct {
 	cache    *cache.Cache          // outlives reloads: copies stay
 	proxy    *proxy.Server
 	admin    *admin.Server
+	metrics  *metrics.Metrics
+
+	reloads, reloadErrors atomic.Uint64
+	loadedAt              atomic.Int64 // unix nanos the config in force was loaded
 
 	// HTTPS; all nil with tls.mode off.
 	certs    *certs.Manager
@@ -134,7 +137,12 @@ func New(opt Options) (*Node, error) {
 	n.cfg.Store(cfg)
 	n.reg.Store(reg)
 	n.applyAll() // what the snapshot file remembers, before the first request
-	n.admin = admin.New(admin.Options{Config: cfg, Sites: reg, Store: n.state, Proxy: n.proxy, Log: n.log})
+	if err := n.newMetrics(opt.Version); err != nil {
+		n.Close()
+		return nil, err
+	}
+	n.admin = admin.New(admin.Options{Config: cfg, Sites: reg, Store: n.state, Proxy: n.proxy, Metrics: n.metrics.Handler(), Log: n.log})
+	n.loadedAt.Store(time.Now().UnixNano())
 	return n, nil
 }
 
@@ -152,8 +160,14 @@ func Check(path string) (*config.Config, error) {
 
 // Close releases what New opened (probes, the webhook, certificate locks,
 // the Redis client) for a node that will not Run; Run releases them itself
-// when it returns.
+// when it returns, after the listeners drained. The order matters: nothing
+// is closed while something started later may still use it, so the proxy
+// (whose background fetches still store copies) goes before the cache,
+// and everything that talks to Redis goes before the Redis client.
 func (n *Node) Close() {
+	if n.metrics != nil {
+		n.metrics.Close()
+	}
 	if n.proxy != nil {
 		n.proxy.Close()
 	}
@@ -214,23 +228,31 @@ func (n *Node) Ready() <-chan struct{} { return n.ready }
 func (n *Node) Addrs() Addrs { return n.addrs }
 
 // Run opens the listeners and serves until ctx ends, then stops accepting,
-// lets requests in flight finish (up to DrainTimeout) and returns. A
-// listener that fails ends Run with its error.
+// lets requests in flight finish (up to listen.drain_timeout) and returns.
+// A listener that fails ends Run with its error.
+//
+// Shutdown goes in this order: readiness off (load balancers stop sending),
+// shopper listeners closed and requests in flight finished, the admin
+// listener closed, TLS background work stopped, then Close: metrics,
+// background origin fetches, the cache's Redis writer, the webhook's queue,
+// shared state, certificates and their locks in Redis, and last the Redis
+// client.
 func (n *Node) Run(ctx context.Context) error {
 	defer n.Close()
 	cfg := n.Config()
-	httpLns, err := listen(cfg.Listen.HTTP)
+	reuse := cfg.Listen.ReusePortOn()
+	httpLns, err := listen(cfg.Listen.HTTP, reuse)
 	if err != nil {
 		return err
 	}
 	var httpsLns []net.Listener
 	if n.certs != nil {
-		if httpsLns, err = listen(cfg.Listen.HTTPS); err != nil {
+		if httpsLns, err = listen(cfg.Listen.HTTPS, reuse); err != nil {
 			closeAll(httpLns)
 			return err
 		}
 	}
-	adminLns, err := listen(cfg.Listen.Admin)
+	adminLns, err := listen(cfg.Listen.Admin, reuse)
 	if err != nil {
 		closeAll(httpLns)
 		closeAll(httpsLns)
@@ -239,6 +261,7 @@ func (n *Node) Run(ctx context.Context) error {
 
 	n.cache.Start()
 	n.state.Start()
+	n.metrics.Start()
 	errc := make(chan error, len(httpLns)+len(httpsLns)+len(adminLns)+1)
 	var wg sync.WaitGroup
 	serve := func(ln net.Listener, f func(net.Listener) error) {
@@ -277,17 +300,20 @@ func (n *Node) Run(ctx context.Context) error {
 	n.admin.SetReady(true)
 	close(n.ready)
 	n.log.Info("awning is serving", "http", n.addrs.HTTP, "https", n.addrs.HTTPS, "admin", n.addrs.Admin, "sites", len(cfg.Sites))
+	sdNotify(n.log, "READY=1\nSTATUS=serving")
 
 	select {
 	case <-ctx.Done():
 	case err = <-errc:
 	}
+	sdNotify(n.log, "STOPPING=1\nSTATUS=draining requests in flight")
 	n.admin.SetReady(false)
-	n.log.Info("awning is stopping: draining requests in flight", "deadline", DrainTimeout)
-	sctx, cancel := context.WithTimeout(context.Background(), DrainTimeout)
+	drain := n.Config().Listen.DrainTimeout.D()
+	n.log.Info("awning is stopping: draining requests in flight", "deadline", drain)
+	sctx, cancel := context.WithTimeout(context.Background(), drain)
 	defer cancel()
 	if serr := n.proxy.Shutdown(sctx); serr != nil {
-		n.log.Warn("drain ended before every request finished", "err", serr)
+		n.log.Warn("drain ended before every request finished", "err", serr, "in_flight", n.proxy.Stats().InFlight)
 	}
 	// fasthttp's Shutdown closes only the listeners Serve has registered; a
 	// Serve that had not got that far yet would serve on. Close them all.
@@ -308,9 +334,13 @@ func (n *Node) Reload() error {
 	defer n.reloadMu.Unlock()
 	err := n.reload()
 	if err != nil {
+		n.reloadErrors.Add(1)
 		n.log.Error("config reload failed; still serving the previous configuration", "file", n.path, "err", err)
+		return err
 	}
-	return err
+	n.reloads.Add(1)
+	n.loadedAt.Store(time.Now().UnixNano())
+	return nil
 }
 
 func (n *Node) reload() error {
@@ -344,7 +374,7 @@ func (n *Node) reload() error {
 	}
 	n.cache.Resize(int64(cfg.Cache.Memory))
 	n.level.Set(parseLevel(cfg.Log.Level))
-	if old.Listen != cfg.Listen || old.Limits != cfg.Limits || old.Log.Format != cfg.Log.Format || old.State != cfg.State ||
+	if old.Listen.Bound() != cfg.Listen.Bound() || old.Limits != cfg.Limits || old.Log.Format != cfg.Log.Format || old.State != cfg.State ||
 		!reflect.DeepEqual(old.TLS, cfg.TLS) {
 		n.log.Warn("listen, state, tls, limits and log.format changes take effect at the next restart")
 	}

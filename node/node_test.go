@@ -1,7 +1,6 @@
 package node
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -9,32 +8,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/awningproxy/awning/config"
 	"github.com/awningproxy/awning/internal/testkit"
 )
-
-// syncBuffer is a bytes.Buffer safe for the node's log writes and the
-// test's reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func siteConfig(origin string) string {
 	return `listen: {http: "127.0.0.1:0", admin: "127.0.0.1:0"}
@@ -48,13 +27,13 @@ sites:
 
 // startNode writes yaml to a file and runs a node from it until the test
 // ends.
-func startNode(t *testing.T, yaml string) (*Node, string, *syncBuffer) {
+func startNode(t *testing.T, yaml string) (*Node, string, *testkit.Buffer) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "awning.yaml")
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testkit.Buffer{}
 	n, err := New(Options{ConfigPath: path, LogOutput: logs})
 	if err != nil {
 		t.Fatal(err)

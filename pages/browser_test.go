@@ -219,27 +219,9 @@ sites:
 `
 }
 
-// syncBuffer collects the node's log for failure reports.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func runNode(t *testing.T, path string) (*node.Node, *syncBuffer) {
+func runNode(t *testing.T, path string) (*node.Node, *testkit.Buffer) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testkit.Buffer{}
 	n, err := node.New(node.Options{ConfigPath: path, LogOutput: logs})
 	if err != nil {
 		t.Fatal(err)

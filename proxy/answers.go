@@ -145,11 +145,20 @@ var (
 	bodyTooLarge     = refusal(fasthttp.StatusRequestEntityTooLarge)
 	headerTooLarge   = refusal(fasthttp.StatusRequestHeaderFieldsTooLarge)
 	wellKnownUnknown = refusal(fasthttp.StatusNotFound)
+	// unavailable answers a request Awning itself failed on (a recovered
+	// panic): no shop's page can be trusted then, so a neutral one.
+	unavailable = &answer{
+		status:      fasthttp.StatusServiceUnavailable,
+		contentType: ctText,
+		body:        []byte("Service temporarily unavailable. Please try again in a moment.\n"),
+		headers:     [][2][]byte{{hCacheControl, vNoStore}, {hRetryAfter, []byte("5")}},
+	}
 )
 
 // parseError answers a request fasthttp could not parse, or one guardConn
 // refused; fasthttp closes the connection afterwards.
-func parseError(ctx *fasthttp.RequestCtx, err error) {
+func (s *Server) parseError(ctx *fasthttp.RequestCtx, err error) {
+	s.refused.Add(1)
 	var small *fasthttp.ErrSmallBuffer
 	var ne net.Error
 	switch {

@@ -19,7 +19,7 @@ func TestHeaderNamesCanonical(t *testing.T) {
 	}
 	t.Cleanup(s.Close)
 	d := s.snap.Load().states[0].dyn.Load()
-	answers := []*answer{misdirectedAnswer, badRequest, requestTimeout, bodyTooLarge, headerTooLarge, wellKnownUnknown, d.outage.json}
+	answers := []*answer{misdirectedAnswer, badRequest, requestTimeout, bodyTooLarge, headerTooLarge, wellKnownUnknown, unavailable, d.outage.json}
 	answers = append(answers, d.outage.html...)
 	if d.logo != nil {
 		answers = append(answers, d.logo)

@@ -23,6 +23,12 @@
 // Everything the request path reads lives in one immutable snapshot behind
 // an atomic pointer, swapped whole by Update on reload.
 //
+// The request path counts what metrics need (counters.go): answers by site
+// and outcome, origin latency per site, requests in flight. Each count is an
+// atomic add on counters the site's snapshot entry points to (carried over
+// reloads), never a lookup; Stats reads them for package metrics. The access
+// log (access.go, log.access) costs one boolean test when off.
+//
 // With HTTPS on, listen.https is served by Serve (on a tls/listener, whose
 // *tls.Conn the guard keeps visible, so sites with hsts get
 // Strict-Transport-Security), and listen.http by ServePlain: a second

@@ -203,6 +203,7 @@ func (s *Server) follow(ctx *fasthttp.RequestCtx, st *siteState, f *fetch, cp *c
 		return true
 	case res.copy != nil && res.copy.Status == 200 && res.copy.MatchesRequest(&ctx.Request, f.key.Lang):
 		s.writeCopy(ctx, res.copy, nil, vOrigin)
+		st.count.count(OutcomeOrigin)
 		var buf [64]byte
 		ctx.Response.Header.SetBytesKV(hCacheStatus, append(buf[:0], "Awning; fwd=uri-miss; collapsed"...))
 		return true
@@ -314,6 +315,7 @@ func (s *Server) relayFetched(ctx *fasthttp.RequestCtx, f *fetch) {
 		}
 	}
 	r.Header.SetCanonical(hAwningServed, vOrigin)
+	f.st.count.count(OutcomeOrigin)
 	var buf [96]byte
 	cs := append(buf[:0], "Awning; fwd="...)
 	if f.hadCopy {

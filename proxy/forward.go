@@ -85,7 +85,6 @@ var (
 	hXForwardedProto = []byte("X-Forwarded-Proto")
 	hXForwardedHost  = []byte("X-Forwarded-Host")
 	hXRealIP         = []byte("X-Real-IP")
-	hConnection      = []byte("Connection")
 	vHTTPS           = []byte("https")
 	vHTTP            = []byte("http")
 )

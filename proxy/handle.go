@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"runtime/debug"
 	"time"
 
 	"github.com/awningproxy/awning/fallback/health"
@@ -19,17 +20,49 @@ var (
 
 // handle is the request pipeline (DESIGN.md, "A request's way through").
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
-	if err := checkRawHeaders(ctx.Request.Header.RawHeaders()); err != nil {
-		s.log.Debug("refused request", "reason", err, "peer", ctx.RemoteIP())
-		badRequest.write(ctx)
-		ctx.SetConnectionClose()
+	s.inflight.Add(1)
+	// fasthttp does not recover a handler's panic: one bug met by one
+	// request would end the process and every shop on it.
+	defer s.recoverRequest(ctx)
+	snap := s.snap.Load()
+	st := s.route(ctx, snap)
+	if snap.accessLog {
+		s.logAccess(ctx, st)
+	}
+	s.inflight.Add(-1)
+}
+
+// recoverRequest turns a panic in the request path into a logged error and
+// a neutral 503 for that one shopper; the node serves on.
+func (s *Server) recoverRequest(ctx *fasthttp.RequestCtx) {
+	v := recover()
+	if v == nil {
 		return
 	}
-	snap := s.snap.Load()
+	s.inflight.Add(-1)
+	s.panics.Add(1)
+	s.log.Error("request handler panicked; answered 503", "panic", v, "host", string(ctx.Host()),
+		"path", string(ctx.Path()), "stack", string(debug.Stack()))
+	ctx.Response.Reset()
+	unavailable.write(ctx)
+	ctx.SetConnectionClose()
+}
+
+// route answers the request and returns the site it was for (nil when it
+// was refused or for no site).
+func (s *Server) route(ctx *fasthttp.RequestCtx, snap *snapshot) *siteState {
+	if err := checkRawHeaders(ctx.Request.Header.RawHeaders()); err != nil {
+		s.log.Debug("refused request", "reason", err, "peer", ctx.RemoteIP())
+		s.refused.Add(1)
+		badRequest.write(ctx)
+		ctx.SetConnectionClose()
+		return nil
+	}
 	site := snap.sites.Lookup(ctx.Host())
 	if site == nil {
+		s.misdirected.Add(1)
 		misdirectedAnswer.write(ctx)
-		return
+		return nil
 	}
 	st := snap.states[site.Index]
 	if st.hsts != nil && ctx.IsTLS() {
@@ -37,18 +70,20 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	}
 	d := st.dyn.Load()
 	if bytes.HasPrefix(ctx.Path(), wellKnownPrefix) {
+		st.count.count(OutcomeOwn)
 		s.serveOwn(ctx, st, d)
-		return
+		return st
 	}
 	bypass := false
 	if m := s.maintenanceNow(d); m != nil {
 		if !s.bypassed(ctx, snap, st, m) {
 			s.serveMaintenance(ctx, st, m)
-			return
+			return st
 		}
 		bypass = true
 	}
 	s.forward(ctx, snap, st, bypass)
+	return st
 }
 
 // serveOwn answers the paths Awning owns on every shop host.
@@ -101,6 +136,7 @@ func (s *Server) forward(ctx *fasthttp.RequestCtx, snap *snapshot, st *siteState
 	if err == nil && !isFailureStatus(resp.StatusCode()) {
 		relay(&ctx.Response, resp)
 		ctx.Response.Header.SetCanonical(hAwningServed, vOrigin)
+		st.count.count(OutcomeOrigin)
 		return
 	}
 	why := fallbackWhy{detail: failureReason(err)}

@@ -30,6 +30,7 @@ type origin struct {
 type pool struct {
 	origins []*origin
 	next    atomic.Uint32
+	latency *latencyHistogram // the site's; nil in tests that build a bare pool
 }
 
 // poolOptions are the limits that apply to every origin of every site.
@@ -146,6 +147,9 @@ func (p *pool) do(req *fasthttp.Request, resp *fasthttp.Response, deadline time.
 		r, ok := healthResult(err, resp, time.Since(t0))
 		if ok {
 			h.Report(i, r)
+			if p.latency != nil && (err == nil || !isConnectError(err)) {
+				p.latency.observe(r.Latency)
+			}
 		}
 		if !ok || !r.Failed || !retryElsewhere(req, err) || time.Until(deadline) <= 0 {
 			return i, err

@@ -78,15 +78,28 @@ func (s *Server) handlePlain(ctx *fasthttp.RequestCtx) {
 	snap := s.snap.Load()
 	site := snap.sites.Lookup(ctx.Host())
 	if site == nil {
+		s.misdirected.Add(1)
 		misdirectedAnswer.write(ctx)
+		if snap.accessLog {
+			s.logAccess(ctx, nil)
+		}
 		return
 	}
+	st := snap.states[site.Index]
 	if p.opt.Challenge != nil && p.opt.Challenge(ctx) {
+		st.count.count(OutcomeOwn)
+		if snap.accessLog {
+			s.logAccess(ctx, st)
+		}
 		return
 	}
 	if !p.opt.Redirect {
 		s.handle(ctx)
 		return
+	}
+	st.count.count(OutcomeRedirect)
+	if snap.accessLog {
+		defer s.logAccess(ctx, st)
 	}
 	var buf [sites.MaxHostLen + 8]byte
 	host, _ := sites.AppendCanonical(buf[:0], ctx.Host()) // valid: Lookup found a site

@@ -403,3 +403,25 @@ func TestHealthPathAnsweredByAwning(t *testing.T) {
 		t.Error("health path reached the origin")
 	}
 }
+
+// TestPanicInHandlerIsContained: a bug met by one request answers that
+// request 503 and leaves the node serving.
+func TestPanicInHandlerIsContained(t *testing.T) {
+	o := testkit.NewOrigin(t, testkit.OK("ok"))
+	p := startProxy(t, oneSite(o.URL()))
+	snap := p.snap.Load()
+	st := snap.states[0]
+	saved := st.keys
+	st.keys = nil // KeyPolicy.Build on nil panics: a stand-in for any bug
+	resp, _ := p.get(t, "shop.example", "/product/1")
+	st.keys = saved
+	if resp.StatusCode != 503 || resp.Header.Get("Cache-Control") != "no-store" {
+		t.Errorf("panicking request: %d %q; want a neutral 503", resp.StatusCode, resp.Header.Get("Cache-Control"))
+	}
+	if got := p.Stats(); got.Panics != 1 || got.InFlight != 0 {
+		t.Errorf("stats after a panic: panics %d, in flight %d; want 1 and 0", got.Panics, got.InFlight)
+	}
+	if resp, body := p.get(t, "shop.example", "/product/1"); resp.StatusCode != 200 || body != "ok" {
+		t.Errorf("after the panic: %d %q; want the node still serving", resp.StatusCode, body)
+	}
+}

@@ -243,6 +243,7 @@ func (s *Server) serveMaintenance(ctx *fasthttp.RequestCtx, st *siteState, m *ma
 		}
 	}
 	s.maintenanceServed.Add(1)
+	st.count.count(OutcomeMaintenance)
 	now := s.now()
 	if wantsJSON(ctx, st.apiPaths) {
 		m.answers.json.write(ctx)

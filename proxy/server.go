@@ -59,6 +59,9 @@ type Server struct {
 	bg sync.WaitGroup // fetches finishing after their shopper got a copy
 
 	staleServed, outageServed, maintenanceServed atomic.Uint64
+	misdirected, refused                         atomic.Uint64 // requests for no site
+	panics                                       atomic.Uint64 // requests whose handler panicked (recovered)
+	inflight                                     atomic.Int64  // shopper requests being handled
 
 	mu     sync.Mutex // serializes Update, ApplyState and Close
 	closed bool
@@ -74,12 +77,15 @@ type snapshot struct {
 	// shopperScheme is what shoppers use (https unless tls.mode is off),
 	// sent as X-Forwarded-Proto on Awning's own requests (sitemap warming).
 	shopperScheme []byte
+	// accessLog is log.access: one line per request.
+	accessLog bool
 }
 
 // siteState is the per-site part of a snapshot.
 type siteState struct {
 	site          *sites.Site
-	hostBytes     [][]byte // site.Hosts, for the request path
+	count         *siteCounters // carried over reloads, like health
+	hostBytes     [][]byte      // site.Hosts, for the request path
 	pool          *pool
 	health        *health.Site
 	warmer        *warm.Warmer // nil without cache.warm.sitemap
@@ -233,7 +239,7 @@ func (s *Server) Health(site string) *health.Site {
 
 func (s *Server) build(opt Options, prev *snapshot) (*snapshot, error) {
 	cfg := opt.Config
-	snap := &snapshot{sites: opt.Sites, shopperScheme: vHTTPS}
+	snap := &snapshot{sites: opt.Sites, shopperScheme: vHTTPS, accessLog: cfg.Log.Access}
 	if cfg.TLS.Mode == "off" {
 		snap.shopperScheme = vHTTP
 	}
@@ -256,11 +262,14 @@ func (s *Server) build(opt Options, prev *snapshot) (*snapshot, error) {
 			return nil, fmt.Errorf("site %q: %w", site.Name, err)
 		}
 		var prevHealth *health.Site
+		count := &siteCounters{}
 		if prev != nil {
 			if ps := prev.sites.Named(site.Name); ps != nil {
 				prevHealth = prev.states[ps.Index].health
+				count = prev.states[ps.Index].count
 			}
 		}
+		p.latency = &count.latency
 		probeHost := site.Hosts[0]
 		if sc.Origin.HostHeader != "" {
 			probeHost = sc.Origin.HostHeader
@@ -275,6 +284,7 @@ func (s *Server) build(opt Options, prev *snapshot) (*snapshot, error) {
 		}
 		st := &siteState{
 			site:          site,
+			count:         count,
 			pool:          p,
 			keys:          cache.NewKeyPolicy(site.Name, cfg.Cache.IgnoreQuery, cfg.Cache.PrivateCookies, sc.Page.Languages),
 			fallbackAfter: sc.Origin.FallbackAfter.D(),
@@ -371,7 +381,7 @@ func (s *Server) Serve(ln net.Listener) error {
 func (s *Server) newHTTPServer(h fasthttp.RequestHandler, lim config.Limits) *fasthttp.Server {
 	return &fasthttp.Server{
 		Handler:                      h,
-		ErrorHandler:                 parseError,
+		ErrorHandler:                 s.parseError,
 		Logger:                       fasthttpLogger{s.log},
 		NoDefaultServerHeader:        true,
 		NoDefaultContentType:         true,

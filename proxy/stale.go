@@ -42,6 +42,7 @@ func (s *Server) serveFallback(ctx *fasthttp.RequestCtx, st *siteState, key *cac
 		h.SetCanonical(hAge, fasthttp.AppendUint(buf[:0], age))
 		h.SetCanonical(hCacheStatus, appendCacheStatus(buf[:0], why, true))
 		s.staleServed.Add(1)
+		st.count.count(OutcomeStale)
 		return
 	}
 	s.serveOutage(ctx, st)
@@ -49,6 +50,7 @@ func (s *Server) serveFallback(ctx *fasthttp.RequestCtx, st *siteState, key *cac
 		ctx.Response.Header.SetCanonical(hCacheStatus, appendCacheStatus(buf[:0], why, false))
 	}
 	s.outageServed.Add(1)
+	st.count.count(OutcomeOutage)
 }
 
 // appendCacheStatus writes an RFC 9211 Cache-Status value. A copy served

@@ -1,13 +1,16 @@
 #!/bin/sh
 # Installs what Awning's tests need on a Debian or Ubuntu machine, when it is
 # missing: redis-server (state and cache tests start their own on a free
-# loopback port) and Chromium (the outage page is tested in a real browser).
+# loopback port), Chromium (the outage page is tested in a real browser) and
+# systemd-analyze (deploy/systemd's unit is verified; package systemd, which
+# works as a plain program here: nothing is started or enabled).
 # Tests never skip because a tool is missing; they fail and point here.
 set -eu
 
 need=""
 command -v redis-server >/dev/null 2>&1 || need="$need redis-server"
 command -v chromium >/dev/null 2>&1 || need="$need chromium"
+command -v systemd-analyze >/dev/null 2>&1 || need="$need systemd"
 if [ -z "$need" ]; then
 	exit 0
 fi

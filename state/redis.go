@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
 // Timeouts applied when the URL does not set its own. They are short on
@@ -47,44 +48,46 @@ func OpenRedis(rawURL string) (redis.UniversalClient, error) {
 		if opt.MasterName == "" {
 			return nil, fmt.Errorf("state: redis sentinel URL needs ?master_name=")
 		}
-		opt.DialTimeout = or(opt.DialTimeout, DefaultDialTimeout)
-		opt.ReadTimeout = or(opt.ReadTimeout, DefaultReadTimeout)
-		opt.WriteTimeout = or(opt.WriteTimeout, DefaultWriteTimeout)
-		opt.PoolTimeout = or(opt.PoolTimeout, DefaultPoolTimeout)
-		opt.ContextTimeoutEnabled = true
-		opt.DisableIdentity = true
+		defaults(&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.PoolTimeout, &opt.ContextTimeoutEnabled, &opt.DisableIdentity)
 		return redis.NewFailoverClient(opt), nil
 	case mode == "cluster" && (base == "redis" || base == "rediss"):
 		opt, err := redis.ParseClusterURL(plain)
 		if err != nil {
 			return nil, fmt.Errorf("state: redis cluster URL: %w", err)
 		}
-		opt.DialTimeout = or(opt.DialTimeout, DefaultDialTimeout)
-		opt.ReadTimeout = or(opt.ReadTimeout, DefaultReadTimeout)
-		opt.WriteTimeout = or(opt.WriteTimeout, DefaultWriteTimeout)
-		opt.PoolTimeout = or(opt.PoolTimeout, DefaultPoolTimeout)
-		opt.ContextTimeoutEnabled = true
-		opt.DisableIdentity = true
+		defaults(&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.PoolTimeout, &opt.ContextTimeoutEnabled, &opt.DisableIdentity)
+		opt.MaintNotificationsConfig = noMaintNotifications()
 		return redis.NewClusterClient(opt), nil
 	case mode == "" && (base == "redis" || base == "rediss" || base == "unix"):
 		opt, err := redis.ParseURL(rawURL)
 		if err != nil {
 			return nil, fmt.Errorf("state: redis URL: %w", err)
 		}
-		opt.DialTimeout = or(opt.DialTimeout, DefaultDialTimeout)
-		opt.ReadTimeout = or(opt.ReadTimeout, DefaultReadTimeout)
-		opt.WriteTimeout = or(opt.WriteTimeout, DefaultWriteTimeout)
-		opt.PoolTimeout = or(opt.PoolTimeout, DefaultPoolTimeout)
-		opt.ContextTimeoutEnabled = true
-		opt.DisableIdentity = true
+		defaults(&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.PoolTimeout, &opt.ContextTimeoutEnabled, &opt.DisableIdentity)
+		opt.MaintNotificationsConfig = noMaintNotifications()
 		return redis.NewClient(opt), nil
 	}
 	return nil, fmt.Errorf("state: unsupported redis URL scheme %q (want redis, rediss, unix, redis+sentinel or redis+cluster)", u.Scheme)
 }
 
-func or(v, def time.Duration) time.Duration {
-	if v == 0 {
-		return def
+// defaults sets what every topology's options share: Awning's timeouts
+// where the URL set none, context deadlines honoured, and no CLIENT SETINFO
+// on connect (older servers log it as an unknown command).
+func defaults(dial, read, write, pool *time.Duration, ctxTimeout, noIdentity *bool) {
+	for _, d := range []struct {
+		v   *time.Duration
+		def time.Duration
+	}{{dial, DefaultDialTimeout}, {read, DefaultReadTimeout}, {write, DefaultWriteTimeout}, {pool, DefaultPoolTimeout}} {
+		if *d.v == 0 {
+			*d.v = d.def
+		}
 	}
-	return v
+	*ctxTimeout, *noIdentity = true, true
+}
+
+// noMaintNotifications turns off go-redis's maintenance notifications
+// (a Redis Enterprise feature): in their default "auto" mode every new
+// connection asks for them, and an ordinary Redis answers with an error.
+func noMaintNotifications() *maintnotifications.Config {
+	return &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 }

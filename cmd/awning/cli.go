@@ -10,6 +10,14 @@ import (
 // run executes the command line args, writing to stdout and stderr, until
 // ctx ends. It is what main calls, and what tests call in-process.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	root := rootCommand(stdout, stderr)
+	root.SetArgs(args)
+	return root.ExecuteContext(ctx)
+}
+
+// rootCommand is the whole command tree, for run and for tests that check
+// command lines written elsewhere (deploy/) against it.
+func rootCommand(stdout, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "awning",
 		Short: "Awning keeps online shops open when their platform fails",
@@ -20,7 +28,6 @@ error.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(
@@ -34,5 +41,5 @@ error.`,
 		tokenCommand(stdout),
 		versionCommand(stdout),
 	)
-	return root.ExecuteContext(ctx)
+	return root
 }

@@ -24,7 +24,7 @@ import (
 type process struct {
 	name      string
 	http, adm string
-	logs      syncBuffer
+	logs      testkit.Buffer
 	cmd       *exec.Cmd
 }
 

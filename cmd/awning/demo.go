@@ -27,6 +27,7 @@ var demoConfigTemplate string
 
 type demoFlags struct {
 	listen, https, admin, shop, control, stateDir string
+	shopOnly                                      bool
 }
 
 func demoCommand(stdout, stderr io.Writer) *cobra.Command {
@@ -48,6 +49,7 @@ its control endpoints, to watch what shoppers get from Awning.`,
 	cmd.Flags().StringVar(&f.admin, "admin", "127.0.0.1:9090", "where Awning's admin API listens")
 	cmd.Flags().StringVar(&f.shop, "shop", "127.0.0.1:8082", "where the sample shop (the origin) listens")
 	cmd.Flags().StringVar(&f.control, "control", "127.0.0.1:8081", "where the shop's break/heal endpoints listen")
+	cmd.Flags().BoolVar(&f.shopOnly, "shop-only", false, "run only the sample shop and its break/heal endpoints, as the origin of Awning nodes run elsewhere (deploy/compose.yaml)")
 	return cmd
 }
 
@@ -67,6 +69,11 @@ func demo(ctx context.Context, f demoFlags, stdout, stderr io.Writer) error {
 	controlDone := make(chan error, 1)
 	go func() { controlDone <- demoshop.ServeControl(ctx, controlLn, shop.Control()) }()
 	defer func() { <-controlDone }()
+	if f.shopOnly {
+		log.Info("the sample shop is open", "shop", "http://"+shop.Addr(), "control", "http://"+controlLn.Addr().String()+"/_demo/break?mode=down")
+		<-ctx.Done()
+		return nil
+	}
 
 	dir, err := os.MkdirTemp("", "awning-demo-")
 	if err != nil {
@@ -93,7 +100,7 @@ func demo(ctx context.Context, f demoFlags, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	n, err := node.New(node.Options{ConfigPath: path, LogOutput: stderr})
+	n, err := node.New(node.Options{ConfigPath: path, LogOutput: stderr, Version: versionNumber()})
 	if err != nil {
 		return fmt.Errorf("demo config: %w", err)
 	}

@@ -57,23 +57,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // waitFor polls cond until it holds or d passes.
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
@@ -102,7 +85,7 @@ func fetch(t *testing.T, method, url string) (*http.Response, string) {
 // the shop is served through Awning, breaking it brings the outage page,
 // healing it brings the shop back.
 func TestDemo(t *testing.T) {
-	var out syncBuffer
+	var out testkit.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
@@ -193,7 +176,7 @@ func TestDemo(t *testing.T) {
 		t.Errorf("maintenance on printed %q", got)
 	}
 	resp, body = fetch(t, "GET", web+"/product/1")
-	if resp.StatusCode != 503 || resp.Header.Get("Awning-Served") != "maintenance" || resp.Header.Get("Retry-After") == "" {
+	if resp.StatusCode != 503 || resp.Header.Get("Awning-Served") != "maintenance" || resp.Header.Get("Retry-After") == "" || !strings.Contains(body, "noindex") {
 		t.Errorf("in maintenance: %d %q", resp.StatusCode, resp.Header.Get("Awning-Served"))
 	}
 	cli("update", "post", "--site", "bakkerij", "--message", "nl=De oven draait weer", "--message", "en=The oven is back on")
@@ -242,7 +225,7 @@ func TestServeBinarySignals(t *testing.T) {
 	}
 	path := filepath.Join(t.TempDir(), "awning.yaml")
 	os.WriteFile(path, []byte(cfg(a.URL())), 0o600)
-	var logs syncBuffer
+	var logs testkit.Buffer
 	cmd := exec.Command(bin, "serve", "--config", path)
 	cmd.Stderr = &logs
 	if err := cmd.Start(); err != nil {
@@ -293,3 +276,32 @@ func TestServeBinarySignals(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestDemoShopOnly runs `awning demo --shop-only`, what deploy/compose.yaml
+// runs as its shop service: the sample shop and its break/heal endpoints,
+// with no Awning in front.
+func TestDemoShopOnly(t *testing.T) {
+	var logs testkit.Buffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"demo", "--shop-only", "--shop", "127.0.0.1:0", "--control", "127.0.0.1:0"}, io.Discard, &logs)
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("demo --shop-only: %v", err)
+		}
+	}()
+	re := regexp.MustCompile(`shop=(http://[0-9.:]+) control="?(http://[0-9.:]+)/_demo/break`)
+	waitFor(t, 10*time.Second, "the shop to open", func() bool { return re.MatchString(logs.String()) })
+	m := re.FindStringSubmatch(logs.String())
+	resp, body := fetch(t, "GET", m[1]+"/product/1")
+	if resp.StatusCode != 200 || resp.Header.Get("Awning-Served") != "" || !strings.Contains(body, "Desem waldkorn") {
+		t.Fatalf("the shop: %d %q; want its own product page, not through Awning", resp.StatusCode, resp.Header.Get("Awning-Served"))
+	}
+	fetch(t, "POST", m[2]+"/_demo/break?mode=500")
+	if resp, _ := fetch(t, "GET", m[1]+"/product/1"); resp.StatusCode != 500 {
+		t.Errorf("broken shop: %d; want 500", resp.StatusCode)
+	}
+}

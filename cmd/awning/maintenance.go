@@ -87,6 +87,7 @@ func maintenanceOnCommand(stdout io.Writer, api *apiFlags) *cobra.Command {
 			if secret != "" && f.site != "" {
 				if v, err := siteView(cmd, c, f.site); err == nil && len(v.Hosts) > 0 {
 					fmt.Fprintf(stdout, "Bypass (sets a cookie for this shop): https://%s/.well-known/awning/bypass/%s\n", v.Hosts[0], secret)
+					fmt.Fprintln(stdout, "  (add the port when Awning does not listen on 443; any of the shop's hosts works)")
 				}
 			} else if secret != "" {
 				fmt.Fprintf(stdout, "Bypass on any shop host: /.well-known/awning/bypass/%s\n", secret)

@@ -31,7 +31,7 @@ SIGINT stop accepting connections and let requests in flight finish.`,
 // serve runs a node from the file at path until ctx ends, reloading it on
 // SIGHUP.
 func serve(ctx context.Context, path string, logOut io.Writer) error {
-	n, err := node.New(node.Options{ConfigPath: path, LogOutput: logOut})
+	n, err := node.New(node.Options{ConfigPath: path, LogOutput: logOut, Version: versionNumber()})
 	if err != nil {
 		return err
 	}

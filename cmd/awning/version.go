@@ -13,14 +13,19 @@ import (
 var version = ""
 
 func versionString() string {
-	v := version
-	if v == "" {
-		v = "(devel)"
-		if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-			v = bi.Main.Version
-		}
+	return fmt.Sprintf("awning %s %s %s/%s", versionNumber(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
+
+// versionNumber is the version alone: the one set at build time, else the
+// module's, else "(devel)".
+func versionNumber() string {
+	if version != "" {
+		return version
 	}
-	return fmt.Sprintf("awning %s %s %s/%s", v, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
 }
 
 func versionCommand(stdout io.Writer) *cobra.Command {

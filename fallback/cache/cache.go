@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -181,7 +182,7 @@ func (c *Cache) Store(k *Key, cp *Copy) {
 	e := c.mem.get(k.Primary)
 	if e != nil {
 		for _, v := range e.variants {
-			if v.Sum == cp.Sum && sameNames(v.Vary, cp.Vary) && sameNames(v.VaryValues, cp.VaryValues) {
+			if v.Sum == cp.Sum && slices.Equal(v.Vary, cp.Vary) && slices.Equal(v.VaryValues, cp.VaryValues) {
 				v.validated.Store(now.UnixNano())
 				c.unchanged.Add(1)
 				if c.remote != nil && now.UnixNano()-v.redisWrote.Load() >= int64(c.redisRefresh) {

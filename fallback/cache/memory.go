@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"hash/maphash"
 	"math"
+	"slices"
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
 )
@@ -76,7 +77,7 @@ func (m *memory) put(primary []byte, c *Copy) (replaced *Copy, evicted []*entry)
 		e = &entry{primary: append([]byte(nil), primary...)}
 		m.lru.Add(h, e)
 	}
-	if len(e.variants) > 0 && !sameNames(e.variants[0].Vary, c.Vary) {
+	if len(e.variants) > 0 && !slices.Equal(e.variants[0].Vary, c.Vary) {
 		for _, v := range e.variants { // the page now varies differently: start over
 			m.bytes -= copySize(v)
 			e.size -= copySize(v)
@@ -85,7 +86,7 @@ func (m *memory) put(primary []byte, c *Copy) (replaced *Copy, evicted []*entry)
 	}
 	size := copySize(c)
 	for i, v := range e.variants {
-		if sameNames(v.VaryValues, c.VaryValues) {
+		if slices.Equal(v.VaryValues, c.VaryValues) {
 			replaced = v
 			e.variants[i] = c
 			m.bytes += size - copySize(v)
@@ -140,16 +141,4 @@ func (m *memory) drop(primary []byte, c *Copy) {
 	if len(e.variants) == 0 {
 		m.remove(h, e)
 	}
-}
-
-func sameNames(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

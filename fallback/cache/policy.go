@@ -57,11 +57,8 @@ type Policy struct {
 const maxVary = 4
 
 var (
-	hSetCookie    = []byte("Set-Cookie")
-	hCacheControl = []byte("Cache-Control")
-	hVary         = []byte("Vary")
-	hCfMitigated  = []byte("Cf-Mitigated")
-	hSucuriBlock  = []byte("X-Sucuri-Block")
+	hCfMitigated = []byte("Cf-Mitigated")
+	hSucuriBlock = []byte("X-Sucuri-Block")
 )
 
 // Check applies every rule about the exchange itself (the request's key,

@@ -116,7 +116,7 @@ func TestPassiveConsecutiveFailuresTrip(t *testing.T) {
 		t.Errorf("Pick = %d; want -1", got)
 	}
 	st := s.Stats()
-	if st.ShortCircuited != 1 || !st.Tripped || st.Transitions != 2 {
+	if st.ShortCircuited != 1 || !st.Tripped || st.Transitions != 2 || st.Trips != 1 {
 		t.Errorf("stats = %+v", st)
 	}
 	got := ev.all()

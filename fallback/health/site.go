@@ -84,6 +84,7 @@ type Site struct {
 	rampFrom    atomic.Int64 // unix nanos the site came back; 0 when not ramping
 
 	transitions    atomic.Uint64
+	trips          atomic.Uint64
 	shortCircuited atomic.Uint64
 	overflow       atomic.Uint64
 	probesOK       atomic.Uint64
@@ -173,15 +174,8 @@ func (s *Site) Closed() Admission {
 // Admit decides whether a request may go to the origin. When it returns
 // Admitted, the caller must call Done once the exchange is over.
 func (s *Site) Admit() Admission {
-	switch s.force.Load() {
-	case ForceFallback:
-		s.shortCircuited.Add(1)
-		return Forced
-	case ForceAuto:
-		if s.tripped.Load() {
-			s.shortCircuited.Add(1)
-			return Tripped
-		}
+	if a := s.Closed(); a != Admitted {
+		return a
 	}
 	limit := s.limit()
 	if limit <= 0 {
@@ -282,6 +276,9 @@ func (s *Site) changed(i int, t transition) {
 	wasTripped := s.tripped.Load()
 	nowTripped := s.allDown()
 	s.tripped.Store(nowTripped)
+	if nowTripped && !wasTripped {
+		s.trips.Add(1)
+	}
 	if wasTripped && !nowTripped && s.slowStart > 0 && s.maxInflight > 0 {
 		s.rampFrom.Store(s.now().UnixNano())
 	}
@@ -310,8 +307,9 @@ type Stats struct {
 	Open           bool
 	Tripped        bool
 	Inflight       int64
-	Limit          int64 // the in-flight cap now; 0 for none
-	Transitions    uint64
+	Limit          int64  // the in-flight cap now; 0 for none
+	Transitions    uint64 // origin state changes
+	Trips          uint64 // times the circuit tripped: every origin down
 	ShortCircuited uint64 // requests answered without contacting the origin
 	Overflow       uint64 // requests over the in-flight cap
 	ProbesOK       uint64
@@ -335,6 +333,7 @@ func (s *Site) Stats() Stats {
 		Inflight:       s.inflight.Load(),
 		Limit:          s.limit(),
 		Transitions:    s.transitions.Load(),
+		Trips:          s.trips.Load(),
 		ShortCircuited: s.shortCircuited.Load(),
 		Overflow:       s.overflow.Load(),
 		ProbesOK:       s.probesOK.Load(),

@@ -444,7 +444,7 @@ func describe(mode string) string {
 	return "answering every request with " + mode
 }
 
-// Serve runs the control handler on ln until ctx ends.
+// ServeControl runs the control handler h on ln until ctx ends.
 func ServeControl(ctx context.Context, ln net.Listener, h http.Handler) error {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	go func() {

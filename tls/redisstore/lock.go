@@ -29,6 +29,7 @@ type heldLock struct {
 // counters are the Store's lock events, for metrics.
 type counters struct {
 	acquired, lost, recovered atomic.Uint64
+	waiting                   atomic.Int64
 }
 
 // Stats are a Store's lock counters since New.
@@ -43,6 +44,8 @@ type Stats struct {
 	LocksRecovered uint64
 	// Held is the number of locks held now.
 	Held int
+	// Waiting is the number of Lock calls waiting for another holder now.
+	Waiting int64
 }
 
 // Stats returns the lock counters.
@@ -55,6 +58,7 @@ func (s *Store) Stats() Stats {
 		LocksLost:      s.counters.lost.Load(),
 		LocksRecovered: s.counters.recovered.Load(),
 		Held:           held,
+		Waiting:        s.counters.waiting.Load(),
 	}
 }
 
@@ -83,7 +87,11 @@ func (s *Store) Lock(ctx context.Context, name string) error {
 		}
 		// A Redis error is retried like a busy lock: certmagic gives up
 		// only when its context says so, and Redis may be back by then.
-		waited = true
+		if !waited {
+			waited = true
+			s.counters.waiting.Add(1)
+			defer s.counters.waiting.Add(-1)
+		}
 		jitter := time.Duration(rand.Int64N(int64(s.poll) / 2))
 		t := time.NewTimer(s.poll/2 + jitter)
 		select {

@@ -193,6 +193,9 @@ func TestLockExcludesAndUnlockReleases(t *testing.T) {
 
 	got := make(chan error, 1)
 	go func() { got <- b.Lock(ctx, "issue_cert_shop.example") }()
+	for b.Stats().Waiting == 0 { // b must be waiting, or it never has to recover the lock
+		time.Sleep(time.Millisecond)
+	}
 	if err := a.Unlock(ctx, "issue_cert_shop.example"); err != nil {
 		t.Fatal(err)
 	}

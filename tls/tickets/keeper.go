@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -209,7 +210,7 @@ func (k *Keeper) apply(res []any) error {
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if equalKeys(k.keys, keys) {
+	if slices.Equal(k.keys, keys) {
 		return nil
 	}
 	k.keys = keys
@@ -217,18 +218,6 @@ func (k *Keeper) apply(res []any) error {
 		c.SetSessionTicketKeys(keys)
 	}
 	return nil
-}
-
-func equalKeys(a, b [][32]byte) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // Run syncs at once and then every Refresh until ctx ends.
