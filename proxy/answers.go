@@ -41,6 +41,7 @@ var (
 	vNoStore         = []byte("no-store")
 	vNoIndex         = []byte("noindex")
 	vVaryPage        = []byte("Accept, Accept-Language")
+	vVaryPageGzip    = []byte("Accept, Accept-Language, Accept-Encoding")
 	vImmutable       = []byte("public, max-age=31536000, immutable")
 	vNoSniff         = []byte("nosniff")
 	ctHTML           = []byte("text/html; charset=utf-8")
@@ -54,7 +55,10 @@ type answer struct {
 	status      int
 	contentType []byte
 	body        []byte
-	headers     [][2][]byte
+	// gzip is body gzip-compressed, for clients that take it; nil to
+	// always send body. An answer with one says Vary: Accept-Encoding.
+	gzip    []byte
+	headers [][2][]byte
 }
 
 func (a *answer) write(ctx *fasthttp.RequestCtx) {
@@ -62,9 +66,25 @@ func (a *answer) write(ctx *fasthttp.RequestCtx) {
 	r.SetStatusCode(a.status)
 	r.Header.SetContentTypeBytes(a.contentType)
 	for _, h := range a.headers {
-		r.Header.SetCanonical(h[0], h[1]) // names in canonical form: answerHeaderNames
+		r.Header.SetCanonical(h[0], h[1]) // names in canonical form: TestHeaderNamesCanonical
+	}
+	if a.gzip != nil && acceptsGzip(ctx) {
+		r.Header.SetContentEncodingBytes(vGzip)
+		r.SetBodyRaw(a.gzip) // like body, never modified once built
+		return
 	}
 	r.SetBodyRaw(a.body) // a.body is never modified once built
+}
+
+// gzipped returns body compressed once at the best level, for an answer
+// sent many times (an outage page through an outage), or nil when that
+// saves nothing.
+func gzipped(body []byte) []byte {
+	gz := fasthttp.AppendGzipBytesLevel(nil, body, fasthttp.CompressBestCompression)
+	if len(gz) >= len(body) {
+		return nil
+	}
+	return gz
 }
 
 // misdirectedAnswer is the 421 for hosts no site claims (RFC 9110 §15.5.20).
@@ -108,7 +128,17 @@ func newPageAnswers(p *pages.Page, served []byte) pageAnswers {
 		h := append(slices.Clone(common),
 			[2][]byte{hContentLanguage, []byte(v.ContentLanguage)},
 			[2][]byte{hCSP, []byte(p.CSP())})
-		a.html = append(a.html, &answer{status: fasthttp.StatusServiceUnavailable, contentType: ctHTML, body: v.HTML, headers: h})
+		ans := &answer{status: fasthttp.StatusServiceUnavailable, contentType: ctHTML, body: v.HTML, headers: h}
+		// Pages go out compressed: a third of the bytes to every shopper
+		// through an outage, compressed once per render.
+		if ans.gzip = gzipped(v.HTML); ans.gzip != nil {
+			for i := range h {
+				if bytes.Equal(h[i][0], hVary) {
+					h[i][1] = vVaryPageGzip
+				}
+			}
+		}
+		a.html = append(a.html, ans)
 	}
 	h := append(slices.Clone(common), [2][]byte{hContentLanguage, []byte(p.Variants()[0].ContentLanguage)})
 	a.json = &answer{status: fasthttp.StatusServiceUnavailable, contentType: ctJSON, body: p.AppendJSON(nil, time.Time{}), headers: h}

@@ -69,7 +69,7 @@ func TestOutagePageHeadersAndLanguages(t *testing.T) {
 				"Retry-After":            "45",
 				"Content-Language":       tt.wantCL,
 				"Content-Type":           "text/html; charset=utf-8",
-				"Vary":                   "Accept, Accept-Language",
+				"Vary":                   "Accept, Accept-Language, Accept-Encoding",
 				"X-Robots-Tag":           "noindex",
 				"X-Content-Type-Options": "nosniff",
 			}
@@ -233,5 +233,47 @@ func BenchmarkOutageRefusedOrigin(b *testing.B) {
 			b.Fatalf("status %d", ctx.Response.StatusCode())
 		}
 		ctx.Response.Reset()
+	}
+}
+
+// TestOutagePageGzip: a client that takes gzip gets the page compressed
+// (compressed once, when the page was rendered), one that does not gets it
+// plain, and both are the same page.
+func TestOutagePageGzip(t *testing.T) {
+	o := testkit.NewOrigin(t, nil)
+	o.Refuse()
+	p := startProxy(t, brandedSite(t, o.URL()))
+	fetch := func(ae string) (*http.Response, []byte) {
+		raw := testkit.Dial(t, p.addr)
+		req := "GET /product/1 HTTP/1.1\r\nHost: shop.example\r\nAccept-Language: en\r\n"
+		if ae != "" {
+			req += "Accept-Encoding: " + ae + "\r\n"
+		}
+		raw.Send(req + "\r\n")
+		resp, body, err := raw.ReadResponse("GET", 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp, body
+	}
+	plainResp, plain := fetch("")
+	gzResp, gz := fetch("gzip, deflate, br")
+	if got := plainResp.Header.Get("Content-Encoding"); got != "" {
+		t.Errorf("without Accept-Encoding: Content-Encoding %q", got)
+	}
+	if got := gzResp.Header.Get("Content-Encoding"); got != "gzip" {
+		t.Fatalf("with Accept-Encoding gzip: Content-Encoding %q; want gzip", got)
+	}
+	for _, r := range []*http.Response{plainResp, gzResp} {
+		if r.StatusCode != 503 || r.Header.Get("Vary") != "Accept, Accept-Language, Accept-Encoding" {
+			t.Errorf("status %d, Vary %q", r.StatusCode, r.Header.Get("Vary"))
+		}
+	}
+	unzipped, err := fasthttp.AppendGunzipBytes(nil, gz)
+	if err != nil || !bytes.Equal(unzipped, plain) {
+		t.Errorf("gzip form is not the page (%v): %d bytes unzipped, %d plain", err, len(unzipped), len(plain))
+	}
+	if len(gz)*2 > len(plain) {
+		t.Errorf("gzip form %d bytes for a %d-byte page", len(gz), len(plain))
 	}
 }
