@@ -617,3 +617,19 @@ func TestSitemapWarming(t *testing.T) {
 		assertStale(t, resp, body, "warm "+path)
 	}
 }
+
+// TestCircuitOpenCountsOneMiss: with the origin known down and no copy, a
+// request asks the memory tier once, and the cache counts one miss.
+func TestCircuitOpenCountsOneMiss(t *testing.T) {
+	s, ctx := staleHitServer(t) // fallback forced; /product/1 has a copy
+	ctx.Request.SetRequestURI("/product/never-stored")
+	before := s.Cache().Stats()
+	s.Handler()(ctx)
+	after := s.Cache().Stats()
+	if got := string(ctx.Response.Header.Peek("Awning-Served")); got != "outage" {
+		t.Fatalf("Awning-Served %q; want outage", got)
+	}
+	if d := after.Misses - before.Misses; d != 1 {
+		t.Errorf("one request counted %d misses; want 1", d)
+	}
+}

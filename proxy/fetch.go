@@ -109,7 +109,11 @@ func (s *Server) forwardCached(ctx *fasthttp.RequestCtx, snap *snapshot, st *sit
 	key.Bypass = bypass
 	cp := s.cache.Lookup(&key, &ctx.Request)
 	if adm := st.health.Closed(); adm != health.Admitted {
-		s.serveFallback(ctx, st, &key, cp, fallbackWhy{hit: true, detail: adm.String()})
+		k := &key
+		if cp == nil && !s.cache.Shared() {
+			k = nil // memory just missed and there is no other tier: do not ask (and count a miss) twice
+		}
+		s.serveFallback(ctx, st, k, cp, fallbackWhy{hit: true, detail: adm.String()})
 		return
 	}
 	f := acquireFetch()
