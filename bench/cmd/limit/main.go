@@ -1,8 +1,9 @@
 // Command limit is a bare fasthttp server with default settings that
 // serves the benchmarks' product page from memory (gzip when accepted, with
 // the origin's headers) and, at /outage, the bytes of an outage page read
-// from a file with status 503: what any HTTP server written on fasthttp
-// can do on this machine, the ceiling Awning is measured against.
+// from a file with status 503 (and of FILE.gz, when there is one, to
+// clients that take gzip): what any HTTP server written on fasthttp can do
+// on this machine, the ceiling Awning is measured against.
 package main
 
 import (
@@ -30,10 +31,13 @@ func main() {
 
 func run(ctx context.Context, listen, outagePath string) error {
 	page := productpage.New()
-	var outage []byte
+	var outage, outageGzip []byte
 	if outagePath != "" {
 		var err error
 		if outage, err = os.ReadFile(outagePath); err != nil {
+			return err
+		}
+		if outageGzip, err = os.ReadFile(outagePath + ".gz"); err != nil && !os.IsNotExist(err) {
 			return err
 		}
 	}
@@ -44,6 +48,12 @@ func run(ctx context.Context, listen, outagePath string) error {
 		if string(ctx.Path()) == "/outage" {
 			ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
 			h.Set("Cache-Control", "no-store")
+			if outageGzip != nil && ctx.Request.Header.HasAcceptEncodingBytes(gzip) {
+				h.Set("Vary", "Accept-Encoding")
+				h.SetContentEncodingBytes(gzip)
+				ctx.Response.SetBodyRaw(outageGzip)
+				return
+			}
 			ctx.Response.SetBodyRaw(outage)
 			return
 		}
