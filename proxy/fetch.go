@@ -44,14 +44,25 @@ const (
 	fetchAbandoned
 )
 
+// keptBody bounds the body buffer a pooled fetch keeps between uses. An
+// origin's answer is read into the buffer the fetch already holds (relay
+// swaps buffers with the shopper's response, so both stay page-sized):
+// without it every answer grew a fresh buffer from the pool's small ones,
+// a page's worth of garbage per request. A rare large asset's buffer is
+// left to the garbage collector.
+const keptBody = 256 << 10
+
 var fetchPool = sync.Pool{New: func() any {
-	return &fetch{done: make(chan struct{}, 1), keyBuf: make([]byte, 0, 256)}
+	f := &fetch{done: make(chan struct{}, 1), keyBuf: make([]byte, 0, 256)}
+	f.resp.KeepBodyBuffer = true
+	return f
 }}
 
 func acquireFetch() *fetch { return fetchPool.Get().(*fetch) }
 
 func releaseFetch(f *fetch) {
 	f.req.Reset()
+	f.resp.ReleaseBody(keptBody) // drops a buffer larger than keptBody
 	f.resp.Reset()
 	f.keyBuf = f.key.Primary[:0]
 	f.key = cache.Key{}
