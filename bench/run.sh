@@ -119,7 +119,7 @@ wrk_run() {
 	local name=$1 f=$2 url=$3 pid t0=0 t1=0
 	pid=${PID[${OWNER[$name]:-$name}]:-}
 	[ -n "$pid" ] && t0=$(cpu_ticks "$pid")
-	taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNS" -d"$DURATION" --latency \
+	taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNS" -d"$DURATION" --latency ${WRK_SCRIPT:+-s "$WRK_SCRIPT"} \
 		-H 'Host: shop.example' -H 'Accept-Encoding: gzip' "$url" >"$f"
 	if [ -n "$pid" ]; then
 		t1=$(cpu_ticks "$pid")
@@ -134,9 +134,11 @@ wrk_run() {
 rounds() {
 	local r pair name url
 	mkdir -p "$OUT/$W"
+	[ -z "${WRK_SCRIPT:-}" ] || echo "wrk script: $WRK_SCRIPT" >"$OUT/$W/script.txt"
 	for pair in "$@"; do # warm each once (connections, JIT-free but caches)
 		url=${pair#*=}
-		taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNS" -d2s -H 'Host: shop.example' -H 'Accept-Encoding: gzip' "$url" >/dev/null
+		taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNS" -d2s ${WRK_SCRIPT:+-s "$WRK_SCRIPT"} \
+			-H 'Host: shop.example' -H 'Accept-Encoding: gzip' "$url" >/dev/null
 	done
 	for ((r = 1; r <= ROUNDS; r++)); do
 		for pair in "$@"; do
@@ -238,6 +240,12 @@ phase_B() {
 		nginx=http://127.0.0.1:18301/product/1 nginx-store=http://127.0.0.1:18302/product/1 \
 		varnish=http://127.0.0.1:18401/product/1 haproxy=http://127.0.0.1:18500/product/1 \
 		caddy=http://127.0.0.1:18600/product/1
+	# The same over 1000 pages (bench/conf/many.lua): concurrent requests
+	# rarely ask for one page, so Awning's collapsing of identical requests
+	# into one origin request does not help it here.
+	W=B-many
+	WRK_SCRIPT=$ROOT/bench/conf/many.lua rounds limit=http://127.0.0.1:18000 awning=http://127.0.0.1:18200 \
+		nginx=http://127.0.0.1:18301 haproxy=http://127.0.0.1:18500 caddy=http://127.0.0.1:18600
 	stop_all
 }
 

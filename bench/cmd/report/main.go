@@ -58,7 +58,8 @@ type workload struct {
 
 var titles = map[string]string{
 	"A":           "A — a copy served (origin down, page stored; nginx and Varnish: cache hit)",
-	"B":           "B — pass-through to a healthy origin (limit: the origin itself, no proxy)",
+	"B":           "B — pass-through to a healthy origin, one page (limit: the origin itself, no proxy)",
+	"B-many":      "B — pass-through to a healthy origin, 1000 pages at random (limit: the origin itself)",
 	"C":           "C — the outage page, no copy (origin down)",
 	"D-circuit":   "D — origin black-holed, load once the circuit is open (issue 4)",
 	"E-keepalive": "E — TLS, requests over kept-alive connections (the copy of A)",
@@ -66,7 +67,7 @@ var titles = map[string]string{
 	"E-resumed":   "E — TLS, new connections with resumed sessions",
 }
 
-var workloadOrder = []string{"A", "B", "C", "D-circuit", "E-keepalive", "E-full", "E-resumed"}
+var workloadOrder = []string{"A", "B", "B-many", "C", "D-circuit", "E-keepalive", "E-full", "E-resumed"}
 
 func report(w io.Writer, dir string) error {
 	if b, err := os.ReadFile(filepath.Join(dir, "machine.txt")); err == nil {
