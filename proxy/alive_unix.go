@@ -9,12 +9,15 @@ import (
 
 // peeker checks without blocking or consuming whether the origin closed an
 // idle connection: an idle HTTP/1.1 connection has nothing to read, so data,
-// EOF or an error mean the origin is done with it. (A read deadline in the
-// past cannot do this: Go's poller fails such a read without looking at the
-// socket.) It is built once per connection so the check allocates nothing.
+// EOF or an error mean the origin is done with it. It looks at the socket
+// through RawConn.Control, not RawConn.Read: Read first checks the
+// connection's read deadline, and an idle connection's deadline is the one
+// its last exchange left, long past after a quiet spell, so every connection
+// idle longer than an exchange would look closed. It is built once per
+// connection so the check allocates nothing.
 type peeker struct {
 	raw   syscall.RawConn
-	fn    func(fd uintptr) bool
+	fn    func(fd uintptr)
 	alive bool
 	buf   [1]byte
 }
@@ -29,10 +32,9 @@ func newPeeker(c net.Conn) *peeker {
 		return nil
 	}
 	p := &peeker{raw: raw}
-	p.fn = func(fd uintptr) bool {
+	p.fn = func(fd uintptr) {
 		_, _, err := syscall.Recvfrom(int(fd), p.buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 		p.alive = err == syscall.EAGAIN || err == syscall.EWOULDBLOCK
-		return true // never wait for readability
 	}
 	return p
 }
@@ -42,5 +44,5 @@ func (p *peeker) check() bool {
 		return true
 	}
 	p.alive = false
-	return p.raw.Read(p.fn) == nil && p.alive
+	return p.raw.Control(p.fn) == nil && p.alive
 }

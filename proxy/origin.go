@@ -143,7 +143,7 @@ func (p *pool) do(req *fasthttp.Request, resp *fasthttp.Response, deadline time.
 		o := p.origins[i]
 		req.URI().SetSchemeBytes(o.scheme) // fasthttp checks it against the client's IsTLS
 		t0 := time.Now()
-		err = o.client.DoDeadline(req, resp, deadline)
+		err = o.exchange(req, resp, deadline)
 		r, ok := healthResult(err, resp, time.Since(t0))
 		if ok {
 			h.Report(i, r)
@@ -209,7 +209,7 @@ func (p *pool) probe(ctx context.Context, i int, method, path string, host strin
 	}
 	o := p.origins[i]
 	req.URI().SetSchemeBytes(o.scheme)
-	if err := o.client.DoDeadline(req, resp, deadline); err != nil {
+	if err := o.exchange(req, resp, deadline); err != nil {
 		return 0, nil, errors.New(failureReason(err))
 	}
 	body := resp.Body()
@@ -217,6 +217,24 @@ func (p *pool) probe(ctx context.Context, i int, method, path string, host strin
 		body = body[:64<<10] // expect_body is looked for near the top
 	}
 	return resp.StatusCode(), append([]byte(nil), body...), nil
+}
+
+// exchange sends req to o and reads its answer. A pooled connection the
+// origin closed while idle is found before anything is sent on it
+// (errStaleConn) and fasthttp tries another, but each such try counts
+// against its attempts. After a quiet spell longer than the origin's
+// keep-alive timeout (5 s for Node.js and Apache) every pooled connection is
+// stale, and a busy site has dozens: the attempts would run out on them and
+// a healthy origin be reported failing. So when they ran out on stale
+// connections, the rest of the idle pool (as old as them) is dropped and the
+// request sent once more, on a new connection.
+func (o *origin) exchange(req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time) error {
+	err := o.client.DoDeadline(req, resp, deadline)
+	if errors.Is(err, errStaleConn) {
+		o.client.CloseIdleConnections()
+		err = o.client.DoDeadline(req, resp, deadline)
+	}
+	return err
 }
 
 func (p *pool) closeIdle() {
@@ -254,7 +272,8 @@ func failureReason(err error) string {
 		return "too-large"
 	case errors.Is(err, fasthttp.ErrNoFreeConns):
 		return "no-free-conns"
-	case errors.Is(err, fasthttp.ErrConnectionClosed), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+	case errors.Is(err, fasthttp.ErrConnectionClosed), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, errStaleConn):
 		return "closed"
 	}
 	var te *tls.CertificateVerificationError

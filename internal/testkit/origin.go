@@ -28,8 +28,8 @@ type Origin struct {
 	behavior atomic.Pointer[Behavior]
 
 	mu       sync.Mutex
-	ln       net.Listener // nil while refusing
-	conns    map[net.Conn]struct{}
+	ln       net.Listener      // nil while refusing
+	conns    map[net.Conn]bool // true while idle: waiting for its next request
 	received []Received
 	closed   bool
 	wg       sync.WaitGroup
@@ -72,7 +72,7 @@ func NewOrigin(t testing.TB, b Behavior) *Origin {
 	if err != nil {
 		t.Fatalf("testkit: listen: %v", err)
 	}
-	o := &Origin{t: t, addr: ln.Addr().String(), ln: ln, conns: map[net.Conn]struct{}{}, release: make(chan struct{})}
+	o := &Origin{t: t, addr: ln.Addr().String(), ln: ln, conns: map[net.Conn]bool{}, release: make(chan struct{})}
 	o.behavior.Store(&b)
 	o.wg.Add(1)
 	go o.acceptLoop(ln)
@@ -200,7 +200,7 @@ func (o *Origin) acceptLoop(ln net.Listener) {
 			c.Close()
 			return
 		}
-		o.conns[c] = struct{}{}
+		o.conns[c] = true
 		o.wg.Add(1)
 		o.mu.Unlock()
 		o.connCount.Add(1)
@@ -222,6 +222,9 @@ func (o *Origin) serveConn(c net.Conn) {
 		if err != nil {
 			return
 		}
+		o.mu.Lock()
+		o.conns[c] = false
+		o.mu.Unlock()
 		body, err := io.ReadAll(req.Body)
 		if err != nil {
 			return
@@ -246,7 +249,25 @@ func (o *Origin) serveConn(c net.Conn) {
 		if !x.KeepAlive {
 			return
 		}
+		o.mu.Lock()
+		o.conns[c] = true
+		o.mu.Unlock()
 	}
+}
+
+// CloseIdle closes the kept-alive connections waiting for their next
+// request, as an origin's keep-alive timeout does, and says how many.
+func (o *Origin) CloseIdle() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	n := 0
+	for c, idle := range o.conns {
+		if idle {
+			c.Close()
+			n++
+		}
+	}
+	return n
 }
 
 // Write writes raw bytes to the shopper-facing side of the exchange.
