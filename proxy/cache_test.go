@@ -633,3 +633,31 @@ func TestCircuitOpenCountsOneMiss(t *testing.T) {
 		t.Errorf("one request counted %d misses; want 1", d)
 	}
 }
+
+// TestOneLookupPerRequest: a page with a copy, fetched again and again from
+// a healthy origin, is looked up once per request (the lookups metric
+// counts requests, not internal steps), and identical answers past
+// cache.refresh revalidate the copy rather than store it anew.
+func TestOneLookupPerRequest(t *testing.T) {
+	o := testkit.NewOrigin(t, htmlPage(productPage))
+	clk := &testClock{t: time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)}
+	opt := options(t, oneSite(o.URL()))
+	opt.Now = clk.Now
+	p := startProxyWith(t, opt)
+	const n = 6
+	for i := range n {
+		if resp, _ := p.get(t, "shop.example", "/product/1"); resp.Header.Get("Awning-Served") != "origin" {
+			t.Fatalf("Awning-Served = %q; want origin", resp.Header.Get("Awning-Served"))
+		}
+		if i%2 == 1 {
+			clk.Add(time.Minute) // past cache.refresh: the next answer is checked against the copy
+		}
+	}
+	st := p.Cache().Stats()
+	if st.Hits+st.Misses != n || st.Misses != 1 {
+		t.Errorf("%d hits, %d misses for %d requests; want one lookup each, the first a miss", st.Hits, st.Misses, n)
+	}
+	if st.Stored != 1 || st.Unchanged != n/2-1 {
+		t.Errorf("stored %d, unchanged %d; want 1 and %d", st.Stored, st.Unchanged, n/2-1)
+	}
+}

@@ -33,8 +33,9 @@ const soloFor = 30 * time.Second
 
 // flight is one origin request that other requests may wait on.
 type flight struct {
-	done chan struct{} // closed when res is set
-	res  flightResult
+	done      chan struct{} // closed when res is set
+	res       flightResult
+	followers int // requests waiting on it; guarded by flights.mu until it leaves the map
 }
 
 // flightResult is what followers learn from the leader's fetch.
@@ -59,6 +60,7 @@ func (fs *flights) join(key []byte) (*flight, bool) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	if fl, ok := fs.m[string(key)]; ok {
+		fl.followers++
 		return fl, false
 	}
 	fl := &flight{done: make(chan struct{})}
@@ -68,11 +70,24 @@ func (fs *flights) join(key []byte) (*flight, bool) {
 
 // finish publishes the leader's result and ends the flight.
 func (fs *flights) finish(key []byte, fl *flight, res flightResult) {
+	fs.leave(key, fl)
+	fl.publish(res)
+}
+
+// leave ends the flight for new requests and reports whether any follow
+// it, so a leader builds a result only for someone. It must be followed by
+// publish.
+func (fs *flights) leave(key []byte, fl *flight) bool {
 	fs.mu.Lock()
+	defer fs.mu.Unlock()
 	if fs.m[string(key)] == fl {
 		delete(fs.m, string(key))
 	}
-	fs.mu.Unlock()
+	return fl.followers > 0
+}
+
+// publish hands res to the flight's followers.
+func (fl *flight) publish(res flightResult) {
 	fl.res = res
 	close(fl.done)
 }

@@ -271,13 +271,13 @@ func (s *Server) run(f *fetch) {
 	if !ok && f.err == nil {
 		res.status = f.resp.StatusCode()
 	}
-	if ok && f.recent {
-		res.copy = s.cache.Lookup(&f.key, &f.req) // validated moments ago
-	}
-	if ok && res.copy == nil {
+	if ok && res.copy == nil && !f.recent {
 		s.flights.markSolo(f.key.Primary, time.Now())
 	}
-	s.flights.finish(f.key.Primary, f.fl, res)
+	if s.flights.leave(f.key.Primary, f.fl) && ok && f.recent {
+		res.copy = s.cache.Lookup(&f.key, &f.req) // validated moments ago
+	}
+	f.fl.publish(res)
 }
 
 // keep stores f's answer as a copy when every rule allows it.
@@ -288,7 +288,8 @@ func (s *Server) keep(f *fetch) {
 		s.cache.NotStored(r)
 		return
 	}
-	if s.cache.Recent(&f.key, &f.req, s.refresh) {
+	if s.cache.Recent(&f.key, &f.req, s.refresh) ||
+		s.cache.Revalidate(&f.key, &f.req, cache.WireSum(&f.resp)) {
 		f.recent = true
 		return
 	}

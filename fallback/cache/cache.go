@@ -171,31 +171,66 @@ func (c *Cache) Recent(k *Key, req *fasthttp.Request, d time.Duration) bool {
 	return false
 }
 
+// Revalidate marks the copy for req validated when the origin's answer,
+// identified by WireSum, is the one the copy was built from, and reports
+// whether it did. It spares Build's work for the page that did not change,
+// which is most refreshes.
+func (c *Cache) Revalidate(k *Key, req *fasthttp.Request, wireSum uint64) bool {
+	now := c.now()
+	c.mu.Lock()
+	e := c.mem.get(k.Primary)
+	if e == nil {
+		c.mu.Unlock()
+		return false
+	}
+	for _, v := range e.variants {
+		if v.matches(req, k.Lang) {
+			if v.wireSum.Load() != wireSum {
+				break
+			}
+			c.unchangedLocked(k, e, v, now) // unlocks c.mu
+			return true
+		}
+	}
+	c.mu.Unlock()
+	return false
+}
+
+// unchangedLocked marks v, a variant of e, validated at now, and rewrites
+// e to Redis once RedisRefresh has passed, renewing its retention there.
+// It is called with c.mu held and releases it.
+func (c *Cache) unchangedLocked(k *Key, e *entry, v *Copy, now time.Time) {
+	v.validated.Store(now.UnixNano())
+	c.unchanged.Add(1)
+	var write []*Copy
+	if c.remote != nil && now.UnixNano()-v.redisWrote.Load() >= int64(c.redisRefresh) {
+		write = append([]*Copy(nil), e.variants...)
+	}
+	c.mu.Unlock()
+	if write != nil {
+		c.remote.put(k.Primary, write, c.retention, now)
+	}
+}
+
 // Store keeps cp as the copy for its request. When the content did not
-// change, the copy in place is only marked validated (and rewritten to
-// Redis once RedisRefresh has passed, renewing its retention there); a new
-// content replaces it in memory and is written to Redis at once.
+// change, the copy in place is only marked validated (see unchangedLocked);
+// a new content replaces it in memory and is written to Redis at once.
 func (c *Cache) Store(k *Key, cp *Copy) {
 	now := c.now()
 	c.mu.Lock()
-	var write []*Copy
 	e := c.mem.get(k.Primary)
 	if e != nil {
 		for _, v := range e.variants {
 			if v.Sum == cp.Sum && slices.Equal(v.Vary, cp.Vary) && slices.Equal(v.VaryValues, cp.VaryValues) {
-				v.validated.Store(now.UnixNano())
-				c.unchanged.Add(1)
-				if c.remote != nil && now.UnixNano()-v.redisWrote.Load() >= int64(c.redisRefresh) {
-					write = append([]*Copy(nil), e.variants...)
-				}
-				c.mu.Unlock()
-				if write != nil {
-					c.remote.put(k.Primary, write, c.retention, now)
-				}
+				// The same content, perhaps sent differently (or v came
+				// from Redis): the next refresh knows it by this answer.
+				v.wireSum.Store(cp.wireSum.Load())
+				c.unchangedLocked(k, e, v, now)
 				return
 			}
 		}
 	}
+	var write []*Copy
 	_, evicted := c.mem.put(k.Primary, cp)
 	if c.remote != nil {
 		if e = c.mem.get(k.Primary); e != nil {

@@ -307,6 +307,68 @@ func TestStoreUnchangedOnlyValidates(t *testing.T) {
 	}
 }
 
+// TestRevalidateByWireSum: an origin answer identical on the wire to the
+// one a copy was built from validates the copy without a Build; any change
+// that would build another copy (body, status, type, encoding, Vary), or
+// another variant's request, does not; a copy read from Redis has no wire
+// sum until a Store finds its content unchanged.
+func TestRevalidateByWireSum(t *testing.T) {
+	clk := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	c := New(Config{Memory: 1 << 20, Now: func() time.Time { return clk }})
+	p := policy()
+	nl := request("/p", "Accept-Language", "nl")
+	k := keys().Build(nil, nl)
+	answer := func(body string, header ...string) *fasthttp.Response {
+		return response(200, "text/html", body, append([]string{"Vary", "Accept-Language"}, header...)...)
+	}
+	first, _ := p.Build(&k, nl, answer(page), clk)
+	c.Store(&k, first)
+
+	clk = clk.Add(time.Minute)
+	if !c.Revalidate(&k, nl, WireSum(answer(page))) {
+		t.Fatal("the same answer did not revalidate the copy")
+	}
+	if got := c.Lookup(&k, nl); got != first || !got.Validated().Equal(clk) {
+		t.Error("revalidation replaced the copy or did not mark it validated")
+	}
+	if st := c.Stats(); st.Stored != 1 || st.Unchanged != 1 {
+		t.Errorf("stored %d unchanged %d; want 1 and 1", st.Stored, st.Unchanged)
+	}
+
+	changed := map[string]*fasthttp.Response{
+		"body":     answer(page + " "),
+		"status":   response(203, "text/html", page, "Vary", "Accept-Language"),
+		"type":     response(200, "text/plain", page, "Vary", "Accept-Language"),
+		"encoding": answer(page, "Content-Encoding", "br"),
+		"vary":     response(200, "text/html", page, "Vary", "Accept-Language, Accept"),
+	}
+	for name, resp := range changed {
+		if c.Revalidate(&k, nl, WireSum(resp)) {
+			t.Errorf("a different %s revalidated the copy", name)
+		}
+	}
+	en := request("/p", "Accept-Language", "en")
+	ken := keys().Build(nil, en)
+	if c.Revalidate(&ken, en, WireSum(answer(page))) {
+		t.Error("the nl copy was revalidated for an en request")
+	}
+
+	decoded, err := decodeEntry(encodeEntry([]*Copy{first}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2 := New(Config{Memory: 1 << 20, Now: func() time.Time { return clk }})
+	c2.Store(&k, decoded[0])
+	if c2.Revalidate(&k, nl, WireSum(answer(page))) {
+		t.Error("a copy from Redis revalidated by a wire sum it never had")
+	}
+	again, _ := p.Build(&k, nl, answer(page), clk)
+	c2.Store(&k, again) // unchanged content: the copy in place learns the wire sum
+	if !c2.Revalidate(&k, nl, WireSum(answer(page))) || c2.Lookup(&k, nl) != decoded[0] {
+		t.Error("after an unchanged Store, the same answer did not revalidate the copy in place")
+	}
+}
+
 func TestEncodeRoundTrip(t *testing.T) {
 	p := policy()
 	req := request("/v", "Accept-Language", "nl")

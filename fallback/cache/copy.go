@@ -40,7 +40,11 @@ type Copy struct {
 	// Size is the decompressed body size.
 	Size int
 
-	validated  atomic.Int64 // unix nanos the origin last gave this content
+	validated atomic.Int64 // unix nanos the origin last gave this content
+	// wireSum identifies the origin's answer as it came (see WireSum), so
+	// an unchanged answer is known without decompressing it; 0 when not
+	// known (a copy read from Redis or disk, until the origin answers).
+	wireSum    atomic.Uint64
 	redisWrote atomic.Int64 // unix nanos this content was last written to Redis
 	plainOnce  sync.Once
 	plain      []byte // Body decompressed, for clients without gzip
@@ -147,7 +151,31 @@ func (p *Policy) Build(k *Key, req *fasthttp.Request, resp *fasthttp.Response, n
 	h.Write(plain)
 	c.Sum = h.Sum64()
 	c.validated.Store(now.UnixNano())
+	c.wireSum.Store(WireSum(resp))
 	return c, OK
+}
+
+// WireSum identifies an origin answer as it came: status, Content-Type,
+// Content-Encoding, Vary and the body's bytes as sent, compressed or not. An
+// answer with the WireSum of the answer a copy was built from would build
+// the same copy, so Cache.Revalidate can take it for unchanged without the
+// work of Build (decompressing and hashing the page, copying its headers).
+// Never 0.
+func WireSum(resp *fasthttp.Response) uint64 {
+	var h maphash.Hash
+	h.SetSeed(seed)
+	st := resp.StatusCode()
+	h.Write([]byte{byte(st >> 8), byte(st)})
+	h.Write(resp.Header.ContentType())
+	h.WriteByte(0)
+	h.Write(resp.Header.ContentEncoding())
+	for _, v := range resp.Header.PeekAll("Vary") {
+		h.WriteByte(0)
+		h.Write(v)
+	}
+	h.WriteByte(0)
+	h.Write(resp.Body())
+	return h.Sum64() | 1
 }
 
 // requestVaryValue is what the request says for a header the answer varies
