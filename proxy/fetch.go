@@ -19,15 +19,15 @@ import (
 // good. Fetches are pooled; ownership passes from the handler to the fetch
 // goroutine and back through state, and whichever finishes last releases.
 type fetch struct {
-	req     fasthttp.Request
-	resp    fasthttp.Response
-	keyBuf  []byte
-	key     cache.Key
-	path    []byte // normalized request path, for api_paths
-	st      *siteState
-	fl      *flight // the flight this fetch leads, or nil
-	get     bool    // GET: its answer may be stored; HEAD is only forwarded
-	hadCopy bool    // a copy existed when the fetch started
+	req    fasthttp.Request
+	resp   fasthttp.Response
+	keyBuf []byte
+	key    cache.Key
+	path   []byte // normalized request path, for api_paths
+	st     *siteState
+	fl     *flight     // the flight this fetch leads, or nil
+	get    bool        // GET: its answer may be stored; HEAD is only forwarded
+	had    *cache.Copy // the request's copy when the fetch started, or nil
 
 	err    error
 	stored *cache.Copy  // the copy made of the answer
@@ -67,8 +67,8 @@ func releaseFetch(f *fetch) {
 	f.keyBuf = f.key.Primary[:0]
 	f.key = cache.Key{}
 	f.path = f.path[:0]
-	f.st, f.fl, f.err, f.stored = nil, nil, nil, nil
-	f.get, f.hadCopy, f.recent, f.reason = false, false, false, cache.OK
+	f.st, f.fl, f.err, f.stored, f.had = nil, nil, nil, nil, nil
+	f.get, f.recent, f.reason = false, false, cache.OK
 	f.state.Store(fetchRunning)
 	fetchPool.Put(f)
 }
@@ -160,7 +160,7 @@ func (s *Server) fetchFor(ctx *fasthttp.RequestCtx, snap *snapshot, st *siteStat
 		return
 	}
 	s.prepare(ctx, snap, st, f)
-	f.hadCopy = cp != nil
+	f.had = cp
 
 	if cp == nil && !s.cache.Shared() {
 		s.run(f) // no copy can answer for the origin: wait for it right here
@@ -288,8 +288,14 @@ func (s *Server) keep(f *fetch) {
 		s.cache.NotStored(r)
 		return
 	}
-	if s.cache.Recent(&f.key, &f.req, s.refresh) ||
-		s.cache.Revalidate(&f.key, &f.req, cache.WireSum(&f.resp)) {
+	// The copy found before the fetch says whether the page was validated
+	// lately, without a second look in memory; a newer one stored since
+	// would only be fresher, and Revalidate finds it.
+	fresh := f.had != nil && f.had.ValidatedWithin(s.now(), s.refresh)
+	if f.had == nil {
+		fresh = s.cache.Recent(&f.key, &f.req, s.refresh)
+	}
+	if fresh || s.cache.Revalidate(&f.key, &f.req, cache.WireSum(&f.resp)) {
 		f.recent = true
 		return
 	}
@@ -334,7 +340,7 @@ func (s *Server) relayFetched(ctx *fasthttp.RequestCtx, f *fetch) {
 	f.st.count.count(OutcomeOrigin)
 	var buf [96]byte
 	cs := append(buf[:0], "Awning; fwd="...)
-	if f.hadCopy {
+	if f.had != nil {
 		cs = append(cs, "stale"...)
 	} else {
 		cs = append(cs, "uri-miss"...)

@@ -156,7 +156,7 @@ func (c *Cache) LookupRemote(ctx context.Context, k *Key, req *fasthttp.Request)
 // d: a busy page is then not stored again, which bounds the cost of keeping
 // copies to one store per page per d, however many shoppers ask.
 func (c *Cache) Recent(k *Key, req *fasthttp.Request, d time.Duration) bool {
-	now := c.now().UnixNano()
+	now := c.now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e := c.mem.get(k.Primary)
@@ -165,7 +165,7 @@ func (c *Cache) Recent(k *Key, req *fasthttp.Request, d time.Duration) bool {
 	}
 	for _, v := range e.variants {
 		if v.matches(req, k.Lang) {
-			return now-v.validated.Load() < int64(d)
+			return v.ValidatedWithin(now, d)
 		}
 	}
 	return false

@@ -62,6 +62,12 @@ type staleForms struct {
 // Validated returns when the origin last gave this content.
 func (c *Copy) Validated() time.Time { return time.Unix(0, c.validated.Load()) }
 
+// ValidatedWithin reports whether the origin gave this content less than d
+// before now.
+func (c *Copy) ValidatedWithin(now time.Time, d time.Duration) bool {
+	return now.UnixNano()-c.validated.Load() < int64(d)
+}
+
 // Expired reports whether the copy outlived its lifetime at now.
 func (c *Copy) Expired(now time.Time) bool {
 	return now.UnixNano()-c.validated.Load() > int64(c.Lifetime)

@@ -255,6 +255,21 @@ func (o *Origin) serveConn(c net.Conn) {
 	}
 }
 
+// Idle is the number of kept-alive connections waiting for their next
+// request. A client can have its answer a moment before the origin counts
+// the connection idle: poll it.
+func (o *Origin) Idle() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	n := 0
+	for _, idle := range o.conns {
+		if idle {
+			n++
+		}
+	}
+	return n
+}
+
 // CloseIdle closes the kept-alive connections waiting for their next
 // request, as an origin's keep-alive timeout does, and says how many.
 func (o *Origin) CloseIdle() int {
