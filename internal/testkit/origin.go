@@ -258,27 +258,20 @@ func (o *Origin) serveConn(c net.Conn) {
 // Idle is the number of kept-alive connections waiting for their next
 // request. A client can have its answer a moment before the origin counts
 // the connection idle: poll it.
-func (o *Origin) Idle() int {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	n := 0
-	for _, idle := range o.conns {
-		if idle {
-			n++
-		}
-	}
-	return n
-}
+func (o *Origin) Idle() int { return o.eachIdle(func(net.Conn) {}) }
 
 // CloseIdle closes the kept-alive connections waiting for their next
 // request, as an origin's keep-alive timeout does, and says how many.
-func (o *Origin) CloseIdle() int {
+func (o *Origin) CloseIdle() int { return o.eachIdle(func(c net.Conn) { c.Close() }) }
+
+// eachIdle calls f for each idle connection and counts them.
+func (o *Origin) eachIdle(f func(net.Conn)) int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	n := 0
 	for c, idle := range o.conns {
 		if idle {
-			c.Close()
+			f(c)
 			n++
 		}
 	}
