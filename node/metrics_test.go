@@ -217,8 +217,8 @@ sites:
 			t.Fatalf("plain HTTP for %s: Awning-Served %q; want %q", host, got, want)
 		}
 	}
-	waitFor(t, 10*time.Second, "copies written to redis", func() bool { return n.cache.Stats().RedisWrites >= 2 })
-	waitFor(t, 10*time.Second, "a probe", func() bool { return n.proxy.Health("shop").Stats().ProbesOK >= 1 })
+	testkit.WaitFor(t, 10*time.Second, "copies written to redis", func() bool { return n.cache.Stats().RedisWrites >= 2 })
+	testkit.WaitFor(t, 10*time.Second, "a probe", func() bool { return n.proxy.Health("shop").Stats().ProbesOK >= 1 })
 
 	s := remember(scrapeNode(t, n))
 	s.check(t, "healthy", []check{
@@ -264,12 +264,12 @@ sites:
 	// circuit trips; the kept page is served stale, an unknown one gets
 	// the outage page; the webhook hears of it.
 	o.Refuse()
-	waitFor(t, 10*time.Second, "the circuit to trip", func() bool { return n.proxy.Health("shop").Stats().Tripped })
+	testkit.WaitFor(t, 10*time.Second, "the circuit to trip", func() bool { return n.proxy.Health("shop").Stats().Tripped })
 	get("shop.example", "/product/1", "stale")
 	get("shop.example", "/product/2", "stale")
 	get("shop.example", "/never-seen", "outage")
-	waitFor(t, 10*time.Second, "the webhook to be told", func() bool { return hooks.Load() >= 1 })
-	waitFor(t, 10*time.Second, "the webhook to count its delivery", func() bool { sent, _, _ := n.webhook.Counts(); return sent >= 1 })
+	testkit.WaitFor(t, 10*time.Second, "the webhook to be told", func() bool { return hooks.Load() >= 1 })
+	testkit.WaitFor(t, 10*time.Second, "the webhook to count its delivery", func() bool { sent, _, _ := n.webhook.Counts(); return sent >= 1 })
 
 	s = remember(scrapeNode(t, n))
 	s.check(t, "origin down", []check{
@@ -299,7 +299,7 @@ sites:
 		if m != nil {
 			want = m.Mode
 		}
-		waitFor(t, 10*time.Second, "maintenance "+want+" in force", func() bool { return n.proxy.Stats().Sites[0].Maintenance == want })
+		testkit.WaitFor(t, 10*time.Second, "maintenance "+want+" in force", func() bool { return n.proxy.Stats().Sites[0].Maintenance == want })
 	}
 	setMaintenance(&state.Maintenance{Enabled: true, Mode: "full"})
 	get("shop.example", "/product/1", "maintenance")
@@ -326,7 +326,7 @@ sites:
 	// failure shows; shoppers are still answered.
 	r.Stop()
 	get("shop.example", "/never-seen-either", "outage")
-	waitFor(t, 10*time.Second, "the redis tier to notice", func() bool { return !n.cache.Stats().RedisHealthy })
+	testkit.WaitFor(t, 10*time.Second, "the redis tier to notice", func() bool { return !n.cache.Stats().RedisHealthy })
 	s = remember(scrapeNode(t, n))
 	s.check(t, "redis lost", []check{
 		{"awning_redis_up", nil, "==", 0},
@@ -362,16 +362,4 @@ func mustRequest(t *testing.T, url, host string) *http.Request {
 	}
 	req.Host = host
 	return req
-}
-
-// waitFor polls cond until it holds or d passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }

@@ -57,7 +57,7 @@ func TestBrowser(t *testing.T) {
 	n, logs := runNode(t, cfgPath)
 	_, port, _ := net.SplitHostPort(n.Addrs().HTTP[0])
 	host := "shop.localhost:" + port
-	waitFor(t, 10*time.Second, "Awning to see the origin down", func() bool { return healthSays(n.Addrs().HTTP[0], false) })
+	testkit.WaitFor(t, 10*time.Second, "Awning to see the origin down", func() bool { return healthSays(n.Addrs().HTTP[0], false) })
 
 	maint := maintenanceServer(t, cfgPath)
 	b := newBrowser(t, exe, "shop.localhost", "maint.localhost")
@@ -106,7 +106,7 @@ func TestBrowser(t *testing.T) {
 	opened := time.Now()
 	// While the origin is down the page polls health and stays put: no
 	// reload that would bring the shopper back to the same outage page.
-	waitFor(t, 15*time.Second, "the page to poll /.well-known/awning/health", func() bool {
+	testkit.WaitFor(t, 15*time.Second, "the page to poll /.well-known/awning/health", func() bool {
 		return b.count(func(r request) bool {
 			return strings.HasSuffix(r.url, "/.well-known/awning/health") && r.at.After(opened)
 		}) >= 1
@@ -121,7 +121,7 @@ func TestBrowser(t *testing.T) {
 
 	healed := time.Now()
 	origin.Heal(shop())
-	waitFor(t, 45*time.Second, "the page to bring the shopper back by itself", func() bool {
+	testkit.WaitFor(t, 45*time.Second, "the page to bring the shopper back by itself", func() bool {
 		got, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`location.href + " " + document.title`))
 		return err == nil && got == want+" Product 42 · Bakkerij de Vries"
 	})
@@ -255,17 +255,6 @@ func healthSays(addr string, open bool) bool {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return string(b) == fmt.Sprintf(`{"open":%t}`, open)
-}
-
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }
 
 type maintServer struct{ port string }

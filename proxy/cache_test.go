@@ -83,7 +83,7 @@ func TestStaleWhenOriginFails(t *testing.T) {
 // outage the copy is still served (with its Age); past the retention, it is
 // gone and shoppers get the outage page.
 func TestCopySurvivesHourLongOutage(t *testing.T) {
-	clk := &testClock{t: time.Date(2026, 12, 24, 10, 0, 0, 0, time.UTC)}
+	clk := testkit.NewClock(time.Date(2026, 12, 24, 10, 0, 0, 0, time.UTC))
 	o := testkit.NewOrigin(t, htmlPage(productPage))
 	opt := options(t, "cache: {retention: 168h}\n"+staleSite(o.URL()))
 	opt.Now = clk.Now
@@ -156,7 +156,7 @@ func TestPersonalPagesNeverReachAnotherShopper(t *testing.T) {
 	a.get(t, "shop.example", "/welcome")
 	a.get(t, "shop.example", "/account")
 	a.get(t, "shop.example", "/public") // the control: this one must be kept
-	eventually(t, "the public copy in redis", func() bool { return a.Cache().Stats().RedisWrites >= 1 })
+	testkit.WaitFor(t, 10*time.Second, "the public copy in redis", func() bool { return a.Cache().Stats().RedisWrites >= 1 })
 
 	o.Refuse()
 	for _, node := range []*testProxy{a, b} {
@@ -276,7 +276,7 @@ func TestTwoNodesShareCopies(t *testing.T) {
 	o := testkit.NewOrigin(t, htmlPage(productPage))
 	a, b, _ := sharedProxies(t, staleSite(o.URL()))
 	a.get(t, "shop.example", "/product/1")
-	eventually(t, "the copy in redis", func() bool { return a.Cache().Stats().RedisWrites >= 1 })
+	testkit.WaitFor(t, 10*time.Second, "the copy in redis", func() bool { return a.Cache().Stats().RedisWrites >= 1 })
 	o.Refuse()
 	resp, body := b.get(t, "shop.example", "/product/1")
 	assertStale(t, resp, body, "Desem waldkorn")
@@ -288,10 +288,10 @@ func TestRedisKilledMidTest(t *testing.T) {
 	o := testkit.NewOrigin(t, htmlPage(productPage))
 	a, b, r := sharedProxies(t, staleSite(o.URL()))
 	a.get(t, "shop.example", "/product/1")
-	eventually(t, "the first write", func() bool { return a.Cache().Stats().RedisWrites >= 1 })
+	testkit.WaitFor(t, 10*time.Second, "the first write", func() bool { return a.Cache().Stats().RedisWrites >= 1 })
 	r.Stop()
 	a.get(t, "shop.example", "/product/2") // its write fails
-	eventually(t, "redis to be seen down", func() bool { return !a.Cache().Stats().RedisHealthy })
+	testkit.WaitFor(t, 10*time.Second, "redis to be seen down", func() bool { return !a.Cache().Stats().RedisHealthy })
 
 	o.Refuse()
 	resp, body := a.get(t, "shop.example", "/product/1")
@@ -303,9 +303,9 @@ func TestRedisKilledMidTest(t *testing.T) {
 
 	r.Restart()
 	o.Heal(htmlPage(productPage))
-	eventually(t, "redis to be found back", func() bool { return a.Cache().Stats().RedisHealthy })
+	testkit.WaitFor(t, 10*time.Second, "redis to be found back", func() bool { return a.Cache().Stats().RedisHealthy })
 	a.get(t, "shop.example", "/product/3")
-	eventually(t, "writes to resume", func() bool { return a.Cache().Stats().RedisWrites >= 2 })
+	testkit.WaitFor(t, 10*time.Second, "writes to resume", func() bool { return a.Cache().Stats().RedisWrites >= 2 })
 	o.Refuse()
 	resp, body = b.get(t, "shop.example", "/product/3")
 	assertStale(t, resp, body, "Desem waldkorn")
@@ -403,7 +403,7 @@ func TestBackgroundRefresh(t *testing.T) {
 	if cs := resp.Header.Get("Cache-Status"); !strings.Contains(cs, "fwd=stale") || !strings.Contains(cs, "detail=timeout") {
 		t.Errorf("Cache-Status = %q", cs)
 	}
-	eventually(t, "the slow answer to refresh the copy", func() bool { return p.Cache().Stats().Stored >= 2 })
+	testkit.WaitFor(t, 10*time.Second, "the slow answer to refresh the copy", func() bool { return p.Cache().Stats().Stored >= 2 })
 	o.Refuse()
 	_, body = p.get(t, "shop.example", "/product/1")
 	if !strings.Contains(body, "3,99") {
@@ -640,7 +640,7 @@ func TestCircuitOpenCountsOneMiss(t *testing.T) {
 // cache.refresh revalidate the copy rather than store it anew.
 func TestOneLookupPerRequest(t *testing.T) {
 	o := testkit.NewOrigin(t, htmlPage(productPage))
-	clk := &testClock{t: time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)}
+	clk := testkit.NewClock(time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC))
 	opt := options(t, oneSite(o.URL()))
 	opt.Now = clk.Now
 	p := startProxyWith(t, opt)

@@ -14,20 +14,6 @@ import (
 	"github.com/awningproxy/awning/internal/testkit"
 )
 
-// eventually polls cond every 10ms until it holds, failing the test after a
-// generous deadline. Tests assert on counters and states; the deadline is
-// only a bound against hanging, never a measurement.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // TestBlackholedOriginTripsCircuit: an origin that accepts and never
 // answers is found down by probes after exactly `fall` failed probes (at
 // most fall × interval + timeout), after which shoppers get the fallback
@@ -38,7 +24,7 @@ func TestBlackholedOriginTripsCircuit(t *testing.T) {
 	p := startProxy(t, oneSite(o.URL(), "health: {path: /healthz, interval: 100ms, timeout: 50ms, rise: 2, fall: 2}"))
 	h := p.Health("shop")
 
-	eventually(t, "the circuit to trip", func() bool { return h.Stats().Tripped })
+	testkit.WaitFor(t, 10*time.Second, "the circuit to trip", func() bool { return h.Stats().Tripped })
 	if st := h.Stats(); st.ProbesFailed != 2 {
 		t.Errorf("tripped after %d failed probes; want fall = 2", st.ProbesFailed)
 	}
@@ -62,7 +48,7 @@ func TestBlackholedOriginTripsCircuit(t *testing.T) {
 
 	okBefore := h.Stats().ProbesOK
 	o.Set(testkit.OK("back"))
-	eventually(t, "the site to open", func() bool { return h.Open() })
+	testkit.WaitFor(t, 10*time.Second, "the site to open", func() bool { return h.Open() })
 	if n := h.Stats().ProbesOK - okBefore; n > 3 {
 		t.Errorf("opened after %d good probes; want rise = 2 (one more for polling)", n)
 	}
@@ -89,7 +75,7 @@ func TestPassiveDetectionWithoutProbes(t *testing.T) {
 		t.Error("a tripped origin got a shopper request")
 	}
 	o.Set(testkit.OK("back"))
-	eventually(t, "recovery probes to open the site", func() bool { return h.Open() })
+	testkit.WaitFor(t, 10*time.Second, "recovery probes to open the site", func() bool { return h.Open() })
 	var heads int
 	for _, r := range o.Received() {
 		if r.Method == "HEAD" && r.RequestURI == "/" {
@@ -183,7 +169,7 @@ func TestMaxInflightCapsOrigin(t *testing.T) {
 // starts at 1 and ramps to max_inflight over slow_start; the origin never
 // sees more than the cap of the moment. The clock is injected.
 func TestSlowStartAfterRecovery(t *testing.T) {
-	clk := &testClock{t: time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)}
+	clk := testkit.NewClock(time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC))
 	o := testkit.NewOrigin(t, testkit.Status(503))
 	opt := options(t, oneSite(o.URL(), "max_inflight: 8", "slow_start: 100s", "health: {interval: 200ms, timeout: 150ms, rise: 1}"))
 	opt.Now = clk.Now
@@ -196,7 +182,7 @@ func TestSlowStartAfterRecovery(t *testing.T) {
 		t.Fatal("not tripped")
 	}
 	o.Set(testkit.Slow(100*time.Millisecond, testkit.OK("ok")))
-	eventually(t, "recovery", func() bool { return h.Open() })
+	testkit.WaitFor(t, 10*time.Second, "recovery", func() bool { return h.Open() })
 
 	burst := func() {
 		o.ResetMaxInflight()
@@ -261,7 +247,7 @@ func TestWebhookOnePerTransition(t *testing.T) {
 		p.get(t, "shop.example", "/")
 	}
 	o.Set(testkit.OK("ok"))
-	eventually(t, "recovery", func() bool { return p.Health("shop").Open() })
+	testkit.WaitFor(t, 10*time.Second, "recovery", func() bool { return p.Health("shop").Open() })
 	wh.Close()
 	mu.Lock()
 	defer mu.Unlock()
@@ -275,21 +261,4 @@ func TestWebhookOnePerTransition(t *testing.T) {
 	if up.State != "up" || up.Previous != "down" || !up.SiteOpen {
 		t.Errorf("up event = %+v", up)
 	}
-}
-
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
 }

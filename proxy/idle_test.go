@@ -70,7 +70,7 @@ func warmPool(t *testing.T, p *testProxy, o *testkit.Origin, n int) {
 	}
 	wg.Wait()
 	o.Set(testkit.OK("page"))
-	eventually(t, fmt.Sprintf("%d idle connections at the origin", n), func() bool { return o.Idle() == n })
+	testkit.WaitFor(t, 10*time.Second, fmt.Sprintf("%d idle connections at the origin", n), func() bool { return o.Idle() == n })
 	if got := o.CloseIdle(); got != n {
 		t.Fatalf("origin closed %d idle connections; want %d, one per concurrent request", got, n)
 	}

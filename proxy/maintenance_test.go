@@ -61,7 +61,7 @@ func TestFullMaintenance(t *testing.T) {
 // TestScheduledWindow: a window with a start and an end begins and ends by
 // itself, and Retry-After counts down to the end (injected clock).
 func TestScheduledWindow(t *testing.T) {
-	clk := &testClock{t: time.Date(2026, 12, 24, 12, 0, 0, 0, time.UTC)}
+	clk := testkit.NewClock(time.Date(2026, 12, 24, 12, 0, 0, 0, time.UTC))
 	o := testkit.NewOrigin(t, htmlPage(productPage))
 	opt := options(t, staleSite(o.URL()))
 	opt.Now = clk.Now
@@ -144,7 +144,7 @@ func TestBypassByAddress(t *testing.T) {
 // after it expires; answers under it are not stored; the origin never sees
 // it.
 func TestBypassCookie(t *testing.T) {
-	clk := &testClock{t: time.Date(2026, 12, 24, 12, 0, 0, 0, time.UTC)}
+	clk := testkit.NewClock(time.Date(2026, 12, 24, 12, 0, 0, 0, time.UTC))
 	a := testkit.NewOrigin(t, htmlPage(productPage))
 	b := testkit.NewOrigin(t, htmlPage(productPage))
 	opt := options(t, twoSites(a.URL(), b.URL()))

@@ -49,18 +49,6 @@ func maintenanceOff(sc *Scope) error {
 	return nil
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for !cond() {
-		if time.Since(start) > 10*time.Second {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	return time.Since(start)
-}
-
 func inMaintenance(s *Store, site, mode string) bool {
 	m := s.Scope(site).Maintenance
 	return m != nil && m.Enabled && m.Mode == mode
@@ -117,12 +105,12 @@ func TestSharedStoreConverges(t *testing.T) {
 	a := newStore(t, t.TempDir(), r.URL())
 	b := newStore(t, t.TempDir(), r.URL())
 	c := newStore(t, t.TempDir(), r.URL())
-	waitFor(t, "the stores to subscribe", func() bool { return b.Stats().RedisOK && c.Stats().RedisOK })
+	testkit.WaitFor(t, 10*time.Second, "the stores to subscribe", func() bool { return b.Stats().RedisOK && c.Stats().RedisOK })
 
 	if _, err := a.Change(context.Background(), "bakkerij", maintenanceOn("full")); err != nil {
 		t.Fatal(err)
 	}
-	d := waitFor(t, "b and c to see the maintenance", func() bool {
+	d := testkit.WaitFor(t, 10*time.Second, "b and c to see the maintenance", func() bool {
 		return inMaintenance(b, "bakkerij", "full") && inMaintenance(c, "bakkerij", "full")
 	})
 	t.Logf("propagated to two other stores in %s", d)
@@ -145,7 +133,7 @@ func TestSharedStoreConverges(t *testing.T) {
 	}
 	wg.Wait()
 	for _, s := range []*Store{a, b, c} {
-		waitFor(t, "all 15 updates everywhere", func() bool { return len(s.Scope("bakkerij").Updates) == 15 })
+		testkit.WaitFor(t, 10*time.Second, "all 15 updates everywhere", func() bool { return len(s.Scope("bakkerij").Updates) == 15 })
 	}
 }
 
@@ -157,7 +145,7 @@ func TestPubSubKilledWhileToggling(t *testing.T) {
 	a := newStore(t, t.TempDir(), r.URL())
 	b := newStore(t, t.TempDir(), r.URL())
 	c := newStore(t, t.TempDir(), r.URL())
-	waitFor(t, "subscriptions", func() bool { return b.Stats().RedisOK && c.Stats().RedisOK })
+	testkit.WaitFor(t, 10*time.Second, "subscriptions", func() bool { return b.Stats().RedisOK && c.Stats().RedisOK })
 	admin, _ := OpenRedis(r.URL())
 	defer admin.Close()
 	for round := 0; round < 3; round++ {
@@ -167,11 +155,11 @@ func TestPubSubKilledWhileToggling(t *testing.T) {
 		a.Change(context.Background(), "bakkerij", maintenanceOn("full"))
 		a.Change(context.Background(), "bakkerij", maintenanceOn("read-only"))
 		for _, s := range []*Store{b, c} {
-			waitFor(t, "convergence on read-only", func() bool { return inMaintenance(s, "bakkerij", "read-only") })
+			testkit.WaitFor(t, 10*time.Second, "convergence on read-only", func() bool { return inMaintenance(s, "bakkerij", "read-only") })
 		}
 		a.Change(context.Background(), "bakkerij", maintenanceOff)
 		for _, s := range []*Store{b, c} {
-			waitFor(t, "convergence on off", func() bool { return s.Scope("bakkerij").Maintenance == nil })
+			testkit.WaitFor(t, 10*time.Second, "convergence on off", func() bool { return s.Scope("bakkerij").Maintenance == nil })
 		}
 	}
 }
@@ -185,14 +173,14 @@ func TestRedisRestartedEmpty(t *testing.T) {
 	if _, err := a.Change(context.Background(), "bakkerij", maintenanceOn("full")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "b to see it", func() bool { return inMaintenance(b, "bakkerij", "full") })
+	testkit.WaitFor(t, 10*time.Second, "b to see it", func() bool { return inMaintenance(b, "bakkerij", "full") })
 	r.Restart() // empty: persistence is off
-	waitFor(t, "the state to be restored", func() bool { return a.Stats().Restores+b.Stats().Restores >= 1 })
+	testkit.WaitFor(t, 10*time.Second, "the state to be restored", func() bool { return a.Stats().Restores+b.Stats().Restores >= 1 })
 	if !inMaintenance(a, "bakkerij", "full") || !inMaintenance(b, "bakkerij", "full") {
 		t.Fatal("an empty redis ended the maintenance")
 	}
 	late := newStore(t, t.TempDir(), r.URL())
-	waitFor(t, "a new node to get the restored state", func() bool { return inMaintenance(late, "bakkerij", "full") })
+	testkit.WaitFor(t, 10*time.Second, "a new node to get the restored state", func() bool { return inMaintenance(late, "bakkerij", "full") })
 }
 
 // TestRedisDownRefusesChanges: with Redis down, a change is refused (no

@@ -62,7 +62,7 @@ sites:
 			t.Logf("%s log:\n%s", p.name, p.logs.String())
 		}
 	})
-	waitFor(t, 20*time.Second, name+" to be ready", func() bool {
+	testkit.WaitFor(t, 20*time.Second, name+" to be ready", func() bool {
 		resp, err := http.Get("http://" + p.adm + "/readyz")
 		if err != nil {
 			return false
@@ -146,7 +146,7 @@ func TestThreeProcessesShareMaintenance(t *testing.T) {
 		took = append(took, time.Since(start))
 		cli("maintenance", "off", "--site", "shop")
 		for _, n := range nodes[1:] {
-			waitFor(t, 10*time.Second, n.name+" to serve the shop again", func() bool { return n.served() == "origin" })
+			testkit.WaitFor(t, 10*time.Second, n.name+" to serve the shop again", func() bool { return n.served() == "origin" })
 		}
 	}
 	t.Logf("maintenance set through node 1's admin API was served by nodes 2 and 3 within %v of the CLI returning (polled every 0.5ms)", took)
@@ -160,11 +160,11 @@ func TestThreeProcessesShareMaintenance(t *testing.T) {
 		cli("maintenance", "on", "--site", "shop", "--mode", "full")
 		cli("maintenance", "on", "--site", "shop", "--mode", "read-only")
 		for _, n := range nodes {
-			waitFor(t, 10*time.Second, n.name+" to converge on read-only", func() bool { return n.maintenance(t) == "read-only" })
+			testkit.WaitFor(t, 10*time.Second, n.name+" to converge on read-only", func() bool { return n.maintenance(t) == "read-only" })
 		}
 		cli("maintenance", "on", "--site", "shop", "--mode", "full")
 		for _, n := range nodes {
-			waitFor(t, 10*time.Second, n.name+" to converge on full", func() bool { return n.maintenance(t) == "full" })
+			testkit.WaitFor(t, 10*time.Second, n.name+" to converge on full", func() bool { return n.maintenance(t) == "full" })
 		}
 	}
 
@@ -175,10 +175,10 @@ func TestThreeProcessesShareMaintenance(t *testing.T) {
 			t.Errorf("%s after redis restarted empty: %q; want maintenance still", n.name, got)
 		}
 	}
-	waitFor(t, 10*time.Second, "the nodes to write the state back to redis", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "the nodes to write the state back to redis", func() bool {
 		n, err := admin.Exists(context.Background(), "{awning-state}:scope:shop").Result()
 		return err == nil && n == 1
 	})
 	late := startProcess(t, bin, "node4", r.URL(), o.URL())
-	waitFor(t, 10*time.Second, "a node started later to get the restored maintenance", func() bool { return late.served() == "maintenance" })
+	testkit.WaitFor(t, 10*time.Second, "a node started later to get the restored maintenance", func() bool { return late.served() == "maintenance" })
 }

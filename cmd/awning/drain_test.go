@@ -50,7 +50,7 @@ sites:
 	go func() { exited <- cmd.Wait() }()
 	defer cmd.Process.Kill()
 	adminURL := "http://127.0.0.1:" + itoa(admin)
-	waitFor(t, 15*time.Second, "the node to be ready", func() bool {
+	testkit.WaitFor(t, 15*time.Second, "the node to be ready", func() bool {
 		resp, err := http.Get(adminURL + "/readyz")
 		if err != nil {
 			return false
@@ -105,7 +105,7 @@ sites:
 	}
 
 	inFlight := regexp.MustCompile(`(?m)^awning_requests_in_flight (\d+)$`)
-	waitFor(t, 15*time.Second, "every client's request to be in flight", func() bool {
+	testkit.WaitFor(t, 15*time.Second, "every client's request to be in flight", func() bool {
 		resp, err := http.Get(adminURL + "/metrics")
 		if err != nil {
 			return false
@@ -122,7 +122,7 @@ sites:
 	termAt.Store(time.Now().UnixNano())
 	cmd.Process.Signal(syscall.SIGTERM)
 	// While it drains, the node tells load balancers to stop sending.
-	waitFor(t, 2*time.Second, "/readyz to say 503 during the drain", func() bool {
+	testkit.WaitFor(t, 2*time.Second, "/readyz to say 503 during the drain", func() bool {
 		resp, err := http.Get(adminURL + "/readyz")
 		if err != nil {
 			return false

@@ -57,18 +57,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// waitFor polls cond until it holds or d passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func fetch(t *testing.T, method, url string) (*http.Response, string) {
 	t.Helper()
 	req, _ := http.NewRequest(method, url, nil)
@@ -100,7 +88,7 @@ func TestDemo(t *testing.T) {
 	}()
 	reShop := regexp.MustCompile(`Shop, through Awning +http://(localhost:\d+)/product/1`)
 	reCtl := regexp.MustCompile(`curl -X POST 'http://([0-9.:]+)/_demo/break`)
-	waitFor(t, 15*time.Second, "the demo to print its help", func() bool { return reCtl.MatchString(out.String()) })
+	testkit.WaitFor(t, 15*time.Second, "the demo to print its help", func() bool { return reCtl.MatchString(out.String()) })
 	web := "http://" + strings.Replace(reShop.FindStringSubmatch(out.String())[1], "localhost", "127.0.0.1", 1)
 	control := "http://" + reCtl.FindStringSubmatch(out.String())[1]
 
@@ -244,15 +232,15 @@ func TestServeBinarySignals(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return string(b)
 	}
-	waitFor(t, 10*time.Second, "serving origin a", func() bool { return body() == "a" })
+	testkit.WaitFor(t, 10*time.Second, "serving origin a", func() bool { return body() == "a" })
 
 	os.WriteFile(path, []byte(cfg(b.URL())), 0o600)
 	cmd.Process.Signal(syscall.SIGHUP)
-	waitFor(t, 10*time.Second, "serving origin b after SIGHUP", func() bool { return body() == "b" })
+	testkit.WaitFor(t, 10*time.Second, "serving origin b after SIGHUP", func() bool { return body() == "b" })
 
 	os.WriteFile(path, []byte(strings.Replace(cfg(a.URL()), "hosts:", "hots:", 1)), 0o600)
 	cmd.Process.Signal(syscall.SIGHUP)
-	waitFor(t, 10*time.Second, "the failed reload in the log", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "the failed reload in the log", func() bool {
 		return strings.Contains(logs.String(), "config reload failed; still serving the previous configuration")
 	})
 	if got := body(); got != "b" {
@@ -294,7 +282,7 @@ func TestDemoShopOnly(t *testing.T) {
 		}
 	}()
 	re := regexp.MustCompile(`shop=(http://[0-9.:]+) control="?(http://[0-9.:]+)/_demo/break`)
-	waitFor(t, 10*time.Second, "the shop to open", func() bool { return re.MatchString(logs.String()) })
+	testkit.WaitFor(t, 10*time.Second, "the shop to open", func() bool { return re.MatchString(logs.String()) })
 	m := re.FindStringSubmatch(logs.String())
 	resp, body := fetch(t, "GET", m[1]+"/product/1")
 	if resp.StatusCode != 200 || resp.Header.Get("Awning-Served") != "" || !strings.Contains(body, "Desem waldkorn") {

@@ -464,7 +464,7 @@ func TestRedisTier(t *testing.T) {
 	k := keys().Build(nil, req)
 	cp, _ := p.Build(&k, req, response(200, "text/html", page), time.Now())
 	a.Store(&k, cp)
-	waitFor(t, "the write to reach redis", func() bool { return a.Stats().RedisWrites == 1 })
+	testkit.WaitFor(t, 15*time.Second, "the write to reach redis", func() bool { return a.Stats().RedisWrites == 1 })
 	ttl, _ := client.TTL(context.Background(), redisKey(k.Primary)).Result()
 	if ttl <= 0 || ttl > time.Hour {
 		t.Errorf("redis TTL = %s; want the retention", ttl)
@@ -487,7 +487,7 @@ func TestRedisTier(t *testing.T) {
 	k2 := keys().Build(nil, req2)
 	cp2, _ := p.Build(&k2, req2, response(200, "text/html", page+"2"), time.Now())
 	a.Store(&k2, cp2)
-	waitFor(t, "the failed write to be counted", func() bool { st := a.Stats(); return st.RedisWriteErrors > 0 || st.RedisDropped > 0 })
+	testkit.WaitFor(t, 15*time.Second, "the failed write to be counted", func() bool { st := a.Stats(); return st.RedisWriteErrors > 0 || st.RedisDropped > 0 })
 	if a.Stats().RedisHealthy {
 		t.Error("redis reported healthy while down")
 	}
@@ -496,21 +496,10 @@ func TestRedisTier(t *testing.T) {
 	}
 
 	r.Restart()
-	waitFor(t, "redis to be found back", func() bool { return a.Stats().RedisHealthy })
+	testkit.WaitFor(t, 15*time.Second, "redis to be found back", func() bool { return a.Stats().RedisHealthy })
 	req3 := request("/r")
 	k3 := keys().Build(nil, req3)
 	cp3, _ := p.Build(&k3, req3, response(200, "text/html", page+"3"), time.Now())
 	a.Store(&k3, cp3)
-	waitFor(t, "writes to resume", func() bool { return b.LookupRemote(ctx, &k3, req3) != nil })
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testkit.WaitFor(t, 15*time.Second, "writes to resume", func() bool { return b.LookupRemote(ctx, &k3, req3) != nil })
 }

@@ -14,27 +14,8 @@ import (
 	"time"
 
 	"github.com/awningproxy/awning/config"
+	"github.com/awningproxy/awning/internal/testkit"
 )
-
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // events records notifications.
 type events struct {
@@ -70,7 +51,11 @@ sites:
 	return &cfg.Sites[0].Origin
 }
 
-func newSite(t *testing.T, oc *config.Origin, c *clock, ev *events, probe ProbeFunc) *Site {
+func newClock() *testkit.Clock {
+	return testkit.NewClock(time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC))
+}
+
+func newSite(t *testing.T, oc *config.Origin, c *testkit.Clock, ev *events, probe ProbeFunc) *Site {
 	t.Helper()
 	cfg := Config{
 		Site: "shop", Origins: oc.URLs, Origin: oc, Probe: probe,

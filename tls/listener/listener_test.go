@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/awningproxy/awning/internal/testkit"
 	"github.com/awningproxy/awning/tls/localca"
 )
 
@@ -107,7 +108,7 @@ func TestALPN(t *testing.T) {
 			}
 		})
 	}
-	waitFor(t, "3 handshakes and 1 challenge counted", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "3 handshakes and 1 challenge counted", func() bool {
 		st := f.ln.Stats()
 		return st.Challenges == 1 && st.Handshakes == 3
 	})
@@ -151,7 +152,7 @@ func TestHandshakeTimeout(t *testing.T) {
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("closed after %s; want about the 200ms deadline", d)
 	}
-	waitFor(t, "one timed-out failure counted", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "one timed-out failure counted", func() bool {
 		st := f.ln.Stats()
 		return st.TimedOut == 1 && st.Failed == 1 && st.Handshakes == 0
 	})
@@ -187,7 +188,7 @@ func TestConcurrencyIsBounded(t *testing.T) {
 			errs <- err
 		}()
 	}
-	waitFor(t, "the queue to fill", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "the queue to fill", func() bool {
 		st := f.ln.Stats()
 		return st.InProgress == max && st.Waiting == clients-max
 	})
@@ -201,7 +202,7 @@ func TestConcurrencyIsBounded(t *testing.T) {
 			t.Errorf("queued handshake: %v", err)
 		}
 	}
-	waitFor(t, "all handshakes counted", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "all handshakes counted", func() bool {
 		st := f.ln.Stats()
 		return st.Handshakes == clients && st.Waiting == 0 && st.InProgress == 0
 	})
@@ -245,19 +246,8 @@ func TestResumptionIsCounted(t *testing.T) {
 		}
 		c.Close()
 	}
-	waitFor(t, "2 handshakes, 1 resumed", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "2 handshakes, 1 resumed", func() bool {
 		st := f.ln.Stats()
 		return st.Resumed == 1 && st.Handshakes == 2
 	})
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }

@@ -320,11 +320,11 @@ func TestRedisKilledAndRestarted(t *testing.T) {
 	}
 
 	r.Restart()
-	waitFor(t, 5*time.Second, "the store to work again", func() bool { return s.Store(ctx, "k2", []byte("v2")) == nil })
+	testkit.WaitFor(t, 5*time.Second, "the store to work again", func() bool { return s.Store(ctx, "k2", []byte("v2")) == nil })
 	if _, err := s.Load(ctx, "k"); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("Load after an empty restart = %v; want fs.ErrNotExist", err)
 	}
-	waitFor(t, 5*time.Second, "the watchdog to notice the lost lock", func() bool { return s.Stats().LocksLost == 1 })
+	testkit.WaitFor(t, 5*time.Second, "the watchdog to notice the lost lock", func() bool { return s.Stats().LocksLost == 1 })
 	if err := s.Unlock(ctx, "held"); !errors.Is(err, ErrLockLost) {
 		t.Errorf("Unlock of a lock lost in the restart = %v; want ErrLockLost", err)
 	}
@@ -338,16 +338,5 @@ func TestNewRejectsPrefixWithoutHashTag(t *testing.T) {
 	defer rdb.Close()
 	if _, err := New(rdb, Options{Prefix: "awning-certs"}); err == nil {
 		t.Error("New accepted a prefix without a hash tag")
-	}
-}
-
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }

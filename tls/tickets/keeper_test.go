@@ -20,15 +20,6 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// clock is a settable clock shared by the keepers of one test.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
-
 func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
 	t.Helper()
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -101,14 +92,14 @@ func connect(t *testing.T, addr string, pool *x509.CertPool, cache tls.ClientSes
 	return c.ConnectionState().DidResume
 }
 
-func newKeeper(t *testing.T, url string, clk *clock) *Keeper {
+func newKeeper(t *testing.T, url string, clk *testkit.Clock) *Keeper {
 	t.Helper()
 	rdb, err := state.OpenRedis(url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rdb.Close() })
-	k, err := New(Options{Redis: rdb, Rotate: time.Hour, Keep: 2, Refresh: time.Minute, Now: clk.now})
+	k, err := New(Options{Redis: rdb, Rotate: time.Hour, Keep: 2, Refresh: time.Minute, Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +110,7 @@ func newKeeper(t *testing.T, url string, clk *clock) *Keeper {
 // third with its own: a session from node A resumes on node B, never on C.
 func TestResumeAcrossNodes(t *testing.T) {
 	r := testkit.StartRedis(t)
-	clk := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clk := testkit.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	ka, kb := newKeeper(t, r.URL(), clk), newKeeper(t, r.URL(), clk)
 	ctx := context.Background()
 	for _, k := range []*Keeper{ka, kb} {
@@ -157,7 +148,7 @@ func TestResumeAcrossNodes(t *testing.T) {
 // it does not.
 func TestRotation(t *testing.T) {
 	r := testkit.StartRedis(t)
-	clk := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clk := testkit.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	ka, kb := newKeeper(t, r.URL(), clk), newKeeper(t, r.URL(), clk)
 	ctx := context.Background()
 	sync := func() {
@@ -173,7 +164,7 @@ func TestRotation(t *testing.T) {
 	old := tls.NewLRUClientSessionCache(4)
 	connect(t, a, pool, old, tls.VersionTLS12)
 
-	clk.add(time.Hour)
+	clk.Add(time.Hour)
 	sync()
 	if got := ka.Stats().Keys; got != 2 {
 		t.Fatalf("keys after one rotation = %d; want 2", got)
@@ -185,7 +176,7 @@ func TestRotation(t *testing.T) {
 		t.Error("a ticket sealed with the previous key did not resume")
 	}
 
-	clk.add(time.Hour)
+	clk.Add(time.Hour)
 	sync()
 	if got := kb.Stats().Keys; got != 2 {
 		t.Fatalf("keys after two rotations = %d; want 2 (Keep)", got)
@@ -193,7 +184,7 @@ func TestRotation(t *testing.T) {
 	stale := tls.NewLRUClientSessionCache(4)
 	connect(t, a, pool, stale, tls.VersionTLS12) // a ticket under today's key…
 	for range 2 {                                // two more rotations: today's key is dropped (Keep is 2)
-		clk.add(time.Hour)
+		clk.Add(time.Hour)
 		sync()
 	}
 	if connect(t, b, pool, stale, tls.VersionTLS12) {
@@ -205,7 +196,7 @@ func TestRotation(t *testing.T) {
 // keeper recovers when Redis is back.
 func TestRedisDownKeepsKeys(t *testing.T) {
 	r := testkit.StartRedis(t)
-	clk := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clk := testkit.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	ka, kb := newKeeper(t, r.URL(), clk), newKeeper(t, r.URL(), clk)
 	ctx := context.Background()
 	ka.Sync(ctx)
