@@ -106,6 +106,20 @@ func (c *apiClient) call(ctx context.Context, method, path string, body any, cty
 	return data, nil
 }
 
+// scoped returns the API client and the path of a per-site or all-sites
+// resource, as the commands that take --site or --all need both.
+func (f *apiFlags) scoped(site string, all bool, resource string) (*apiClient, string, error) {
+	c, err := f.client()
+	if err != nil {
+		return nil, "", err
+	}
+	path, err := scopePath(site, all, resource)
+	if err != nil {
+		return nil, "", err
+	}
+	return c, path, nil
+}
+
 // scopePath returns the API path of a per-site or all-sites resource.
 func scopePath(site string, all bool, resource string) (string, error) {
 	switch {

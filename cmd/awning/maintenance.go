@@ -44,11 +44,7 @@ func maintenanceOnCommand(stdout io.Writer, api *apiFlags) *cobra.Command {
   awning maintenance on --site bakkerij --start "2026-12-27 06:00" --until "2026-12-27 08:00" --bypass`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := api.client()
-			if err != nil {
-				return err
-			}
-			path, err := scopePath(f.site, f.all, "maintenance")
+			c, path, err := api.scoped(f.site, f.all, "maintenance")
 			if err != nil {
 				return err
 			}
@@ -118,11 +114,7 @@ func maintenanceOffCommand(stdout io.Writer, api *apiFlags) *cobra.Command {
 		Example: "  awning maintenance off --site bakkerij\n  awning maintenance off --all",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := api.client()
-			if err != nil {
-				return err
-			}
-			path, err := scopePath(site, all, "maintenance")
+			c, path, err := api.scoped(site, all, "maintenance")
 			if err != nil {
 				return err
 			}

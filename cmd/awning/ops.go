@@ -35,11 +35,7 @@ func updateCommand(stdout io.Writer) *cobra.Command {
 		Example: `  awning update post --all --message nl="De database wordt hersteld" --message en="The database is being restored"`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := api.client()
-			if err != nil {
-				return err
-			}
-			path, err := scopePath(site, all, "updates")
+			c, path, err := api.scoped(site, all, "updates")
 			if err != nil {
 				return err
 			}
@@ -71,11 +67,7 @@ func updateCommand(stdout io.Writer) *cobra.Command {
 		Short: "List incident updates, newest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := api.client()
-			if err != nil {
-				return err
-			}
-			path, err := scopePath(site, all, "updates")
+			c, path, err := api.scoped(site, all, "updates")
 			if err != nil {
 				return err
 			}
@@ -106,11 +98,7 @@ func updateCommand(stdout io.Writer) *cobra.Command {
 		Short: "Retract an incident update",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := api.client()
-			if err != nil {
-				return err
-			}
-			path, err := scopePath(site, all, "updates")
+			c, path, err := api.scoped(site, all, "updates")
 			if err != nil {
 				return err
 			}
