@@ -62,9 +62,10 @@ const (
 type Warmer struct {
 	cfg Config
 
-	runs, stored, fresh, notKept, failed, skipped atomic.Uint64
-	lastURLs                                      atomic.Int64
-	running                                       atomic.Bool
+	runs     atomic.Uint64
+	totals   [Skipped + 1]atomic.Uint64 // pages by Outcome, over every run
+	lastURLs atomic.Int64
+	running  atomic.Bool
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -151,22 +152,19 @@ func (w *Warmer) Run(ctx context.Context) Report {
 			return rep
 		case <-tick.C:
 		}
-		switch w.cfg.Warm(ctx, u, w.cfg.Interval) {
+		o := w.cfg.Warm(ctx, u, w.cfg.Interval)
+		w.totals[o].Add(1)
+		switch o {
 		case Stored:
 			rep.Stored++
-			w.stored.Add(1)
 		case Fresh:
 			rep.Fresh++
-			w.fresh.Add(1)
 		case NotKept:
 			rep.NotKept++
-			w.notKept.Add(1)
 		case Failed:
 			rep.Failed++
-			w.failed.Add(1)
 		case Skipped:
 			rep.Skipped++
-			w.skipped.Add(1)
 		}
 	}
 	rep.Took = time.Since(start)
@@ -185,8 +183,8 @@ type Stats struct {
 // Stats returns the counters.
 func (w *Warmer) Stats() Stats {
 	return Stats{
-		Runs: w.runs.Load(), Stored: w.stored.Load(), Fresh: w.fresh.Load(), NotKept: w.notKept.Load(),
-		Failed: w.failed.Load(), Skipped: w.skipped.Load(), LastURLs: w.lastURLs.Load(), Running: w.running.Load(),
+		Runs: w.runs.Load(), Stored: w.totals[Stored].Load(), Fresh: w.totals[Fresh].Load(),
+		NotKept: w.totals[NotKept].Load(), Failed: w.totals[Failed].Load(), Skipped: w.totals[Skipped].Load(), LastURLs: w.lastURLs.Load(), Running: w.running.Load(),
 	}
 }
 
