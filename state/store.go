@@ -456,12 +456,8 @@ func (s *Store) heard(payload string) {
 func (s *Store) check() {
 	ctx, cancel := context.WithTimeout(s.ctx, 2*time.Second)
 	defer cancel()
-	remote, err := s.redis.Get(ctx, keyCounter).Int64()
-	if errors.Is(err, redis.Nil) {
-		remote, err = 0, nil
-	}
-	if err != nil {
-		s.setRedisOK(false, err)
+	remote, ok := s.remoteVersion(ctx)
+	if !ok {
 		return
 	}
 	s.setRedisOK(true, nil)
@@ -474,17 +470,27 @@ func (s *Store) check() {
 	}
 }
 
+// remoteVersion reads Redis' state version: 0 when Redis holds none (it
+// was emptied), false when Redis did not answer, which is recorded.
+func (s *Store) remoteVersion(ctx context.Context) (int64, bool) {
+	v, err := s.redis.Get(ctx, keyCounter).Int64()
+	if errors.Is(err, redis.Nil) {
+		return 0, true
+	}
+	if err != nil {
+		s.setRedisOK(false, err)
+		return 0, false
+	}
+	return v, true
+}
+
 // resync re-reads every scope from Redis and applies what is newer.
 func (s *Store) resync() {
 	ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
 	defer cancel()
 	s.resyncs.Add(1)
-	remote, err := s.redis.Get(ctx, keyCounter).Int64()
-	if errors.Is(err, redis.Nil) {
-		remote, err = 0, nil
-	}
-	if err != nil {
-		s.setRedisOK(false, err)
+	remote, ok := s.remoteVersion(ctx)
+	if !ok {
 		return
 	}
 	if remote < s.Version() {
