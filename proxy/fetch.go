@@ -291,8 +291,10 @@ func (s *Server) keep(f *fetch) {
 	// The copy found before the fetch says whether the page was validated
 	// lately, without a second look in memory; a newer one stored since
 	// would only be fresher, and Revalidate finds it.
-	fresh := f.had != nil && f.had.ValidatedWithin(s.now(), s.refresh)
-	if f.had == nil {
+	var fresh bool
+	if f.had != nil {
+		fresh = f.had.ValidatedWithin(s.now(), s.refresh)
+	} else {
 		fresh = s.cache.Recent(&f.key, &f.req, s.refresh)
 	}
 	if fresh || s.cache.Revalidate(&f.key, &f.req, cache.WireSum(&f.resp)) {

@@ -99,16 +99,7 @@ func (c *Cache) Resize(max int64) {
 func (c *Cache) Lookup(k *Key, req *fasthttp.Request) *Copy {
 	now := c.now()
 	c.mu.Lock()
-	e := c.mem.get(k.Primary)
-	var found *Copy
-	if e != nil {
-		for _, v := range e.variants {
-			if v.matches(req, k.Lang) {
-				found = v
-				break
-			}
-		}
-	}
+	_, found := c.mem.variant(k, req)
 	if found != nil && found.Expired(now) {
 		c.mem.drop(k.Primary, found)
 		found = nil
@@ -159,16 +150,8 @@ func (c *Cache) Recent(k *Key, req *fasthttp.Request, d time.Duration) bool {
 	now := c.now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e := c.mem.get(k.Primary)
-	if e == nil {
-		return false
-	}
-	for _, v := range e.variants {
-		if v.matches(req, k.Lang) {
-			return v.ValidatedWithin(now, d)
-		}
-	}
-	return false
+	_, v := c.mem.variant(k, req)
+	return v != nil && v.ValidatedWithin(now, d)
 }
 
 // Revalidate marks the copy for req validated when the origin's answer,
@@ -178,22 +161,13 @@ func (c *Cache) Recent(k *Key, req *fasthttp.Request, d time.Duration) bool {
 func (c *Cache) Revalidate(k *Key, req *fasthttp.Request, wireSum uint64) bool {
 	now := c.now()
 	c.mu.Lock()
-	e := c.mem.get(k.Primary)
-	if e == nil {
+	e, v := c.mem.variant(k, req)
+	if v == nil || v.wireSum.Load() != wireSum {
 		c.mu.Unlock()
 		return false
 	}
-	for _, v := range e.variants {
-		if v.matches(req, k.Lang) {
-			if v.wireSum.Load() != wireSum {
-				break
-			}
-			c.unchangedLocked(k, e, v, now) // unlocks c.mu
-			return true
-		}
-	}
-	c.mu.Unlock()
-	return false
+	c.unchangedLocked(k, e, v, now) // unlocks c.mu
+	return true
 }
 
 // unchangedLocked marks v, a variant of e, validated at now, and rewrites

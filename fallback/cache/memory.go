@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
+	"github.com/valyala/fasthttp"
 )
 
 // maxVariants bounds the variants kept per page (answers that Vary on a
@@ -51,6 +52,21 @@ func (m *memory) get(primary []byte) *entry {
 		return nil
 	}
 	return e
+}
+
+// variant returns the entry for k and its copy for req (nil when none
+// matches), marking the entry recently used.
+func (m *memory) variant(k *Key, req *fasthttp.Request) (*entry, *Copy) {
+	e := m.get(k.Primary)
+	if e == nil {
+		return nil, nil
+	}
+	for _, v := range e.variants {
+		if v.matches(req, k.Lang) {
+			return e, v
+		}
+	}
+	return e, nil
 }
 
 // copySize is what a copy costs in memory: its bodies and headers.
