@@ -1,7 +1,6 @@
 package node
 
 import (
-	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -29,31 +28,7 @@ sites:
 // ends.
 func startNode(t *testing.T, yaml string) (*Node, string, *testkit.Buffer) {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "awning.yaml")
-	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	logs := &testkit.Buffer{}
-	n, err := New(Options{ConfigPath: path, LogOutput: logs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- n.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
-	select {
-	case <-n.Ready():
-	case err := <-done:
-		t.Fatalf("Run ended early: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("node not ready within 10s")
-	}
+	n, path, logs, _ := runNode(t, yaml)
 	return n, path, logs
 }
 
