@@ -19,6 +19,9 @@ type Config struct {
 	State State `yaml:"state"`
 	// TLS configures certificates for shop domains.
 	TLS TLS `yaml:"tls"`
+	// HTTP2 bounds HTTP/2 connections on the HTTPS listener (and HTTP/3
+	// ones on listen.http3).
+	HTTP2 HTTP2 `yaml:"http2"`
 	// Cache configures the last-known-good copies.
 	Cache Cache `yaml:"cache"`
 	// Admin configures who may use the admin API.
@@ -54,6 +57,12 @@ type Listen struct {
 	// Admin is the admin API listener. Default "127.0.0.1:9090"; keep it off
 	// public interfaces.
 	Admin string `yaml:"admin"`
+	// HTTP3 is the UDP address HTTP/3 (QUIC) is served on, with the HTTPS
+	// listener's certificates; HTTPS answers then advertise it in Alt-Svc.
+	// It needs tls.mode acme or self-signed. Default "": off, until it has
+	// run in production (the UDP buffers QUIC wants are in
+	// docs/operations.md).
+	HTTP3 string `yaml:"http3"`
 	// ReusePort binds every listener with SO_REUSEPORT, so that a new
 	// Awning process can bind the same ports while the old one still
 	// serves, and the old one then drains: an upgrade without a refused
@@ -75,8 +84,8 @@ func (l Listen) ReusePortOn() bool { return l.ReusePort == nil || *l.ReusePort }
 // Bound returns the part of l that takes effect only when a node starts
 // (the addresses and how they are bound), for telling a reload that
 // changed it.
-func (l Listen) Bound() [4]string {
-	return [4]string{l.HTTP, l.HTTPS, l.Admin, fmt.Sprint(l.ReusePortOn())}
+func (l Listen) Bound() [5]string {
+	return [5]string{l.HTTP, l.HTTPS, l.Admin, l.HTTP3, fmt.Sprint(l.ReusePortOn())}
 }
 
 // State says where shared state lives.
@@ -138,6 +147,23 @@ type TLS struct {
 	// wait in a queue (four times as long) and then in the kernel's.
 	// Default 256.
 	MaxHandshakes int `yaml:"max_handshakes"`
+}
+
+// HTTP2 bounds HTTP/2 (and HTTP/3) connections. Browsers that offer h2 in
+// ALPN get it; the rest get HTTP/1.1. Changes take effect at the next
+// restart.
+type HTTP2 struct {
+	// MaxConcurrentStreams bounds the requests one connection may have in
+	// flight at once (SETTINGS_MAX_CONCURRENT_STREAMS; for HTTP/3 the
+	// bidirectional stream limit). Default 128, as nginx.
+	MaxConcurrentStreams int `yaml:"max_concurrent_streams"`
+	// MaxHeaderListSize bounds a request's header fields, decompressed
+	// (SETTINGS_MAX_HEADER_LIST_SIZE); larger get 431. Default:
+	// limits.request_header.
+	MaxHeaderListSize Size `yaml:"max_header_list_size"`
+	// IdleTimeout closes a connection with no request in flight for this
+	// long. Default 75s, as HTTP/1.1 keep-alive.
+	IdleTimeout Duration `yaml:"idle_timeout"`
 }
 
 // Cache configures last-known-good copies.

@@ -43,6 +43,9 @@ const (
 	DefaultOnDemandWindow   = time.Minute
 	DefaultHandshakeTimeout = 10 * time.Second
 	DefaultMaxHandshakes    = 256
+
+	DefaultMaxConcurrentStreams = 128
+	DefaultHTTP2IdleTimeout     = 75 * time.Second
 )
 
 // DefaultChallenges are the ACME challenges answered unless tls.challenges
@@ -91,6 +94,8 @@ func (c *Config) setDefaults() {
 	def(&c.TLS.OnDemandWindow, Duration(DefaultOnDemandWindow))
 	def(&c.TLS.HandshakeTimeout, Duration(DefaultHandshakeTimeout))
 	def(&c.TLS.MaxHandshakes, DefaultMaxHandshakes)
+	def(&c.HTTP2.MaxConcurrentStreams, DefaultMaxConcurrentStreams)
+	def(&c.HTTP2.IdleTimeout, Duration(DefaultHTTP2IdleTimeout))
 	def(&c.Cache.Memory, DefaultMemory)
 	def(&c.Cache.Retention, Duration(DefaultRetention))
 	if c.Cache.IgnoreQuery == nil {
@@ -106,6 +111,7 @@ func (c *Config) setDefaults() {
 	def(&c.Limits.ResponseBody, DefaultResponseBody)
 	def(&c.Limits.ResponseHeader, DefaultResponseHeader)
 	def(&c.Cache.MaxObject, min(DefaultMaxObject, c.Limits.ResponseBody))
+	def(&c.HTTP2.MaxHeaderListSize, c.Limits.RequestHeader)
 	def(&c.Log.Format, "json")
 	def(&c.Log.Level, "info")
 	for i := range c.Sites {

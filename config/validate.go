@@ -45,6 +45,12 @@ func (c *Config) validate() Errors {
 		v.listen("listen.https", c.Listen.HTTPS)
 	}
 	v.listen("listen.admin", c.Listen.Admin)
+	if c.Listen.HTTP3 != "" {
+		v.listen("listen.http3", c.Listen.HTTP3)
+		if c.TLS.Mode == "off" {
+			v.errorf("listen.http3", "HTTP/3 needs TLS: set tls.mode to acme or self-signed, or remove listen.http3")
+		}
+	}
 	if d := c.Listen.DrainTimeout.D(); d < time.Second || d > 10*time.Minute {
 		v.errorf("listen.drain_timeout", "must be between 1s and 10m, got %s", c.Listen.DrainTimeout)
 	}
@@ -71,6 +77,7 @@ func (c *Config) validate() Errors {
 	}
 	v.url("tls.ca", c.TLS.CA, "https")
 	v.tls()
+	v.http2()
 
 	if c.Cache.Memory < 1<<20 {
 		v.errorf("cache.memory", "must be at least 1MiB, got %s", c.Cache.Memory)
@@ -160,6 +167,19 @@ func (v *checker) tls() {
 	}
 	if t.MaxHandshakes < 1 || t.MaxHandshakes > 1<<16 {
 		v.errorf("tls.max_handshakes", "must be between 1 and 65536, got %d", t.MaxHandshakes)
+	}
+}
+
+func (v *checker) http2() {
+	h := v.c.HTTP2
+	if h.MaxConcurrentStreams < 1 || h.MaxConcurrentStreams > 1000 {
+		v.errorf("http2.max_concurrent_streams", "must be between 1 and 1000, got %d", h.MaxConcurrentStreams)
+	}
+	if h.MaxHeaderListSize < 4<<10 || h.MaxHeaderListSize > 1<<20 {
+		v.errorf("http2.max_header_list_size", "must be between 4KiB and 1MiB, got %s", h.MaxHeaderListSize)
+	}
+	if d := h.IdleTimeout.D(); d < time.Second || d > time.Hour {
+		v.errorf("http2.idle_timeout", "must be between 1s and 1h, got %s", h.IdleTimeout)
 	}
 }
 
