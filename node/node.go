@@ -78,6 +78,7 @@ type Node struct {
 type Addrs struct {
 	HTTP  []string
 	HTTPS []string // empty with tls.mode off
+	HTTP3 []string // UDP; empty without listen.http3
 	Admin []string
 }
 
@@ -252,26 +253,38 @@ func (n *Node) Run(ctx context.Context) error {
 			return err
 		}
 	}
+	var h3Conns []net.PacketConn
+	if n.certs != nil && cfg.Listen.HTTP3 != "" {
+		if h3Conns, err = listenUDP(cfg.Listen.HTTP3, reuse); err != nil {
+			closeAll(httpLns)
+			closeAll(httpsLns)
+			return err
+		}
+	}
 	adminLns, err := listen(cfg.Listen.Admin, reuse)
 	if err != nil {
 		closeAll(httpLns)
 		closeAll(httpsLns)
+		closePackets(h3Conns)
 		return err
 	}
 
 	n.cache.Start()
 	n.state.Start()
 	n.metrics.Start()
-	errc := make(chan error, len(httpLns)+len(httpsLns)+len(adminLns)+1)
+	errc := make(chan error, 2*len(httpsLns)+len(httpLns)+len(h3Conns)+len(adminLns)+1)
 	var wg sync.WaitGroup
-	serve := func(ln net.Listener, f func(net.Listener) error) {
+	serveFunc := func(name string, f func() error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := f(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				errc <- fmt.Errorf("serve %s: %w", ln.Addr(), err)
+			if err := f(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("serve %s: %w", name, err)
 			}
 		}()
+	}
+	serve := func(ln net.Listener, f func(net.Listener) error) {
+		serveFunc(ln.Addr().String(), func() error { return f(ln) })
 	}
 	adminSrv := &http.Server{
 		Handler:           n.admin,
@@ -289,9 +302,11 @@ func (n *Node) Run(ctx context.Context) error {
 			n.proxy.Shutdown(context.Background())
 			adminSrv.Close()
 			closeAll(adminLns)
+			closePackets(h3Conns)
 			wg.Wait()
 			return err
 		}
+		n.startHTTP3(h3Conns, serveFunc)
 	}
 	for _, ln := range adminLns {
 		n.addrs.Admin = append(n.addrs.Admin, ln.Addr().String())
@@ -299,7 +314,7 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	n.admin.SetReady(true)
 	close(n.ready)
-	n.log.Info("awning is serving", "http", n.addrs.HTTP, "https", n.addrs.HTTPS, "admin", n.addrs.Admin, "sites", len(cfg.Sites))
+	n.log.Info("awning is serving", "http", n.addrs.HTTP, "https", n.addrs.HTTPS, "http3", n.addrs.HTTP3, "admin", n.addrs.Admin, "sites", len(cfg.Sites))
 	sdNotify(n.log, "READY=1\nSTATUS=serving")
 
 	select {
@@ -319,6 +334,7 @@ func (n *Node) Run(ctx context.Context) error {
 	// Serve that had not got that far yet would serve on. Close them all.
 	closeAll(httpLns)
 	closeAll(httpsLns)
+	closePackets(h3Conns)
 	adminSrv.Shutdown(sctx)
 	wg.Wait()
 	stopTLS()
@@ -374,9 +390,9 @@ func (n *Node) reload() error {
 	}
 	n.cache.Resize(int64(cfg.Cache.Memory))
 	n.level.Set(parseLevel(cfg.Log.Level))
-	if old.Listen.Bound() != cfg.Listen.Bound() || old.Limits != cfg.Limits || old.Log.Format != cfg.Log.Format || old.State != cfg.State ||
+	if old.Listen.Bound() != cfg.Listen.Bound() || old.Limits != cfg.Limits || old.HTTP2 != cfg.HTTP2 || old.Log.Format != cfg.Log.Format || old.State != cfg.State ||
 		!reflect.DeepEqual(old.TLS, cfg.TLS) {
-		n.log.Warn("listen, state, tls, limits and log.format changes take effect at the next restart")
+		n.log.Warn("listen, state, tls, http2, limits and log.format changes take effect at the next restart")
 	}
 	n.log.Info("config reloaded", "file", n.path, "sites", reg.Len())
 	return nil

@@ -48,6 +48,7 @@ type Server struct {
 	log      *slog.Logger
 	http     *fasthttp.Server
 	plain    *plainServer // nil unless Options.Plain
+	protocols             // HTTP/2 and HTTP/3, bridged in (h2.go)
 	dialer   *fasthttp.TCPDialer
 	snap     atomic.Pointer[snapshot]
 	cache    *cache.Cache
@@ -131,7 +132,8 @@ func New(opt Options) (*Server, error) {
 		s.cache = cache.New(cache.Config{Memory: int64(opt.Config.Cache.Memory), Log: log, Now: s.now})
 		s.ownCache = true
 	}
-	s.http = s.newHTTPServer(s.handle, opt.Config.Limits)
+	s.http = s.newHTTPServer(s.handleServe, opt.Config.Limits)
+	s.initProtocols(opt.Config)
 	if opt.Plain != nil {
 		s.newPlain(*opt.Plain, opt.Config.Limits)
 	}
@@ -401,13 +403,15 @@ func (s *Server) newHTTPServer(h fasthttp.RequestHandler, lim config.Limits) *fa
 // Shutdown stops accepting connections, closes idle ones, and waits for
 // requests in flight until ctx ends.
 func (s *Server) Shutdown(ctx context.Context) error {
+	bridged := s.shutdownBridged(ctx)
 	if s.plain != nil {
 		if err := s.plain.http.ShutdownWithContext(ctx); err != nil {
 			s.http.ShutdownWithContext(ctx)
-			return err
+			return errors.Join(err, bridged())
 		}
 	}
-	return s.http.ShutdownWithContext(ctx)
+	err := s.http.ShutdownWithContext(ctx)
+	return errors.Join(err, bridged())
 }
 
 // Handler returns the request handler, for tests and benchmarks that drive

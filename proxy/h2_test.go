@@ -1,0 +1,246 @@
+package proxy
+
+import (
+	"bytes"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/awningproxy/awning/internal/testkit"
+)
+
+// protocolSites: shop (a healthy origin), down (an origin that served one
+// page and then fails) and other (for coalescing), all with HSTS.
+func protocolSites(shop, down, other string) string {
+	return `
+tls: {mode: self-signed}
+log: {access: true}
+limits: {request_body: 64KiB}
+sites:
+  - name: shop
+    hosts: [shop.example]
+    page: {languages: [nl, en]}
+    hsts: {max_age: 1d}
+    origin: {urls: [` + shop + `], timeout: 2s}
+  - name: down
+    hosts: [down.example]
+    page: {languages: [nl, en]}
+    hsts: {max_age: 1d}
+    origin: {urls: [` + down + `], timeout: 2s, fallback_after: 300ms}
+  - name: other
+    hosts: [other.example]
+    origin: {urls: [` + other + `], timeout: 2s}
+`
+}
+
+var allProtocols = []string{"http/1.1", "h2", "h3"}
+
+// TestContractOverEveryProtocol runs what DESIGN.md's contract promises
+// shoppers over HTTP/1.1, HTTP/2 and HTTP/3 on one node: the same answers
+// with the same headers, whichever protocol the browser picked.
+func TestContractOverEveryProtocol(t *testing.T) {
+	shop := testkit.NewOrigin(t, testkit.Respond(200, productPage,
+		"Content-Type: text/html; charset=utf-8", "Connection: X-Private", "X-Private: 1", "Keep-Alive: timeout=5", "Set-Cookie: a=1", "Set-Cookie: b=2"))
+	down := testkit.NewOrigin(t, htmlPage(productPage))
+	other := testkit.NewOrigin(t, testkit.OK("other shop"))
+	p := startTLSProxy(t, options(t, protocolSites(shop.URL(), down.URL(), other.URL())), true, "shop.example", "down.example", "other.example")
+	clients := map[string]*http.Client{}
+	for _, proto := range allProtocols {
+		clients[proto] = p.client(t, proto)
+	}
+	// A copy of down's page, then its origin fails for good.
+	if resp, _ := fetchTLS(t, clients["h2"], "GET", "down.example", "/product/1"); resp.Header.Get("Awning-Served") != "origin" {
+		t.Fatalf("priming the copy: %q", resp.Header.Get("Awning-Served"))
+	}
+	down.Set(testkit.Status(500))
+
+	hsts := func(t *testing.T, resp *http.Response) {
+		t.Helper()
+		if got := resp.Header.Get("Strict-Transport-Security"); got != "max-age=86400" {
+			t.Errorf("Strict-Transport-Security = %q; want max-age=86400", got)
+		}
+	}
+	cases := []struct {
+		name   string
+		protos []string // default: all
+		run    func(t *testing.T, c *http.Client, proto string)
+	}{
+		{"origin answer", nil, func(t *testing.T, c *http.Client, proto string) {
+			resp, body := fetchTLS(t, c, "GET", "shop.example", "/product/1?x=1", "Accept-Language", "nl")
+			if resp.StatusCode != 200 || body != productPage || resp.Header.Get("Awning-Served") != "origin" {
+				t.Fatalf("got %d %q %.60q; want the origin's page", resp.StatusCode, resp.Header.Get("Awning-Served"), body)
+			}
+			hsts(t, resp)
+			for _, h := range []string{"Connection", "Keep-Alive", "X-Private", "Transfer-Encoding", "Upgrade"} {
+				if v, ok := resp.Header[h]; ok {
+					t.Errorf("the shopper got hop-by-hop header %s: %q", h, v)
+				}
+			}
+			if got := resp.Header.Values("Set-Cookie"); !slices.Equal(got, []string{"a=1", "b=2"}) {
+				t.Errorf("Set-Cookie = %q; want both of the origin's", got)
+			}
+			if got := resp.Header.Get("Alt-Svc"); !strings.HasPrefix(got, `h3=":`) {
+				t.Errorf("Alt-Svc = %q; want HTTP/3 advertised", got)
+			}
+			r := shop.Last()
+			if r.Header.Get("X-Forwarded-Proto") != "https" || r.Header.Get("X-Real-IP") != "127.0.0.1" || r.Host != "shop.example" || r.RequestURI != "/product/1?x=1" {
+				t.Errorf("origin got Host %q %q X-Forwarded-Proto %q X-Real-IP %q", r.Host, r.RequestURI, r.Header.Get("X-Forwarded-Proto"), r.Header.Get("X-Real-IP"))
+			}
+			if r.Header.Get("Accept-Language") != "nl" || r.Header.Get("Te") != "" || r.Header.Get("Connection") == "keep-alive, te" {
+				t.Errorf("origin got Accept-Language %q TE %q", r.Header.Get("Accept-Language"), r.Header.Get("Te"))
+			}
+		}},
+		{"HEAD", nil, func(t *testing.T, c *http.Client, proto string) {
+			resp, body := fetchTLS(t, c, "HEAD", "shop.example", "/product/1")
+			if resp.StatusCode != 200 || body != "" || resp.ContentLength != int64(len(productPage)) {
+				t.Errorf("HEAD: %d, %d body bytes, Content-Length %d; want 200, none, %d", resp.StatusCode, len(body), resp.ContentLength, len(productPage))
+			}
+		}},
+		{"POST body reaches the origin", nil, func(t *testing.T, c *http.Client, proto string) {
+			form := "qty=2&sku=desem-" + proto
+			req, _ := http.NewRequest("POST", "https://shop.example/cart", strings.NewReader(form))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			resp, err := c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			r := shop.Last()
+			if resp.Header.Get("Awning-Served") != "origin" || r.Method != "POST" || string(r.Body) != form || r.Header.Get("Content-Length") != strconv.Itoa(len(form)) {
+				t.Errorf("origin got %s %q (Content-Length %q); want POST %q", r.Method, r.Body, r.Header.Get("Content-Length"), form)
+			}
+		}},
+		{"stale copy", nil, func(t *testing.T, c *http.Client, proto string) {
+			resp, body := fetchTLS(t, c, "GET", "down.example", "/product/1")
+			assertStale(t, resp, body, "Desem waldkorn")
+			hsts(t, resp)
+		}},
+		{"outage page", nil, func(t *testing.T, c *http.Client, proto string) {
+			resp, body := fetchTLS(t, c, "GET", "down.example", "/product/nocopy", "Accept-Language", "en")
+			if resp.StatusCode != 503 || resp.Header.Get("Awning-Served") != "outage" || resp.Header.Get("Retry-After") == "" ||
+				resp.Header.Get("Cache-Control") != "no-store" || resp.Header.Get("Content-Language") == "" {
+				t.Errorf("got %d %q Retry-After %q Cache-Control %q Content-Language %q", resp.StatusCode, resp.Header.Get("Awning-Served"),
+					resp.Header.Get("Retry-After"), resp.Header.Get("Cache-Control"), resp.Header.Get("Content-Language"))
+			}
+			if !strings.Contains(body, `<meta name="robots" content="noindex">`) {
+				t.Errorf("outage page without noindex: %.200q", body)
+			}
+			if !strings.HasPrefix(resp.Header.Get("Cache-Status"), "Awning; ") {
+				t.Errorf("Cache-Status = %q", resp.Header.Get("Cache-Status"))
+			}
+			hsts(t, resp)
+		}},
+		{"maintenance and bypass", nil, func(t *testing.T, c *http.Client, proto string) {
+			p.ApplyState("shop", SiteState{Maintenance: &Maintenance{BypassSecret: "correct-horse-battery-staple"}})
+			defer p.ApplyState("shop", SiteState{})
+			resp, body := fetchTLS(t, c, "GET", "shop.example", "/product/1")
+			if resp.StatusCode != 503 || resp.Header.Get("Awning-Served") != "maintenance" || resp.Header.Get("Retry-After") == "" ||
+				resp.Header.Get("Cache-Control") != "no-store" || !strings.Contains(body, "noindex") {
+				t.Errorf("maintenance: %d %q Retry-After %q", resp.StatusCode, resp.Header.Get("Awning-Served"), resp.Header.Get("Retry-After"))
+			}
+			resp, _ = fetchTLS(t, c, "GET", "shop.example", "/.well-known/awning/bypass/correct-horse-battery-staple?to=/product/1")
+			if resp.StatusCode != 303 || len(resp.Cookies()) != 1 {
+				t.Fatalf("bypass path: %d %v", resp.StatusCode, resp.Cookies())
+			}
+			cookie := resp.Cookies()[0]
+			resp, _ = fetchTLS(t, c, "GET", "shop.example", "/product/1", "Cookie", cookie.Name+"="+cookie.Value+"; consent=1")
+			if resp.Header.Get("Awning-Served") != "origin" || !strings.Contains(resp.Header.Get("Cache-Status"), "detail=bypass") {
+				t.Errorf("with the bypass cookie: %q %q; want the origin, not kept", resp.Header.Get("Awning-Served"), resp.Header.Get("Cache-Status"))
+			}
+			if got := shop.Last().Header.Get("Cookie"); got != "consent=1" {
+				t.Errorf("origin got Cookie %q; want the shopper's without Awning's", got)
+			}
+		}},
+		{"unknown host", nil, func(t *testing.T, c *http.Client, proto string) {
+			// SNI shop.example, Host (or :authority) a name no site has.
+			req, _ := http.NewRequest("GET", "https://shop.example/", nil)
+			req.Host = "unknown.example"
+			resp, err := c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 421 || resp.Header.Get("Awning-Served") != "misdirected" {
+				t.Errorf("got %d %q; want 421 misdirected", resp.StatusCode, resp.Header.Get("Awning-Served"))
+			}
+		}},
+		{"another shop on the connection", []string{"h2", "h3"}, func(t *testing.T, c *http.Client, proto string) {
+			// A browser may reuse a connection for any name its
+			// certificate covers; with one certificate per shop that is
+			// a bug or an attack, and gets 421 (no coalescing).
+			if resp, _ := fetchTLS(t, c, "GET", "shop.example", "/"); resp.StatusCode != 200 {
+				t.Fatalf("own host: %d", resp.StatusCode)
+			}
+			before := other.Requests()
+			req, _ := http.NewRequest("GET", "https://shop.example/", nil)
+			req.Host = "other.example"
+			resp, err := c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 421 || resp.Header.Get("Awning-Served") != "misdirected" || other.Requests() != before {
+				t.Errorf("got %d %q, other's origin asked %d times; want 421 and no origin request", resp.StatusCode, resp.Header.Get("Awning-Served"), other.Requests()-before)
+			}
+		}},
+		{"request body over the limit", []string{"h2", "h3"}, func(t *testing.T, c *http.Client, proto string) {
+			before := shop.Requests()
+			req, _ := http.NewRequest("POST", "https://shop.example/cart", bytes.NewReader(make([]byte, 65<<10)))
+			resp, err := c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 413 || shop.Requests() != before {
+				t.Errorf("got %d, origin asked %d times; want 413 and none", resp.StatusCode, shop.Requests()-before)
+			}
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, proto := range allProtocols {
+				if tc.protos != nil && !slices.Contains(tc.protos, proto) {
+					continue
+				}
+				t.Run(proto, func(t *testing.T) {
+					tc.run(t, clients[proto], proto)
+				})
+			}
+		})
+	}
+	// Every protocol was what the clients asked for, and counted as such.
+	for _, proto := range allProtocols {
+		resp, _ := fetchTLS(t, clients[proto], "GET", "shop.example", "/")
+		if got := protoOf(resp); got != proto {
+			t.Errorf("a %s client was answered over %s", proto, got)
+		}
+	}
+	st := p.ProtocolStats()
+	for i, s := range st {
+		if s.Requests < uint64(len(cases)) {
+			t.Errorf("%s requests = %d; want at least %d", Protocol(i), s.Requests, len(cases))
+		}
+	}
+}
+
+// TestAccessLogNamesProtocol: each access log line says which HTTP version
+// the request came in.
+func TestAccessLogNamesProtocol(t *testing.T) {
+	o := testkit.NewOrigin(t, testkit.OK("shop"))
+	var logs testkit.Buffer
+	opt := options(t, protocolSites(o.URL(), o.URL(), o.URL()))
+	opt.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	p := startTLSProxy(t, opt, true, "shop.example")
+	for _, proto := range allProtocols {
+		fetchTLS(t, p.client(t, proto), "GET", "shop.example", "/p")
+	}
+	for _, want := range []string{"proto=HTTP/1.1", "proto=HTTP/2.0", "proto=HTTP/3.0"} {
+		testkit.WaitFor(t, 5*time.Second, want+" in the access log", func() bool { return strings.Contains(logs.String(), want) })
+	}
+}
