@@ -53,7 +53,7 @@ type Stats struct {
 
 type counters struct {
 	accepted, handshakes, resumed, failed, timedOut, challenges, h2 atomic.Uint64
-	inProgress, waiting                                         atomic.Int64
+	inProgress, waiting                                             atomic.Int64
 }
 
 // Listener accepts TCP connections from an inner listener and returns them
