@@ -45,17 +45,16 @@ type Options struct {
 // site and forwards it to the site's origin. It is safe for concurrent use;
 // Update swaps in a new configuration while requests are in flight.
 type Server struct {
-	log       *slog.Logger
-	http      *fasthttp.Server
-	plain     *plainServer // nil unless Options.Plain
-	protocols              // HTTP/2 and HTTP/3, bridged in (h2.go)
-	dialer    *fasthttp.TCPDialer
-	snap      atomic.Pointer[snapshot]
-	cache     *cache.Cache
-	ownCache  bool
-	flights   *flights
-	now       func() time.Time
-	refresh   time.Duration // cache.refresh, from the config in force
+	log      *slog.Logger
+	http     *fasthttp.Server
+	plain    *plainServer // nil unless Options.Plain
+	dialer   *fasthttp.TCPDialer
+	snap     atomic.Pointer[snapshot]
+	cache    *cache.Cache
+	ownCache bool
+	flights  *flights
+	now      func() time.Time
+	refresh  time.Duration // cache.refresh, from the config in force
 
 	bg sync.WaitGroup // fetches finishing after their shopper got a copy
 
@@ -67,6 +66,8 @@ type Server struct {
 	mu     sync.Mutex // serializes Update, ApplyState and Close
 	closed bool
 	inputs map[string]SiteState // run-time state by site name, kept across reloads
+
+	protocols // HTTP/2 and HTTP/3, bridged in (h2.go)
 }
 
 // snapshot is everything the request path reads, built once per config and
