@@ -24,6 +24,7 @@ type collector struct {
 // documents each, and TestEveryMetricIsDocumented holds the two together.
 type descs struct {
 	requests, inFlight, openConns, originDuration, panics *prometheus.Desc
+	protoRequests, protoConns                             *prometheus.Desc
 	fallbackRatio, servingFallback                        *prometheus.Desc
 
 	siteOpen, tripped, trips, maintenance                     *prometheus.Desc
@@ -52,6 +53,8 @@ func newDescs() (descs, []*prometheus.Desc) {
 		requests:        desc("awning_requests_total", "Shopper requests answered, by site and outcome (the Awning-Served value; own for Awning's own paths). Requests for no site have site=\"\" and outcome misdirected or refused.", "site", "outcome"),
 		inFlight:        desc("awning_requests_in_flight", "Shopper requests being handled now."),
 		openConns:       desc("awning_open_connections", "Shopper connections open now."),
+		protoRequests:   desc("awning_protocol_requests_total", "Shopper requests on the HTTPS listeners (TCP and QUIC), by the HTTP version they came in: http/1.1, h2 or h3.", "protocol"),
+		protoConns:      desc("awning_protocol_open_connections", "Shopper connections open now on the HTTPS listener that agreed on HTTP/2 (protocol h2); HTTP/1.1 ones are in awning_open_connections.", "protocol"),
 		originDuration:  desc("awning_origin_request_duration_seconds", "Duration of exchanges with a site's origins that got an answer or timed out (shoppers' requests and sitemap warming; not probes).", "site"),
 		fallbackRatio:   desc("awning_site_fallback_ratio", "Share of the site's answers over about the last minute that came from the fallback (stale copies and outage pages) rather than the origin. Maintenance and Awning's own paths are left out.", "site"),
 		servingFallback: desc("awning_site_serving_fallback", "1 while the site is open only thanks to Awning: its origin is closed to shoppers (every origin down, or the fallback forced), or at least half of the last minute's answers came from the fallback.", "site"),
@@ -125,6 +128,13 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(d.requests, ps.Misdirected, "", "misdirected")
 	counter(d.requests, ps.Refused, "", "refused")
 	counter(d.panics, ps.Panics)
+	for i, p := range c.opt.Proxy.ProtocolStats() {
+		proto := proxy.Protocol(i).String()
+		counter(d.protoRequests, p.Requests, proto)
+		if proxy.Protocol(i) == proxy.ProtoHTTP2 {
+			gauge(d.protoConns, float64(p.OpenConns), proto)
+		}
+	}
 	for i := range ps.Sites {
 		s := &ps.Sites[i]
 		c.collectSite(ch, s, counter, gauge)

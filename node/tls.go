@@ -133,6 +133,7 @@ func (n *Node) HandshakeStats() listener.Stats {
 		s.Failed += st.Failed
 		s.TimedOut += st.TimedOut
 		s.Challenges += st.Challenges
+		s.HTTP2 += st.HTTP2
 		s.InProgress += st.InProgress
 		s.Waiting += st.Waiting
 	}
