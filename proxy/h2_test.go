@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"crypto/tls"
 	"io"
 	"log/slog"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/awningproxy/awning/fallback/health"
 	"github.com/awningproxy/awning/internal/testkit"
 )
 
@@ -19,7 +21,6 @@ import (
 func protocolSites(shop, down, other string) string {
 	return `
 tls: {mode: self-signed}
-log: {access: true}
 limits: {request_body: 64KiB}
 sites:
   - name: shop
@@ -234,7 +235,7 @@ func TestContractOverEveryProtocol(t *testing.T) {
 func TestAccessLogNamesProtocol(t *testing.T) {
 	o := testkit.NewOrigin(t, testkit.OK("shop"))
 	var logs testkit.Buffer
-	opt := options(t, protocolSites(o.URL(), o.URL(), o.URL()))
+	opt := options(t, "log: {access: true}\n"+protocolSites(o.URL(), o.URL(), o.URL()))
 	opt.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	p := startTLSProxy(t, opt, true, "shop.example")
 	for _, proto := range allProtocols {
@@ -242,5 +243,71 @@ func TestAccessLogNamesProtocol(t *testing.T) {
 	}
 	for _, want := range []string{"proto=HTTP/1.1", "proto=HTTP/2.0", "proto=HTTP/3.0"} {
 		testkit.WaitFor(t, 5*time.Second, want+" in the access log", func() bool { return strings.Contains(logs.String(), want) })
+	}
+}
+
+// discardWriter is an http.ResponseWriter that keeps nothing, for
+// measuring the bridge without an HTTP/2 server around it.
+type discardWriter struct {
+	h      http.Header
+	status int
+	n      int
+}
+
+func (w *discardWriter) Header() http.Header         { return w.h }
+func (w *discardWriter) WriteHeader(status int)      { w.status = status }
+func (w *discardWriter) Write(p []byte) (int, error) { w.n += len(p); return len(p), nil }
+
+// bridgedOutage returns a Server whose site's origin is down (refused),
+// a request for a page without a copy, and a writer.
+func bridgedOutage(tb testing.TB) (*bridge, *http.Request, *discardWriter) {
+	tb.Helper()
+	o := testkit.NewOrigin(tb, testkit.OK("x"))
+	o.Refuse()
+	s, err := New(options(tb, protocolSites(o.URL(), o.URL(), o.URL())))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(s.Close)
+	s.Health("down").SetForce(health.ForceFallback)
+	r, _ := http.NewRequest("GET", "https://down.example/product/nocopy", nil)
+	r.RequestURI = "/product/nocopy"
+	r.Proto, r.ProtoMajor = "HTTP/2.0", 2
+	r.RemoteAddr = "192.0.2.1:4242"
+	r.TLS = &tls.ConnectionState{ServerName: "down.example", NegotiatedProtocol: "h2"}
+	r.Header.Set("Accept-Encoding", "gzip")
+	r.Header.Set("Accept-Language", "nl-NL,nl;q=0.9,en;q=0.8")
+	r.Header.Set("User-Agent", "Mozilla/5.0")
+	bc := requestConn(r)
+	r = r.WithContext(connContext(r.Context(), bc))
+	return s.bridge, r, &discardWriter{h: http.Header{}}
+}
+
+// TestBridgeAllocs: handing an outage page through the bridge allocates
+// only the header map's entries net/http needs (it owns the map), no string
+// per header: names and values come from the intern table.
+func TestBridgeAllocs(t *testing.T) {
+	b, r, w := bridgedOutage(t)
+	b.ServeHTTP(w, r)
+	if w.status != 503 || w.h.Get("Awning-Served") != "outage" || w.n == 0 {
+		t.Fatalf("got %d %q, %d bytes; want the outage page", w.status, w.h.Get("Awning-Served"), w.n)
+	}
+	n := testing.AllocsPerRun(200, func() {
+		clear(w.h)
+		b.ServeHTTP(w, r)
+	})
+	if n > 0 {
+		t.Errorf("the bridge allocates %v times per outage page; want 0", n)
+	}
+}
+
+// BenchmarkBridgeOutage measures the bridge and the pipeline for the
+// outage page, without an HTTP/2 server: what Awning adds to Go's.
+func BenchmarkBridgeOutage(b *testing.B) {
+	br, r, w := bridgedOutage(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		clear(w.h)
+		br.ServeHTTP(w, r)
 	}
 }

@@ -13,10 +13,12 @@ import (
 // (Awning-Served, Cache-Control, an outage page's Content-Security-Policy, a
 // copy's ETag and Vary), the same bytes request after request.
 //
-// It is a direct-mapped table: a value's hash picks one slot; a slot that
-// holds other bytes is overwritten. So it never grows, a value seen once
-// costs what a plain conversion would (plus the slot), and a value seen
-// again costs a hash and a compare. Slots are atomic pointers to immutable
+// It is a two-way table: a value's hash picks two slots, and a value found
+// in neither takes an empty one or else the second, overwriting it. So it
+// never grows, a value seen once costs what a plain conversion would (plus
+// the slot), and a value seen again costs a hash and a compare or two; two
+// hot values that share a slot (a one-way table meets one such pair in a
+// few of its runs) both stay. Slots are atomic pointers to immutable
 // entries: safe for concurrent use, no lock.
 type interner struct {
 	seed  maphash.Seed
@@ -25,7 +27,7 @@ type interner struct {
 }
 
 const (
-	internSlots = 1024 // a power of two
+	internSlots = 4096 // a power of two
 	// internMax bounds what is interned: longer values are rare and
 	// seldom repeat (a long Set-Cookie, a Link list).
 	internMax = 2048
@@ -50,13 +52,22 @@ func (in *interner) entry(b []byte) *internEntry {
 		s := string(b)
 		return &internEntry{s: s, one: []string{s}}
 	}
-	slot := &in.slots[maphash.Bytes(in.seed, b)&(internSlots-1)]
-	if e := slot.Load(); e != nil && e.s == string(b) {
+	h := maphash.Bytes(in.seed, b)
+	s1, s2 := &in.slots[h&(internSlots-1)], &in.slots[(h>>32)&(internSlots-1)]
+	e1 := s1.Load()
+	if e1 != nil && e1.s == string(b) {
+		return e1
+	}
+	if e := s2.Load(); e != nil && e.s == string(b) {
 		return e
 	}
 	s := string(b)
 	e := &internEntry{s: s, one: []string{s}}
-	slot.Store(e)
+	if e1 == nil {
+		s1.Store(e)
+	} else {
+		s2.Store(e)
+	}
 	return e
 }
 
