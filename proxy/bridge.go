@@ -155,6 +155,15 @@ func (b *bridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		bc = requestConn(r)
 	}
 	x := b.pool.Get().(*bridgeCtx)
+	b.serve(x, bc, w, r)
+	if cap(x.body) > maxPooledBody {
+		x.body = nil
+	}
+	b.pool.Put(x)
+}
+
+// serve runs one request on x and leaves x reset for its next one.
+func (b *bridge) serve(x *bridgeCtx, bc *bridgeConn, w http.ResponseWriter, r *http.Request) {
 	ctx := &x.ctx
 	ctx.Init2(bc, fasthttpLogger{b.s.log}, false)
 	ctx.Response.Header.SetNoDefaultContentType(true)
@@ -179,10 +188,6 @@ func (b *bridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	ctx.Request.Reset()
 	ctx.Response.Reset()
-	if cap(x.body) > maxPooledBody {
-		x.body = nil
-	}
-	b.pool.Put(x)
 }
 
 // maxPooledBody bounds the request body buffer a pooled context keeps.
