@@ -298,7 +298,8 @@ start_down() {
 	varnish_start varnish "$(conf varnish.vcl varnish)" -a shop=127.0.0.1:18400 -a pass=127.0.0.1:18401
 	start haproxy haproxy -db -f "$(conf haproxy.cfg haproxy)"
 	start_go caddy env XDG_CONFIG_HOME="$WORK/caddy" XDG_DATA_HOME="$WORK/caddy" caddy run --adapter caddyfile --config "$(conf Caddyfile caddy)"
-	start_go limit "$BIN/limit" -listen 127.0.0.1:18100 -outage "$WORK/www/outage.html"
+	start_go limit "$BIN/limit" -listen 127.0.0.1:18100 -outage "$WORK/www/outage.html" \
+		-h2 127.0.0.1:18143 -cert "$WORK/cert/shop.example.crt" -key "$WORK/cert/shop.example.key"
 	for u in http://127.0.0.1:18200 https://127.0.0.1:18243 http://127.0.0.1:18300 https://127.0.0.1:18343 \
 		http://127.0.0.1:18400 http://127.0.0.1:18500 http://127.0.0.1:18600 http://127.0.0.1:18100 $base_urls; do
 		wait_http "$u/healthz"
@@ -374,21 +375,25 @@ h2_expect() {
 phase_H() {
 	log "H: HTTP/2 over TLS with h2load (-c$H2_CONNS -m$H2_STREAMS), origin down"
 	start_down
+	# limit: the same bytes from Go's HTTP/2 server with a plain handler,
+	# the ceiling of the server Awning's HTTP/2 runs on.
 	local awning=https://shop.example:18243 nginx=https://shop.example:18344
-	local haproxy=https://shop.example:18543 caddy=https://shop.example:18643
+	local haproxy=https://shop.example:18543 caddy=https://shop.example:18643 limit=https://shop.example:18143
 	W=H-A
 	mkdir -p "$OUT/$W"
 	OWNER=([awning]=awning-tls)
 	h2_expect awning "$awning/product/1" 'Awning-Served: stale'
 	h2_expect nginx "$nginx/product/1" 'X-Cache-Status: HIT'
-	H2=1 rounds awning="$awning/product/1" nginx="$nginx/product/1"
+	h2_expect limit "$limit/product/1" 'Content-Encoding: gzip'
+	H2=1 rounds limit="$limit/product/1" awning="$awning/product/1" nginx="$nginx/product/1"
 	W=H-C
 	mkdir -p "$OUT/$W"
 	h2_expect awning "$awning/product/nocopy" 'Awning-Served: outage'
 	h2_expect nginx "$nginx/product/nocopy" 'Content-Encoding: gzip'
 	h2_expect haproxy "$haproxy/product/nocopy" '^HTTP/2 503'
 	h2_expect caddy "$caddy/product/nocopy" 'Content-Encoding: gzip'
-	H2=1 rounds awning="$awning/product/nocopy" nginx="$nginx/product/nocopy" \
+	h2_expect limit "$limit/outage" 'Content-Encoding: gzip'
+	H2=1 rounds limit="$limit/outage" awning="$awning/product/nocopy" nginx="$nginx/product/nocopy" \
 		haproxy="$haproxy/product/nocopy" caddy="$caddy/product/nocopy"
 }
 
