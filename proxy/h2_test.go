@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/awningproxy/awning/fallback/health"
 	"github.com/awningproxy/awning/internal/testkit"
+	"github.com/valyala/fasthttp"
 )
 
 // protocolSites: shop (a healthy origin), down (an origin that served one
@@ -311,5 +313,32 @@ func BenchmarkBridgeOutage(b *testing.B) {
 	for b.Loop() {
 		clear(w.h)
 		br.ServeHTTP(w, r)
+	}
+}
+
+// BenchmarkHTTP1Handler compares, on a stale hit, the pipeline alone with
+// the HTTP/1.1 server's handler as the bridge's presence made it (a count
+// by protocol and the Alt-Svc check around the same pipeline): what
+// HTTP/2 support costs HTTP/1.1 per request.
+func BenchmarkHTTP1Handler(b *testing.B) {
+	s, ctx := staleHitServer(b)
+	for _, bc := range []struct {
+		name string
+		h    func(*fasthttp.RequestCtx)
+	}{{"pipeline", s.handle}, {"served", s.handleServe}} {
+		b.Run(bc.name, func(b *testing.B) {
+			// CPU time of this thread, besides wall time: the machines
+			// are shared, and other load stretches wall time far more.
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			bc.h(ctx)
+			b.ReportAllocs()
+			start := threadCPU()
+			for b.Loop() {
+				ctx.Response.Reset()
+				bc.h(ctx)
+			}
+			b.ReportMetric(float64(threadCPU()-start)/float64(b.N), "cpu-ns/op")
+		})
 	}
 }

@@ -65,8 +65,8 @@ var titles = map[string]string{
 	"E-keepalive": "E — TLS, requests over kept-alive connections (the copy of A)",
 	"E-full":      "E — TLS, new connections with full handshakes",
 	"E-resumed":   "E — TLS, new connections with resumed sessions",
-	"H-A":         "H — HTTP/2 over TLS (h2load, 64 connections × 10 streams): a copy served, as A (p50 column: h2load's mean time per request; it gives no percentiles)",
-	"H-C":         "H — HTTP/2 over TLS (h2load, 64 connections × 10 streams): the outage page, as C (p50 column: h2load's mean)",
+	"H-A":         "H — HTTP/2 over TLS (h2load, 64 connections × 10 streams): a copy served, as A (limit: the same bytes from Go's net/http HTTP/2 server; p50 column: h2load's mean time per request, it gives no percentiles)",
+	"H-C":         "H — HTTP/2 over TLS (h2load, 64 connections × 10 streams): the outage page, as C (limit: Go's net/http HTTP/2 server; p50 column: h2load's mean)",
 }
 
 var workloadOrder = []string{"A", "B", "B-many", "C", "D-circuit", "E-keepalive", "E-full", "E-resumed", "H-A", "H-C"}
