@@ -18,9 +18,9 @@ import (
 	"log"
 	"net/http"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
-	"os/signal"
 	"syscall"
 
 	"github.com/awningproxy/awning/bench/productpage"
