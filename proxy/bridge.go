@@ -170,7 +170,7 @@ func (b *bridge) serve(x *bridgeCtx, bc *bridgeConn, w http.ResponseWriter, r *h
 	b.s.protoRequests[bc.proto].Add(1)
 
 	switch {
-	case !b.fill(x, bc, r):
+	case !b.fill(x, bc, w, r):
 		// fill answered (a body over the limit, a body cut off).
 		b.s.refused.Add(1)
 	case b.s.coalesced(ctx, bc):
@@ -193,10 +193,14 @@ func (b *bridge) serve(x *bridgeCtx, bc *bridgeConn, w http.ResponseWriter, r *h
 // maxPooledBody bounds the request body buffer a pooled context keeps.
 const maxPooledBody = 64 << 10
 
+// bodyReadTimeout bounds reading a request body, as the HTTP/1.1 server's
+// read timeout does.
+const bodyReadTimeout = 30 * time.Second
+
 // fill copies what the pipeline reads from r into x's request. It returns
 // false when it answered itself: the body is over limits.request_body, or
 // could not be read.
-func (b *bridge) fill(x *bridgeCtx, bc *bridgeConn, r *http.Request) bool {
+func (b *bridge) fill(x *bridgeCtx, bc *bridgeConn, w http.ResponseWriter, r *http.Request) bool {
 	req := &x.ctx.Request
 	req.Header.SetProtocol(protoVersion[bc.proto])
 	req.Header.SetMethod(r.Method)
@@ -218,6 +222,8 @@ func (b *bridge) fill(x *bridgeCtx, bc *bridgeConn, r *http.Request) bool {
 		bodyTooLarge.write(&x.ctx)
 		return false
 	}
+	// A stream whose body never comes must not hold a handler forever.
+	http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyReadTimeout))
 	buf := x.body[:0]
 	if n := int(r.ContentLength); n > cap(buf) {
 		buf = make([]byte, 0, n+1) // +1: the read that sees EOF

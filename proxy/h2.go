@@ -59,8 +59,10 @@ func (s *Server) initProtocols(cfg *config.Config) {
 		},
 		MaxHeaderBytes: int(cfg.HTTP2.MaxHeaderListSize),
 		IdleTimeout:    cfg.HTTP2.IdleTimeout.D(),
-		// Per stream, as the HTTP/1.1 server's per request.
-		ReadTimeout:  30 * time.Second,
+		// Per stream, as the HTTP/1.1 server's per request. No
+		// ReadTimeout: net/http would arm a timer for every stream, a
+		// GET's too; the bridge bounds the reading of a body itself
+		// (bodyReadTimeout), only when there is one.
 		WriteTimeout: 60 * time.Second,
 		ErrorLog:     slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
