@@ -14,7 +14,7 @@ import (
 )
 
 func keys() *KeyPolicy {
-	return NewKeyPolicy("shop", config.DefaultIgnoreQuery, config.DefaultPrivateCookies, []string{"nl", "en"})
+	return NewKeyPolicy(KeyConfig{Site: "shop", IgnoreQuery: config.DefaultIgnoreQuery, AnonymousCookies: config.DefaultAnonymousCookies, Languages: []string{"nl", "en"}})
 }
 
 func request(uri string, header ...string) *fasthttp.Request {
@@ -36,24 +36,32 @@ func TestKeyBuild(t *testing.T) {
 		lang     string
 		storable bool
 	}{
-		{"plain", request("/product/1"), "shop\x00/product/1", "", true},
-		{"sorted query", request("/search?q=brood&page=2&a=1"), "shop\x00/search?a=1&page=2&q=brood", "", true},
-		{"repeated names keep their order", request("/f?c=2&b=1&c=1"), "shop\x00/f?b=1&c=2&c=1", "", true},
-		{"tracking dropped", request("/product/1?utm_source=x&gclid=y"), "shop\x00/product/1", "", false},
-		{"tracking among others", request("/p?fbclid=z&color=red"), "shop\x00/p?color=red", "", false},
-		{"empty params", request("/p?&&a=1&"), "shop\x00/p?a=1", "", true},
-		{"session cookie", request("/p", "Cookie", "consent=1; PHPSESSID=abc"), "shop\x00/p", "", false},
-		{"cart cookie glob", request("/p", "Cookie", "cart_items=3"), "shop\x00/p", "", false},
-		{"harmless cookie", request("/p", "Cookie", "consent=1; _ga=GA1"), "shop\x00/p", "", true},
-		{"authorization", request("/p", "Authorization", "Basic Zm9vOmJhcg=="), "shop\x00/p", "", false},
-		{"dot segment", request("/a/../p"), "shop\x00/a/../p", "", false},
-		{"encoded slash", request("/a%2Fp"), "shop\x00/a%2Fp", "", false},
-		{"double slash", request("//p"), "shop\x00//p", "", false},
-		{"encoded dot", request("/a/%2e%2e/p"), "shop\x00/a/%2e%2e/p", "", false},
-		{"encoded letters are fine", request("/caf%C3%A9"), "shop\x00/caf%C3%A9", "", true},
-		{"language", request("/p", "Accept-Language", "de-DE,en-GB;q=0.8,nl;q=0.5"), "shop\x00/p", "en", true},
-		{"language wildcard", request("/p", "Accept-Language", "fr, *;q=0.1"), "shop\x00/p", "nl", true},
-		{"language garbage", request("/p", "Accept-Language", ";;;q=x,,"), "shop\x00/p", "", true},
+		{"plain", request("/product/1"), "shop\x00shop.example\x00/product/1", "", true},
+		{"sorted query", request("/search?q=brood&page=2&a=1"), "shop\x00shop.example\x00/search?a=1&page=2&q=brood", "", true},
+		{"repeated names keep their order", request("/f?c=2&b=1&c=1"), "shop\x00shop.example\x00/f?b=1&c=2&c=1", "", true},
+		{"tracking dropped", request("/product/1?utm_source=x&gclid=y"), "shop\x00shop.example\x00/product/1", "", false},
+		{"tracking among others", request("/p?fbclid=z&color=red"), "shop\x00shop.example\x00/p?color=red", "", false},
+		{"empty params", request("/p?&&a=1&"), "shop\x00shop.example\x00/p?a=1", "", true},
+		{"session cookie", request("/p", "Cookie", "_ga=GA1; PHPSESSID=abc"), "shop\x00shop.example\x00/p", "", false},
+		{"unknown session cookie", request("/p", "Cookie", "JSESSIONID=abc"), "shop\x00shop.example\x00/p", "", false},
+		{"any cookie not on the list", request("/p", "Cookie", "theme=dark"), "shop\x00shop.example\x00/p", "", false},
+		{"comma-separated session", request("/p", "Cookie", "_ga=GA1, PHPSESSID=abc"), "shop\x00shop.example\x00/p", "", false},
+		{"comma in a name", request("/p", "Cookie", "_gid, PHPSESSID=abc"), "shop\x00shop.example\x00/p", "", false},
+		{"nameless cookie", request("/p", "Cookie", "PHPSESSID"), "shop\x00shop.example\x00/p", "", false},
+		{"nameless analytics cookie", request("/p", "Cookie", "_ga"), "shop\x00shop.example\x00/p", "", true},
+		{"analytics and consent cookies", request("/p", "Cookie", "_ga=GA1.2.3; _ga_ABC123=GS1; CookieConsent=yes, _fbp=fb.1"), "shop\x00shop.example\x00/p", "", true},
+		{"empty cookie header", request("/p", "Cookie", ""), "shop\x00shop.example\x00/p", "", true},
+		{"host in canonical form", request("/p", "Host", "SHOP.Example.:8443"), "shop\x00shop.example\x00/p", "", true},
+		{"another host of the site", request("/p", "Host", "www.shop.example"), "shop\x00www.shop.example\x00/p", "", true},
+		{"authorization", request("/p", "Authorization", "Basic Zm9vOmJhcg=="), "shop\x00shop.example\x00/p", "", false},
+		{"dot segment", request("/a/../p"), "shop\x00shop.example\x00/a/../p", "", false},
+		{"encoded slash", request("/a%2Fp"), "shop\x00shop.example\x00/a%2Fp", "", false},
+		{"double slash", request("//p"), "shop\x00shop.example\x00//p", "", false},
+		{"encoded dot", request("/a/%2e%2e/p"), "shop\x00shop.example\x00/a/%2e%2e/p", "", false},
+		{"encoded letters are fine", request("/caf%C3%A9"), "shop\x00shop.example\x00/caf%C3%A9", "", true},
+		{"language", request("/p", "Accept-Language", "de-DE,en-GB;q=0.8,nl;q=0.5"), "shop\x00shop.example\x00/p", "en", true},
+		{"language wildcard", request("/p", "Accept-Language", "fr, *;q=0.1"), "shop\x00shop.example\x00/p", "nl", true},
+		{"language garbage", request("/p", "Accept-Language", ";;;q=x,,"), "shop\x00shop.example\x00/p", "", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -70,11 +78,16 @@ func TestKeyBuild(t *testing.T) {
 	if k := p.Build(nil, request("/p?"+many.String())); !k.Overlong || k.Storable() {
 		t.Error("40 parameters: want overlong, not storable")
 	}
+	fat := request("/p")
+	fat.SetBodyString("x=CANARY")
+	if k := p.Build(nil, fat); !k.Body || k.Storable() {
+		t.Error("a GET with a body: want Body, not storable")
+	}
 }
 
 func TestKeyBuildDoesNotAllocate(t *testing.T) {
 	p := keys()
-	req := request("/search?q=brood&utm_source=mail&page=2", "Cookie", "consent=1", "Accept-Language", "nl-NL,nl;q=0.9")
+	req := request("/search?q=brood&utm_source=mail&page=2", "Cookie", "_ga=GA1.2.3; CookieConsent=yes, _fbp=1", "Accept-Language", "nl-NL,nl;q=0.9")
 	buf := make([]byte, 0, 256)
 	if n := testing.AllocsPerRun(100, func() { p.Build(buf, req) }); n != 0 {
 		t.Errorf("Build allocates %v times; want 0", n)
@@ -136,6 +149,7 @@ func TestPolicyRules(t *testing.T) {
 		{"personal request", keys().Build(nil, request("/p", "Cookie", "PHPSESSID=1")), "/p", response(200, "text/html", page), PersonalRequest},
 		{"tracking request", keys().Build(nil, request("/p?utm_source=x")), "/p", response(200, "text/html", page), TrackingParam},
 		{"unclean path", keys().Build(nil, request("/a/../p")), "/p", response(200, "text/html", page), UncleanPath},
+		{"request with a body", Key{Body: true}, "/p", response(200, "text/html", page), RequestBody},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
