@@ -215,3 +215,19 @@ func relay(dst *fasthttp.Response, src *fasthttp.Response) {
 	body := src.SwapBody(nil)
 	src.SwapBody(dst.SwapBody(body)) // hand dst's old buffer to src, which goes back to its pool
 }
+
+// outboundFor collects what buildOutbound needs from the shopper's request.
+func (s *Server) outboundFor(ctx *fasthttp.RequestCtx, snap *snapshot, st *siteState) outbound {
+	o := outbound{peer: peerAddr(ctx), tls: ctx.IsTLS()}
+	o.fwdHost = st.canonicalHost(ctx.Host())
+	o.host = o.fwdHost
+	if st.hostHeader != nil {
+		o.host = st.hostHeader
+	}
+	o.trusted = snap.trusted.contains(o.peer)
+	o.client = o.peer
+	if o.trusted {
+		o.client = clientAddr(o.peer, ctx.Request.Header.Peek("X-Forwarded-For"), snap.trusted)
+	}
+	return o
+}

@@ -3,6 +3,7 @@ package cache
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -339,7 +340,7 @@ func TestRevalidateByWireSum(t *testing.T) {
 	c.Store(&k, first)
 
 	clk = clk.Add(time.Minute)
-	if !c.Revalidate(&k, nl, WireSum(answer(page))) {
+	if c.Revalidate(&k, nl, WireSum(answer(page))) != first {
 		t.Fatal("the same answer did not revalidate the copy")
 	}
 	if got := c.Lookup(&k, nl); got != first || !got.Validated().Equal(clk) {
@@ -357,13 +358,13 @@ func TestRevalidateByWireSum(t *testing.T) {
 		"vary":     response(200, "text/html", page, "Vary", "Accept-Language, Accept"),
 	}
 	for name, resp := range changed {
-		if c.Revalidate(&k, nl, WireSum(resp)) {
+		if c.Revalidate(&k, nl, WireSum(resp)) != nil {
 			t.Errorf("a different %s revalidated the copy", name)
 		}
 	}
 	en := request("/p", "Accept-Language", "en")
 	ken := keys().Build(nil, en)
-	if c.Revalidate(&ken, en, WireSum(answer(page))) {
+	if c.Revalidate(&ken, en, WireSum(answer(page))) != nil {
 		t.Error("the nl copy was revalidated for an en request")
 	}
 
@@ -373,12 +374,12 @@ func TestRevalidateByWireSum(t *testing.T) {
 	}
 	c2 := New(Config{Memory: 1 << 20, Now: func() time.Time { return clk }})
 	c2.Store(&k, decoded[0])
-	if c2.Revalidate(&k, nl, WireSum(answer(page))) {
+	if c2.Revalidate(&k, nl, WireSum(answer(page))) != nil {
 		t.Error("a copy from Redis revalidated by a wire sum it never had")
 	}
 	again, _ := p.Build(&k, nl, answer(page), clk)
 	c2.Store(&k, again) // unchanged content: the copy in place learns the wire sum
-	if !c2.Revalidate(&k, nl, WireSum(answer(page))) || c2.Lookup(&k, nl) != decoded[0] {
+	if c2.Revalidate(&k, nl, WireSum(answer(page))) == nil || c2.Lookup(&k, nl) != decoded[0] {
 		t.Error("after an unchanged Store, the same answer did not revalidate the copy in place")
 	}
 }
@@ -516,4 +517,44 @@ func TestRedisTier(t *testing.T) {
 	cp3, _ := p.Build(&k3, req3, response(200, "text/html", page+"3"), time.Now())
 	a.Store(&k3, cp3)
 	testkit.WaitFor(t, 15*time.Second, "writes to resume", func() bool { return b.LookupRemote(ctx, &k3, req3) != nil })
+}
+
+// TestRedisWriterSurvivesPanic: a write that panics (here a nil copy, which
+// no caller queues; any bug in encoding would do the same) is logged, the
+// tier reports itself unhealthy while the writer waits to restart, and the
+// writer then writes again.
+func TestRedisWriterSurvivesPanic(t *testing.T) {
+	r := testkit.StartRedis(t)
+	client, err := state.OpenRedis(r.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	var logs testkit.Buffer
+	c := New(Config{Memory: 1 << 20, Redis: client, Retention: time.Hour, RedisRefresh: time.Minute,
+		Log: slog.New(slog.NewTextHandler(&logs, nil))})
+	c.Start()
+	t.Cleanup(c.Close)
+	c.remote.put([]byte("shop\x00shop.example\x00/bug"), []*Copy{nil}, time.Hour, time.Now())
+	sawDown := false
+	testkit.WaitFor(t, 10*time.Second, "the writer's panic", func() bool {
+		st := c.Stats()
+		sawDown = sawDown || (st.RedisWriterPanics == 1 && !st.RedisHealthy)
+		return st.RedisWriterPanics == 1
+	})
+	if !sawDown {
+		t.Error("the tier reported healthy while its writer waited to restart")
+	}
+	if !strings.Contains(logs.String(), "panicked") || !strings.Contains(logs.String(), "redis copy writer") {
+		t.Errorf("the panic was not logged: %s", logs.String())
+	}
+	p := policy()
+	req := request("/p")
+	k := keys().Build(nil, req)
+	cp, _ := p.Build(&k, req, response(200, "text/html", page), time.Now())
+	c.Store(&k, cp)
+	testkit.WaitFor(t, 10*time.Second, "the restarted writer to write", func() bool { return c.Stats().RedisWrites == 1 })
+	if st := c.Stats(); !st.RedisHealthy {
+		t.Errorf("after the restart: %+v; want healthy", st)
+	}
 }
