@@ -3,6 +3,7 @@ package proxy
 import (
 	"hash/maphash"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -28,6 +29,9 @@ import (
 // It is safe for concurrent use.
 type flights struct {
 	group singleflight.Group
+	// joined counts the requests inside a flight now, leaders and
+	// followers: what tests wait on to know a flight has its followers.
+	joined atomic.Int64
 
 	// solo lists pages whose answers turned out not to be shareable
 	// (Set-Cookie, private, a type not kept): for a while their requests go

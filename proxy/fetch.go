@@ -202,7 +202,9 @@ func (s *Server) recovered(what string, v any) {
 // from the flight's leader, or alone.
 func (s *Server) obtain(f *fetch) {
 	if f.collapse {
+		s.flights.joined.Add(1)
 		v, err, _ := s.flights.group.Do(string(f.key.Primary), f.leadFn)
+		s.flights.joined.Add(-1)
 		if f.led || f.follow(v, err) {
 			return
 		}

@@ -180,40 +180,35 @@ func (p *KeyPolicy) personal(req *fasthttp.Request) bool {
 }
 
 // anonymousCookie reports whether a cookie as fasthttp parsed it (split at
-// semicolons) names only anonymous cookies. A comma in its name or value
-// starts another cookie; a cookie without a name ("Cookie: PHPSESSID") is
-// named by its value, as PHP takes it.
+// semicolons) names only anonymous cookies. A comma starts another cookie,
+// as origins that split at commas read it: "dark, PHPSESSID=1" is two. A
+// part without "=" there is a name without a value (or a value without a
+// name), which carries no session: "consentid:1,consent:yes" is one
+// cookie's value (CookieYes writes its consent so). A cookie with no name
+// at all ("Cookie: PHPSESSID") is named by its value, as PHP takes it.
 func (p *KeyPolicy) anonymousCookie(name, value []byte) bool {
 	if len(name) == 0 {
-		name, value = value, nil
+		for part := range bytes.SplitSeq(value, []byte(",")) {
+			n, _, _ := bytes.Cut(part, []byte("="))
+			if !p.anonymousName(n) {
+				return false
+			}
+		}
+		return true
 	}
-	for {
-		i := bytes.IndexByte(name, ',')
-		if i < 0 {
-			break
-		}
-		if !p.anonymousName(name[:i]) {
-			return false
-		}
-		name = name[i+1:]
+	if i := bytes.LastIndexByte(name, ','); i >= 0 {
+		name = name[i+1:] // "PHPSESSID, _ga=1": only _ga has a value
 	}
 	if !p.anonymousName(name) {
 		return false
 	}
-	// "dark, PHPSESSID=1": each comma-separated part after the first is a
-	// cookie of its own.
-	for {
-		i := bytes.IndexByte(value, ',')
-		if i < 0 {
-			return true
-		}
-		value = value[i+1:]
-		part, _, _ := bytes.Cut(value, []byte(","))
-		n, _, _ := bytes.Cut(part, []byte("="))
-		if !p.anonymousName(n) {
+	_, rest, _ := bytes.Cut(value, []byte(",")) // the first part is this cookie's own value, "=" or not
+	for part := range bytes.SplitSeq(rest, []byte(",")) {
+		if n, _, ok := bytes.Cut(part, []byte("=")); ok && !p.anonymousName(n) {
 			return false
 		}
 	}
+	return true
 }
 
 // anonymousName reports whether one cookie name (untrimmed) is on the
