@@ -159,6 +159,7 @@ func rawGet(addr, host, path string, header ...string) (*http.Response, string, 
 func TestCanaryMatrix(t *testing.T) {
 	for _, tier := range []string{"memory", "redis"} {
 		t.Run(tier, func(t *testing.T) {
+			t.Parallel()
 			g := &canaryGates{}
 			o := testkit.NewOrigin(t, canaryPlatform(g))
 			yaml := staleSite(o.URL())

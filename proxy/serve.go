@@ -59,11 +59,11 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, snap *snapshot, st *siteState, 
 			}
 		}
 	}
-	if !r.facts.Browse || (r.facts.Closed && !r.facts.WantsCopy()) {
-		if r.facts.Closed {
-			s.respond(ctx, &r, nil)
-			return
-		}
+	switch {
+	case r.facts.Closed && !r.facts.WantsCopy():
+		s.respond(ctx, &r, nil) // the maintenance page
+		return
+	case !r.facts.Browse:
 		s.forwardOther(ctx, snap, &r)
 		return
 	}
@@ -72,12 +72,12 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, snap *snapshot, st *siteState, 
 	key.Bypass = r.bypass
 	r.copy = s.cache.Lookup(&key, &ctx.Request)
 	if !r.facts.Closed {
-		if adm := st.health.Closed(); adm != health.Admitted {
-			r.facts.NotAsked = adm.String()
-		} else {
+		adm := st.health.Closed()
+		if adm == health.Admitted {
 			s.forwardBrowse(ctx, snap, &r, &key, now)
 			return
 		}
+		r.facts.NotAsked = adm.String()
 	}
 	s.respond(ctx, &r, &key)
 }
@@ -139,17 +139,17 @@ func (s *Server) forwardBrowse(ctx *fasthttp.RequestCtx, snap *snapshot, r *requ
 // answers. It is never answered from a copy, and never retried once sent.
 func (s *Server) forwardOther(ctx *fasthttp.RequestCtx, snap *snapshot, r *request) {
 	st := r.st
+	f := s.acquireFetch(st)
+	defer releaseFetch(f)
+	o := s.outboundFor(ctx, snap, st)
+	buildOutbound(&f.req, &ctx.Request, &o)
 	if adm := st.health.Admit(); adm != health.Admitted {
 		r.facts.NotAsked = adm.String()
 		s.respond(ctx, r, nil)
 		return
 	}
-	f := s.acquireFetch(st)
-	o := s.outboundFor(ctx, snap, st)
-	buildOutbound(&f.req, &ctx.Request, &o)
 	r.asked = true
 	s.exchange(f)
 	r.f = f
 	s.respond(ctx, r, nil)
-	releaseFetch(f)
 }
