@@ -12,7 +12,9 @@
 # AWNING_BIN (a prebuilt awning; default: built from this tree),
 # AWNING_BASE_BIN (optional: a second awning, say one built from an older
 # commit, run beside the first as "awning-base" in A and C, so that a change
-# is measured in the same rounds).
+# is measured in the same rounds), ORIGIN_PORT (18000; its control port is
+# 9 more): another free port keeps a second bench run on the same machine
+# from bringing "the origin down" back up.
 #
 # Servers run on SERVER_CPU (Go servers with GOMAXPROCS=1, nginx with one
 # worker, HAProxy with one thread), the load generators on CLIENT_CPU. Every
@@ -28,6 +30,8 @@ CONNS=${CONNS:-64}
 HS_CONNS=${HS_CONNS:-32}
 H2_CONNS=${H2_CONNS:-64}
 H2_STREAMS=${H2_STREAMS:-10}
+ORIGIN_PORT=${ORIGIN_PORT:-18000}
+CONTROL_PORT=$((ORIGIN_PORT + 9))
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 OUT=${OUT:-$ROOT/bench/results/$(date +%Y%m%d-%H%M%S)}
@@ -184,6 +188,7 @@ for c in origin limit hsload report; do go build -o "$BIN/$c" "./bench/cmd/$c"; 
 
 conf() { # conf TEMPLATE NAME PORT ADMIN [HTTPPORT]: a config with placeholders filled
 	sed -e "s|@DIR@|$WORK|g" -e "s|@NAME@|$2|g" -e "s|@PORT@|${3:-}|g" -e "s|@ADMIN@|${4:-}|g" -e "s|@HTTPPORT@|${5:-}|g" \
+		-e "s|127.0.0.1:18000|127.0.0.1:$ORIGIN_PORT|g" -e "s|\"18000\"|\"$ORIGIN_PORT\"|g" \
 		"$ROOT/bench/conf/$1" >"$WORK/$2.${1##*.}"
 	echo "$WORK/$2.${1##*.}"
 }
@@ -235,8 +240,8 @@ stop awning
 
 start_origin() {
 	[ -n "${PID[origin]:-}" ] && return
-	start_go origin "$BIN/origin" -listen 127.0.0.1:18000 -control 127.0.0.1:18009
-	wait_http http://127.0.0.1:18000/healthz
+	start_go origin "$BIN/origin" -listen "127.0.0.1:$ORIGIN_PORT" -control "127.0.0.1:$CONTROL_PORT"
+	wait_http "http://127.0.0.1:$ORIGIN_PORT/healthz"
 }
 varnish_start() { # varnish_start NAME VCL -a ADDR...
 	local name=$1 vcl=$2
@@ -258,7 +263,7 @@ phase_B() {
 	start_go caddy env XDG_CONFIG_HOME="$WORK/caddy" XDG_DATA_HOME="$WORK/caddy" caddy run --adapter caddyfile --config "$(conf Caddyfile caddy)"
 	for u in 18200 18301 18302 18401 18500 18600; do wait_http "http://127.0.0.1:$u/healthz"; done
 	mkdir -p "$OUT/B"
-	expect limit http://127.0.0.1:18000/product/1 'Content-Encoding: gzip'
+	expect limit "http://127.0.0.1:$ORIGIN_PORT/product/1" 'Content-Encoding: gzip'
 	expect awning http://127.0.0.1:18200/product/1 'Awning-Served: origin'
 	expect nginx http://127.0.0.1:18301/product/1 'Content-Encoding: gzip'
 	expect nginx-store http://127.0.0.1:18302/product/1 'X-Cache-Status: BYPASS'
@@ -266,7 +271,7 @@ phase_B() {
 	expect haproxy http://127.0.0.1:18500/product/1 'Content-Encoding: gzip'
 	expect caddy http://127.0.0.1:18600/product/1 'Content-Encoding: gzip'
 	OWNER=([limit]=origin [nginx-store]=nginx)
-	rounds limit=http://127.0.0.1:18000/product/1 awning=http://127.0.0.1:18200/product/1 \
+	rounds limit="http://127.0.0.1:$ORIGIN_PORT/product/1" awning=http://127.0.0.1:18200/product/1 \
 		nginx=http://127.0.0.1:18301/product/1 nginx-store=http://127.0.0.1:18302/product/1 \
 		varnish=http://127.0.0.1:18401/product/1 haproxy=http://127.0.0.1:18500/product/1 \
 		caddy=http://127.0.0.1:18600/product/1
@@ -274,7 +279,7 @@ phase_B() {
 	# rarely ask for one page, so Awning's collapsing of identical requests
 	# into one origin request does not help it here.
 	W=B-many
-	WRK_SCRIPT=$ROOT/bench/conf/many.lua rounds limit=http://127.0.0.1:18000 awning=http://127.0.0.1:18200 \
+	WRK_SCRIPT=$ROOT/bench/conf/many.lua rounds limit="http://127.0.0.1:$ORIGIN_PORT" awning=http://127.0.0.1:18200 \
 		nginx=http://127.0.0.1:18301 haproxy=http://127.0.0.1:18500 caddy=http://127.0.0.1:18600
 	stop_all
 }
@@ -462,7 +467,7 @@ phase_D() {
 	sleep 2 # the copies expire for nginx and Varnish (max-age=1)
 	W=D-wait
 	mkdir -p "$OUT/$W"
-	curl -s -X POST 'http://127.0.0.1:18009/mode?m=blackhole' >/dev/null
+	curl -s -X POST "http://127.0.0.1:$CONTROL_PORT/mode?m=blackhole" >/dev/null
 	log "D: one shopper a second for 40 s at each proxy, each waiting at most 65 s"
 	local t
 	for ((t = 0; t < 40; t++)); do
@@ -491,7 +496,7 @@ phase_D() {
 		awning-tuned-outage="${url[awning-tuned]}/product/nocopy" \
 		nginx-tuned-copy="${url[nginx-tuned]}/product/d?ttl=1" \
 		varnish-default-copy="${url[varnish-default]}/product/d?ttl=1"
-	curl -s -X POST 'http://127.0.0.1:18009/mode?m=ok' >/dev/null
+	curl -s -X POST "http://127.0.0.1:$CONTROL_PORT/mode?m=ok" >/dev/null
 	stop_all
 }
 
