@@ -264,19 +264,11 @@ func (g *originGuard) Read(p []byte) (int, error) {
 
 // Response scanner states.
 const (
-	rsIdle        = iota // no answer expected: any byte is extra
-	rsHead               // in a status line or header section
-	rsBody               // in a Content-Length body
-	rsUntilClose         // in a body that ends when the origin closes
-	rsChunkSize          // in a chunk-size line, before any extension
-	rsChunkExt           // in a chunk extension
-	rsChunkSizeLF        // after the CR of a chunk-size line
-	rsChunkData          // in chunk data
-	rsChunkCR            // after chunk data
-	rsChunkLF            // after chunk data and CR
-	rsTrailer            // at the start of a trailer line
-	rsTrailerLine        // in a trailer line
-	rsTrailerLF          // after a trailer line's CR
+	rsIdle       = iota // no answer expected: any byte is extra
+	rsHead              // in a status line or header section
+	rsBody              // in a Content-Length body
+	rsUntilClose        // in a body that ends when the origin closes
+	rsChunked           // in a chunked body
 )
 
 // respScanner follows answers on one origin connection. It is stricter
@@ -300,8 +292,8 @@ type respScanner struct {
 	te      int   // Transfer-Encoding fields
 	teBad   bool  // one that is not exactly chunked
 
-	left   int64 // bytes left of a Content-Length body or a chunk
-	digits int   // hex digits of the chunk size so far
+	left  int64 // bytes left of a Content-Length body
+	chunk chunkedBody
 }
 
 // start readies the scanner for the answer to a request just written.
@@ -316,9 +308,6 @@ func (s *respScanner) startHead() {
 	s.status, s.cl, s.clBad, s.te, s.teBad = 0, -1, false, 0, false
 }
 
-// maxChunkDigits bounds a chunk size: 15 hex digits stay within int64.
-const maxChunkDigits = 15
-
 // feed scans b, the next bytes read. On a violation it returns the error
 // and how many bytes of b may still be handed to fasthttp: those before the
 // offending byte, and never the last byte of a complete answer followed by
@@ -331,19 +320,20 @@ func (s *respScanner) feed(b []byte) (int, error) {
 			return max(done-1, 0), errRespExtra
 		case rsUntilClose:
 			return len(b), nil
-		case rsBody, rsChunkData:
+		case rsBody:
 			k := min(int64(len(b)-i), s.left)
 			s.left -= k
-			i += int(k)
-			if s.left > 0 {
-				continue
+			if i += int(k); s.left == 0 {
+				s.state, done = rsIdle, i
 			}
-			if s.state == rsChunkData {
-				s.state = rsChunkCR
-				continue
+		case rsChunked:
+			n, end, err := s.chunk.feed(b[i:])
+			if err != nil {
+				return i + n, errRespBadChunk
 			}
-			s.state = rsIdle
-			done = i
+			if i += n; end {
+				s.state, done = rsIdle, i
+			}
 		case rsHead:
 			n, err := s.headBytes(b[i:])
 			if err != nil {
@@ -353,108 +343,9 @@ func (s *respScanner) feed(b []byte) (int, error) {
 			if s.state == rsIdle {
 				done = i
 			}
-		default:
-			if err := s.chunkByte(b[i]); err != nil {
-				return i, err
-			}
-			i++
-			if s.state == rsIdle {
-				done = i
-			}
 		}
 	}
 	return len(b), nil
-}
-
-// chunkByte takes one byte of chunked framing (RFC 9112 §7.1): chunk-size
-// [; extension] CRLF, data CRLF, ..., 0 CRLF, trailer lines, CRLF. Chunk
-// data is skipped in bulk by feed.
-func (s *respScanner) chunkByte(c byte) error {
-	switch s.state {
-	case rsChunkSize:
-		switch v := unhex(c); {
-		case v >= 0:
-			if s.digits++; s.digits > maxChunkDigits {
-				return errRespBadChunk
-			}
-			s.left = s.left<<4 | int64(v)
-		case s.digits == 0:
-			return errRespBadChunk
-		case c == ';':
-			s.state = rsChunkExt
-		case c == '\r':
-			s.state = rsChunkSizeLF
-		default: // fasthttp takes "5 ;a" one way and "5 " another: neither
-			return errRespBadChunk
-		}
-	case rsChunkExt:
-		switch c {
-		case '\r':
-			s.state = rsChunkSizeLF
-		case '\n':
-			return errRespBadChunk
-		}
-	case rsChunkSizeLF:
-		if c != '\n' {
-			return errRespBadChunk
-		}
-		if s.left == 0 {
-			s.state = rsTrailer
-		} else {
-			s.state = rsChunkData
-		}
-	case rsChunkCR:
-		if c != '\r' {
-			return errRespBadChunk
-		}
-		s.state = rsChunkLF
-	case rsChunkLF:
-		if c != '\n' {
-			return errRespBadChunk
-		}
-		s.state, s.left, s.digits = rsChunkSize, 0, 0
-	case rsTrailer:
-		switch c {
-		case '\r':
-			s.state = rsTrailerLF
-		case '\n', ' ', '\t', 0:
-			return errRespBadChunk
-		default:
-			s.state = rsTrailerLine
-		}
-	case rsTrailerLine:
-		switch c {
-		case '\r':
-			s.state = rsTrailerLF
-		case '\n', 0:
-			return errRespBadChunk
-		}
-	case rsTrailerLF:
-		if c != '\n' {
-			return errRespBadChunk
-		}
-		if s.state = rsTrailer; s.lineLen == 0 {
-			s.state = rsIdle // the empty line that ends the trailer section
-		}
-		s.lineLen = 0
-		return nil
-	}
-	if s.state == rsTrailerLine {
-		s.lineLen++
-	}
-	return nil
-}
-
-func unhex(c byte) int {
-	switch {
-	case '0' <= c && c <= '9':
-		return int(c - '0')
-	case 'a' <= c && c <= 'f':
-		return int(c-'a') + 10
-	case 'A' <= c && c <= 'F':
-		return int(c-'A') + 10
-	}
-	return -1
 }
 
 // headBytes scans bytes of a head, up to the end of the head. It returns
@@ -595,7 +486,8 @@ func (s *respScanner) endHead() error {
 	case s.head || s.status == fasthttp.StatusNoContent || s.status == fasthttp.StatusNotModified:
 		s.state = rsIdle
 	case s.te == 1:
-		s.state, s.left, s.digits = rsChunkSize, 0, 0
+		s.state = rsChunked
+		s.chunk.reset()
 	case s.cl > 0:
 		s.state, s.left = rsBody, s.cl
 	case s.cl == 0:
