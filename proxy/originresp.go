@@ -353,6 +353,25 @@ func (s *respScanner) feed(b []byte) (int, error) {
 // byte.
 func (s *respScanner) headBytes(b []byte) (int, error) {
 	for i := 0; i < len(b); i++ {
+		if !s.cr && s.lineLen == 0 {
+			// The common case: a whole line in b, checked with a few
+			// vectorised scans rather than byte by byte.
+			if j := bytes.IndexByte(b[i:], '\n'); j > 0 && b[i+j-1] == '\r' {
+				line := b[i : i+j-1]
+				off, inValue, err := s.checkLine(line)
+				if err != nil {
+					return i + off, err
+				}
+				i += j // at the LF
+				if err := s.lineDone(line[:min(len(line), len(s.line))], len(line), inValue); err != nil {
+					return i, err
+				}
+				if s.state != rsHead {
+					return i + 1, nil
+				}
+				continue
+			}
+		}
 		c := b[i]
 		if s.cr {
 			s.cr = false
@@ -412,11 +431,48 @@ func (s *respScanner) headBytes(b []byte) (int, error) {
 	return len(b), nil
 }
 
+// checkLine checks a whole head line (without its CRLF) as headBytes does
+// byte by byte, and returns the offset of an offending byte and whether the
+// line has a colon.
+func (s *respScanner) checkLine(line []byte) (int, bool, error) {
+	if k := bytes.IndexByte(line, '\r'); k >= 0 {
+		return k, false, errRespHead
+	}
+	if k := bytes.IndexByte(line, 0); k >= 0 {
+		return k, false, errRespHead
+	}
+	if s.lines == 0 || len(line) == 0 {
+		return 0, false, nil
+	}
+	if line[0] == ' ' || line[0] == '\t' {
+		return 0, false, errRespHead
+	}
+	colon := bytes.IndexByte(line, ':')
+	name := line
+	if colon >= 0 {
+		name = line[:colon]
+	}
+	for k, c := range name {
+		if !isTokenChar(c) {
+			return k, false, errRespHead
+		}
+	}
+	if colon == 0 {
+		return 0, false, errRespHead
+	}
+	return 0, colon > 0, nil
+}
+
 // endLine handles a complete head line (its CRLF just read).
 func (s *respScanner) endLine() error {
-	n := s.lineLen
-	inValue := s.inValue
+	n, inValue := s.lineLen, s.inValue
 	s.lineLen, s.inValue = 0, false
+	return s.lineDone(s.line[:min(n, len(s.line))], n, inValue)
+}
+
+// lineDone handles a complete head line of n bytes, of which line is the
+// start; inValue says whether it had a colon.
+func (s *respScanner) lineDone(line []byte, n int, inValue bool) error {
 	if n == 0 {
 		if s.lines == 0 {
 			return errRespHead
@@ -424,7 +480,6 @@ func (s *respScanner) endLine() error {
 		return s.endHead()
 	}
 	s.lines++
-	line := s.line[:min(n, len(s.line))]
 	if s.lines == 1 {
 		return s.statusLine(line, n)
 	}
