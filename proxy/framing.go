@@ -23,11 +23,12 @@ var (
 	// made from a GET must not depend on what the shopper sent beside the
 	// key: refused (issue 13).
 	errBodyOnGet = errors.New("proxy: GET or HEAD request with a body")
-	// errUnderscoreHeader: a header whose name differs from a framing or
-	// forwarding header only by "_" for "-" (Transfer_Encoding). Awning does
-	// not read it as that header, but CGI-style origins (PHP's
-	// $_SERVER['HTTP_TRANSFER_ENCODING']) and some servers do.
-	errUnderscoreHeader = errors.New("proxy: header name spelled with _ for a header Awning handles")
+	// errUnderscoreFraming: Transfer_Encoding or Content_Length. Awning
+	// does not read them as framing, but CGI-style servers (PHP's
+	// $_SERVER['HTTP_TRANSFER_ENCODING']) and some proxies do: a request
+	// framed two ways. Other underscore spellings are dropped on the way to
+	// the origin by the header table (forward.go).
+	errUnderscoreFraming = errors.New("proxy: framing header spelled with _")
 	// errConnect: CONNECT asks for a tunnel, which Awning never opens.
 	errConnect = errors.New("proxy: CONNECT")
 	// errBadHost: a Host that is not an RFC 3986 host[:port], such as one
@@ -440,8 +441,8 @@ func scanRawHeaders(raw []byte) (chunked bool, err error) {
 			return false, errObsFold
 		}
 		if colon := bytes.IndexByte(line, ':'); colon > 0 && bytes.IndexByte(line[:colon], '_') >= 0 &&
-			underscoreAlias(line[:colon]) {
-			return false, errUnderscoreHeader
+			underscoreFraming(line[:colon]) {
+			return false, errUnderscoreFraming
 		}
 		switch line[0] | 0x20 {
 		case 'c':
@@ -466,21 +467,21 @@ func scanRawHeaders(raw []byte) (chunked bool, err error) {
 	return te > 0, nil
 }
 
-// underscoreAlias reports whether name, read with "-" for "_", is a header
-// Awning treats specially toward origins (forward.go's table): framing,
-// hop-by-hop, and client or path claims.
-func underscoreAlias(name []byte) bool {
-	var buf [32]byte
-	if len(name) > len(buf) {
-		return false // every listed name is shorter
+// underscoreFraming reports whether name, read with "-" for "_", is
+// Transfer-Encoding or Content-Length.
+func underscoreFraming(name []byte) bool {
+	var buf [len("transfer-encoding")]byte
+	if len(name) != len("transfer-encoding") && len(name) != len("content-length") {
+		return false
 	}
 	for i, c := range name {
 		if c == '_' {
 			c = '-'
 		}
-		buf[i] = c
+		buf[i] = lower(c)
 	}
-	return classify(requestHeaderClass, buf[:len(name)]) != hdrKeep
+	n := string(buf[:len(name)])
+	return n == "transfer-encoding" || n == "content-length"
 }
 
 func hasPrefixFold(b []byte, prefix string) bool {

@@ -46,8 +46,7 @@ var smuggling = []struct {
 	{"GET with body pipelined", "GET /a HTTP/1.1\r\nHost: shop.example\r\n\r\nGET / HTTP/1.1\r\nHost: shop.example\r\nContent-Length: 1\r\n\r\nx"},
 	{"underscore TE with CL", "POST / HTTP/1.1\r\nHost: shop.example\r\nTransfer_Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n"},
 	{"underscore CL", "POST / HTTP/1.1\r\nHost: shop.example\r\nContent_Length: 5\r\nContent-Length: 3\r\n\r\nabc"},
-	{"underscore X-Forwarded-For", "GET / HTTP/1.1\r\nHost: shop.example\r\nX_Forwarded_For: 10.0.0.1\r\n\r\n"},
-	{"underscore X-Original-URL", "GET / HTTP/1.1\r\nHost: shop.example\r\nx_original_url: /admin\r\n\r\n"},
+	{"underscore TE alone", "POST / HTTP/1.1\r\nHost: shop.example\r\ntransfer_encoding: chunked\r\n\r\n0\r\n\r\n"},
 	{"Host with userinfo", "GET / HTTP/1.1\r\nHost: other.example@shop.example\r\n\r\n"},
 	{"Host with quote", "GET / HTTP/1.1\r\nHost: shop.example\"\r\n\r\n"},
 	{"Host with bad port", "GET / HTTP/1.1\r\nHost: shop.example:80x\r\n\r\n"},
@@ -119,6 +118,7 @@ func TestCleanFramingAccepted(t *testing.T) {
 		{"Host upper case, trailing dot", "GET /1 HTTP/1.1\r\nHost: SHOP.example.\r\n\r\n", 1},
 		{"absolute-form", "GET http://shop.example/1 HTTP/1.1\r\nHost: shop.example\r\n\r\n", 1},
 		{"underscore in another header", "GET /1 HTTP/1.1\r\nHost: shop.example\r\nX_Custom_Thing: 1\r\n\r\n", 1},
+		{"underscore in a header Awning drops", "GET /1 HTTP/1.1\r\nHost: shop.example\r\nX_Forwarded_For: 10.0.0.1\r\n\r\n", 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
