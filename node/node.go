@@ -38,6 +38,10 @@ type Options struct {
 	LogOutput io.Writer
 	// Version is the running version, for metrics. Default "(devel)".
 	Version string
+
+	// checkOnly builds the node for Check, which runs where the config is
+	// written, not where it will serve: no directory is made or written.
+	checkOnly bool
 }
 
 // Node is one running Awning. It is safe for concurrent use: Reload may be
@@ -99,6 +103,11 @@ func New(opt Options) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !opt.checkOnly {
+		if err := checkStateDir(cfg); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.State.Redis != "" {
 		if n.redis, err = state.OpenRedis(cfg.State.Redis); err != nil {
 			return nil, config.Errors{cfg.Errorf("state.redis", "%v", err)}
@@ -150,7 +159,7 @@ func New(opt Options) (*Node, error) {
 // every error serve would report is reported: what `awning check-config`
 // runs.
 func Check(path string) (*config.Config, error) {
-	n, err := New(Options{ConfigPath: path, LogOutput: io.Discard})
+	n, err := New(Options{ConfigPath: path, LogOutput: io.Discard, checkOnly: true})
 	if err != nil {
 		return nil, err
 	}
@@ -241,18 +250,18 @@ func (n *Node) Run(ctx context.Context) error {
 	defer n.Close()
 	cfg := n.Config()
 	reuse := cfg.Listen.ReusePortOn()
-	httpLns, err := listen(cfg.Listen.HTTP, reuse)
+	httpLns, err := listenOn(cfg, "listen.http", cfg.Listen.HTTP, reuse)
 	if err != nil {
 		return err
 	}
 	var httpsLns []net.Listener
 	if n.certs != nil {
-		if httpsLns, err = listen(cfg.Listen.HTTPS, reuse); err != nil {
+		if httpsLns, err = listenOn(cfg, "listen.https", cfg.Listen.HTTPS, reuse); err != nil {
 			closeAll(httpLns)
 			return err
 		}
 	}
-	adminLns, err := listen(cfg.Listen.Admin, reuse)
+	adminLns, err := listenOn(cfg, "listen.admin", cfg.Listen.Admin, reuse)
 	if err != nil {
 		closeAll(httpLns)
 		closeAll(httpsLns)
