@@ -39,6 +39,8 @@ type Options struct {
 	Log *slog.Logger
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// Checks reports the node's dependencies for GET /readyz. Optional.
+	Checks func(context.Context) map[string]Check
 }
 
 // Server serves the admin API: JSON over HTTP, authenticated by bearer
@@ -53,6 +55,7 @@ type Server struct {
 	proxy   Proxy
 	metrics http.Handler
 	now     func() time.Time
+	checks  func(context.Context) map[string]Check
 	mux     *http.ServeMux
 	ready   atomic.Bool
 	conf    atomic.Pointer[view]
@@ -73,9 +76,9 @@ const (
 )
 
 // New builds the admin server. It answers /healthz at once and /readyz once
-// SetReady(true) is called.
+// SetReady(true) is called and every required check passes (ready.go).
 func New(opt Options) *Server {
-	s := &Server{log: opt.Log, store: opt.Store, proxy: opt.Proxy, metrics: opt.Metrics, now: opt.Now, mux: http.NewServeMux()}
+	s := &Server{log: opt.Log, store: opt.Store, proxy: opt.Proxy, metrics: opt.Metrics, now: opt.Now, checks: opt.Checks, mux: http.NewServeMux()}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -88,13 +91,7 @@ func New(opt Options) *Server {
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"alive": true})
 	})
-	s.mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if !s.ready.Load() {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false})
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"ready": true})
-	})
+	s.mux.HandleFunc("GET /readyz", s.readyz)
 	if s.metrics != nil {
 		s.mux.Handle("GET /metrics", s.metrics)
 	}

@@ -63,7 +63,10 @@ type Node struct {
 	metrics  *metrics.Metrics
 
 	reloads, reloadErrors atomic.Uint64
-	loadedAt              atomic.Int64 // unix nanos the config in force was loaded
+	loadedAt              atomic.Int64           // unix nanos the config in force was loaded
+	reloadErr             atomic.Pointer[string] // the last reload's error; nil after a good one
+	phase                 atomic.Int32           // phaseStarting, phaseServing, phaseDraining
+	dirProbe              dirProbe
 
 	// HTTPS; all nil with tls.mode off.
 	certs    *certs.Manager
@@ -150,7 +153,8 @@ func New(opt Options) (*Node, error) {
 		n.Close()
 		return nil, err
 	}
-	n.admin = admin.New(admin.Options{Config: cfg, Sites: reg, Store: n.state, Proxy: n.proxy, Metrics: n.metrics.Handler(), Log: n.log})
+	n.admin = admin.New(admin.Options{Config: cfg, Sites: reg, Store: n.state, Proxy: n.proxy, Metrics: n.metrics.Handler(), Log: n.log,
+		Checks: n.checks})
 	n.loadedAt.Store(time.Now().UnixNano())
 	return n, nil
 }
@@ -306,6 +310,7 @@ func (n *Node) Run(ctx context.Context) error {
 		n.addrs.Admin = append(n.addrs.Admin, ln.Addr().String())
 		serve(ln, adminSrv.Serve)
 	}
+	n.phase.Store(phaseServing)
 	n.admin.SetReady(true)
 	close(n.ready)
 	n.log.Info("awning is serving", "http", n.addrs.HTTP, "https", n.addrs.HTTPS, "admin", n.addrs.Admin, "sites", len(cfg.Sites))
@@ -316,6 +321,7 @@ func (n *Node) Run(ctx context.Context) error {
 	case err = <-errc:
 	}
 	sdNotify(n.log, "STOPPING=1\nSTATUS=draining requests in flight")
+	n.phase.Store(phaseDraining)
 	n.admin.SetReady(false)
 	drain := n.Config().Listen.DrainTimeout.D()
 	n.log.Info("awning is stopping: draining requests in flight", "deadline", drain)
@@ -344,10 +350,13 @@ func (n *Node) Reload() error {
 	err := n.reload()
 	if err != nil {
 		n.reloadErrors.Add(1)
+		msg := err.Error()
+		n.reloadErr.Store(&msg)
 		n.log.Error("config reload failed; still serving the previous configuration", "file", n.path, "err", err)
 		return err
 	}
 	n.reloads.Add(1)
+	n.reloadErr.Store(nil)
 	n.loadedAt.Store(time.Now().UnixNano())
 	return nil
 }

@@ -1,13 +1,16 @@
 package node
 
 import (
+	"encoding/json"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/awningproxy/awning/config"
+	"github.com/awningproxy/awning/internal/testkit"
 )
 
 // TestListenErrorsNameTheKey: each way the kernel refuses a listener ends
@@ -86,4 +89,67 @@ func TestCheckLeavesStateDirAlone(t *testing.T) {
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Errorf("check-config made %s (stat: %v)", dir, err)
 	}
+}
+
+// TestReadyzReportsEachDependency: /readyz names each dependency; Redis
+// and the state directory failing are reported without taking the node out
+// of the load balancer. (That a drain does is cmd/awning's
+// TestSIGTERMDrainsUnderLoad.)
+func TestReadyzReportsEachDependency(t *testing.T) {
+	r := testkit.StartRedis(t)
+	o := testkit.NewOrigin(t, testkit.OK("a"))
+	dir := t.TempDir()
+	yaml := strings.Replace(selfSignedConfig(o.URL(), dir, ""), "state: {", "state: {redis: \""+r.URL()+"\", ", 1)
+	n, _, _ := startNode(t, yaml)
+	url := "http://" + n.Addrs().Admin[0] + "/readyz"
+	type readyz struct {
+		Ready  bool
+		Checks map[string]struct {
+			OK       bool
+			Required bool
+			Detail   string
+			Error    string
+		}
+	}
+	get := func() (int, readyz) {
+		t.Helper()
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var v readyz
+		if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, v
+	}
+	code, v := get()
+	if code != 200 || !v.Ready {
+		t.Errorf("all well: %d %+v; want 200, ready", code, v)
+	}
+	for name, required := range map[string]bool{"config": true, "listeners": true, "state_dir": false, "redis": false, "certificates": false} {
+		c, ok := v.Checks[name]
+		if !ok || !c.OK || c.Required != required || c.Detail == "" {
+			t.Errorf("check %s = %+v (present %v); want ok, required %v, with a detail", name, c, ok, required)
+		}
+	}
+
+	r.Stop()
+	os.RemoveAll(dir)
+	os.WriteFile(dir, []byte("not a directory"), 0o600)
+	n.dirProbe.reset()
+	code, v = get()
+	if code != 200 || !v.Ready {
+		t.Errorf("redis and state dir failing: %d, ready %v; want 200: the node serves on from memory", code, v.Ready)
+	}
+	for _, name := range []string{"redis", "state_dir", "certificates"} {
+		if c := v.Checks[name]; c.OK || c.Error == "" {
+			t.Errorf("check %s = %+v; want failed, saying why", name, c)
+		}
+	}
+	if !strings.Contains(v.Checks["state_dir"].Error, "state.dir") {
+		t.Errorf("state_dir error %q does not name state.dir", v.Checks["state_dir"].Error)
+	}
+	os.Remove(dir)
 }
