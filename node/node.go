@@ -67,6 +67,7 @@ type Node struct {
 	reloadErr             atomic.Pointer[string] // the last reload's error; nil after a good one
 	phase                 atomic.Int32           // phaseStarting, phaseServing, phaseDraining
 	dirProbe              dirProbe
+	windows               *windowLog // logs maintenance windows starting and ending
 
 	// HTTPS; all nil with tls.mode off.
 	certs    *certs.Manager
@@ -121,6 +122,7 @@ func New(opt Options) (*Node, error) {
 		n.Close()
 		return nil, err
 	}
+	n.windows = newWindowLog(n.log, n.maintenanceWindows)
 	n.webhook = n.newWebhook(cfg, nil)
 	n.cache = cache.New(cache.Config{
 		Memory:       int64(cfg.Cache.Memory),
@@ -154,7 +156,7 @@ func New(opt Options) (*Node, error) {
 		return nil, err
 	}
 	n.admin = admin.New(admin.Options{Config: cfg, Sites: reg, Store: n.state, Proxy: n.proxy, Metrics: n.metrics.Handler(), Log: n.log,
-		Checks: n.checks})
+		Checks: n.checks, SiteURL: n.siteURL})
 	n.loadedAt.Store(time.Now().UnixNano())
 	return n, nil
 }
@@ -275,6 +277,16 @@ func (n *Node) Run(ctx context.Context) error {
 	n.cache.Start()
 	n.state.Start()
 	n.metrics.Start()
+	wctx, stopWindows := context.WithCancel(context.Background())
+	windowsDone := make(chan struct{})
+	go func() {
+		defer close(windowsDone)
+		n.windows.run(wctx)
+	}()
+	defer func() { // before Close: the loop reads the state store
+		stopWindows()
+		<-windowsDone
+	}()
 	errc := make(chan error, len(httpLns)+len(httpsLns)+len(adminLns)+1)
 	var wg sync.WaitGroup
 	serve := func(ln net.Listener, f func(net.Listener) error) {
