@@ -255,22 +255,8 @@ func (n *Node) Addrs() Addrs { return n.addrs }
 func (n *Node) Run(ctx context.Context) error {
 	defer n.Close()
 	cfg := n.Config()
-	reuse := cfg.Listen.ReusePortOn()
-	httpLns, err := listenOn(cfg, "listen.http", cfg.Listen.HTTP, reuse)
+	httpLns, httpsLns, adminLns, err := n.openListeners(cfg)
 	if err != nil {
-		return err
-	}
-	var httpsLns []net.Listener
-	if n.certs != nil {
-		if httpsLns, err = listenOn(cfg, "listen.https", cfg.Listen.HTTPS, reuse); err != nil {
-			closeAll(httpLns)
-			return err
-		}
-	}
-	adminLns, err := listenOn(cfg, "listen.admin", cfg.Listen.Admin, reuse)
-	if err != nil {
-		closeAll(httpLns)
-		closeAll(httpsLns)
 		return err
 	}
 

@@ -17,6 +17,57 @@ import (
 // and Run returns: a process that stays alive without serving looks
 // healthy to systemd and Kubernetes while shoppers get nothing (issue 19).
 
+// openListeners opens every listener the node serves on: listen.http,
+// listen.https (unless tls.mode is off) and listen.admin, or takes the
+// sockets systemd passed for them (socket activation, activation.go).
+// Either all open or none stays open.
+func (n *Node) openListeners(cfg *config.Config) (httpLns, httpsLns, adminLns []net.Listener, err error) {
+	inherited, err := inheritedListeners(cfg)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	keys := []struct {
+		key, addr string
+		dst       *[]net.Listener
+	}{
+		{"listen.http", cfg.Listen.HTTP, &httpLns},
+		{"listen.https", cfg.Listen.HTTPS, &httpsLns},
+		{"listen.admin", cfg.Listen.Admin, &adminLns},
+	}
+	for _, k := range keys {
+		lns, ok := inherited[k.key]
+		delete(inherited, k.key)
+		switch {
+		case k.key == "listen.https" && n.certs == nil:
+			if ok {
+				closeAll(lns)
+				n.log.Warn("systemd passed a socket named https, but tls.mode is off: it is closed", "key", k.key)
+			}
+			continue
+		case ok:
+			n.log.Info("serving on a socket from systemd", "key", k.key, "addr", addrsOf(lns))
+		default:
+			lns, err = listenOn(cfg, k.key, k.addr, cfg.Listen.ReusePortOn())
+		}
+		if err != nil {
+			for _, open := range keys {
+				closeAll(*open.dst)
+			}
+			return nil, nil, nil, err
+		}
+		*k.dst = lns
+	}
+	return httpLns, httpsLns, adminLns, nil
+}
+
+func addrsOf(lns []net.Listener) []string {
+	out := make([]string, len(lns))
+	for i, ln := range lns {
+		out[i] = ln.Addr().String()
+	}
+	return out
+}
+
 // listenOn opens the listeners of the listen.* key at addr, turning the
 // kernel's refusal into what an operator can act on.
 func listenOn(cfg *config.Config, key, addr string, reusePort bool) ([]net.Listener, error) {

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/user"
@@ -199,5 +201,85 @@ func TestServeFailsFastOnUnwritableStateDir(t *testing.T) {
 			got := u.serveFails(t, serveConfig("127.0.0.1:0", tt.dir, tt.tls))
 			wantOneLine(t, got, "state.dir", tt.want, "permission denied")
 		})
+	}
+}
+
+// TestServeSocketActivation passes awning the sockets it serves on, as
+// systemd does for a .socket unit: the process needs no privilege to bind,
+// and the configured addresses are not used (listen.http here is a port
+// another process holds).
+func TestServeSocketActivation(t *testing.T) {
+	o := testkit.NewOrigin(t, testkit.Respond(200, "from the origin"))
+	held, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	var files []*os.File
+	var addrs []string
+	for range 2 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := ln.(*net.TCPListener).File()
+		if err != nil {
+			t.Fatal(err)
+		}
+		addrs = append(addrs, ln.Addr().String())
+		ln.Close() // the socket lives on in f
+		files = append(files, f)
+	}
+	u := asUnprivileged(t)
+	cfg := strings.Replace(serveConfig(held.Addr().String(), u.ownDir(t, "state"), "off"), "http://127.0.0.1:1", o.URL(), 1)
+	path := filepath.Join(u.dir, "awning.yaml")
+	os.WriteFile(path, []byte(cfg), 0o644)
+	bin := filepath.Join(u.dir, "awning")
+	data, _ := os.ReadFile(binary(t))
+	os.WriteFile(bin, data, 0o755)
+
+	var logs testkit.Buffer
+	// systemd sets LISTEN_PID to the pid of the process it execs; a shell
+	// that execs awning keeps its pid.
+	cmd := exec.Command("/bin/sh", "-c", `LISTEN_PID=$$ LISTEN_FDS=2 LISTEN_FDNAMES=http:admin exec "$0" serve --config "$1"`, bin, path)
+	cmd.ExtraFiles = files
+	cmd.Stderr = &logs
+	if u.cred != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: u.cred}
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		f.Close()
+	}
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("log:\n%s", logs.String())
+		}
+	}()
+	testkit.WaitFor(t, 10*time.Second, "the admin API on the passed socket to say ready", func() bool {
+		resp, err := http.Get("http://" + addrs[1] + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	req, _ := http.NewRequest("GET", "http://"+addrs[0]+"/", nil)
+	req.Host = "shop.example"
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "from the origin" || resp.Header.Get("Awning-Served") != "origin" {
+		t.Errorf("through the passed http socket: %q %q", resp.Header.Get("Awning-Served"), body)
+	}
+	if !strings.Contains(logs.String(), "serving on a socket from systemd") {
+		t.Errorf("the log does not say where the sockets came from:\n%s", logs.String())
 	}
 }
