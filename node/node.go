@@ -108,7 +108,7 @@ func New(opt Options) (*Node, error) {
 		return nil, err
 	}
 	if !opt.checkOnly {
-		if err := checkStateDir(cfg); err != nil {
+		if err := checkStateDir(cfg, true); err != nil {
 			return nil, err
 		}
 	}

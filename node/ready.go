@@ -32,7 +32,7 @@ func (p *dirProbe) check(n *Node) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.at.IsZero() || time.Since(p.at) >= dirProbeEvery {
-		p.err, p.at = checkStateDir(n.Config()), time.Now()
+		p.err, p.at = checkStateDir(n.Config(), false), time.Now()
 	}
 	return p.err
 }

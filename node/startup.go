@@ -141,21 +141,22 @@ func stateDirs(cfg *config.Config) []string {
 const maxProbeFiles = 20_000
 
 // checkStateDir makes sure the node can keep its state: each directory of
-// stateDirs can be created and written, and what is already in it can be
-// read. It writes and removes one small file per directory.
-func checkStateDir(cfg *config.Config) error {
+// stateDirs can be created and written, and, with readAll, what is already
+// in it can be read (at start; /readyz asks often and only writes). It
+// writes and removes one small file per directory.
+func checkStateDir(cfg *config.Config, readAll bool) error {
 	for i, dir := range stateDirs(cfg) {
-		if err := probeDir(dir, i > 0); err != nil {
+		if err := probeDir(dir, readAll, readAll && i > 0); err != nil {
 			return stateDirError(cfg, dir, err)
 		}
 	}
 	return nil
 }
 
-// probeDir creates dir when missing, writes a file in it, and with deep
-// reads the files below it (a certificate store); otherwise only the state
-// snapshot.
-func probeDir(dir string, deep bool) error {
+// probeDir creates dir when missing and writes a file in it; with read it
+// opens the state snapshot, and with deep every file below it (a
+// certificate store).
+func probeDir(dir string, read, deep bool) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("cannot create %s: %w", dir, pathCause(err))
 	}
@@ -169,6 +170,9 @@ func probeDir(dir string, deep bool) error {
 	rerr := os.Remove(name)
 	if err := errors.Join(werr, cerr, rerr); err != nil {
 		return fmt.Errorf("cannot write in %s: %w", dir, pathCause(err))
+	}
+	if !read {
+		return nil
 	}
 	if !deep {
 		return readable(filepath.Join(dir, "state.json"))
