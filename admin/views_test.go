@@ -40,6 +40,7 @@ func TestSiteViewSaysZoneAndURL(t *testing.T) {
 func TestMaintenanceStatusAndReplace(t *testing.T) {
 	e := newEnv(t)
 	now := time.Now()
+	e.now.Store(now.UnixNano()) // the API's clock stands still until the test moves it
 	at := func(d time.Duration) string { return now.Add(d).UTC().Format(time.RFC3339Nano) }
 	put := func(body string, onlyNew bool) (int, MaintenanceView) {
 		var h []string
@@ -59,11 +60,11 @@ func TestMaintenanceStatusAndReplace(t *testing.T) {
 	if status != http.StatusPreconditionFailed || !strings.Contains(b, "already set or scheduled") || e.store.Version() != version {
 		t.Errorf("If-None-Match over a scheduled window: %d %s; want 412, nothing changed", status, b)
 	}
-	if status, m := put(`{"enabled": true, "end": "`+at(200*time.Millisecond)+`"}`, false); status != 200 || m.Status != "active" {
+	if status, m := put(`{"enabled": true, "end": "`+at(time.Minute)+`"}`, false); status != 200 || m.Status != "active" {
 		t.Fatalf("replacing without If-None-Match: %d %+v; want it active", status, m)
 	}
 	// The clock passes the end.
-	e.now.Store(now.Add(time.Second).UnixNano())
+	e.now.Store(now.Add(2 * time.Minute).UnixNano())
 	_, b = e.call(t, opsToken, "GET", "/v1/sites/bakkerij", "", nil)
 	var v SiteView
 	json.Unmarshal([]byte(b), &v)

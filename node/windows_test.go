@@ -76,8 +76,10 @@ func TestWindowLogOnceEach(t *testing.T) {
 func TestWindowLogOnNode(t *testing.T) {
 	o := testkit.NewOrigin(t, testkit.OK("a"))
 	n, _, logs := startNode(t, siteConfig(o.URL())+"admin: {tokens: [{name: ops, sha256: \""+sha256hex("ops-token-0123456789")+"\", sites: [\"*\"]}]}\n")
-	start := time.Now().Add(200 * time.Millisecond).UTC()
-	end := start.Add(300 * time.Millisecond)
+	// Far enough ahead that a loaded machine still delivers the PUT before
+	// the end (the API refuses an end in the past).
+	start := time.Now().Add(500 * time.Millisecond).UTC()
+	end := start.Add(500 * time.Millisecond)
 	body := `{"enabled": true, "start": "` + start.Format(time.RFC3339Nano) + `", "end": "` + end.Format(time.RFC3339Nano) + `"}`
 	req, _ := http.NewRequestWithContext(context.Background(), "PUT", "http://"+n.Addrs().Admin[0]+"/v1/sites/shop/maintenance", strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer ops-token-0123456789")
