@@ -26,6 +26,12 @@ var (
 	errRespBadChunk = errors.New("proxy: origin answer has a malformed chunk")
 	errRespHead     = errors.New("proxy: origin answer has a malformed status line or header")
 	errRespExtra    = errors.New("proxy: origin sent bytes after a complete answer")
+	// errHeadBody is not a refusal: the answer to a HEAD is whole at the
+	// end of its head, and a server that writes a body after it is common
+	// enough (hand-written handlers, some PHP set-ups). The guard hands the
+	// whole head on and keeps the error, so the connection, whose next
+	// bytes nobody can place, is never used again.
+	errHeadBody = errors.New("proxy: origin sent a body with its answer to HEAD")
 	errRespUpgrade  = errors.New("proxy: origin answered 101 Switching Protocols")
 	errRespInterim  = errors.New("proxy: origin answered with a 1xx status other than 100 and 103")
 	errGzipCorrupt  = errors.New("proxy: origin's gzip body does not decode to its end")
@@ -317,6 +323,9 @@ func (s *respScanner) feed(b []byte) (int, error) {
 	for i := 0; i < len(b); {
 		switch s.state {
 		case rsIdle:
+			if s.head {
+				return max(done, 0), errHeadBody
+			}
 			return max(done-1, 0), errRespExtra
 		case rsUntilClose:
 			return len(b), nil

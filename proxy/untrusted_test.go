@@ -471,3 +471,40 @@ func FuzzOriginAnswer(f *testing.F) {
 		}
 	})
 }
+
+// TestHeadBodyIsServedOnAFreshConnectionAfter: a body after the answer to
+// a HEAD does not fail the HEAD (shoppers and HEAD / recovery probes get
+// the answer), but the connection it came on is never used again.
+func TestHeadBodyIsServedOnAFreshConnectionAfter(t *testing.T) {
+	o := testkit.NewOrigin(t, htmlPage(productPage))
+	p := startProxy(t, staleSite(o.URL()))
+	o.Set(func(x *testkit.Exchange) {
+		x.KeepAlive = true
+		if x.Request.Method == http.MethodHead {
+			x.Write([]byte(withLength(head("200 OK", "Content-Type: text/html"), []byte(evil))))
+			return
+		}
+		x.Write(testkit.Response(200, "next"))
+	})
+	c := testkit.Dial(t, p.addr)
+	c.Send("HEAD /p HTTP/1.1\r\nHost: shop.example\r\n\r\n")
+	resp, _, err := c.ReadResponse("HEAD", 5*time.Second)
+	if err != nil {
+		t.Fatalf("shopper: %v", err)
+	}
+	if resp.StatusCode != 200 || resp.Header.Get("Awning-Served") != "origin" {
+		t.Errorf("HEAD got %d %q; want 200 origin", resp.StatusCode, resp.Header.Get("Awning-Served"))
+	}
+	c.Send("GET /next HTTP/1.1\r\nHost: shop.example\r\n\r\n")
+	if resp, body, err := c.ReadResponse("GET", 5*time.Second); err != nil || string(body) != "next" {
+		t.Fatalf("next request: %v %q %v", resp, body, err)
+	}
+	if got := o.Conns(); got != 2 {
+		t.Errorf("origin connections: %d; want 2 (the HEAD's connection dropped)", got)
+	}
+	for r, n := range p.Stats().Sites[0].OriginRefused {
+		if n != 0 {
+			t.Errorf("refused %v: %d; want none", r, n)
+		}
+	}
+}
