@@ -31,7 +31,7 @@ var (
 	// enough (hand-written handlers, some PHP set-ups). The guard hands the
 	// whole head on and keeps the error, so the connection, whose next
 	// bytes nobody can place, is never used again.
-	errHeadBody = errors.New("proxy: origin sent a body with its answer to HEAD")
+	errHeadBody     = errors.New("proxy: origin sent a body with its answer to HEAD")
 	errRespUpgrade  = errors.New("proxy: origin answered 101 Switching Protocols")
 	errRespInterim  = errors.New("proxy: origin answered with a 1xx status other than 100 and 103")
 	errGzipCorrupt  = errors.New("proxy: origin's gzip body does not decode to its end")
