@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"net"
 	"syscall"
 )
@@ -27,13 +26,13 @@ func listenUDP(addr string, reusePort bool) ([]net.PacketConn, error) {
 	if host != "localhost" {
 		pc, err := one(addr)
 		if err != nil {
-			return nil, fmt.Errorf("listen udp %s: %w", addr, err)
+			return nil, err
 		}
 		return []net.PacketConn{pc}, nil
 	}
 	pc4, err := one(net.JoinHostPort("127.0.0.1", port))
 	if err != nil {
-		return nil, fmt.Errorf("listen udp %s: %w", addr, err)
+		return nil, err
 	}
 	if port == "0" {
 		return []net.PacketConn{pc4}, nil
@@ -44,7 +43,7 @@ func listenUDP(addr string, reusePort bool) ([]net.PacketConn, error) {
 			return []net.PacketConn{pc4}, nil
 		}
 		pc4.Close()
-		return nil, fmt.Errorf("listen udp %s: %w", addr, err)
+		return nil, err
 	}
 	return []net.PacketConn{pc4, pc6}, nil
 }
