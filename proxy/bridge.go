@@ -125,6 +125,11 @@ type connKey struct{}
 type bridgeCtx struct {
 	ctx  fasthttp.RequestCtx
 	body []byte
+
+	// What a runner needs (runners.go): the connection, and the end.
+	bc       *bridgeConn
+	done     chan struct{}
+	panicked any
 }
 
 // bridge is the http.Handler of the HTTP/2 and HTTP/3 servers.
@@ -133,11 +138,14 @@ type bridge struct {
 	maxBody int
 	pool    sync.Pool
 	strs    *interner
+	runners runners
 }
 
 func newBridge(s *Server, maxBody int) *bridge {
 	b := &bridge{s: s, maxBody: maxBody, strs: newInterner()}
-	b.pool.New = func() any { return new(bridgeCtx) }
+	b.pool.New = func() any { return &bridgeCtx{done: make(chan struct{}, 1)} }
+	b.runners.log = s.log
+	b.runners.run = b.pipeline
 	return b
 }
 
@@ -162,32 +170,43 @@ func (b *bridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	b.pool.Put(x)
 }
 
-// serve runs one request on x and leaves x reset for its next one.
+// serve runs one request on x and leaves x reset for its next one. The
+// request is read and the answer written on the calling goroutine (both
+// may wait on the network); the pipeline runs on a runner (runners.go).
 func (b *bridge) serve(x *bridgeCtx, bc *bridgeConn, w http.ResponseWriter, r *http.Request) {
 	ctx := &x.ctx
 	ctx.Init2(bc, fasthttpLogger{b.s.log}, false)
 	ctx.Response.Header.SetNoDefaultContentType(true)
 	b.s.protoRequests[bc.proto].Add(1)
 
-	switch {
-	case !b.fill(x, bc, w, r):
+	if b.fill(x, bc, w, r) {
+		x.bc = bc
+		b.runners.do(x)
+		x.bc = nil
+	} else {
 		// fill answered (a body over the limit, a body cut off).
 		b.s.refused.Add(1)
-	case b.s.coalesced(ctx, bc):
-		// A request for another shop than the certificate was for.
-		b.s.misdirected.Add(1)
-		misdirectedAnswer.write(ctx)
-		if b.s.snap.Load().accessLog {
-			b.s.logAccess(ctx, nil)
-		}
-	default:
-		b.s.handle(ctx)
 	}
 	b.s.setAltSvc(ctx)
 	b.write(w, r, &ctx.Response)
 
 	ctx.Request.Reset()
 	ctx.Response.Reset()
+}
+
+// pipeline answers x's request: a request for another shop than the
+// connection's certificate was for gets 421, every other one the pipeline.
+func (b *bridge) pipeline(x *bridgeCtx) {
+	ctx := &x.ctx
+	if b.s.coalesced(ctx, x.bc) {
+		b.s.misdirected.Add(1)
+		misdirectedAnswer.write(ctx)
+		if b.s.snap.Load().accessLog {
+			b.s.logAccess(ctx, nil)
+		}
+		return
+	}
+	b.s.handle(ctx)
 }
 
 // maxPooledBody bounds the request body buffer a pooled context keeps.

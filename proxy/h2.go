@@ -90,6 +90,7 @@ func (p *protocols) trackH2(c net.Conn, st http.ConnState) {
 // ServeHTTP2 serves HTTP/2 on ln (a tls/listener's HTTP2 listener: every
 // connection a *tls.Conn that agreed on h2) until Shutdown.
 func (s *Server) ServeHTTP2(ln net.Listener) error {
+	s.bridge.runners.start(defaultRunners())
 	err := s.protocols.h2.Serve(ln)
 	if s.protocols.closing.Load() && (errors.Is(err, http.ErrServerClosed) || errors.Is(err, net.ErrClosed)) {
 		return nil // the TLS listener may close before the HTTP/2 server learns of the shutdown
@@ -132,6 +133,7 @@ func (s *Server) ServeHTTP3(pc net.PacketConn) error {
 	if h3 == nil {
 		return errors.New("proxy: ServeHTTP3 before EnableHTTP3")
 	}
+	s.bridge.runners.start(defaultRunners())
 	err := h3.Serve(pc)
 	if s.protocols.closing.Load() && errors.Is(err, http.ErrServerClosed) {
 		return nil

@@ -190,6 +190,7 @@ func (s *Server) Close() {
 		return
 	}
 	s.closed = true
+	s.bridge.runners.close() // after Shutdown: no bridged request is left
 	if snap := s.snap.Load(); snap != nil {
 		for _, st := range snap.states {
 			st.health.Close()
