@@ -31,7 +31,15 @@ const (
 //
 // Query parameters set go-redis options (dial_timeout=2s, pool_size=50).
 // Every client honours context deadlines (ContextTimeoutEnabled), so a
-// caller's deadline bounds each call. OpenRedis does not connect.
+// caller's deadline bounds each call.
+//
+// The Sentinel client follows every listed sentinel and moves all its
+// connections, pub/sub included, to a new master the moment one announces
+// it; its goroutines stop with Close. The Cluster client reloads its slot
+// map as soon as a node refuses a connection, times out or answers
+// CLUSTERDOWN (at most every 200ms), so writes to a failed master's slots
+// resume once its replica is promoted rather than a minute later.
+// OpenRedis does not wait for a connection.
 func OpenRedis(rawURL string) (redis.UniversalClient, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
@@ -48,8 +56,11 @@ func OpenRedis(rawURL string) (redis.UniversalClient, error) {
 		if opt.MasterName == "" {
 			return nil, fmt.Errorf("state: redis sentinel URL needs ?master_name=")
 		}
+		if len(opt.SentinelAddrs) == 0 {
+			return nil, fmt.Errorf("state: redis sentinel URL names no sentinel")
+		}
 		defaults(&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.PoolTimeout, &opt.ContextTimeoutEnabled, &opt.DisableIdentity)
-		return redis.NewFailoverClient(opt), nil
+		return newSentinelClient(opt), nil
 	case mode == "cluster" && (base == "redis" || base == "rediss"):
 		opt, err := redis.ParseClusterURL(plain)
 		if err != nil {
@@ -57,7 +68,9 @@ func OpenRedis(rawURL string) (redis.UniversalClient, error) {
 		}
 		defaults(&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.PoolTimeout, &opt.ContextTimeoutEnabled, &opt.DisableIdentity)
 		opt.MaintNotificationsConfig = noMaintNotifications()
-		return redis.NewClusterClient(opt), nil
+		c := redis.NewClusterClient(opt)
+		watchSlots(c)
+		return c, nil
 	case mode == "" && (base == "redis" || base == "rediss" || base == "unix"):
 		opt, err := redis.ParseURL(rawURL)
 		if err != nil {

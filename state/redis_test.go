@@ -30,9 +30,8 @@ func TestOpenRedisForms(t *testing.T) {
 		switch c.(type) {
 		case *redis.Client:
 			kind = "single"
-			if tt.kind == "sentinel" {
-				kind = "sentinel" // a failover client is a *redis.Client too
-			}
+		case *sentinelClient:
+			kind = "sentinel"
 		case *redis.ClusterClient:
 			kind = "cluster"
 		}

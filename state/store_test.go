@@ -92,8 +92,16 @@ func TestLocalStoreKeepsStateInSnapshot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !inMaintenance(again, "bakkerij", "full") || len(again.Scope(Global).Updates) != 1 || again.Version() != 2 {
-		t.Errorf("a restarted node lost the state: version %d", again.Version())
+	if !inMaintenance(again, "bakkerij", "full") || len(again.Scope(Global).Updates) != 1 {
+		t.Errorf("a restarted node lost the state: %+v", again.Scope("bakkerij"))
+	}
+	for _, name := range []string{"bakkerij", Global} {
+		if got, want := again.VersionOf(name), s.VersionOf(name); got != want || got.Stamp.IsZero() {
+			t.Errorf("version of %q after restart = %+v; want %+v", name, got, want)
+		}
+	}
+	if s.VersionOf(Global).Compare(s.VersionOf("bakkerij")) <= 0 {
+		t.Errorf("the later change has the older version: %+v then %+v", s.VersionOf("bakkerij"), s.VersionOf(Global))
 	}
 }
 
@@ -192,9 +200,11 @@ func TestRedisDownRefusesChanges(t *testing.T) {
 	a := newStore(t, dir, r.URL())
 	a.Change(context.Background(), "bakkerij", maintenanceOn("full"))
 	r.Stop()
-	_, err := a.Change(context.Background(), "bakkerij", maintenanceOff)
-	if !errors.Is(err, ErrUnavailable) {
-		t.Fatalf("change with redis down: %v; want ErrUnavailable", err)
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	_, err := a.Change(ctx, "bakkerij", maintenanceOff)
+	if !errors.Is(err, ErrUnavailable) || errors.Is(err, ErrUnconfirmed) {
+		t.Fatalf("change with redis down: %v; want ErrUnavailable (nothing was sent)", err)
 	}
 	if !inMaintenance(a, "bakkerij", "full") {
 		t.Error("a refused change was applied")
