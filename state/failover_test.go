@@ -26,9 +26,9 @@ type fleet struct {
 	mu       sync.Mutex
 	acked    map[string][]string // scope → update IDs acknowledged, in order
 	attempts map[string][]string // scope → every update ID tried, in order
-	first time.Time           // the first acknowledged write after mark
-	mark  time.Time
-	fails int
+	first    time.Time           // the first acknowledged write after mark
+	mark     time.Time
+	fails    int
 }
 
 func newFleet(t *testing.T, url string) *fleet {
