@@ -59,14 +59,14 @@ func OpenRedis(rawURL string) (redis.UniversalClient, error) {
 		if len(opt.SentinelAddrs) == 0 {
 			return nil, fmt.Errorf("state: redis sentinel URL names no sentinel")
 		}
-		defaults(&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.PoolTimeout, &opt.ContextTimeoutEnabled, &opt.DisableIdentity)
+		defaults(&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.PoolTimeout, &opt.DialerRetries, &opt.ContextTimeoutEnabled, &opt.DisableIdentity)
 		return newSentinelClient(opt), nil
 	case mode == "cluster" && (base == "redis" || base == "rediss"):
 		opt, err := redis.ParseClusterURL(plain)
 		if err != nil {
 			return nil, fmt.Errorf("state: redis cluster URL: %w", err)
 		}
-		defaults(&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.PoolTimeout, &opt.ContextTimeoutEnabled, &opt.DisableIdentity)
+		defaults(&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.PoolTimeout, &opt.DialerRetries, &opt.ContextTimeoutEnabled, &opt.DisableIdentity)
 		opt.MaintNotificationsConfig = noMaintNotifications()
 		c := redis.NewClusterClient(opt)
 		watchSlots(c)
@@ -76,7 +76,7 @@ func OpenRedis(rawURL string) (redis.UniversalClient, error) {
 		if err != nil {
 			return nil, fmt.Errorf("state: redis URL: %w", err)
 		}
-		defaults(&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.PoolTimeout, &opt.ContextTimeoutEnabled, &opt.DisableIdentity)
+		defaults(&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.PoolTimeout, &opt.DialerRetries, &opt.ContextTimeoutEnabled, &opt.DisableIdentity)
 		opt.MaintNotificationsConfig = noMaintNotifications()
 		return redis.NewClient(opt), nil
 	}
@@ -84,9 +84,11 @@ func OpenRedis(rawURL string) (redis.UniversalClient, error) {
 }
 
 // defaults sets what every topology's options share: Awning's timeouts
-// where the URL set none, context deadlines honoured, and no CLIENT SETINFO
-// on connect (older servers log it as an unknown command).
-func defaults(dial, read, write, pool *time.Duration, ctxTimeout, noIdentity *bool) {
+// where the URL set none, one dial retry instead of go-redis's five (a
+// refused connection is an answer: the caller, or Change, tries again, and
+// a cluster reloads its slot map at once), context deadlines honoured, and
+// no CLIENT SETINFO on connect (older servers log it as an unknown command).
+func defaults(dial, read, write, pool *time.Duration, dialRetries *int, ctxTimeout, noIdentity *bool) {
 	for _, d := range []struct {
 		v   *time.Duration
 		def time.Duration
@@ -94,6 +96,9 @@ func defaults(dial, read, write, pool *time.Duration, ctxTimeout, noIdentity *bo
 		if *d.v == 0 {
 			*d.v = d.def
 		}
+	}
+	if *dialRetries == 0 {
+		*dialRetries = 1
 	}
 	*ctxTimeout, *noIdentity = true, true
 }

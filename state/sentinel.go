@@ -103,6 +103,8 @@ func newSentinelClient(opt *redis.FailoverOptions) *sentinelClient {
 		MinRetryBackoff:       opt.MinRetryBackoff,
 		MaxRetryBackoff:       opt.MaxRetryBackoff,
 		DialTimeout:           opt.DialTimeout,
+		DialerRetries:         opt.DialerRetries,
+		DialerRetryTimeout:    opt.DialerRetryTimeout,
 		ReadTimeout:           opt.ReadTimeout,
 		WriteTimeout:          opt.WriteTimeout,
 		ContextTimeoutEnabled: opt.ContextTimeoutEnabled,

@@ -288,14 +288,14 @@ func (s *Store) change(ctx context.Context, name string, e *AuditEntry, fn func(
 		}
 		cur, err := s.readRemote(ctx, name)
 		if err != nil {
-			lastErr = err
+			lastErr = cause(lastErr, err)
 			continue
 		}
 		if maybeWritten && cur.includes(id) {
 			// Our change is in Redis; it only needs a replica to confirm it.
 			ok, err := s.reconfirm(ctx)
 			if err != nil || !ok {
-				lastErr = cmp(err, errNotConfirmed)
+				lastErr = cause(lastErr, cmp(err, errNotConfirmed))
 				continue
 			}
 			return s.settle(name, cur, auditOf(written, e)), nil
@@ -313,13 +313,13 @@ func (s *Store) change(ctx context.Context, name string, e *AuditEntry, fn func(
 			if !w.stamp.IsZero() {
 				written = w.stamp
 			}
-			lastErr = err
+			lastErr = cause(lastErr, err)
 			continue
 		case w.status == casEpoch:
 			// Redis lost the state, or this node has not synced with it
 			// yet: merge first, so the change is based on the real scope.
 			if err := s.merge(ctx); err != nil {
-				lastErr = err
+				lastErr = cause(lastErr, err)
 			}
 			continue
 		case w.status == casConflict:
@@ -359,6 +359,15 @@ func auditOf(stamp Stamp, e *AuditEntry) *auditRecord {
 }
 
 var errNotConfirmed = errors.New("no replica confirmed the write")
+
+// cause picks the error to report: the new one, unless it only says the
+// deadline ran out while an earlier one says why.
+func cause(prev, err error) error {
+	if prev != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) {
+		return prev
+	}
+	return err
+}
 
 func cmp(err, def error) error {
 	if err != nil {

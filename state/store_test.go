@@ -6,7 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -206,6 +210,9 @@ func TestRedisDownRefusesChanges(t *testing.T) {
 	if !errors.Is(err, ErrUnavailable) || errors.Is(err, ErrUnconfirmed) {
 		t.Fatalf("change with redis down: %v; want ErrUnavailable (nothing was sent)", err)
 	}
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("change with redis down: %v; want the cause (connection refused) kept in the chain", err)
+	}
 	if !inMaintenance(a, "bakkerij", "full") {
 		t.Error("a refused change was applied")
 	}
@@ -243,4 +250,64 @@ func TestMaintenanceActiveAt(t *testing.T) {
 	if (&Maintenance{Enabled: false}).ActiveAt(t0) || (*Maintenance)(nil).ActiveAt(t0) {
 		t.Error("disabled maintenance is active")
 	}
+}
+
+// TestSyncLoopSurvivesPanics: a panic in the sync loop (here from OnChange,
+// on a change heard from another node) is recovered and logged, the store
+// reports itself unhealthy while the loop restarts with a growing pause,
+// and once the cause is gone the loop runs again and the node has the
+// change, announced to OnChange.
+func TestSyncLoopSurvivesPanics(t *testing.T) {
+	r := testkit.StartRedis(t)
+	a := newStore(t, t.TempDir(), r.URL())
+	client, err := OpenRedis(r.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	var broken atomic.Bool
+	var mu sync.Mutex
+	var told []string
+	logs := &testkit.Buffer{}
+	b, err := NewStore(StoreConfig{Redis: client, Dir: t.TempDir(), CheckEvery: 100 * time.Millisecond,
+		Log: slog.New(slog.NewTextHandler(logs, nil)),
+		OnChange: func(names []string) {
+			if broken.Load() {
+				panic("proxy refused the state")
+			}
+			mu.Lock()
+			told = append(told, names...)
+			mu.Unlock()
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Start()
+	t.Cleanup(b.Close)
+	testkit.WaitFor(t, 10*time.Second, "b to follow redis", func() bool { return b.Healthy() == nil })
+
+	broken.Store(true)
+	if _, err := a.Change(context.Background(), "bakkerij", maintenanceOn("full")); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, 10*time.Second, "b to report itself unhealthy", func() bool { return b.Healthy() != nil })
+	testkit.WaitFor(t, 10*time.Second, "the loop to restart and fail again", func() bool { return b.Stats().Panics >= 2 })
+	if !strings.Contains(logs.String(), "state sync loop failed; restarting it") || !strings.Contains(logs.String(), "proxy refused the state") {
+		t.Errorf("the panic was not logged:\n%s", logs.String())
+	}
+
+	broken.Store(false)
+	testkit.WaitFor(t, 10*time.Second, "b to be healthy again", func() bool { return b.Healthy() == nil && b.Stats().Syncing })
+	if !inMaintenance(b, "bakkerij", "full") {
+		t.Error("b lost the change heard while its loop panicked")
+	}
+	testkit.WaitFor(t, 10*time.Second, "OnChange to hear of bakkerij", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Contains(told, "bakkerij")
+	})
+	if _, err := a.Change(context.Background(), "bakkerij", maintenanceOff); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, 10*time.Second, "b to follow later changes", func() bool { return b.Scope("bakkerij").Maintenance == nil })
 }

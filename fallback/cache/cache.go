@@ -236,6 +236,7 @@ type Stats struct {
 	Shared, RedisHealthy                              bool
 	RedisWrites, RedisWriteErrors, RedisDropped       uint64
 	RedisReads, RedisHits, RedisReadErrors            uint64
+	RedisShardsDown                                   int // RedisHealthy is none; a Cluster's other shards serve their copies
 }
 
 // Stats returns a snapshot of the counters.
@@ -251,7 +252,8 @@ func (c *Cache) Stats() Stats {
 		return true
 	})
 	if r := c.remote; r != nil {
-		s.Shared, s.RedisHealthy = true, r.healthy.Load()
+		s.RedisShardsDown = int(r.numDown.Load())
+		s.Shared, s.RedisHealthy = true, s.RedisShardsDown == 0
 		s.RedisWrites, s.RedisWriteErrors, s.RedisDropped = r.writes.Load(), r.writeErrors.Load(), r.dropped.Load()
 		s.RedisReads, s.RedisHits, s.RedisReadErrors = r.reads.Load(), r.readHits.Load(), r.readErrors.Load()
 	}

@@ -154,3 +154,19 @@ func (n *RedisNode) String(args ...string) (string, error) { return RedisString(
 func (n *RedisNode) Info(section, field string) (string, error) {
 	return InfoField(n.Addr, section, field)
 }
+
+// WaitReplicated waits until replica has taken everything master had
+// taken when it was called, so that a failover to it keeps it.
+func WaitReplicated(t testing.TB, master, replica *RedisNode) {
+	t.Helper()
+	v, err := master.Info("replication", "master_repl_offset")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := strconv.ParseInt(v, 10, 64)
+	WaitFor(t, 10*time.Second, "the replica to catch up with its master", func() bool {
+		v, _ := replica.Info("replication", "slave_repl_offset")
+		got, err := strconv.ParseInt(v, 10, 64)
+		return err == nil && got >= want
+	})
+}
