@@ -49,7 +49,7 @@ type sentinelView interface {
 // that know the newest configuration.
 type sentinelReport struct {
 	runID    string // the master's run id; "" when not sure which server is master
-	failover bool   // a failover is under way, or a replica is being promoted
+	failover bool   // a failover is under way
 	healthy  int    // replicas that are up, replicating and linked to the master
 }
 
@@ -74,6 +74,7 @@ type writeResult struct {
 	status    int
 	stamp     Stamp
 	confirmed bool
+	epoch     string // the state's epoch the write went into
 }
 
 // write runs the compare-and-set of one change on the state's master and,
@@ -88,7 +89,7 @@ func (s *Store) write(ctx context.Context, name string, base Version, next Scope
 	epoch := s.epoch
 	s.mu.Unlock()
 	rn := redisName(name)
-	var res writeResult
+	res := writeResult{epoch: epoch}
 	err = s.onMaster(ctx, func(conn *redis.Conn) error {
 		vals, err := casScript.Run(ctx, conn, []string{keyPrefix + rn, keyHead, keyScopes, keyAudit, keyEpoch},
 			base.key(), data, rn, channel, s.clock.Now().String(), s.writer, auditJSON, epoch, id).Slice()

@@ -69,8 +69,13 @@ func (c *sentinelClient) masterReport(ctx context.Context) (sentinelReport, erro
 }
 
 // How often the sentinels are asked who the master is, besides listening to
-// their announcements (which a restarted sentinel connection can miss).
-const sentinelPoll = time.Second
+// their announcements (which a restarted sentinel connection can miss), and
+// how a failed dial is tried again.
+const (
+	sentinelPoll        = time.Second
+	sentinelDialRetries = 40
+	sentinelDialPause   = 25 * time.Millisecond
+)
 
 func newSentinelClient(opt *redis.FailoverOptions) *sentinelClient {
 	w := &sentinelWatch{
@@ -92,19 +97,25 @@ func newSentinelClient(opt *redis.FailoverOptions) *sentinelClient {
 		}))
 	}
 	c := redis.NewClient(&redis.Options{
-		Addr:                  "sentinel:" + opt.MasterName, // names the pool; the dialler picks the address
-		Dialer:                w.dialMaster,
-		ClientName:            opt.ClientName,
-		DB:                    opt.DB,
-		Protocol:              opt.Protocol,
-		Username:              opt.Username,
-		Password:              opt.Password,
-		MaxRetries:            opt.MaxRetries,
-		MinRetryBackoff:       opt.MinRetryBackoff,
-		MaxRetryBackoff:       opt.MaxRetryBackoff,
-		DialTimeout:           opt.DialTimeout,
-		DialerRetries:         opt.DialerRetries,
-		DialerRetryTimeout:    opt.DialerRetryTimeout,
+		Addr:            "sentinel:" + opt.MasterName, // names the pool; the dialler picks the address
+		Dialer:          w.dialMaster,
+		ClientName:      opt.ClientName,
+		DB:              opt.DB,
+		Protocol:        opt.Protocol,
+		Username:        opt.Username,
+		Password:        opt.Password,
+		MaxRetries:      opt.MaxRetries,
+		MinRetryBackoff: opt.MinRetryBackoff,
+		MaxRetryBackoff: opt.MaxRetryBackoff,
+		DialTimeout:     opt.DialTimeout,
+		// A dial that fails is tried again every 25ms for up to a second
+		// (within the caller's deadline), each time to the master the
+		// sentinels name then: a connection made during a failover lands
+		// on the new master the moment it is named. It also keeps go-redis's
+		// dial breaker shut: once a pool counts PoolSize failed dials, it
+		// fails every dial until a probe, once a second, gets through.
+		DialerRetries:         sentinelDialRetries,
+		DialerRetryBackoff:    func(int) time.Duration { return sentinelDialPause },
 		ReadTimeout:           opt.ReadTimeout,
 		WriteTimeout:          opt.WriteTimeout,
 		ContextTimeoutEnabled: opt.ContextTimeoutEnabled,
@@ -294,6 +305,9 @@ func (w *sentinelWatch) setMaster(addr string, epoch int64) {
 		return
 	}
 	first := w.master == ""
+	if w.master != "" {
+		slog.Info("redis sentinel: following the new master", "master_name", w.name, "from", w.master, "to", addr, "config_epoch", epoch)
+	}
 	w.master = addr
 	var stale []*trackedConn
 	for c := range w.conns {
@@ -410,11 +424,8 @@ func (w *sentinelWatch) report(ctx context.Context) (sentinelReport, string, err
 			a.epoch, _ = strconv.ParseInt(m["config-epoch"], 10, 64)
 			a.r.failover = strings.Contains(m["flags"], "failover_in_progress")
 			for _, r := range replicas {
-				switch {
-				case healthyReplica(r):
+				if healthyReplica(r) {
 					a.r.healthy++
-				case promoting(r):
-					a.r.failover = true
 				}
 			}
 			answers <- a
@@ -454,15 +465,4 @@ func healthyReplica(r map[string]string) bool {
 		}
 	}
 	return r["role-reported"] == "slave" && r["master-link-status"] == "ok"
-}
-
-// promoting reports whether a sentinel sees a replica that already reports
-// itself master while its link to the master was fine at its last report:
-// the replica being promoted by a failover the sentinel answering does not
-// lead. (After the switch, the former master shows as a replica that
-// reports itself master too, but with its link down.)
-func promoting(r map[string]string) bool {
-	flags := r["flags"]
-	return r["role-reported"] == "master" && r["master-link-status"] == "ok" &&
-		!strings.Contains(flags, "s_down") && !strings.Contains(flags, "disconnected")
 }

@@ -50,8 +50,9 @@ type StoreConfig struct {
 	Redis redis.UniversalClient
 	// Dir holds the snapshot file (state.json). Required.
 	Dir string
-	// OnChange is called, outside any lock, with the names of the scopes
-	// that changed (Global for every site). Optional.
+	// OnChange is called with the names of the scopes that changed (Global
+	// for every site), outside the store's locks and one call at a time, so
+	// that it may read the store. Optional.
 	OnChange func(scopes []string)
 	// Log receives state events. Default slog.Default().
 	Log *slog.Logger
@@ -98,6 +99,8 @@ type Store struct {
 	// syncMu makes each read of Redis and the apply of what it read one
 	// step, so that a slow read never overwrites what a later one applied.
 	syncMu sync.Mutex
+	// notifyMu makes OnChange calls one at a time.
+	notifyMu sync.Mutex
 
 	mu         sync.Mutex
 	scopes     map[string]record
@@ -281,14 +284,23 @@ func (s *Store) change(ctx context.Context, name string, e *AuditEntry, fn func(
 			return fail(lastErr)
 		}
 		if lastErr != nil {
+			s.log.Debug("shared state change not done yet; trying again", "scope", name, "change", id, "err", lastErr)
 			failures++
 			if err := pause(ctx, min(time.Duration(failures)*5*time.Millisecond, retryPause)); err != nil {
 				return fail(lastErr)
 			}
 		}
-		cur, err := s.readRemote(ctx, name)
+		cur, epoch, err := s.readWithEpoch(ctx, name)
 		if err != nil {
 			lastErr = cause(lastErr, err)
+			continue
+		}
+		if epoch != s.currentEpoch() {
+			// Redis lost the state, or this node has not synced with it
+			// yet: merge first, so the change is based on the real scope.
+			if err := s.merge(ctx); err != nil {
+				lastErr = cause(lastErr, err)
+			}
 			continue
 		}
 		if maybeWritten && cur.includes(id) {
@@ -298,7 +310,11 @@ func (s *Store) change(ctx context.Context, name string, e *AuditEntry, fn func(
 				lastErr = cause(lastErr, cmp(err, errNotConfirmed))
 				continue
 			}
-			return s.settle(name, cur, auditOf(written, e)), nil
+			if s.settle(name, cur, auditOf(written, e), epoch) {
+				return cur.Scope, nil
+			}
+			lastErr = errStateLost
+			continue
 		}
 		next := cur.Scope.clone()
 		if err := fn(&next); err != nil {
@@ -316,8 +332,6 @@ func (s *Store) change(ctx context.Context, name string, e *AuditEntry, fn func(
 			lastErr = cause(lastErr, err)
 			continue
 		case w.status == casEpoch:
-			// Redis lost the state, or this node has not synced with it
-			// yet: merge first, so the change is based on the real scope.
 			if err := s.merge(ctx); err != nil {
 				lastErr = cause(lastErr, err)
 			}
@@ -344,7 +358,12 @@ func (s *Store) change(ctx context.Context, name string, e *AuditEntry, fn func(
 		}
 		chain := append([]string{id}, cur.Chain[:min(len(cur.Chain), chainLength-1)]...)
 		rec := record{Version: Version{Stamp: w.stamp, Writer: s.writer}, Chain: chain, Scope: next}
-		return s.settle(name, rec, auditOf(w.stamp, e)), nil
+		if s.settle(name, rec, auditOf(w.stamp, e), w.epoch) {
+			return next, nil
+		}
+		// Redis lost the state between the write and its confirmation
+		// (this node merged since): the write may be gone with it.
+		lastErr = errStateLost
 	}
 }
 
@@ -358,7 +377,16 @@ func auditOf(stamp Stamp, e *AuditEntry) *auditRecord {
 	return &auditRecord{ID: stamp, Entry: *e}
 }
 
-var errNotConfirmed = errors.New("no replica confirmed the write")
+var (
+	errNotConfirmed = errors.New("no replica confirmed the write")
+	errStateLost    = errors.New("redis lost the state while the change was being confirmed")
+)
+
+func (s *Store) currentEpoch() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.epoch
+}
 
 // cause picks the error to report: the new one, unless it only says the
 // deadline ran out while an earlier one says why.
@@ -389,11 +417,19 @@ func pause(ctx context.Context, d time.Duration) error {
 
 // settle applies a confirmed change on this node, unless the node already
 // holds a newer version (adopted from Redis meanwhile), and keeps its audit
-// entry. It returns the scope the change wrote.
-func (s *Store) settle(name string, rec record, a *auditRecord) Scope {
+// entry. It reports false, and applies nothing, when the node no longer
+// follows epoch, the state the change was written to: Redis lost it since
+// (this node merged its own state back, without the change), so the change
+// must be made again.
+func (s *Store) settle(name string, rec record, a *auditRecord, epoch string) bool {
 	s.clock.Observe(rec.Stamp)
 	s.syncMu.Lock()
 	s.mu.Lock()
+	if s.epoch != epoch {
+		s.mu.Unlock()
+		s.syncMu.Unlock()
+		return false
+	}
 	var changed []string
 	if cur, ok := s.scopes[name]; !ok || rec.Version.Compare(cur.Version) > 0 {
 		s.scopes[name] = rec
@@ -407,7 +443,7 @@ func (s *Store) settle(name string, rec record, a *auditRecord) Scope {
 	s.mu.Unlock()
 	s.syncMu.Unlock()
 	s.notify(changed)
-	return rec.Scope
+	return true
 }
 
 func (s *Store) changeLocal(name string, e *AuditEntry, fn func(*Scope) error) (Scope, error) {
@@ -483,9 +519,14 @@ func decodeRemote(vals []any) (record, error) {
 	return r, nil
 }
 
+// notify tells OnChange, one call at a time: a call reads the state as it
+// is when it runs, so the last one to run sees the newest, and two calls
+// must not interleave (an older reading applied after a newer one).
 func (s *Store) notify(changed []string) {
 	if len(changed) > 0 && s.onChange != nil {
 		sort.Strings(changed)
+		s.notifyMu.Lock()
+		defer s.notifyMu.Unlock()
 		s.onChange(changed)
 	}
 }
@@ -537,4 +578,39 @@ func (s *Store) Healthy() error {
 		return errors.New("state: redis unreachable; serving the last state seen")
 	}
 	return nil
+}
+
+// Versions returns the version of every scope this node holds.
+func (s *Store) Versions() map[string]Version {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]Version, len(s.scopes))
+	for name, r := range s.scopes {
+		out[name] = r.Version
+	}
+	return out
+}
+
+// RemoteVersions reads the version of every scope Redis holds, for
+// operators and tests that check nodes agree with it.
+func RemoteVersions(ctx context.Context, client redis.UniversalClient) (map[string]Version, error) {
+	names, err := client.SMembers(ctx, keyScopes).Result()
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]Version{}
+	for _, n := range names {
+		vals, err := client.HMGet(ctx, keyPrefix+n, scopeFields...).Result()
+		if err != nil {
+			return nil, err
+		}
+		r, err := decodeRemote(vals)
+		if err != nil {
+			return nil, err
+		}
+		if !r.Stamp.IsZero() {
+			out[localName(n)] = r.Version
+		}
+	}
+	return out, nil
 }

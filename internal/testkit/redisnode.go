@@ -45,7 +45,12 @@ func newRedisNode(t testing.TB, bin string, args ...string) *RedisNode {
 	t.Helper()
 	port := FreePort(t)
 	n := &RedisNode{t: t, Port: port, Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Dir: t.TempDir(), bin: bin, args: args}
-	t.Cleanup(n.Kill)
+	t.Cleanup(func() {
+		n.Kill()
+		if t.Failed() {
+			t.Logf("%s on %s logged:\n%s", bin, n.Addr, n.Log())
+		}
+	})
 	return n
 }
 

@@ -14,14 +14,16 @@ import (
 // SentinelMaster is the master name a Sentinel set monitors.
 const SentinelMaster = "awning"
 
-// Sentinel timings: short, so a test's failover takes seconds. A master is
-// down after SentinelDownAfter without answers; a failover that stalls is
+// Sentinel timings: short, so a test's failover takes seconds, but not so
+// short that a loaded machine (the race detector on two shared cores) makes
+// the sentinels see a busy master as down. A master is down after
+// SentinelDownAfter without answers; a failover that stalls is
 // abandoned after SentinelFailoverTimeout, and the sentinels do not start
 // another failover of the same master on their own within twice that of
 // the last one (SENTINEL FAILOVER is not held back).
 const (
-	SentinelDownAfter       = 400 * time.Millisecond
-	SentinelFailoverTimeout = 2 * time.Second
+	SentinelDownAfter       = 1500 * time.Millisecond
+	SentinelFailoverTimeout = 3 * time.Second
 )
 
 // Sentinel is a Redis Sentinel set on loopback: a master, one replica and
