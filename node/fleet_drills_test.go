@@ -15,6 +15,11 @@ import (
 func TestFleetOnSentinel(t *testing.T) {
 	s := testkit.StartSentinel(t)
 	f := startFleet(t, s.URL(), func(string) int { return 0 }, 1)
+	f.steady = func() {
+		s.WaitHealthy(t, 60*time.Second)
+		m := s.Master()
+		testkit.WaitReplicated(t, m, s.Other(m))
+	}
 	// newMaster waits for the sentinels to name a master other than old.
 	newMaster := func(old string) func() time.Time {
 		return func() time.Time {
@@ -23,7 +28,7 @@ func TestFleetOnSentinel(t *testing.T) {
 		}
 	}
 	n := rounds(t)
-	for r := range n {
+	for range n {
 		f.drill(drillSpec{name: "sentinel: pub/sub killed twice", shard: -1,
 			breakIt: func() time.Time { return pubsubKills(t, s.Master()) }})
 
@@ -69,7 +74,6 @@ func TestFleetOnSentinel(t *testing.T) {
 			}})
 
 		var old string
-		last := r == n-1
 		f.drill(drillSpec{name: "sentinel: SENTINEL FAILOVER", shard: 0, copies: true,
 			breakIt: func() time.Time {
 				old = s.Master().Addr
@@ -79,13 +83,9 @@ func TestFleetOnSentinel(t *testing.T) {
 				}
 				return t0
 			},
-			switched: func() time.Time { return newMaster(old)() },
-			repair: func() {
-				if !last {
-					// The old master turns replica some seconds later.
-					s.WaitHealthy(t, 60*time.Second)
-				}
-			}})
+			// The old master turns replica some seconds later: the next
+			// drill's steady waits for it.
+			switched: func() time.Time { return newMaster(old)() }})
 	}
 	f.report()
 }
@@ -112,6 +112,13 @@ func TestFleetOnCluster(t *testing.T) {
 	f := startFleet(t, c.URL(), func(key string) int { return shardOfSlot(c.KeySlot(key)) }, 3)
 	stateSlot := c.KeySlot("{awning-state}:scopes")
 	stateShard := shardOfSlot(stateSlot)
+	f.steady = func() {
+		c.WaitHealthy(t, 60*time.Second)
+		for _, slot := range first {
+			m, reps := c.MasterOf(slot)
+			testkit.WaitReplicated(t, m, reps[0])
+		}
+	}
 	n := rounds(t)
 	for range n {
 		f.drill(drillSpec{name: "cluster: pub/sub killed twice", shard: -1,

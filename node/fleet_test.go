@@ -47,6 +47,9 @@ type fleet struct {
 	down   *testkit.Origin       // the origin of site "down", refused but while seeding
 	pages  [][]string            // paths of site "down", by shard (slot range)
 	shard  func(path string) int // the shard of a page's copy
+	// steady waits until the topology is whole and every replica has what
+	// its master has, so that a drill starts from a known state.
+	steady func()
 
 	mu        sync.Mutex
 	attempts  map[string][]string // site → update messages tried, in order
@@ -384,6 +387,9 @@ func (f *fleet) drill(d drillSpec) {
 	f.t.Helper()
 	name := d.name
 	f.t.Logf("drill %s", name)
+	if f.steady != nil {
+		f.steady()
+	}
 	stop := make(chan struct{})
 	wg := f.traffic(stop)
 	time.Sleep(300 * time.Millisecond) // traffic under way before the failure

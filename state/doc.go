@@ -17,7 +17,8 @@
 // Redis is the authority: nodes adopt what it holds, from pub/sub, from a
 // full re-read after each (re)subscription, and whenever Redis' newest stamp
 // differs from the one they read (checked every second). A Redis that lost
-// the state has lost its epoch key too; every node then merges its own state
+// the state has lost its epoch key too, and a master that restarted may
+// have come back from an older save; every node then merges its own state
 // back, scope by scope where its version is newer, with the audit entries
 // Redis lacks, and all of them converge on the newest change of every scope.
 // Each node keeps the last state it saw in state.json, so a node restarted

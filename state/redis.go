@@ -29,9 +29,11 @@ const (
 //	                                             Sentinel (rediss+sentinel:// for TLS)
 //	redis+cluster://host:port?addr=host2:port   Cluster (rediss+cluster:// for TLS)
 //
-// Query parameters set go-redis options (dial_timeout=2s, pool_size=50).
-// Every client honours context deadlines (ContextTimeoutEnabled), so a
-// caller's deadline bounds each call.
+// Query parameters set go-redis options (dial_timeout=2s, pool_size=50),
+// except those that would read from replicas (read_only, route_by_latency,
+// route_randomly), which are ignored: nodes adopt the state they read, so
+// they read it from masters. Every client honours context deadlines
+// (ContextTimeoutEnabled), so a caller's deadline bounds each call.
 //
 // The Sentinel client follows every listed sentinel and moves all its
 // connections, pub/sub included, to a new master the moment one announces
@@ -68,6 +70,9 @@ func OpenRedis(rawURL string) (redis.UniversalClient, error) {
 		}
 		defaults(&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.PoolTimeout, &opt.DialerRetries, &opt.ContextTimeoutEnabled, &opt.DisableIdentity)
 		opt.MaintNotificationsConfig = noMaintNotifications()
+		// The state must be read where it is written: a replica may lag,
+		// and nodes adopt what they read.
+		opt.ReadOnly, opt.RouteByLatency, opt.RouteRandomly = false, false, false
 		c := redis.NewClusterClient(opt)
 		watchSlots(c)
 		return c, nil

@@ -42,6 +42,15 @@ func TestOpenRedisForms(t *testing.T) {
 			c.Close()
 		}
 	}
+
+	c, err := OpenRedis("redis+cluster://n1:6379?addr=n2:6379&read_only=true&route_randomly=true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if o := c.(*redis.ClusterClient).Options(); o.ReadOnly || o.RouteRandomly || o.RouteByLatency {
+		t.Errorf("cluster options read from replicas (%+v); the state must be read from masters", o)
+	}
 }
 
 func TestOpenRedisTimeoutsAndLiveServer(t *testing.T) {

@@ -113,6 +113,16 @@ redis.call('PUBLISH', ARGV[4], ARGV[3] .. ' ' .. stamp .. ' ' .. ARGV[6] .. ' ' 
 return {1, stamp, replicas(), runid()}
 `)
 
+// checkScript reads what a node compares every CheckEvery: the state's
+// epoch and newest stamp, and which server answers (its run id) and for how
+// long it has run, which tells a restart from a failover.
+//
+// KEYS: epoch, head.
+var checkScript = redis.NewScript(luaLib + `
+local uptime = tonumber(string.match(redis.call('INFO', 'server'), 'uptime_in_seconds:(%d+)') or '0')
+return {redis.call('GET', KEYS[1]) or '', redis.call('GET', KEYS[2]) or '', runid(), uptime}
+`)
+
 // confirmScript makes a write on a fresh connection, so that WAIT on that
 // connection confirms every earlier write of this master (replication is in
 // order), among them a change whose confirmation was interrupted. It

@@ -6,12 +6,16 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 )
 
 // snapshot is the file format of state.json.
 type snapshot struct {
-	// Epoch is the generation of the Redis state the node followed.
-	Epoch string `json:"epoch,omitempty"`
+	// Epoch is the generation of the Redis state the node followed, RunID
+	// the run id of its master when the node last checked it, at RunSeen.
+	Epoch   string    `json:"epoch,omitempty"`
+	RunID   string    `json:"run_id,omitempty"`
+	RunSeen time.Time `json:"run_seen,omitzero"`
 	// Counter is the shared counter of snapshots written before stamps.
 	Counter int64             `json:"counter,omitempty"`
 	Scopes  map[string]record `json:"scopes"`
@@ -46,7 +50,7 @@ func (s *Store) load() error {
 	for _, a := range snap.Audit {
 		s.audit.add(a)
 	}
-	s.epoch = snap.Epoch
+	s.epoch, s.runID, s.runSeen = snap.Epoch, snap.RunID, snap.RunSeen
 	s.log.Info("state loaded from snapshot", "file", s.path, "scopes", len(s.scopes), "epoch", s.epoch)
 	return nil
 }
@@ -54,7 +58,7 @@ func (s *Store) load() error {
 // saveLocked writes the snapshot atomically: a crash leaves the old file or
 // the new one, never half of either. It is called with s.mu held.
 func (s *Store) saveLocked() {
-	snap := snapshot{Epoch: s.epoch, Scopes: map[string]record{}, Audit: s.audit.recs}
+	snap := snapshot{Epoch: s.epoch, RunID: s.runID, RunSeen: s.runSeen, Scopes: map[string]record{}, Audit: s.audit.recs}
 	for name, r := range s.scopes {
 		snap.Scopes[redisName(name)] = r
 	}

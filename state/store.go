@@ -77,8 +77,9 @@ type StoreConfig struct {
 // on pub/sub, re-reading everything after each (re)subscription and when
 // Redis' newest stamp differs from the one it last read (checked every
 // CheckEvery). A Redis that lost the state (flushed, restarted empty) has
-// lost its epoch key too; the nodes then merge their state back into it,
-// each scope only where theirs is newer, so the newest change of every scope
+// lost its epoch key too, and a master that restarted may have come back
+// from an older save; the nodes then merge their state back into it, each
+// scope only where theirs is newer, so the newest change of every scope
 // wins and the nodes converge on it. Every node also keeps the last state it
 // saw in a snapshot file, so a node restarted while Redis is down still knows
 // a shop is in maintenance.
@@ -104,9 +105,11 @@ type Store struct {
 
 	mu         sync.Mutex
 	scopes     map[string]record
-	epoch      string // the generation of the Redis state this node follows
-	head       Stamp  // Redis' newest change as last read in full
-	generation int64  // local changes applied, for Version
+	epoch      string    // the generation of the Redis state this node follows
+	head       Stamp     // Redis' newest change as last read in full
+	runID      string    // the run id of the master at the last check
+	runSeen    time.Time // when that was
+	generation int64     // local changes applied, for Version
 	audit      auditLog
 
 	redisOK     atomic.Bool

@@ -189,33 +189,49 @@ func (s *Store) readWithEpoch(ctx context.Context, name string) (record, string,
 	return rec, epoch.Val(), err
 }
 
-// check compares this node with Redis: a Redis without the epoch this node
-// follows lost the state (or was merged into by another node that saw it
-// lost) and gets this node's state merged in; a Redis whose newest change
+// check compares this node with Redis. A Redis without the epoch this node
+// follows lost the state (or another node merged into it after it did), and
+// a master that restarted since the last check (a new run id, up for less
+// time than since then) may have come back from an older snapshot on disk:
+// both get this node's state merged in, scope by scope where it is newer.
+// A new master that has run for longer is a promoted replica: it holds
+// every confirmed change, and is followed. A Redis whose newest change
 // differs from the one this node last read in full is re-read.
 func (s *Store) check() {
 	ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
 	defer cancel()
-	vals, err := s.redis.MGet(ctx, keyEpoch, keyHead).Result()
+	vals, err := checkScript.Run(ctx, s.redis, []string{keyEpoch, keyHead}).Slice()
+	if err == nil && len(vals) != 4 {
+		err = fmt.Errorf("state: unexpected answer from the check script: %v", vals)
+	}
 	if err != nil {
 		s.setRedisOK(false, err)
 		return
 	}
 	s.setRedisOK(true, nil)
-	epoch, _ := vals[0].(string)
-	hs, _ := vals[1].(string)
-	head, _ := ParseStamp(hs)
+	epoch, run := asString(vals[0]), asString(vals[2])
+	head, _ := ParseStamp(asString(vals[1]))
+	uptime := time.Duration(asInt(vals[3])) * time.Second
+	now := time.Now()
 	s.mu.Lock()
-	mine, seen := s.epoch, s.head
+	mine, seen, lastRun, lastSeen := s.epoch, s.head, s.runID, s.runSeen
 	s.mu.Unlock()
+	restarted := lastRun != "" && run != lastRun && uptime <= now.Sub(lastSeen)+2*time.Second
 	switch {
-	case epoch == "" || epoch != mine:
+	case epoch == "" || epoch != mine || restarted:
+		if restarted && epoch == mine {
+			s.log.Warn("redis restarted; writing back what it may have lost since it last saved", "run_id", run)
+		}
 		if err := s.merge(ctx); err != nil {
 			s.setRedisOK(false, err)
+			return
 		}
 	case head != seen:
 		s.resync(ctx)
 	}
+	s.mu.Lock()
+	s.runID, s.runSeen = run, now
+	s.mu.Unlock()
 }
 
 // resync re-reads every scope from Redis and adopts it.

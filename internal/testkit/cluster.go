@@ -14,7 +14,7 @@ import (
 // ClusterNodeTimeout is the cluster-node-timeout of a test Cluster: a
 // master is failed, and its replica elected, a few seconds after it dies;
 // shorter makes a loaded machine fail masters that are only slow.
-const ClusterNodeTimeout = 1500 * time.Millisecond
+const ClusterNodeTimeout = 2 * time.Second
 
 // Cluster is a Redis Cluster on loopback: three masters with one replica
 // each, from Debian's redis-server, each node with its own directory and

@@ -22,7 +22,7 @@ const SentinelMaster = "awning"
 // another failover of the same master on their own within twice that of
 // the last one (SENTINEL FAILOVER is not held back).
 const (
-	SentinelDownAfter       = 1500 * time.Millisecond
+	SentinelDownAfter       = 2 * time.Second
 	SentinelFailoverTimeout = 3 * time.Second
 )
 
