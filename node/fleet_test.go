@@ -110,7 +110,6 @@ func startFleet(t *testing.T, redisURL string, shard func(key string) int, shard
 	t.Cleanup(func() { f.client.Close() })
 
 	// Eight pages per shard, found by the slot of their copy's key.
-	keys := cache.NewKeyPolicy("down", nil, nil, nil)
 	f.pages = make([][]string, shards)
 	byPath := map[string]int{}
 	for i := 0; ; i++ {
@@ -122,11 +121,7 @@ func startFleet(t *testing.T, redisURL string, shard func(key string) int, shard
 			break
 		}
 		path := fmt.Sprintf("/p/%d", i)
-		req := fasthttp.AcquireRequest()
-		req.SetRequestURI(path)
-		k := keys.Build(nil, req)
-		fasthttp.ReleaseRequest(req)
-		s := shard(cache.RedisKey(&k))
+		s := shard(pageKey(path))
 		if len(f.pages[s]) < 8 {
 			f.pages[s] = append(f.pages[s], path)
 			byPath[path] = s
@@ -143,6 +138,16 @@ func startFleet(t *testing.T, redisURL string, shard func(key string) int, shard
 		return true
 	})
 	return f
+}
+
+// pageKey is the Redis key of the copy of site "down"'s page at path.
+func pageKey(path string) string {
+	req := fasthttp.AcquireRequest()
+	defer fasthttp.ReleaseRequest(req)
+	req.SetRequestURI(path)
+	req.Header.SetHost("down.example")
+	k := cache.NewKeyPolicy(cache.KeyConfig{Site: "down"}).Build(nil, req)
+	return cache.RedisKey(&k)
 }
 
 // pageBehavior is site "down"'s origin: a page that names its path.
@@ -164,14 +169,9 @@ func (f *fleet) seed() {
 	// cache.redis_refresh passed since its last write: ask until every
 	// copy is there.
 	ctx := context.Background()
-	keys := cache.NewKeyPolicy("down", nil, nil, nil)
 	for _, pages := range f.pages {
 		for _, p := range pages {
-			req := fasthttp.AcquireRequest()
-			req.SetRequestURI(p)
-			k := keys.Build(nil, req)
-			key := cache.RedisKey(&k)
-			fasthttp.ReleaseRequest(req)
+			key := pageKey(p)
 			testkit.WaitFor(f.t, 20*time.Second, "the copy of "+p+" in redis", func() bool {
 				if served, _ := get1(n.Addrs().HTTP[0], "down.example", p); served != "origin" {
 					return false // slower than fallback_after on a busy machine: ask again

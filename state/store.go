@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/awningproxy/awning/internal/supervisor"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -112,9 +113,9 @@ type Store struct {
 	generation int64     // local changes applied, for Version
 	audit      auditLog
 
+	loop        supervisor.Loop // runs the sync loop again after a panic
 	redisOK     atomic.Bool
 	syncing     atomic.Bool   // the sync loop is running
-	panics      atomic.Uint64 // sync loop panics recovered
 	applied     atomic.Uint64 // changes adopted from Redis
 	resyncs     atomic.Uint64
 	restores    atomic.Uint64 // merges that wrote scopes Redis had lost
@@ -166,6 +167,7 @@ func NewStore(cfg StoreConfig) (*Store, error) {
 	if s.clock.wall == nil {
 		s.clock.wall = time.Now
 	}
+	s.loop = supervisor.Loop{Name: "state sync", Log: s.log}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if err := s.load(); err != nil {
 		return nil, err
@@ -545,6 +547,10 @@ func (s *Store) setRedisOK(ok bool, err error) {
 	}
 }
 
+// running reports whether the sync loop runs: started, subscribed, and not
+// waiting to restart after a panic.
+func (s *Store) running() bool { return s.syncing.Load() && s.loop.Healthy() }
+
 // StoreStats counts what the store did, for metrics and tests.
 type StoreStats struct {
 	// Version is the store's Version.
@@ -562,9 +568,9 @@ type StoreStats struct {
 // Stats returns the store's counters.
 func (s *Store) Stats() StoreStats {
 	return StoreStats{
-		Version: s.Version(), Shared: s.redis != nil, RedisOK: s.redisOK.Load(), Syncing: s.syncing.Load(),
+		Version: s.Version(), Shared: s.redis != nil, RedisOK: s.redisOK.Load(), Syncing: s.running(),
 		Applied: s.applied.Load(), Resyncs: s.resyncs.Load(), Restores: s.restores.Load(),
-		Unconfirmed: s.unconfirmed.Load(), Panics: s.panics.Load(),
+		Unconfirmed: s.unconfirmed.Load(), Panics: s.loop.Panics(),
 	}
 }
 
@@ -575,7 +581,7 @@ func (s *Store) Healthy() error {
 	switch {
 	case s.redis == nil:
 		return nil
-	case !s.syncing.Load():
+	case !s.running():
 		return errors.New("state: sync loop not running (restarting after a panic, or not started)")
 	case !s.redisOK.Load():
 		return errors.New("state: redis unreachable; serving the last state seen")

@@ -292,7 +292,8 @@ func TestSyncLoopSurvivesPanics(t *testing.T) {
 	}
 	testkit.WaitFor(t, 10*time.Second, "b to report itself unhealthy", func() bool { return b.Healthy() != nil })
 	testkit.WaitFor(t, 10*time.Second, "the loop to restart and fail again", func() bool { return b.Stats().Panics >= 2 })
-	if !strings.Contains(logs.String(), "state sync loop failed; restarting it") || !strings.Contains(logs.String(), "proxy refused the state") {
+	if !strings.Contains(logs.String(), "panicked; restarting it") || !strings.Contains(logs.String(), "state sync") ||
+		!strings.Contains(logs.String(), "proxy refused the state") {
 		t.Errorf("the panic was not logged:\n%s", logs.String())
 	}
 

@@ -4,20 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime/debug"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
-)
-
-// Pauses before the sync loop runs again after a panic: doubling from
-// restartMin to restartMax, and back to restartMin once a run lasted a
-// minute.
-const (
-	restartMin = 100 * time.Millisecond
-	restartMax = 30 * time.Second
 )
 
 // Start runs the sync loop (subscription, checks, merges). Without Redis it
@@ -27,7 +18,11 @@ func (s *Store) Start() {
 		return
 	}
 	s.wg.Add(1)
-	go s.run()
+	go func() {
+		defer s.wg.Done()
+		defer s.syncing.Store(false)
+		s.loop.Run(s.ctx, s.syncLoop)
+	}()
 }
 
 // Close stops the sync loop and waits for it.
@@ -36,47 +31,20 @@ func (s *Store) Close() {
 	s.wg.Wait()
 }
 
-// run owns the sync loop: it runs it again, after a pause that grows, when
-// it panics, and reports the store unhealthy (Healthy, Stats().Syncing) in
-// between, so a bug in one change (or in OnChange) cannot leave a node
-// silently deaf to every later one.
-func (s *Store) run() {
-	defer s.wg.Done()
-	backoff := restartMin
-	for runs := 0; ; runs++ {
-		started := time.Now()
-		err := s.syncLoop(runs > 0)
-		s.syncing.Store(false)
-		if s.ctx.Err() != nil {
-			return
-		}
-		s.panics.Add(1)
-		if time.Since(started) > time.Minute {
-			backoff = restartMin
-		}
-		s.log.Error("state sync loop failed; restarting it", "err", err, "restart_in", backoff)
-		if pause(s.ctx, backoff) != nil {
-			return
-		}
-		backoff = min(2*backoff, restartMax)
-	}
-}
-
-// syncLoop follows Redis until the store is closed (nil) or it fails (the
-// panic it recovered).
-func (s *Store) syncLoop(restarted bool) (err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			err = fmt.Errorf("panic: %v\n%s", v, debug.Stack())
-		}
-	}()
-	pubsub := s.redis.Subscribe(s.ctx, channel)
+// syncLoop follows Redis until ctx ends. A panic ends it (a bug in one
+// change, or in OnChange); the supervisor in Start runs it again after a
+// pause that grows, and the store reports itself unhealthy (Healthy,
+// Stats().Syncing) in between, so that a node is never silently deaf to
+// every later change.
+func (s *Store) syncLoop(ctx context.Context) {
+	s.syncing.Store(false)
+	pubsub := s.redis.Subscribe(ctx, channel)
 	defer pubsub.Close()
 	msgs := pubsub.ChannelWithSubscriptions(redis.WithChannelSize(256))
 	tick := time.NewTicker(s.every)
 	defer tick.Stop()
 	s.syncing.Store(true)
-	if restarted {
+	if s.loop.Panics() > 0 {
 		// A panic may have come between applying a change and telling
 		// OnChange about it.
 		s.notify(s.allNames())
@@ -84,11 +52,11 @@ func (s *Store) syncLoop(restarted bool) (err error) {
 	s.check()
 	for {
 		select {
-		case <-s.ctx.Done():
-			return nil
+		case <-ctx.Done():
+			return
 		case m, ok := <-msgs:
 			if !ok {
-				return errors.New("pub/sub channel closed")
+				panic("state: the pub/sub channel closed")
 			}
 			switch m := m.(type) {
 			case *redis.Subscription:

@@ -7,11 +7,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
-	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/awningproxy/awning/internal/supervisor"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -40,9 +40,10 @@ type remote struct {
 	writes, writeErrors, dropped atomic.Uint64
 	reads, readHits, readErrors  atomic.Uint64
 
-	stop chan struct{}
-	wg   sync.WaitGroup
-	once sync.Once
+	writer, prober supervisor.Loop // restart the two loops after a panic
+	ctx            context.Context // ends at close
+	cancel         context.CancelFunc
+	wg             sync.WaitGroup
 }
 
 // shard is a part of Redis that fails on its own: the one server (or
@@ -67,9 +68,11 @@ const (
 )
 
 func newRemote(client redis.UniversalClient, retention time.Duration, log *slog.Logger) *remote {
-	r := &remote{client: client, retention: retention, log: log, queue: make(chan writeJob, 1024),
-		down: map[string]*shard{}, stop: make(chan struct{})}
+	r := &remote{client: client, retention: retention, log: log, queue: make(chan writeJob, 1024), down: map[string]*shard{}}
 	r.cluster, _ = client.(*redis.ClusterClient)
+	r.writer = supervisor.Loop{Name: "redis copy writer", Log: log}
+	r.prober = supervisor.Loop{Name: "redis shard prober", Log: log}
+	r.ctx, r.cancel = context.WithCancel(context.Background())
 	return r
 }
 
@@ -147,60 +150,44 @@ func (r *remote) put(primary []byte, variants []*Copy, ttl time.Duration, now ti
 
 func (r *remote) start() {
 	r.wg.Add(2)
-	go r.guard("redis copy writer", r.writeLoop)
-	go r.guard("redis shard prober", r.probeLoop)
+	go func() {
+		defer r.wg.Done()
+		r.writer.Run(r.ctx, r.writeLoop)
+	}()
+	go func() {
+		defer r.wg.Done()
+		r.prober.Run(r.ctx, r.probeLoop)
+	}()
 }
 
 func (r *remote) close() {
-	r.once.Do(func() { close(r.stop) })
+	r.cancel()
 	r.wg.Wait()
 }
 
-// guard runs loop until the remote stops, again a second after it panicked
-// (logged).
-func (r *remote) guard(name string, loop func()) {
-	defer r.wg.Done()
-	for {
-		stopped := func() (stopped bool) {
-			defer func() {
-				if v := recover(); v != nil {
-					r.log.Error(name+" panicked; restarting it", "panic", v, "stack", string(debug.Stack()))
-				}
-			}()
-			loop()
-			return true
-		}()
-		if stopped {
-			return
-		}
-		select {
-		case <-r.stop:
-			return
-		case <-time.After(time.Second):
-		}
-	}
-}
-
-func (r *remote) writeLoop() {
+// writeLoop writes queued copies. A panic ends it; start's supervisor runs
+// it again after a backoff, and Stats reports Redis unhealthy meanwhile.
+func (r *remote) writeLoop(ctx context.Context) {
 	for {
 		select {
-		case <-r.stop:
+		case <-ctx.Done():
 			return
 		case job := <-r.queue:
-			r.write(job)
+			r.write(ctx, job)
 		}
 	}
 }
 
-func (r *remote) probeLoop() {
+// probeLoop pings the shards marked down every probeEvery.
+func (r *remote) probeLoop(ctx context.Context) {
 	t := time.NewTicker(probeEvery)
 	defer t.Stop()
 	for {
 		select {
-		case <-r.stop:
+		case <-ctx.Done():
 			return
 		case <-t.C:
-			r.probe()
+			r.probe(ctx)
 		}
 	}
 }
@@ -208,7 +195,7 @@ func (r *remote) probeLoop() {
 // probe pings every shard marked down, at once, and marks up those that
 // answer. A ping that fails on a Cluster also makes the client reload its
 // slot map (OpenRedis's hook), which is how a promoted replica is found.
-func (r *remote) probe() {
+func (r *remote) probe(ctx context.Context) {
 	if r.numDown.Load() == 0 {
 		return
 	}
@@ -223,9 +210,9 @@ func (r *remote) probe() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+			pctx, cancel := context.WithTimeout(ctx, writeTimeout)
 			defer cancel()
-			err := sh.node.Ping(ctx).Err()
+			err := sh.node.Ping(pctx).Err()
 			if err == nil || errors.Is(err, redis.ErrClosed) {
 				// Back, or a node the cluster client dropped: nothing
 				// routes to it any more.
@@ -236,8 +223,8 @@ func (r *remote) probe() {
 	wg.Wait()
 }
 
-func (r *remote) write(job writeJob) {
-	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+func (r *remote) write(ctx context.Context, job writeJob) {
+	ctx, cancel := context.WithTimeout(ctx, writeTimeout)
 	defer cancel()
 	sh := r.shardOf(ctx, job.key)
 	if !r.available(sh) {

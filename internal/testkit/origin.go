@@ -31,6 +31,7 @@ type Origin struct {
 	ln       net.Listener      // nil while refusing
 	conns    map[net.Conn]bool // true while idle: waiting for its next request
 	received []Received
+	wire     []*Buffer // the bytes read on each connection, in accept order
 	closed   bool
 	wg       sync.WaitGroup
 
@@ -111,6 +112,21 @@ func (o *Origin) RequestsFor(prefix string) int {
 		}
 	}
 	return n
+}
+
+// Wire returns every byte the origin read so far, exactly as it came, one
+// connection after another in the order they were accepted: for tests
+// that check what reached the origin below any parser (a smuggled request,
+// a header spelled with underscores).
+func (o *Origin) Wire() string {
+	o.mu.Lock()
+	wire := append([]*Buffer(nil), o.wire...)
+	o.mu.Unlock()
+	var b strings.Builder
+	for _, w := range wire {
+		b.WriteString(w.String())
+	}
+	return b.String()
 }
 
 // Received returns a copy of every request read so far.
@@ -216,7 +232,11 @@ func (o *Origin) serveConn(c net.Conn) {
 		delete(o.conns, c)
 		o.mu.Unlock()
 	}()
-	br := bufio.NewReader(c)
+	wire := &Buffer{}
+	o.mu.Lock()
+	o.wire = append(o.wire, wire)
+	o.mu.Unlock()
+	br := bufio.NewReader(io.TeeReader(c, wire))
 	for {
 		req, err := http.ReadRequest(br)
 		if err != nil {
@@ -312,11 +332,18 @@ func Response(status int, body string, header ...string) []byte {
 }
 
 // Respond answers every request with status, body and header lines, keeping
-// the connection alive.
+// the connection alive. A HEAD request gets the same head and no body, as
+// HTTP requires (RFC 9110 §9.3.2): bytes after it would be the start of a
+// next answer, which Awning refuses.
 func Respond(status int, body string, header ...string) Behavior {
 	resp := Response(status, body, header...)
+	head := resp[:len(resp)-len(body)]
 	return func(x *Exchange) {
-		x.Write(resp)
+		if x.Request.Method == http.MethodHead {
+			x.Write(head)
+		} else {
+			x.Write(resp)
+		}
 		x.KeepAlive = true
 	}
 }
@@ -328,7 +355,12 @@ func OK(body string) Behavior { return Respond(http.StatusOK, body) }
 // can tell answers to different requests apart.
 func Echo() Behavior {
 	return func(x *Exchange) {
-		x.Write(Response(http.StatusOK, x.Request.Method+" "+x.Request.RequestURI))
+		body := x.Request.Method + " " + x.Request.RequestURI
+		resp := Response(http.StatusOK, body)
+		if x.Request.Method == http.MethodHead {
+			resp = resp[:len(resp)-len(body)]
+		}
+		x.Write(resp)
 		x.KeepAlive = true
 	}
 }
