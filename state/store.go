@@ -484,15 +484,6 @@ func localName(name string) string {
 	return name
 }
 
-// readRemote reads one scope from Redis (from its master).
-func (s *Store) readRemote(ctx context.Context, name string) (record, error) {
-	vals, err := s.redis.HMGet(ctx, keyPrefix+redisName(name), scopeFields...).Result()
-	if err != nil {
-		return record{}, err
-	}
-	return decodeRemote(vals)
-}
-
 var scopeFields = []string{fieldData, fieldStamp, fieldWriter, fieldChain, fieldAudit, fieldLegacy}
 
 // decodeRemote reads HMGET's answer for scopeFields.
