@@ -534,7 +534,10 @@ func (f *fleet) check(name string) {
 			audited[id] = true
 		}
 	}
-	for _, id := range f.ids {
+	// After a flush, the stream is rebuilt from the entries the nodes keep
+	// (the newest 1,000 each, maintenance changes among them): the newest
+	// 600 acknowledged updates are always among those.
+	for _, id := range f.ids[max(0, len(f.ids)-600):] {
 		if !audited[id] {
 			f.t.Errorf("%s: the audit stream misses the acknowledged update %s", name, id)
 		}

@@ -250,9 +250,13 @@ const (
 	retryPause        = 100 * time.Millisecond // the longest pause between attempts while Redis fails
 )
 
-func (s *Store) change(ctx context.Context, name string, e *AuditEntry, fn func(*Scope) error) (Scope, error) {
+func (s *Store) change(ctx context.Context, name string, e *AuditEntry, fn func(*Scope) error) (sc Scope, err error) {
 	if e != nil {
-		s.log.Info("admin change", "who", e.Who, "from", e.From, "action", e.Action, "scope", e.Scope, "detail", e.Detail)
+		defer func() {
+			if err == nil {
+				s.log.Info("admin change", "who", e.Who, "from", e.From, "action", e.Action, "scope", e.Scope, "detail", e.Detail)
+			}
+		}()
 	}
 	if s.redis == nil {
 		return s.changeLocal(name, e, fn)
@@ -303,6 +307,7 @@ func (s *Store) change(ctx context.Context, name string, e *AuditEntry, fn func(
 		if epoch != s.currentEpoch() {
 			// Redis lost the state, or this node has not synced with it
 			// yet: merge first, so the change is based on the real scope.
+			lastErr = errNewEpoch
 			if err := s.merge(ctx); err != nil {
 				lastErr = cause(lastErr, err)
 			}
@@ -337,6 +342,7 @@ func (s *Store) change(ctx context.Context, name string, e *AuditEntry, fn func(
 			lastErr = cause(lastErr, err)
 			continue
 		case w.status == casEpoch:
+			lastErr = errNewEpoch
 			if err := s.merge(ctx); err != nil {
 				lastErr = cause(lastErr, err)
 			}
@@ -385,6 +391,7 @@ func auditOf(stamp Stamp, e *AuditEntry) *auditRecord {
 var (
 	errNotConfirmed = errors.New("no replica confirmed the write")
 	errStateLost    = errors.New("redis lost the state while the change was being confirmed")
+	errNewEpoch     = errors.New("redis lost the state, or another node wrote it back; merged this node's")
 )
 
 func (s *Store) currentEpoch() string {
