@@ -367,9 +367,9 @@ type drillSpec struct {
 	// breakIt breaks Redis and returns when the failure took effect: the
 	// measures count from then.
 	breakIt func() time.Time
-	// switched, when set, waits for the new master to be named and returns
-	// when it was: the first admin write is timed from then too.
-	switched func() time.Time
+	// switched, when set, reports whether a new master has been named: the
+	// first admin write is timed from then too.
+	switched func() bool
 	// shard is the shard whose copies the failure takes away (-1 none, -2
 	// all); copies times their return, read from Redis by node 3.
 	shard  int
@@ -400,13 +400,52 @@ func (f *fleet) drill(d drillSpec) {
 	f.mu.Lock()
 	f.mark, f.firstAck, f.ackTimes = t0, time.Time{}, nil
 	f.mu.Unlock()
-	if d.during != nil {
-		d.during()
+
+	// The measures are taken side by side, from t0, while the outage (if
+	// any) runs on this goroutine.
+	var measures sync.WaitGroup
+	var lost []string
+	var lostMu sync.Mutex
+	measure := func(what string, cond func() bool) *time.Time {
+		at := new(time.Time)
+		measures.Add(1)
+		go func() {
+			defer measures.Done()
+			for deadline := t0.Add(30 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					lostMu.Lock()
+					lost = append(lost, what)
+					lostMu.Unlock()
+					return
+				}
+			}
+			*at = time.Now()
+		}()
+		return at
 	}
-	var switchedAt, afterSwitch time.Time
+	var firstAck, afterSwitch time.Time
+	measure("an admin write acknowledged after the failure", func() bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		firstAck = f.firstAck
+		return !firstAck.IsZero()
+	})
+	everyNode := measure("that write on every node", func() bool {
+		f.mu.Lock()
+		ok := !f.firstAck.IsZero()
+		s, m := f.firstSite, f.firstMsg
+		f.mu.Unlock()
+		return ok && f.holds(s, m)
+	})
+	var switchedAt time.Time
 	if d.switched != nil {
-		switchedAt = d.switched()
-		testkit.WaitFor(f.t, 30*time.Second, name+": an admin write to be acknowledged after the new master was named", func() bool {
+		measure("the new master to be named, and an admin write after that", func() bool {
+			if switchedAt.IsZero() {
+				if !d.switched() {
+					return false
+				}
+				switchedAt = time.Now()
+			}
 			f.mu.Lock()
 			defer f.mu.Unlock()
 			for _, at := range f.ackTimes {
@@ -418,26 +457,21 @@ func (f *fleet) drill(d drillSpec) {
 			return false
 		})
 	}
-
-	var copiesBack time.Duration
+	var copiesBack *time.Time
 	if d.copies {
 		path := f.pages[d.shard][0]
-		testkit.WaitFor(f.t, 30*time.Second, name+": the failed shard's copies to be served again", func() bool {
+		copiesBack = measure("the failed shard's copies to be served again", func() bool {
 			served, _ := get1(f.nodes[2].Addrs().HTTP[0], "down.example", path)
 			return served == "stale"
 		})
-		copiesBack = time.Since(t0)
 	}
-	testkit.WaitFor(f.t, 30*time.Second, name+": an admin write to be acknowledged after the failure", func() bool {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		return !f.firstAck.IsZero()
-	})
-	f.mu.Lock()
-	firstAck, site, msg := f.firstAck, f.firstSite, f.firstMsg
-	f.mu.Unlock()
-	testkit.WaitFor(f.t, 30*time.Second, name+": that write to reach every node", func() bool { return f.holds(site, msg) })
-	everyNode := time.Since(t0)
+	if d.during != nil {
+		d.during()
+	}
+	measures.Wait()
+	if len(lost) > 0 {
+		f.t.Fatalf("%s: within 30s, no sign of %s", name, strings.Join(lost, ", "))
+	}
 	time.Sleep(500 * time.Millisecond) // writes go on a while on the changed topology
 	if d.repair != nil {
 		d.repair()
@@ -463,18 +497,18 @@ func (f *fleet) drill(d drillSpec) {
 	}
 	f.check(name)
 	f.record(name, "first admin write", firstAck.Sub(t0))
-	f.record(name, "all nodes converged", everyNode)
-	msg = fmt.Sprintf("drill %s: first admin write after %s, on every node after %s",
-		name, firstAck.Sub(t0).Round(time.Millisecond), everyNode.Round(time.Millisecond))
-	if !switchedAt.IsZero() {
+	f.record(name, "all nodes converged", everyNode.Sub(t0))
+	msg := fmt.Sprintf("drill %s: first admin write after %s, on every node after %s",
+		name, firstAck.Sub(t0).Round(time.Millisecond), everyNode.Sub(t0).Round(time.Millisecond))
+	if d.switched != nil {
 		f.record(name, "new master named", switchedAt.Sub(t0))
 		f.record(name, "write after new master", afterSwitch.Sub(switchedAt))
 		msg += fmt.Sprintf("; new master named after %s, first write %s after that",
 			switchedAt.Sub(t0).Round(time.Millisecond), afterSwitch.Sub(switchedAt).Round(time.Millisecond))
 	}
-	if d.copies {
-		f.record(name, "copies served again", copiesBack)
-		msg += fmt.Sprintf("; copies served again after %s", copiesBack.Round(time.Millisecond))
+	if copiesBack != nil {
+		f.record(name, "copies served again", copiesBack.Sub(t0))
+		msg += fmt.Sprintf("; copies served again after %s", copiesBack.Sub(t0).Round(time.Millisecond))
 	}
 	f.t.Logf("%s; %d admin writes failed", msg, failedWrites)
 }

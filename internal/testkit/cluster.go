@@ -173,6 +173,23 @@ func (c *Cluster) MasterOf(slot int) (master *RedisNode, replicas []*RedisNode) 
 	return master, replicas
 }
 
+// MasterAddrOf returns the address of the live master serving slot ("" for
+// none), without failing the test: for polling from other goroutines.
+func (c *Cluster) MasterAddrOf(slot int) (string, error) {
+	nodes, err := c.Topology()
+	if err != nil {
+		return "", err
+	}
+	for _, n := range nodes {
+		for _, r := range n.Slots {
+			if n.Master && !n.Failed && slot >= r[0] && slot <= r[1] {
+				return n.Addr, nil
+			}
+		}
+	}
+	return "", nil
+}
+
 // Masters returns the nodes that serve slots as masters now.
 func (c *Cluster) Masters() []*RedisNode {
 	c.t.Helper()

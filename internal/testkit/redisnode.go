@@ -66,6 +66,7 @@ func (n *RedisNode) Start(extra ...string) {
 	args := append(append([]string(nil), n.args...), extra...)
 	cmd := exec.Command(n.bin, args...)
 	cmd.Dir = n.Dir
+	dieWithTest(cmd)
 	out := &Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
