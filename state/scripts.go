@@ -11,7 +11,10 @@ const (
 	keyPrefix  = "{awning-state}:scope:"  // one hash per scope: data, stamp, writer, chain, audit
 	keyAudit   = "{awning-state}:audit"   // the audit stream; entry IDs are change stamps
 	keyConfirm = "{awning-state}:confirm" // written to have a replica confirm an earlier change
-	channel    = "awning:state"
+	// channel carries changes between nodes. Under the hash tag, a
+	// Cluster client subscribes on the state's own shard, so a failed
+	// shard that holds copies only does not cut nodes off from changes.
+	channel    = "{awning-state}:changes"
 	globalName = "*" // the Global scope's name in Redis and in the snapshot
 )
 
