@@ -360,7 +360,7 @@ func (s *Server) preview(c *call) error {
 	if lang != "" && !slices.Contains(c.site.Config.Page.Languages, lang) {
 		return badRequest("lang: the site's pages are in %v", c.site.Config.Page.Languages)
 	}
-	html, err := s.proxy.Preview(c.site.Name, mode, lang)
+	html, err := s.renderPreview(c, mode, lang)
 	if err != nil {
 		return err
 	}

@@ -91,6 +91,10 @@ type Options struct {
 	// InlineLogo writes the logo into the page as a data: URL instead of
 	// linking Awning's logo path: for previews saved to a file.
 	InlineLogo bool
+	// NoScript leaves out the auto-return script and its <noscript>
+	// refresh: for previews shown in a frame, which are looked at, never
+	// run (a sandboxed frame would log the blocked script as an error).
+	NoScript bool
 }
 
 // Set is one site's pages, rendered once per change of what they show. A
@@ -216,6 +220,9 @@ func (r *renderer) prepare(opt Options) {
 	r.head = template.HTML(`<meta name="robots" content="noindex">` + "\n" +
 		`<noscript><meta http-equiv="refresh" content="` + strconv.Itoa(refresh) + `"></noscript>` + "\n" +
 		"<script>" + returnJS + "</script>")
+	if opt.NoScript {
+		r.head = `<meta name="robots" content="noindex">`
+	}
 	styleSrc := cspHash(css)
 	if r.site.Template != nil {
 		// A custom design brings its own inline CSS, in <style> elements and

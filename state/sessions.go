@@ -18,7 +18,7 @@ const keySession = "{awning-state}:session:"
 
 // Session is a browser's sign-in to the console: which token it signed in
 // with (by hash, never the token) and until when. One-time sign-in links
-// are kept the same way.
+// and the console's preview drafts are kept the same way.
 type Session struct {
 	// Token is the hex SHA-256 of the token the browser signed in with;
 	// each request finds the token by it again, so a token revoked or
@@ -31,6 +31,8 @@ type Session struct {
 	CSRF    string    `json:"csrf,omitempty"`
 	Created time.Time `json:"created"`
 	Expires time.Time `json:"expires"`
+	// Data is what a record carries beyond the sign-in: a preview draft.
+	Data []byte `json:"data,omitempty"`
 }
 
 // SessionsConfig builds Sessions.

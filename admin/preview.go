@@ -1,0 +1,102 @@
+package admin
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/awningproxy/awning/pages"
+	"github.com/awningproxy/awning/state"
+)
+
+// Drafts: a merchant sees a change before saving it. The console PUTs the
+// branding it would save (the logo included, as base64) to
+// /v1/sites/{site}/page/draft, and a frame loads
+// /v1/sites/{site}/page/preview?draft=1, which renders the page with that
+// draft in place of the stored branding: the same renderer, the same bytes
+// shoppers would get (but for the inlined logo and the absent auto-return
+// script). A draft belongs to the caller (its console session, or its
+// token) and the site, lives for draftTTL, and is kept where sessions are,
+// so a frame answered by another node finds it too.
+const (
+	kindDraft = "console-draft"
+	draftTTL  = 30 * time.Minute
+	// maxDraftBody fits a logo of the largest size as base64 with the
+	// rest of the branding.
+	maxDraftBody = maxLogoBody*4/3 + maxJSONBody
+)
+
+// draftKey names the caller's draft of the call's site.
+func draftKey(c *call) string {
+	who := hex.EncodeToString(c.tok.hash[:])
+	if c.session != nil {
+		who = c.session.id
+	}
+	return who + "\x00" + c.site.Name
+}
+
+func (s *Server) putDraft(c *call) error {
+	if ct := c.r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return &apiError{http.StatusUnsupportedMediaType, "send the body as application/json"}
+	}
+	data, err := io.ReadAll(http.MaxBytesReader(c.w, c.r.Body, maxDraftBody))
+	if err != nil {
+		return err
+	}
+	var b pages.Branding
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&b); err != nil {
+		return badRequest("bad JSON body: %s", strings.TrimPrefix(err.Error(), "json: "))
+	}
+	if dec.More() {
+		return badRequest("bad JSON body: more than one JSON value")
+	}
+	if err := b.Validate(); err != nil {
+		return err
+	}
+	if err := onlyLanguages("message", b.Message, c.languages()); err != nil {
+		return err
+	}
+	if err := onlyLanguages("reassurance", b.Reassurance, c.languages()); err != nil {
+		return err
+	}
+	if b.Logo == nil {
+		if cur := s.store.Scope(c.site.Name).Branding; cur != nil {
+			b.Logo = cur.Logo // as PUT .../page: the logo has its own route
+		}
+	}
+	stored, _ := json.Marshal(b)
+	ctx, cancel := context.WithTimeout(c.r.Context(), 2*time.Second)
+	defer cancel()
+	now := s.now()
+	if err := s.ui.sessions.Put(ctx, kindDraft, draftKey(c), state.Session{Name: c.tok.name, Created: now.UTC(), Expires: now.Add(draftTTL).UTC(), Data: stored}); err != nil {
+		return err
+	}
+	writeJSON(c.w, http.StatusOK, map[string]string{"preview": "/v1/sites/" + c.site.Name + "/page/preview?draft=1"})
+	return nil
+}
+
+// renderPreview renders the preview route's page: with the caller's draft
+// when the query asks for it, else as stored.
+func (s *Server) renderPreview(c *call, mode pages.Mode, lang string) ([]byte, error) {
+	var draft *pages.Branding
+	if c.r.URL.Query().Get("draft") == "1" {
+		ctx, cancel := context.WithTimeout(c.r.Context(), 2*time.Second)
+		defer cancel()
+		rec, ok := s.ui.sessions.Get(ctx, kindDraft, draftKey(c))
+		if !ok {
+			return nil, notFound("no draft of %s to preview (drafts last %s); PUT one to .../page/draft", quote(c.site.Name), draftTTL)
+		}
+		draft = &pages.Branding{}
+		if err := json.Unmarshal(rec.Data, draft); err != nil {
+			return nil, errors.New("stored draft unreadable: " + err.Error())
+		}
+	}
+	return s.proxy.RenderPreview(c.site.Name, mode, lang, draft)
+}
