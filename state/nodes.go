@@ -19,7 +19,7 @@ import (
 // Redis keys of the fleet, under the state's hash tag so that one Cluster
 // slot holds them and a pipeline over them is one round trip.
 const (
-	keyNodes     = "{awning-state}:nodes"      // hash: node ID → NodeInfo JSON, the last each said
+	keyNodes     = "{awning-state}:nodes"       // hash: node ID → NodeInfo JSON, the last each said
 	keyNodeAlive = "{awning-state}:node-alive:" // + ID: a heartbeat with a TTL
 )
 
