@@ -33,6 +33,9 @@ var siteStates = []string{stateMaintenance, stateReadOnly, stateForced, stateDow
 type SiteSummary struct {
 	Name  string   `json:"name"`
 	Hosts []string `json:"hosts"`
+	// Languages are the languages the site's pages are shown in: a
+	// message for many sites at once is sent in those alone.
+	Languages []string `json:"languages"`
 	// State is one of maintenance, read-only, forced, down, degraded,
 	// scheduled, open.
 	State string `json:"state"`
@@ -178,7 +181,7 @@ func (s *Server) overview(c *call) error {
 func (s *Server) summary(c *call, site *sites.Site, st *proxy.SiteStats, global state.Scope, now time.Time, base func(string) counts) SiteSummary {
 	sc := s.store.Scope(site.Name)
 	sum := SiteSummary{
-		Name: site.Name, Hosts: site.Hosts, ForceFallback: sc.ForceFallback, Branded: sc.Branding != nil,
+		Name: site.Name, Hosts: site.Hosts, Languages: site.Config.Page.Languages, ForceFallback: sc.ForceFallback, Branded: sc.Branding != nil,
 		Updates: len(sc.Updates) + len(global.Updates),
 	}
 	switch m := sc.Maintenance; {

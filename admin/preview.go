@@ -78,7 +78,50 @@ func (s *Server) putDraft(c *call) error {
 	if err := s.ui.sessions.Put(ctx, kindDraft, draftKey(c), state.Session{Name: c.tok.name, Created: now.UTC(), Expires: now.Add(draftTTL).UTC(), Data: stored}); err != nil {
 		return err
 	}
-	writeJSON(c.w, http.StatusOK, map[string]string{"preview": "/v1/sites/" + c.site.Name + "/page/preview?draft=1"})
+	color := b.Color
+	if color == "" {
+		color = c.site.Config.Page.Color
+	}
+	out := map[string]any{"preview": "/v1/sites/" + c.site.Name + "/page/preview?draft=1"}
+	if p, ok := pages.PaletteOf(color); ok {
+		out["palette"] = paletteView(p)
+	}
+	writeJSON(c.w, http.StatusOK, out)
+	return nil
+}
+
+// paletteView is a pages.Palette as JSON: the colours the page will use
+// and how well each reads.
+func paletteView(p pages.Palette) map[string]any {
+	return map[string]any{
+		"brand": p.Brand, "button": p.Button, "on_button": p.OnButton, "accent": p.Accent, "soft": p.Soft,
+		"button_contrast": round2(p.ButtonContrast), "accent_contrast": round2(p.AccentContrast), "brand_on_white": round2(p.BrandOnWhite),
+	}
+}
+
+func round2(f float64) float64 { return float64(int(f*100+0.5)) / 100 }
+
+// PageConfig is GET /v1/sites/{site}/page/config: the page as the config
+// file sets it, under the merchant's branding (what DELETE .../page goes
+// back to), with the languages and time zone the pages are shown in.
+type PageConfig struct {
+	Brand       string              `json:"brand"`
+	Color       string              `json:"color"`
+	StatusURL   string              `json:"status_url"`
+	Contact     string              `json:"contact"`
+	Message     map[string]string   `json:"message"`
+	Reassurance map[string][]string `json:"reassurance"`
+	Logo        bool                `json:"logo"`
+	Languages   []string            `json:"languages"`
+	TimeZone    string              `json:"timezone"`
+}
+
+func (s *Server) pageConfig(c *call) error {
+	pg := c.site.Config.Page
+	writeJSON(c.w, http.StatusOK, PageConfig{
+		Brand: pg.Brand, Color: pg.Color, StatusURL: pg.StatusURL, Contact: pg.Contact, Message: pg.Message,
+		Reassurance: pg.Reassurance, Logo: pg.Logo != "", Languages: pg.Languages, TimeZone: pg.TimeZone,
+	})
 	return nil
 }
 

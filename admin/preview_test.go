@@ -15,10 +15,13 @@ func TestDraftPreview(t *testing.T) {
 	logo := base64.StdEncoding.EncodeToString(testPNG(t, 40, 40))
 	st, body := e.call(t, bakkerToken, "PUT", "/v1/sites/bakkerij/page/draft", "application/json",
 		[]byte(`{"color": "#336699", "message": {"nl": "Even geduld, de oven warmt op."}, "logo": "`+logo+`"}`))
-	if st != 200 || !strings.Contains(body, "/v1/sites/bakkerij/page/preview?draft=1") {
+	if st != 200 || !strings.Contains(body, "/v1/sites/bakkerij/page/preview?draft=1") || !strings.Contains(body, `"accent": "#336699"`) {
 		t.Fatalf("draft: %d %s", st, body)
 	}
 	st, html := e.call(t, bakkerToken, "GET", "/v1/sites/bakkerij/page/preview?draft=1&lang=nl", "", nil)
+	if st, body := e.call(t, bakkerToken, "GET", "/v1/sites/bakkerij/page/config", "", nil); st != 200 || !strings.Contains(body, `"languages": [`) {
+		t.Errorf("page config: %d %s", st, body)
+	}
 	if st != 200 || !strings.Contains(html, "--brand:#336699") || !strings.Contains(html, "Even geduld, de oven warmt op.") || !strings.Contains(html, "data:image/png;base64,") {
 		t.Fatalf("draft preview: %d; want the draft's colour, message and logo:\n%.400s", st, html)
 	}
@@ -31,6 +34,10 @@ func TestDraftPreview(t *testing.T) {
 	st, html = e.call(t, bakkerToken, "GET", "/v1/sites/bakkerij/page/preview?lang=nl", "", nil)
 	if st != 200 || strings.Contains(html, "#336699") || strings.Contains(html, "<script") {
 		t.Errorf("the saved page's preview: %d, shows the draft or a script", st)
+	}
+	// A colour that does not read on white gets a darker accent.
+	if _, body := e.call(t, bakkerToken, "PUT", "/v1/sites/bakkerij/page/draft", "application/json", []byte(`{"color": "#ffff00"}`)); strings.Contains(body, `"accent": "#ffff00"`) || !strings.Contains(body, `"brand_on_white": 1.07`) {
+		t.Errorf("yellow's palette: %s; want a darker accent and a contrast of 1.07 on white", body)
 	}
 	// Another caller (ops) has no draft of bakkerij.
 	if st, _ := e.call(t, opsToken, "GET", "/v1/sites/bakkerij/page/preview?draft=1", "", nil); st != 404 {

@@ -65,10 +65,13 @@ type sessionCaller struct {
 // SessionView is what GET /v1/session (and a sign-in) answers: who the
 // caller is and what the console may show them.
 type SessionView struct {
-	Name string `json:"name"`
+	// SignedIn is false for a caller with no valid session or token; the
+	// rest is then empty.
+	SignedIn bool   `json:"signed_in"`
+	Name     string `json:"name,omitempty"`
 	// Role is "ops" (every site, every action) or "merchant" (the branding
 	// and status of Sites).
-	Role  string   `json:"role"`
+	Role  string   `json:"role,omitempty"`
 	Sites []string `json:"sites,omitempty"`
 	// Expires and CSRF are set for a console session: CSRF goes back in
 	// the X-Awning-CSRF header of every change.
@@ -82,7 +85,7 @@ type SessionView struct {
 
 func (s *Server) sessionRoutes() {
 	s.mux.HandleFunc("POST /v1/session", s.signIn)
-	s.handle("GET /v1/session", siteReader, s.getSession)
+	s.mux.HandleFunc("GET /v1/session", s.getSession)
 	s.handle("DELETE /v1/session", siteReader, s.signOut)
 	s.handle("POST /v1/session/link", siteReader, s.newLink)
 }
@@ -143,9 +146,20 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, s.sessionView(tok, &sessionCaller{id: id, rec: rec}))
 }
 
-func (s *Server) getSession(c *call) error {
-	writeJSON(c.w, http.StatusOK, s.sessionView(c.tok, c.session))
-	return nil
+// getSession answers whether the caller is signed in, and as whom. Not
+// being signed in is an answer here, not an error: the console asks this
+// first, and a browser logs every 401 as an error in its console.
+func (s *Server) getSession(w http.ResponseWriter, r *http.Request) {
+	if crossSite(r) {
+		writeError(w, http.StatusForbidden, "cross-site requests are refused")
+		return
+	}
+	tok, sc, _, _ := s.caller(r, s.conf.Load())
+	if tok == nil {
+		writeJSON(w, http.StatusOK, SessionView{Shared: s.ui.sessions.Shared()})
+		return
+	}
+	writeJSON(w, http.StatusOK, s.sessionView(tok, sc))
 }
 
 func (s *Server) signOut(c *call) error {
@@ -177,7 +191,7 @@ func (s *Server) newLink(c *call) error {
 }
 
 func (s *Server) sessionView(tok *token, sc *sessionCaller) SessionView {
-	v := SessionView{Name: tok.name, Role: "merchant", Shared: s.ui.sessions.Shared()}
+	v := SessionView{SignedIn: true, Name: tok.name, Role: "merchant", Shared: s.ui.sessions.Shared()}
 	if tok.ops {
 		v.Role = "ops"
 	} else {

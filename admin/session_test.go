@@ -262,6 +262,9 @@ func TestSignOut(t *testing.T) {
 	if st, _ := e.as(t, c, "", "GET", "/v1/sites/bakkerij", ""); st != 401 {
 		t.Fatalf("the old cookie after sign-out: %d; want 401", st)
 	}
+	if st, body := e.as(t, c, "", "GET", "/v1/session", ""); st != 200 || !strings.Contains(body, `"signed_in": false`) {
+		t.Fatalf("GET /v1/session after sign-out: %d %s; want 200 saying signed out", st, body)
+	}
 }
 
 // TestSignInLink: a bearer caller makes a one-time link for its own token;

@@ -616,3 +616,26 @@ func hasMeta(metas []*html.Node, name, content string) bool {
 	}
 	return false
 }
+
+// TestPaletteOf: every brand colour gives readable buttons and accents;
+// the brand colour itself may not, which is why the accent differs.
+func TestPaletteOf(t *testing.T) {
+	for _, hex := range []string{"#b5651d", "#ffff00", "#777", "#000000", "#ffffff", "#1e90ff"} {
+		p, ok := PaletteOf(hex)
+		if !ok {
+			t.Fatalf("PaletteOf(%q) refused", hex)
+		}
+		if p.ButtonContrast < 4.5 || p.AccentContrast < 4.5 {
+			t.Errorf("%s: button %.2f, accent %.2f; want both at least 4.5", hex, p.ButtonContrast, p.AccentContrast)
+		}
+		if p.BrandOnWhite >= 4.5 && p.Accent != p.Brand {
+			t.Errorf("%s reads on white (%.2f) but the accent is %s", hex, p.BrandOnWhite, p.Accent)
+		}
+	}
+	if p, _ := PaletteOf("#ffff00"); p.BrandOnWhite >= 4.5 || p.Accent == "#ffff00" {
+		t.Errorf("yellow: on white %.2f, accent %s; want a darker accent", p.BrandOnWhite, p.Accent)
+	}
+	if _, ok := PaletteOf("red"); ok {
+		t.Error(`PaletteOf("red") accepted`)
+	}
+}
