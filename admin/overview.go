@@ -145,7 +145,9 @@ func (s *Server) overview(c *call) error {
 	}
 	global := s.store.Scope(state.Global)
 	out := Overview{Page: oq.page, PerPage: oq.perPage, States: map[string]int{}, Since: since.UTC(), Sites: []SiteSummary{}}
-	var kept []SiteSummary
+	// Every site the search keeps gets its state, for the counts and the
+	// filter; only the page's rows are built in full.
+	var kept []overviewRow
 	for _, site := range c.view.sites.All() {
 		if !c.tok.reaches(site.Name) {
 			continue
@@ -154,51 +156,105 @@ func (s *Server) overview(c *call) error {
 		if !oq.matches(site) {
 			continue
 		}
-		sum := s.summary(c, site, byName[site.Name], global, now, base)
-		out.States[sum.State]++
-		if oq.states != nil && !oq.states[sum.State] {
+		r := overviewRow{site: site, stats: byName[site.Name], scope: s.store.Scope(site.Name)}
+		r.maint = effectiveMaintenance(r.scope, global)
+		r.state = rowState(&r, now)
+		out.States[r.state]++
+		if oq.states != nil && !oq.states[r.state] {
 			continue
 		}
-		kept = append(kept, sum)
+		kept = append(kept, r)
 	}
 	if oq.byState {
 		rank := func(st string) int { return slices.Index(siteStates, st) }
-		sort.SliceStable(kept, func(i, j int) bool { return rank(kept[i].State) < rank(kept[j].State) })
+		sort.SliceStable(kept, func(i, j int) bool { return rank(kept[i].state) < rank(kept[j].state) })
 	} else {
-		sort.SliceStable(kept, func(i, j int) bool { return kept[i].Name < kept[j].Name })
+		sort.SliceStable(kept, func(i, j int) bool { return kept[i].site.Name < kept[j].site.Name })
 	}
 	out.Matched = len(kept)
 	out.Pages = max(1, (len(kept)+oq.perPage-1)/oq.perPage)
 	if from := (oq.page - 1) * oq.perPage; from < len(kept) {
-		out.Sites = kept[from:min(len(kept), from+oq.perPage)]
+		for _, r := range kept[from:min(len(kept), from+oq.perPage)] {
+			out.Sites = append(out.Sites, s.summary(c, &r, global, now, base))
+		}
 	}
 	writeJSON(c.w, http.StatusOK, out)
 	return nil
 }
 
-// summary is one site's row. st is nil for a site the proxy does not have
-// yet (a reload in progress).
-func (s *Server) summary(c *call, site *sites.Site, st *proxy.SiteStats, global state.Scope, now time.Time, base func(string) counts) SiteSummary {
-	sc := s.store.Scope(site.Name)
-	sum := SiteSummary{
-		Name: site.Name, Hosts: site.Hosts, Languages: site.Config.Page.Languages, ForceFallback: sc.ForceFallback, Branded: sc.Branding != nil,
-		Updates: len(sc.Updates) + len(global.Updates),
-	}
+// overviewRow is what the overview knows of a site before it builds its
+// row: enough for its state.
+type overviewRow struct {
+	site  *sites.Site
+	stats *proxy.SiteStats // nil for a site the proxy does not have yet (a reload in progress)
+	scope state.Scope
+	maint *state.Maintenance
+	state string
+}
+
+// effectiveMaintenance is the site's maintenance window, or the one for
+// every site: the site's own wins, as on the request path.
+func effectiveMaintenance(sc, global state.Scope) *state.Maintenance {
 	switch m := sc.Maintenance; {
 	case m != nil && m.Enabled:
-		sum.Maintenance = &MaintenanceView{Maintenance: *m, Active: m.ActiveAt(now), Scope: "site"}
+		return m
 	case global.Maintenance != nil && global.Maintenance.Enabled:
-		sum.Maintenance = &MaintenanceView{Maintenance: *global.Maintenance, Active: global.Maintenance.ActiveAt(now), Scope: "all"}
+		return global.Maintenance
 	}
-	if sum.Maintenance != nil && !c.tok.ops {
-		sum.Maintenance.BypassSecret = "" // as siteView: merchants see that there is maintenance, not how to pass it
-		sum.Maintenance.Allow = nil
+	return nil
+}
+
+// rowState is what shoppers of the site get, in one word.
+func rowState(r *overviewRow, now time.Time) string {
+	m := r.maint
+	open, up, origins := true, 0, 0
+	if r.stats != nil {
+		open = r.stats.Health.Open
+		origins = len(r.stats.Health.Origins)
+		for _, o := range r.stats.Health.Origins {
+			if o.State == health.Up {
+				up++
+			}
+		}
+	}
+	switch {
+	case m != nil && m.ActiveAt(now) && m.Mode == "read-only":
+		return stateReadOnly
+	case m != nil && m.ActiveAt(now):
+		return stateMaintenance
+	case r.scope.ForceFallback:
+		return stateForced
+	case !open:
+		return stateDown
+	case up < origins:
+		return stateDegraded
+	case m != nil && m.Start != nil && now.Before(*m.Start):
+		return stateScheduled
+	}
+	return stateOpen
+}
+
+// summary is one site's row of the page.
+func (s *Server) summary(c *call, r *overviewRow, global state.Scope, now time.Time, base func(string) counts) SiteSummary {
+	sc := r.scope
+	sum := SiteSummary{
+		Name: r.site.Name, Hosts: r.site.Hosts, Languages: r.site.Config.Page.Languages, State: r.state,
+		ForceFallback: sc.ForceFallback, Branded: sc.Branding != nil, Updates: len(sc.Updates) + len(global.Updates),
+	}
+	if m := r.maint; m != nil {
+		scope := "site"
+		if m != sc.Maintenance {
+			scope = "all"
+		}
+		sum.Maintenance = &MaintenanceView{Maintenance: *m, Active: m.ActiveAt(now), Scope: scope}
+		if !c.tok.ops {
+			sum.Maintenance.BypassSecret = "" // as siteView: merchants see that there is maintenance, not how to pass it
+			sum.Maintenance.Allow = nil
+		}
 	}
 	var served counts
-	open := true
-	if st != nil {
-		served = since(st.Served, base(site.Name))
-		open = st.Health.Open
+	if st := r.stats; st != nil {
+		served = since(st.Served, base(r.site.Name))
 		sum.Origins = len(st.Health.Origins)
 		for _, o := range st.Health.Origins {
 			if o.State == health.Up {
@@ -209,23 +265,6 @@ func (s *Server) summary(c *call, site *sites.Site, st *proxy.SiteStats, global 
 	sum.Answers = map[string]uint64{
 		"origin": served[proxy.OutcomeOrigin], "stale": served[proxy.OutcomeStale],
 		"outage": served[proxy.OutcomeOutage], "maintenance": served[proxy.OutcomeMaintenance],
-	}
-	m := sum.Maintenance
-	switch {
-	case m != nil && m.Active && m.Mode == "read-only":
-		sum.State = stateReadOnly
-	case m != nil && m.Active:
-		sum.State = stateMaintenance
-	case sc.ForceFallback:
-		sum.State = stateForced
-	case !open:
-		sum.State = stateDown
-	case sum.OriginsUp < sum.Origins:
-		sum.State = stateDegraded
-	case m != nil && m.Start != nil && now.Before(*m.Start):
-		sum.State = stateScheduled
-	default:
-		sum.State = stateOpen
 	}
 	return sum
 }

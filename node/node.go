@@ -57,6 +57,7 @@ type Node struct {
 	proxy    *proxy.Server
 	admin    *admin.Server
 	metrics  *metrics.Metrics
+	console  nodeConsole // the web console's sessions, fleet heartbeat and files
 
 	reloads, reloadErrors atomic.Uint64
 	loadedAt              atomic.Int64 // unix nanos the config in force was loaded
@@ -79,6 +80,8 @@ type Addrs struct {
 	HTTP  []string
 	HTTPS []string // empty with tls.mode off
 	Admin []string
+	// Console is listen.console's addresses; empty without it.
+	Console []string
 }
 
 // New reads the configuration and builds every component, without listening
@@ -141,7 +144,12 @@ func New(opt Options) (*Node, error) {
 		n.Close()
 		return nil, err
 	}
-	n.admin = admin.New(admin.Options{Config: cfg, Sites: reg, Store: n.state, Proxy: n.proxy, Metrics: n.metrics.Handler(), Log: n.log})
+	if err := n.newConsole(opt.Version); err != nil {
+		n.Close()
+		return nil, err
+	}
+	n.admin = admin.New(n.adminConsoleOptions(admin.Options{Config: cfg, Sites: reg, Store: n.state, Proxy: n.proxy, Metrics: n.metrics.Handler(), Log: n.log}))
+	n.console.events.admin.Store(n.admin)
 	n.loadedAt.Store(time.Now().UnixNano())
 	return n, nil
 }
@@ -165,6 +173,12 @@ func Check(path string) (*config.Config, error) {
 // (whose background fetches still store copies) goes before the cache,
 // and everything that talks to Redis goes before the Redis client.
 func (n *Node) Close() {
+	if n.admin != nil {
+		n.admin.Close()
+	}
+	if n.console.fleet != nil {
+		n.console.fleet.Close()
+	}
 	if n.metrics != nil {
 		n.metrics.Close()
 	}
@@ -194,11 +208,7 @@ func (n *Node) Close() {
 }
 
 func (n *Node) proxyOptions(cfg *config.Config, reg *sites.Registry) proxy.Options {
-	opt := proxy.Options{Config: cfg, Sites: reg, Logger: n.log, Cache: n.cache}
-	if n.webhook != nil {
-		opt.Notifier = n.webhook
-	}
-	return opt
+	return proxy.Options{Config: cfg, Sites: reg, Logger: n.log, Cache: n.cache, Notifier: n.notifier()}
 }
 
 // newWebhook starts the webhook for cfg, or returns old when the URL is
@@ -258,11 +268,19 @@ func (n *Node) Run(ctx context.Context) error {
 		closeAll(httpsLns)
 		return err
 	}
+	consoleLns, err := n.listenConsole()
+	if err != nil {
+		closeAll(httpLns)
+		closeAll(httpsLns)
+		closeAll(adminLns)
+		return err
+	}
 
 	n.cache.Start()
 	n.state.Start()
 	n.metrics.Start()
-	errc := make(chan error, len(httpLns)+len(httpsLns)+len(adminLns)+1)
+	n.admin.Start()
+	errc := make(chan error, len(httpLns)+len(httpsLns)+len(adminLns)+len(consoleLns)+1)
 	var wg sync.WaitGroup
 	serve := func(ln net.Listener, f func(net.Listener) error) {
 		wg.Add(1)
@@ -289,6 +307,7 @@ func (n *Node) Run(ctx context.Context) error {
 			n.proxy.Shutdown(context.Background())
 			adminSrv.Close()
 			closeAll(adminLns)
+			closeAll(consoleLns)
 			wg.Wait()
 			return err
 		}
@@ -297,6 +316,12 @@ func (n *Node) Run(ctx context.Context) error {
 		n.addrs.Admin = append(n.addrs.Admin, ln.Addr().String())
 		serve(ln, adminSrv.Serve)
 	}
+	consoleSrv := n.consoleServer()
+	for _, ln := range consoleLns {
+		n.addrs.Console = append(n.addrs.Console, ln.Addr().String())
+		serve(ln, consoleSrv.Serve)
+	}
+	n.console.fleet.Start() // announces the addresses just opened
 	n.admin.SetReady(true)
 	close(n.ready)
 	n.log.Info("awning is serving", "http", n.addrs.HTTP, "https", n.addrs.HTTPS, "admin", n.addrs.Admin, "sites", len(cfg.Sites))
@@ -320,6 +345,7 @@ func (n *Node) Run(ctx context.Context) error {
 	closeAll(httpLns)
 	closeAll(httpsLns)
 	adminSrv.Shutdown(sctx)
+	consoleSrv.Shutdown(sctx)
 	wg.Wait()
 	stopTLS()
 	n.log.Info("awning stopped")

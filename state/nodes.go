@@ -88,8 +88,9 @@ type Fleet struct {
 	host    string
 	started time.Time
 
-	mu   sync.Mutex
-	last time.Time // the last heartbeat written
+	mu      sync.Mutex
+	last    time.Time // the last heartbeat written
+	running bool      // Start ran: Close withdraws the announcement
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -143,6 +144,9 @@ func (f *Fleet) Start() {
 	if f.cfg.Redis == nil {
 		return
 	}
+	f.mu.Lock()
+	f.running = true
+	f.mu.Unlock()
 	f.wg.Add(1)
 	go f.loop()
 }
@@ -152,8 +156,12 @@ func (f *Fleet) Start() {
 func (f *Fleet) Close() {
 	f.cancel()
 	f.wg.Wait()
-	if f.cfg.Redis == nil {
-		return
+	f.mu.Lock()
+	running := f.running
+	f.running = false
+	f.mu.Unlock()
+	if !running {
+		return // never announced (check-config builds a node and opens no socket)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
