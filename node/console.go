@@ -51,7 +51,9 @@ func (ns notifiers) Notify(ev health.Event) {
 }
 
 // notifier is the health.Notifier of the proxy's sites.
-func (n *Node) notifier() health.Notifier { return notifiers{webhook: n.webhook, admin: &n.console.events} }
+func (n *Node) notifier() health.Notifier {
+	return notifiers{webhook: n.webhook, admin: &n.console.events}
+}
 
 // newConsole builds the console's parts; the admin API is given them in
 // adminConsoleOptions.
