@@ -283,10 +283,11 @@ func (s *Server) build(opt Options, prev *snapshot) (*snapshot, error) {
 			statuses[code] = true
 		}
 		st := &siteState{
-			site:          site,
-			count:         count,
-			pool:          p,
-			keys:          cache.NewKeyPolicy(site.Name, cfg.Cache.IgnoreQuery, cfg.Cache.PrivateCookies, sc.Page.Languages),
+			site:  site,
+			count: count,
+			pool:  p,
+			keys: cache.NewKeyPolicy(cache.KeyConfig{Site: site.Name, IgnoreQuery: cfg.Cache.IgnoreQuery,
+				AnonymousCookies: cfg.Cache.AnonymousCookies.Names, Languages: sc.Page.Languages}),
 			fallbackAfter: sc.Origin.FallbackAfter.D(),
 			policy: &cache.Policy{
 				Statuses:      statuses,
