@@ -59,7 +59,7 @@ func (c *call) scope() string {
 // languages are the page languages of the route's site; nil for every site.
 func (c *call) languages() []string {
 	if c.site != nil {
-		return c.site.Config.Page.Languages
+		return c.langs
 	}
 	return nil
 }
@@ -256,7 +256,8 @@ func (s *Server) getPage(c *call) error {
 // brandingView shows branding without the logo's bytes.
 func brandingView(b *pages.Branding) map[string]any {
 	out := map[string]any{"brand": b.Brand, "color": b.Color, "status_url": b.StatusURL, "contact": b.Contact,
-		"message": b.Message, "reassurance": b.Reassurance, "logo": len(b.Logo) > 0}
+		"message": b.Message, "reassurance": b.Reassurance, "logo": len(b.Logo) > 0,
+		"languages": b.Languages, "timezone": b.TimeZone}
 	return out
 }
 
@@ -268,10 +269,10 @@ func (s *Server) putPage(c *call) error {
 	if err := b.Validate(); err != nil {
 		return err
 	}
-	if err := onlyLanguages("message", b.Message, c.languages()); err != nil {
+	if err := onlyLanguages("message", b.Message, pageLanguages(&b, c)); err != nil {
 		return err
 	}
-	if err := onlyLanguages("reassurance", b.Reassurance, c.languages()); err != nil {
+	if err := onlyLanguages("reassurance", b.Reassurance, pageLanguages(&b, c)); err != nil {
 		return err
 	}
 	sc, err := s.change(c, c.scope(), "branding", func(sc *state.Scope) error {
@@ -357,8 +358,8 @@ func (s *Server) preview(c *call) error {
 		return badRequest("mode: want outage or maintenance, got %s", quote(string(mode)))
 	}
 	lang := c.r.URL.Query().Get("lang")
-	if lang != "" && !slices.Contains(c.site.Config.Page.Languages, lang) {
-		return badRequest("lang: the site's pages are in %v", c.site.Config.Page.Languages)
+	if lang != "" && !slices.Contains(c.languages(), lang) {
+		return badRequest("lang: the site's pages are in %v", c.languages())
 	}
 	html, err := s.renderPreview(c, mode, lang)
 	if err != nil {

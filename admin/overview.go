@@ -241,6 +241,9 @@ func (s *Server) summary(c *call, r *overviewRow, global state.Scope, now time.T
 		Name: r.site.Name, Hosts: r.site.Hosts, Languages: r.site.Config.Page.Languages, State: r.state,
 		ForceFallback: sc.ForceFallback, Branded: sc.Branding != nil, Updates: len(sc.Updates) + len(global.Updates),
 	}
+	if b := sc.Branding; b != nil && len(b.Languages) > 0 {
+		sum.Languages = b.Languages
+	}
 	if m := r.maint; m != nil {
 		scope := "site"
 		if m != sc.Maintenance {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/awningproxy/awning/pages"
+	"github.com/awningproxy/awning/sites"
 	"github.com/awningproxy/awning/state"
 )
 
@@ -60,10 +61,10 @@ func (s *Server) putDraft(c *call) error {
 	if err := b.Validate(); err != nil {
 		return err
 	}
-	if err := onlyLanguages("message", b.Message, c.languages()); err != nil {
+	if err := onlyLanguages("message", b.Message, pageLanguages(&b, c)); err != nil {
 		return err
 	}
-	if err := onlyLanguages("reassurance", b.Reassurance, c.languages()); err != nil {
+	if err := onlyLanguages("reassurance", b.Reassurance, pageLanguages(&b, c)); err != nil {
 		return err
 	}
 	if b.Logo == nil {
@@ -123,6 +124,24 @@ func (s *Server) pageConfig(c *call) error {
 		Reassurance: pg.Reassurance, Logo: pg.Logo != "", Languages: pg.Languages, TimeZone: pg.TimeZone,
 	})
 	return nil
+}
+
+// siteLanguages are the languages a site's pages are shown in: the ones the
+// merchant chose, else the config's.
+func (s *Server) siteLanguages(site *sites.Site) []string {
+	if b := s.store.Scope(site.Name).Branding; b != nil && len(b.Languages) > 0 {
+		return b.Languages
+	}
+	return site.Config.Page.Languages
+}
+
+// pageLanguages are the languages texts of a branding body may be in: the
+// ones it sets, else the site's.
+func pageLanguages(b *pages.Branding, c *call) []string {
+	if len(b.Languages) > 0 {
+		return b.Languages
+	}
+	return c.languages()
 }
 
 // renderPreview renders the preview route's page: with the caller's draft

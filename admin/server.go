@@ -151,6 +151,9 @@ type call struct {
 	// session is the console session of a cookie-authenticated call; nil
 	// for a bearer token.
 	session *sessionCaller
+	// langs are the site's page languages: the merchant's, else the
+	// config's.
+	langs []string
 }
 
 // handle registers an API route: authentication, cross-site refusal, the
@@ -178,6 +181,7 @@ func (s *Server) handle(pattern string, a access, h func(*call) error) {
 				writeError(w, http.StatusNotFound, "no site named "+quote(name))
 				return
 			}
+			c.langs = s.siteLanguages(c.site)
 		}
 		if a == opsOnly && !tok.ops {
 			writeError(w, http.StatusForbidden, "this needs an ops token")

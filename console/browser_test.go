@@ -264,6 +264,13 @@ func TestConsoleMerchant(t *testing.T) {
 		chromedp.Clear(".brand-form input[name=color]"),
 		chromedp.SendKeys(".brand-form input[name=color]", "#2a6f4e"),
 		chromedp.SendKeys("fieldset.lang textarea[lang=nl]", "De oven is even uit; we bakken zo weer."))
+	// German as well: its texts appear, and what was typed in Dutch stays.
+	b.Do(t, "add German", chromedp.Click(`.langs-pick input[value=de]`))
+	b.WaitTrue(t, "the German texts", `!!document.querySelector("fieldset.lang textarea[lang=de]")`)
+	b.Do(t, "German message", chromedp.SendKeys("fieldset.lang textarea[lang=de]", "Gleich wieder da."))
+	if got := chrome.Eval[string](t, b, `document.querySelector("fieldset.lang textarea[lang=nl]").value`); got != "De oven is even uit; we bakken zo weer." {
+		t.Errorf("the Dutch message after adding German: %q", got)
+	}
 	logo := logoPNG(t)
 	chrome.Eval[bool](t, b, `(() => {
 		const bytes = Uint8Array.from(atob("`+base64.StdEncoding.EncodeToString(logo)+`"), c => c.charCodeAt(0));
@@ -304,6 +311,9 @@ func TestConsoleMerchant(t *testing.T) {
 	st, h, body := s.get(t, "/product/1", "nl")
 	if st != 503 || h.Get("Awning-Served") != "outage" || !strings.Contains(body, "--brand:#2a6f4e") || !strings.Contains(body, "De oven is even uit; we bakken zo weer.") {
 		t.Fatalf("outage page after saving: %d %s; want the merchant's colour and message:\n%.600s", st, h.Get("Awning-Served"), body)
+	}
+	if st, h, body := s.get(t, "/product/1", "de"); st != 503 || !strings.HasPrefix(h.Get("Content-Language"), "de") || !strings.Contains(body, "Gleich wieder da.") {
+		t.Errorf("the outage page in German: %d %q; want the merchant's German message", st, h.Get("Content-Language"))
 	}
 	i := strings.Index(body, "/.well-known/awning/logo/bakkerij-")
 	if i < 0 {

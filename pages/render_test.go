@@ -639,3 +639,43 @@ func TestPaletteOf(t *testing.T) {
 		t.Error(`PaletteOf("red") accepted`)
 	}
 }
+
+// TestMerchantLanguagesAndZone: a merchant's languages and time zone take
+// the place of the site's; invalid ones are refused by Validate and, had
+// they been stored anyway, ignored by Render.
+func TestMerchantLanguagesAndZone(t *testing.T) {
+	site, st := fixture(t, "nl", "en")
+	end := time.Date(2025, 1, 14, 15, 0, 0, 0, time.UTC)
+	st.Window = &Window{End: end}
+	st.Branding = &Branding{Languages: []string{"de", "en"}, TimeZone: "America/New_York"}
+	set, err := Render(site, st, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var langs []string
+	for _, v := range set.Maintenance.Variants() {
+		langs = append(langs, v.Lang)
+	}
+	if got := strings.Join(langs, " "); got != "de en" {
+		t.Errorf("variants %q; want the merchant's languages, de en", got)
+	}
+	if html := string(set.Maintenance.Variant("en").HTML); !strings.Contains(html, "10:00") || !strings.Contains(html, "EST") {
+		t.Errorf("the end of maintenance is not shown in New York time (10:00 EST)")
+	}
+	for _, b := range []Branding{
+		{Languages: []string{"xx"}},
+		{Languages: []string{"nl", "nl"}},
+		{Languages: []string{}},
+		{TimeZone: "Mars/Olympus"},
+		{TimeZone: "Local"},
+	} {
+		if err := b.Validate(); err == nil {
+			t.Errorf("Validate(%+v) accepted it", b)
+		}
+		st.Branding = &b
+		set, err := Render(site, st, Options{})
+		if err != nil || set.Outage.Variants()[0].Lang != "nl" {
+			t.Errorf("Render with %+v: %v; want the site's own languages", b, err)
+		}
+	}
+}

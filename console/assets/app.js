@@ -404,11 +404,17 @@
       var site = r[0], conf = r[1], page = r[2], incidents = r[3];
       var box = screen(site.name, { wide: true });
       box.append(h("p", { class: "lede" }, h("a", { href: "#/sites", text: t("site.back") }), " · ", site.hosts.join(", ")));
-      box.append(sectionNow(site, conf));
+      // What the pages are shown in now: the merchant's languages and zone,
+      // else the config's.
+      var eff = Object.assign({}, conf, {
+        languages: page.languages && page.languages.length ? page.languages : conf.languages,
+        timezone: page.timezone || conf.timezone
+      });
+      box.append(sectionNow(site, eff));
       if (ops) {
         // Ops come for the switches; the page's branding is the merchant's.
-        box.append(sectionMaintenance(site, conf, r[5]));
-        box.append(sectionUpdates(site, conf, r[4]));
+        box.append(sectionMaintenance(site, eff, r[5]));
+        box.append(sectionUpdates(site, eff, r[4]));
         box.append(sectionFallback(site));
       }
       box.append(sectionBranding(site, conf, page));
@@ -509,17 +515,69 @@
     form.append(field("contact", t("brand.contact"), page.contact, conf.contact, "text", t("brand.contact.help")));
     form.append(field("status_url", t("brand.status"), page.status_url, conf.status_url, "url", t("brand.status.help")));
 
-    var msgs = {}, lines = {};
-    conf.languages.forEach(function (l) {
-      var mid = id("f-msg"), rid = id("f-re");
-      msgs[l] = h("textarea", { id: mid, lang: l, rows: 3, maxlength: 600, placeholder: (conf.message && conf.message[l]) || t("brand.message.default") });
-      msgs[l].value = (page.message && page.message[l]) || "";
-      lines[l] = h("textarea", { id: rid, lang: l, rows: 3, placeholder: ((conf.reassurance && conf.reassurance[l]) || []).join("\n"), "aria-describedby": rid + "-help" });
-      lines[l].value = ((page.reassurance && page.reassurance[l]) || []).join("\n");
-      form.append(h("fieldset", { class: "lang" }, h("legend", { text: langName(l) }),
-        h("div", { class: "field" }, h("label", { for: mid, text: t("brand.message", { lang: langName(l) }) }), msgs[l]),
-        h("div", { class: "field" }, h("label", { for: rid, text: t("brand.reassurance", { lang: langName(l) }) }), lines[l], h("p", { id: rid + "-help", class: "help", text: t("brand.reassurance.help") }))));
+    // Languages and time zone: the config's unless the merchant picks
+    // others; the texts below follow the languages picked.
+    var langs = (page.languages && page.languages.length ? page.languages : conf.languages).slice();
+    var langFs = h("fieldset", { class: "inline langs-pick" }, h("legend", { text: t("brand.languages") }));
+    var mainSel = h("select", { id: id("f-main") });
+    function drawMain() {
+      mainSel.replaceChildren();
+      langs.forEach(function (l) { mainSel.append(h("option", { value: l, text: langName(l) })); });
+      mainSel.value = langs[0];
+    }
+    CFG.page_languages.forEach(function (l) {
+      var cid = id("f-lang");
+      langFs.append(h("span", { class: "radio" }, h("input", { type: "checkbox", id: cid, value: l, checked: langs.indexOf(l) >= 0, onchange: function (ev) {
+        var i = langs.indexOf(l);
+        if (ev.target.checked && i < 0) langs.push(l);
+        if (!ev.target.checked && i >= 0) {
+          if (langs.length === 1) { ev.target.checked = true; return; }
+          langs.splice(i, 1);
+        }
+        drawMain();
+        drawTexts();
+      } }), h("label", { for: cid, lang: l, text: langName(l) })));
     });
+    mainSel.addEventListener("change", function () {
+      langs.splice(langs.indexOf(mainSel.value), 1);
+      langs.unshift(mainSel.value);
+      drawTexts();
+      changed();
+    });
+    drawMain();
+    var zones = h("datalist", { id: id("zones") });
+    if (Intl.supportedValuesOf) Intl.supportedValuesOf("timeZone").forEach(function (z) { zones.append(h("option", { value: z })); });
+    var tzId = id("f-tz");
+    fields.timezone = h("input", { id: tzId, name: "timezone", value: page.timezone || "", placeholder: conf.timezone || "UTC", list: zones.id, autocomplete: "off", "aria-describedby": tzId + "-h" });
+    form.append(langFs, h("div", { class: "field" }, h("label", { for: mainSel.id, text: t("brand.main") }), mainSel),
+      h("div", { class: "field" }, h("label", { for: tzId, text: t("brand.timezone") }), fields.timezone, zones, h("p", { id: tzId + "-h", class: "help", text: t("brand.timezone.help") })));
+
+    var msgs = {}, lines = {};
+    var kept = { m: page.message || {}, r: page.reassurance || {} };
+    var textBox = h("div", { class: "lang-texts" });
+    function drawTexts() {
+      // Keep what was typed in a language that is dropped and picked again.
+      Object.keys(msgs).forEach(function (l) { kept.m[l] = msgs[l].value; kept.r[l] = lines[l].value.split("\n"); });
+      msgs = {};
+      lines = {};
+      textBox.replaceChildren();
+      langs.forEach(function (l) {
+        var mid = id("f-msg"), rid = id("f-re");
+        msgs[l] = h("textarea", { id: mid, lang: l, rows: 3, maxlength: 600, placeholder: (conf.message && conf.message[l]) || t("brand.message.default") });
+        msgs[l].value = kept.m[l] || "";
+        lines[l] = h("textarea", { id: rid, lang: l, rows: 3, placeholder: ((conf.reassurance && conf.reassurance[l]) || []).join("\n"), "aria-describedby": rid + "-help" });
+        lines[l].value = (kept.r[l] || []).join("\n");
+        textBox.append(h("fieldset", { class: "lang" }, h("legend", { text: langName(l) }),
+          h("div", { class: "field" }, h("label", { for: mid, text: t("brand.message", { lang: langName(l) }) }), msgs[l]),
+          h("div", { class: "field" }, h("label", { for: rid, text: t("brand.reassurance", { lang: langName(l) }) }), lines[l], h("p", { id: rid + "-help", class: "help", text: t("brand.reassurance.help") }))));
+      });
+      // The preview's languages follow.
+      langSel.replaceChildren();
+      langs.forEach(function (l) { langSel.append(h("option", { value: l, text: langName(l) })); });
+      if (langs.indexOf(pv.lang) < 0) pv.lang = langs[0];
+      langSel.value = pv.lang;
+    }
+    form.append(textBox);
 
     var resetBox = h("div", { class: "confirm", hidden: true, role: "group", "aria-label": t("brand.reset.confirm") },
       h("span", { text: t("brand.reset.confirm") }),
@@ -537,9 +595,10 @@
 
     function branding(withLogo) {
       var b = {};
-      ["brand", "color", "contact", "status_url"].forEach(function (k) { var v = fields[k].value.trim(); if (v) b[k] = v; });
+      ["brand", "color", "contact", "status_url", "timezone"].forEach(function (k) { var v = fields[k].value.trim(); if (v) b[k] = v; });
+      if (langs.join(",") !== conf.languages.join(",")) b.languages = langs.slice();
       var m = {}, r = {}, anyM = false, anyR = false;
-      conf.languages.forEach(function (l) {
+      langs.forEach(function (l) {
         var v = msgs[l].value.trim();
         if (v) { m[l] = v; anyM = true; }
         var ls = lines[l].value.split("\n").map(function (x) { return x.trim(); }).filter(Boolean);
@@ -552,7 +611,7 @@
     }
 
     // Preview: the page as shoppers would get it, in a sandboxed frame.
-    var pv = { mode: "outage", lang: conf.languages[0], width: "desktop", n: 0 };
+    var pv = { mode: "outage", lang: langs[0], width: "desktop", n: 0 };
     var frame = h("iframe", { sandbox: "", class: "preview-frame desktop", title: t("pv.title") });
     var frameBox = h("div", { class: "preview-box desktop" }, frame);
     function radios(name, legend, opts, cur, onchange) {
@@ -564,7 +623,7 @@
       return fs;
     }
     var langSel = h("select", { id: id("pv-lang"), onchange: function () { pv.lang = langSel.value; load(); } });
-    conf.languages.forEach(function (l) { langSel.append(h("option", { value: l, text: langName(l) })); });
+    drawTexts();
     var controls = h("div", { class: "preview-controls" },
       radios("mode", t("pv.page"), [["outage", t("pv.outage")], ["maintenance", t("pv.maintenance")]], pv.mode, function (v) { pv.mode = v; load(); }),
       h("div", { class: "field inline" }, h("label", { for: langSel.id, text: t("pv.lang") }), langSel),
