@@ -3,11 +3,11 @@ package admin
 import (
 	"context"
 	"net/http"
-	"runtime/debug"
 	"sync"
 	"time"
 
 	"github.com/awningproxy/awning/fallback/health"
+	"github.com/awningproxy/awning/internal/supervisor"
 	"github.com/awningproxy/awning/state"
 )
 
@@ -22,9 +22,10 @@ type uiState struct {
 	recent    *recentAnswers
 	incidents *incidents
 
-	stop chan struct{}
-	once sync.Once
-	wg   sync.WaitGroup
+	sampler supervisor.Loop // restarts the answers' sampling after a panic
+	stop    chan struct{}
+	once    sync.Once
+	wg      sync.WaitGroup
 }
 
 // consoleRoutes registers the console's files and the routes the console
@@ -80,8 +81,18 @@ func (s *Server) Start() {
 		return
 	}
 	s.sample()
-	s.ui.wg.Add(1)
-	go s.sampleLoop()
+	s.ui.sampler = supervisor.Loop{Name: "console answers sampling", Log: s.log}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.ui.wg.Add(2)
+	go func() {
+		defer s.ui.wg.Done()
+		s.ui.sampler.Run(ctx, s.sampleEvery)
+	}()
+	go func() {
+		defer s.ui.wg.Done()
+		<-s.ui.stop
+		cancel()
+	}()
 }
 
 // Close stops what Start started and waits for it.
@@ -93,18 +104,13 @@ func (s *Server) Close() {
 	s.ui.wg.Wait()
 }
 
-func (s *Server) sampleLoop() {
-	defer s.ui.wg.Done()
-	defer func() {
-		if v := recover(); v != nil {
-			s.log.Error("admin sampling loop panicked", "panic", v, "stack", string(debug.Stack()))
-		}
-	}()
+// sampleEvery samples the answers every recentEvery until ctx ends.
+func (s *Server) sampleEvery(ctx context.Context) {
 	t := time.NewTicker(recentEvery)
 	defer t.Stop()
 	for {
 		select {
-		case <-s.ui.stop:
+		case <-ctx.Done():
 			return
 		case <-t.C:
 			s.sample()

@@ -8,11 +8,11 @@ import (
 	"errors"
 	"log/slog"
 	"os"
-	"runtime/debug"
 	"sort"
 	"sync"
 	"time"
 
+	"github.com/awningproxy/awning/internal/supervisor"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -89,8 +89,9 @@ type Fleet struct {
 	started time.Time
 
 	mu      sync.Mutex
-	last    time.Time // the last heartbeat written
-	running bool      // Start ran: Close withdraws the announcement
+	last    time.Time       // the last heartbeat written
+	running bool            // Start ran: Close withdraws the announcement
+	loop    supervisor.Loop // restarts the heartbeat after a panic
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -124,6 +125,7 @@ func NewFleet(cfg FleetConfig) *Fleet {
 	var b [4]byte
 	rand.Read(b[:])
 	f := &Fleet{cfg: cfg, id: host + "-" + hex.EncodeToString(b[:]), host: host, started: cfg.Now().UTC()}
+	f.loop = supervisor.Loop{Name: "fleet heartbeat", Log: cfg.Log}
 	f.ctx, f.cancel = context.WithCancel(context.Background())
 	return f
 }
@@ -148,7 +150,10 @@ func (f *Fleet) Start() {
 	f.running = true
 	f.mu.Unlock()
 	f.wg.Add(1)
-	go f.loop()
+	go func() {
+		defer f.wg.Done()
+		f.loop.Run(f.ctx, f.beatEvery)
+	}()
 }
 
 // Close stops the loop and withdraws the node: a node that stops on
@@ -174,19 +179,14 @@ func (f *Fleet) Close() {
 	}
 }
 
-func (f *Fleet) loop() {
-	defer f.wg.Done()
-	defer func() {
-		if v := recover(); v != nil {
-			f.cfg.Log.Error("fleet heartbeat loop panicked", "panic", v, "stack", string(debug.Stack()))
-		}
-	}()
+// beatEvery announces the node now and every Every until ctx ends.
+func (f *Fleet) beatEvery(ctx context.Context) {
 	t := time.NewTicker(f.cfg.Every)
 	defer t.Stop()
 	for {
 		f.beat()
 		select {
-		case <-f.ctx.Done():
+		case <-ctx.Done():
 			return
 		case <-t.C:
 		}

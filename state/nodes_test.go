@@ -2,6 +2,7 @@ package state
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -129,5 +130,33 @@ func TestFleetRedisDown(t *testing.T) {
 	nodes, err := f.Nodes(ctx)
 	if err == nil || len(nodes) != 1 || !nodes[0].Self {
 		t.Fatalf("Nodes with Redis down = %+v, %v; want this node alone and an error", nodes, err)
+	}
+}
+
+// TestFleetHeartbeatSurvivesPanic: a panic in the heartbeat (here, in what
+// the node says of itself) is recovered and the heartbeat goes on.
+func TestFleetHeartbeatSurvivesPanic(t *testing.T) {
+	r := testkit.StartRedis(t)
+	c, err := OpenRedis(r.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var calls atomic.Int32
+	f := NewFleet(FleetConfig{
+		Redis: c, Every: 20 * time.Millisecond, Log: quiet(),
+		Self: func() NodeInfo {
+			if calls.Add(1) == 1 {
+				panic("first heartbeat")
+			}
+			return NodeInfo{Sites: 1}
+		},
+	})
+	f.loop.MinBackoff = time.Millisecond
+	f.Start()
+	defer f.Close()
+	testkit.WaitFor(t, 5*time.Second, "a heartbeat after the panic", func() bool { return !f.LastBeat().IsZero() })
+	if f.loop.Panics() != 1 {
+		t.Errorf("panics = %d; want 1", f.loop.Panics())
 	}
 }
