@@ -167,12 +167,19 @@ func (s *shop) api(t *testing.T, method, path, body, bearer string, cookie *http
 
 func adminHost(s *shop) string { return strings.TrimPrefix(s.ui, "http://") }
 
-// shot saves a screenshot to the artifacts directory, and to docs/ with
-// -update.
-func shot(t testing.TB, b *chrome.Browser, name string) {
+// shot saves a screenshot of the whole page to the artifacts directory,
+// and to docs/ with -update.
+func shot(t testing.TB, b *chrome.Browser, name string) { saveShot(t, b, name, chromedp.FullScreenshot(100)) }
+
+// shotWindow saves what fits the window, for a page too long to show whole.
+func shotWindow(t testing.TB, b *chrome.Browser, name string) {
+	saveShot(t, b, name, chromedp.CaptureScreenshot())
+}
+
+func saveShot(t testing.TB, b *chrome.Browser, name string, capture chromedp.Action[[]byte]) {
 	t.Helper()
 	b.Do(t, "scroll to the top", chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, 0)`))
-	data, err := chromedp.Run(b.Ctx, chromedp.FullScreenshot(100))
+	data, err := chromedp.Run(b.Ctx, capture)
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)
 	}
@@ -203,9 +210,12 @@ func accessible(t *testing.T, b *chrome.Browser, screen string) {
 	if n := chrome.Eval[int](t, b, `document.querySelectorAll("h1").length`); n != 1 {
 		t.Errorf("%s: %d h1 elements; want 1", screen, n)
 	}
-	if over := chrome.Eval[bool](t, b, `document.documentElement.scrollWidth > window.innerWidth + 1`); over {
-		t.Errorf("%s: the page scrolls sideways (%d px wide in a %d px window)", screen,
-			chrome.Eval[int](t, b, `document.documentElement.scrollWidth`), chrome.Eval[int](t, b, `window.innerWidth`))
+	// clientWidth is the layout viewport (the device's width on a phone);
+	// innerWidth would grow with the zoom-out a phone applies to a page too
+	// wide for it.
+	if over := chrome.Eval[bool](t, b, `document.documentElement.scrollWidth > document.documentElement.clientWidth + 1`); over {
+		t.Errorf("%s: the page scrolls sideways (%d px wide in a %d px viewport)", screen,
+			chrome.Eval[int](t, b, `document.documentElement.scrollWidth`), chrome.Eval[int](t, b, `document.documentElement.clientWidth`))
 	}
 }
 
@@ -214,6 +224,12 @@ func accessible(t *testing.T, b *chrome.Browser, screen string) {
 func waitScreen(t *testing.T, b *chrome.Browser, what, cond string) {
 	t.Helper()
 	b.WaitTrue(t, what, `(`+cond+`) && document.activeElement && document.activeElement.tagName === "H1"`)
+}
+
+// waitPreview waits until the preview frame shows its latest load.
+func waitPreview(t *testing.T, b *chrome.Browser) {
+	t.Helper()
+	b.WaitTrue(t, "the preview", `(f => f.src.endsWith("&v=" + f.dataset.shown))(document.querySelector(".preview-frame"))`)
 }
 
 func logoPNG(t testing.TB) []byte {
@@ -301,6 +317,7 @@ func TestConsoleMerchant(t *testing.T) {
 		t.Fatal("a draft reached shoppers before it was saved")
 	}
 	accessible(t, b, "site (merchant)")
+	waitPreview(t, b)
 	shot(t, b, "console-merchant.png")
 
 	b.Do(t, "save", chromedp.Click(".brand-form button[type=submit]"))
@@ -380,6 +397,7 @@ func TestConsoleMerchant(t *testing.T) {
 	b.Do(t, "back to the site", chromedp.Evaluate[chromedp.Void](`location.hash = "#/site/bakkerij"`))
 	waitScreen(t, b, "the site on a phone", `location.hash === "#/site/bakkerij" && !!document.querySelector(".contrast p")`)
 	accessible(t, b, "site (merchant, phone)")
+	waitPreview(t, b)
 	shot(t, b, "console-merchant-phone.png")
 
 	// Sign out: the server forgets the session.

@@ -146,7 +146,7 @@ func BenchmarkConsoleOverview(b *testing.B) {
 				if total := chrome.Eval[string](b, br, `document.querySelector(".lede").textContent`); !strings.HasPrefix(total, "10,000 sites") {
 					b.Fatalf("overview says %q; want 10,000 sites", total)
 				}
-				shot(b, br, "console-overview-10000.png")
+				shotWindow(b, br, "console-overview-10000.png")
 			}
 			br.CheckOnly(b, strings.TrimPrefix(ui, "http://"))
 			br.CheckQuiet(b, nil)

@@ -614,6 +614,8 @@
     var pv = { mode: "outage", lang: langs[0], width: "desktop", n: 0 };
     var frame = h("iframe", { sandbox: "", class: "preview-frame desktop", title: t("pv.title") });
     var frameBox = h("div", { class: "preview-box desktop" }, frame);
+    // Which load the frame shows, for whoever waits for it (tests).
+    frame.addEventListener("load", function () { frame.dataset.shown = String(pv.n); });
     function radios(name, legend, opts, cur, onchange) {
       var fs = h("fieldset", { class: "inline" }, h("legend", { text: legend }));
       opts.forEach(function (o) {
