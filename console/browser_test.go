@@ -169,7 +169,9 @@ func adminHost(s *shop) string { return strings.TrimPrefix(s.ui, "http://") }
 
 // shot saves a screenshot of the whole page to the artifacts directory,
 // and to docs/ with -update.
-func shot(t testing.TB, b *chrome.Browser, name string) { saveShot(t, b, name, chromedp.FullScreenshot(100)) }
+func shot(t testing.TB, b *chrome.Browser, name string) {
+	saveShot(t, b, name, chromedp.FullScreenshot(100))
+}
 
 // shotWindow saves what fits the window, for a page too long to show whole.
 func shotWindow(t testing.TB, b *chrome.Browser, name string) {
