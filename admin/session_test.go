@@ -48,6 +48,13 @@ admin:
 
 func newConsoleEnv(t testing.TB, extraTokens string) *consoleEnv {
 	t.Helper()
+	return newConsoleEnvWith(t, extraTokens, nil)
+}
+
+// newConsoleEnvWith builds a consoleEnv whose sessions are kept in sessions
+// (nil: this API's memory).
+func newConsoleEnvWith(t testing.TB, extraTokens string, sessions func(now func() time.Time) *state.Sessions) *consoleEnv {
+	t.Helper()
 	cfg, err := config.Parse("test.yaml", []byte(consoleYAML(extraTokens)))
 	if err != nil {
 		t.Fatal(err)
@@ -67,9 +74,13 @@ func newConsoleEnv(t testing.TB, extraTokens string) *consoleEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ss := state.NewSessions(state.SessionsConfig{Now: clock.Now, Log: log})
+	if sessions != nil {
+		ss = sessions(clock.Now)
+	}
 	a := New(Options{
 		Config: cfg, Sites: reg, Store: store, Proxy: px, Log: log, Now: clock.Now,
-		Sessions:   state.NewSessions(state.SessionsConfig{Now: clock.Now, Log: log}),
+		Sessions:   ss,
 		SessionTTL: time.Hour,
 		Console:    http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "console") }),
 	})
@@ -337,5 +348,34 @@ func TestConsoleServed(t *testing.T) {
 		if resp.StatusCode != want {
 			t.Errorf("console listener GET %s: %d; want %d", path, resp.StatusCode, want)
 		}
+	}
+}
+
+// TestSessionAcrossNodes: with the sessions in Redis, a browser signed in
+// through one node is accepted by another (a load balancer may send it
+// anywhere), and signing out through that one ends it on the first.
+func TestSessionAcrossNodes(t *testing.T) {
+	r := testkit.StartRedis(t)
+	shared := func(now func() time.Time) *state.Sessions {
+		c, err := state.OpenRedis(r.URL())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return state.NewSessions(state.SessionsConfig{Redis: c, Now: now, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	}
+	a, b := newConsoleEnvWith(t, "", shared), newConsoleEnvWith(t, "", shared)
+	c, v, _ := a.signIn(t, `{"token": "`+opsToken+`"}`, a.browser()...)
+	if st, body := b.as(t, c, "", "GET", "/v1/session", ""); st != 200 || !strings.Contains(body, `"name": "ops"`) {
+		t.Fatalf("node b, with node a's cookie: %d %s", st, body)
+	}
+	if st, body := b.as(t, c, v.CSRF, "PUT", "/v1/sites/bakkerij/fallback", "", b.browser()...); st != 200 {
+		t.Fatalf("node b, a change with node a's session: %d %s", st, body)
+	}
+	if st, _ := b.as(t, c, v.CSRF, "DELETE", "/v1/session", "", b.browser()...); st != 200 {
+		t.Fatalf("sign-out through node b: %d", st)
+	}
+	if st, _ := a.as(t, c, "", "GET", "/v1/sites", ""); st != 401 {
+		t.Fatalf("node a after signing out through node b: %d; want 401", st)
 	}
 }

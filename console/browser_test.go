@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"flag"
-	"fmt"
 	"image"
 	"image/color"
 	"image/png"
@@ -636,5 +635,3 @@ func contrast(a, b [3]float64) float64 {
 	}
 	return (la + 0.05) / (lb + 0.05)
 }
-
-var _ = fmt.Sprint
