@@ -5,9 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/awningproxy/awning/pages"
@@ -29,7 +27,7 @@ const (
 	draftTTL  = 30 * time.Minute
 	// maxDraftBody fits a logo of the largest size as base64 with the
 	// rest of the branding.
-	maxDraftBody = maxLogoBody*4/3 + maxJSONBody
+	maxDraftBody = pages.MaxLogoBytes*4/3 + maxJSONBody
 )
 
 // draftKey names the caller's draft of the call's site.
@@ -42,21 +40,9 @@ func draftKey(c *call) string {
 }
 
 func (s *Server) putDraft(c *call) error {
-	if ct := c.r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		return &apiError{http.StatusUnsupportedMediaType, "send the body as application/json"}
-	}
-	data, err := io.ReadAll(http.MaxBytesReader(c.w, c.r.Body, maxDraftBody))
-	if err != nil {
-		return err
-	}
 	var b pages.Branding
-	dec := json.NewDecoder(strings.NewReader(string(data)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&b); err != nil {
-		return badRequest("bad JSON body: %s", strings.TrimPrefix(err.Error(), "json: "))
-	}
-	if dec.More() {
-		return badRequest("bad JSON body: more than one JSON value")
+	if err := decodeJSONUpTo(c, &b, maxDraftBody); err != nil {
+		return err
 	}
 	if err := b.Validate(); err != nil {
 		return err

@@ -41,6 +41,12 @@ type Options struct {
 	Log *slog.Logger
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// Checks reports the node's dependencies for GET /readyz. Optional.
+	Checks func(context.Context) map[string]Check
+	// SiteURL returns the URL shoppers reach a host at through this node
+	// (scheme, host, and the port when it is not the scheme's default), for
+	// links such as the maintenance bypass. Optional.
+	SiteURL func(host string) string
 
 	// The web console (console.go): Console serves its files at /ui/;
 	// Sessions keeps its sign-ins (default: this node's memory) for
@@ -64,6 +70,8 @@ type Server struct {
 	proxy   Proxy
 	metrics http.Handler
 	now     func() time.Time
+	checks  func(context.Context) map[string]Check
+	siteURL func(host string) string
 	mux     *http.ServeMux
 	ready   atomic.Bool
 	conf    atomic.Pointer[view]
@@ -77,17 +85,14 @@ type view struct {
 	tokens []token
 }
 
-// Body limits: a JSON body is small; a logo is at most 200 KB (the limit
-// is a little higher so the error says what was wrong).
-const (
-	maxJSONBody = 64 << 10
-	maxLogoBody = 256 << 10
-)
+// maxJSONBody bounds a JSON body; a logo has its own limit,
+// pages.MaxLogoBytes.
+const maxJSONBody = 64 << 10
 
 // New builds the admin server. It answers /healthz at once and /readyz once
-// SetReady(true) is called.
+// SetReady(true) is called and every required check passes (ready.go).
 func New(opt Options) *Server {
-	s := &Server{log: opt.Log, store: opt.Store, proxy: opt.Proxy, metrics: opt.Metrics, now: opt.Now, mux: http.NewServeMux()}
+	s := &Server{log: opt.Log, store: opt.Store, proxy: opt.Proxy, metrics: opt.Metrics, now: opt.Now, checks: opt.Checks, siteURL: opt.SiteURL, mux: http.NewServeMux()}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -100,13 +105,7 @@ func New(opt Options) *Server {
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"alive": true})
 	})
-	s.mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if !s.ready.Load() {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false})
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"ready": true})
-	})
+	s.mux.HandleFunc("GET /readyz", s.readyz)
 	if s.metrics != nil {
 		s.mux.Handle("GET /metrics", s.metrics)
 	}

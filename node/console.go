@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/awningproxy/awning/admin"
+	"github.com/awningproxy/awning/config"
 	"github.com/awningproxy/awning/console"
 	"github.com/awningproxy/awning/fallback/health"
 	"github.com/awningproxy/awning/pages"
@@ -89,14 +90,13 @@ func (n *Node) selfInfo() state.NodeInfo {
 	return info
 }
 
-// serveConsole opens listen.console, when set, serving the console and the
-// API it calls.
-func (n *Node) listenConsole() ([]net.Listener, error) {
-	addr := n.Config().Listen.Console
-	if addr == "" {
+// listenConsole opens listen.console, when set: the console and the API
+// it calls.
+func (n *Node) listenConsole(cfg *config.Config) ([]net.Listener, error) {
+	if cfg.Listen.Console == "" {
 		return nil, nil
 	}
-	return listen(addr, n.Config().Listen.ReusePortOn())
+	return listenOn(cfg, "listen.console", cfg.Listen.Console, cfg.Listen.ReusePortOn())
 }
 
 func (n *Node) consoleServer() *http.Server {

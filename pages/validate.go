@@ -193,7 +193,12 @@ func (c *fieldChecker) messages(field string, m map[string]string) {
 }
 
 // text checks length and characters. Markup needs no check here: every
-// text is escaped when rendered, so "<b>" shows as "<b>".
+// text is escaped when rendered, so "<b>" shows as "<b>". What escaping
+// cannot neutralise is refused: control characters, and invisible format
+// characters (Unicode category Cf: bidi overrides and isolates such as
+// U+202E, zero-width spaces and joiners U+200B..U+200F, the BOM U+FEFF),
+// which reorder or hide what a shopper reads ("Gesloten" that displays as
+// something else, a link text that is not what it seems).
 func (c *fieldChecker) text(field, s string, max int, newlines bool) {
 	if !utf8.ValidString(s) {
 		c.errorf(field, "not valid UTF-8")
@@ -208,6 +213,10 @@ func (c *fieldChecker) text(field, s string, max int, newlines bool) {
 		}
 		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
 			c.errorf(field, "contains a control character (%U)", r)
+			return
+		}
+		if unicode.Is(unicode.Cf, r) {
+			c.errorf(field, "contains an invisible formatting character (%U) that can reorder or hide text; remove it", r)
 			return
 		}
 	}

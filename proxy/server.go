@@ -49,6 +49,7 @@ type Server struct {
 	http     *fasthttp.Server
 	plain    *plainServer // nil unless Options.Plain
 	dialer   *fasthttp.TCPDialer
+	checked  *checkedBodies // gzip bodies from origins known to decode within the limit
 	snap     atomic.Pointer[snapshot]
 	cache    *cache.Cache
 	ownCache bool
@@ -120,6 +121,7 @@ func New(opt Options) (*Server, error) {
 			DNSCacheDuration: time.Minute,
 		},
 		cache:   opt.Cache,
+		checked: newCheckedBodies(),
 		flights: newFlights(),
 		now:     opt.Now,
 		inputs:  map[string]SiteState{},
@@ -250,6 +252,8 @@ func (s *Server) build(opt Options, prev *snapshot) (*snapshot, error) {
 		responseBody:   int(cfg.Limits.ResponseBody),
 		responseHeader: int(cfg.Limits.ResponseHeader),
 		dialer:         s.dialer,
+		log:            s.log,
+		checked:        s.checked,
 	}
 	pageSites, err := pageSites(cfg, opt.Sites)
 	if err != nil {
@@ -269,7 +273,7 @@ func (s *Server) build(opt Options, prev *snapshot) (*snapshot, error) {
 				count = prev.states[ps.Index].count
 			}
 		}
-		p.latency = &count.latency
+		p.attach(site.Name, count)
 		probeHost := site.Hosts[0]
 		if sc.Origin.HostHeader != "" {
 			probeHost = sc.Origin.HostHeader

@@ -457,6 +457,12 @@
   function sectionBranding(site, conf, page) {
     var s = section(t("brand.title"), "brand");
     var base = "/v1/sites/" + encodeURIComponent(site.name);
+    // The API answers the page as shoppers see it and names the fields the
+    // merchant set in "overrides"; the form holds those alone, the rest
+    // shows the configuration's value greyed.
+    function own(k) {
+      return !page.overrides || page.overrides.indexOf(k) >= 0 ? page[k] : undefined;
+    }
     s.append(h("p", { class: "help", text: t("brand.help") }));
     var err = h("p", { class: "error", role: "alert", hidden: true });
     var fields = {};
@@ -468,12 +474,12 @@
       return h("div", { class: "field" }, h("label", { for: fid, text: label }), input, help ? h("p", { id: hid, class: "help", text: help }) : null);
     }
     var form = h("form", { class: "brand-form", onsubmit: function (ev) { ev.preventDefault(); save(); } });
-    form.append(field("brand", t("brand.name"), page.brand, conf.brand || site.name));
+    form.append(field("brand", t("brand.name"), own("brand"), conf.brand || site.name));
 
     // Colour: a picker and the same value as text, kept in step.
     var colorId = id("f-color");
     var picker = h("input", { id: colorId + "-pick", type: "color", value: page.color || conf.color || "#b5651d", "aria-label": t("brand.color.pick") });
-    var colorText = h("input", { id: colorId, name: "color", type: "text", value: page.color || "", placeholder: conf.color || "", pattern: "#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})", "aria-describedby": colorId + "-check", autocomplete: "off", spellcheck: "false" });
+    var colorText = h("input", { id: colorId, name: "color", type: "text", value: own("color") || "", placeholder: conf.color || "", pattern: "#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})", "aria-describedby": colorId + "-check", autocomplete: "off", spellcheck: "false" });
     fields.color = colorText;
     picker.addEventListener("input", function () { colorText.value = picker.value; changed(); });
     colorText.addEventListener("input", function () { if (/^#[0-9a-fA-F]{6}$/.test(colorText.value)) picker.value = colorText.value; });
@@ -484,7 +490,7 @@
     var logo = null; // {blob, b64, url}
     var logoId = id("f-logo");
     var logoImg = h("img", { alt: "", class: "logo-thumb", hidden: true });
-    var logoState = h("span", { class: "help", id: logoId + "-state", text: page.logo ? t("brand.logo.set") : conf.logo ? t("brand.logo.config") : t("brand.logo.none") });
+    var logoState = h("span", { class: "help", id: logoId + "-state", text: own("logo") ? t("brand.logo.set") : conf.logo ? t("brand.logo.config") : t("brand.logo.none") });
     var fileInput = h("input", { id: logoId, type: "file", accept: "image/png,image/jpeg,image/webp", class: "visually-hidden", "aria-describedby": logoId + "-state " + logoId + "-help" });
     var drop = h("label", { for: logoId, class: "drop" }, h("span", { class: "drop-text", text: t("brand.logo.drop") }), fileInput);
     function takeFile(f) {
@@ -512,8 +518,8 @@
     form.append(h("div", { class: "field" }, h("span", { class: "label", id: logoId + "-label", text: t("brand.logo") }), drop,
       h("div", { class: "logo-row" }, logoImg, logoState), h("p", { id: logoId + "-help", class: "help", text: t("brand.logo.help") })));
 
-    form.append(field("contact", t("brand.contact"), page.contact, conf.contact, "text", t("brand.contact.help")));
-    form.append(field("status_url", t("brand.status"), page.status_url, conf.status_url, "url", t("brand.status.help")));
+    form.append(field("contact", t("brand.contact"), own("contact"), conf.contact, "text", t("brand.contact.help")));
+    form.append(field("status_url", t("brand.status"), own("status_url"), conf.status_url, "url", t("brand.status.help")));
 
     // Languages and time zone: the config's unless the merchant picks
     // others; the texts below follow the languages picked.
@@ -548,12 +554,12 @@
     var zones = h("datalist", { id: id("zones") });
     if (Intl.supportedValuesOf) Intl.supportedValuesOf("timeZone").forEach(function (z) { zones.append(h("option", { value: z })); });
     var tzId = id("f-tz");
-    fields.timezone = h("input", { id: tzId, name: "timezone", value: page.timezone || "", placeholder: conf.timezone || "UTC", list: zones.id, autocomplete: "off", "aria-describedby": tzId + "-h" });
+    fields.timezone = h("input", { id: tzId, name: "timezone", value: own("timezone") || "", placeholder: conf.timezone || "UTC", list: zones.id, autocomplete: "off", "aria-describedby": tzId + "-h" });
     form.append(langFs, h("div", { class: "field" }, h("label", { for: mainSel.id, text: t("brand.main") }), mainSel),
       h("div", { class: "field" }, h("label", { for: tzId, text: t("brand.timezone") }), fields.timezone, zones, h("p", { id: tzId + "-h", class: "help", text: t("brand.timezone.help") })));
 
     var msgs = {}, lines = {};
-    var kept = { m: page.message || {}, r: page.reassurance || {} };
+    var kept = { m: Object.assign({}, own("message")), r: Object.assign({}, own("reassurance")) };
     var textBox = h("div", { class: "lang-texts" });
     function drawTexts() {
       // Keep what was typed in a language that is dropped and picked again.
