@@ -920,7 +920,7 @@
       r.nodes.forEach(function (n) {
         body.append(h("tr", null,
           h("th", { scope: "row", "data-label": t("nodes.id") }, n.id, n.self ? h("span", { class: "note", text: t("nodes.self") }) : null),
-          h("td", { "data-label": t("nodes.alive") }, badge(n.alive ? "open" : "down")),
+          h("td", { "data-label": t("nodes.alive") }, h("span", { class: "badge " + (n.alive ? "s-open" : "s-down"), text: t(n.alive ? "nodes.up" : "nodes.lost") })),
           h("td", { "data-label": t("nodes.redis"), text: t(n.redis ? "yes" : "no") }),
           h("td", { "data-label": t("nodes.version"), text: n.version || "—" }),
           h("td", { class: "n", "data-label": t("nodes.state"), text: num(n.state_version) }),
