@@ -61,6 +61,7 @@ type Node struct {
 	proxy    *proxy.Server
 	admin    *admin.Server
 	metrics  *metrics.Metrics
+	console  nodeConsole // the web console's sessions, fleet heartbeat and files
 
 	reloads, reloadErrors atomic.Uint64
 	loadedAt              atomic.Int64           // unix nanos the config in force was loaded
@@ -87,6 +88,8 @@ type Addrs struct {
 	HTTP  []string
 	HTTPS []string // empty with tls.mode off
 	Admin []string
+	// Console is listen.console's addresses; empty without it.
+	Console []string
 }
 
 // New reads the configuration and builds every component, without listening
@@ -155,8 +158,13 @@ func New(opt Options) (*Node, error) {
 		n.Close()
 		return nil, err
 	}
-	n.admin = admin.New(admin.Options{Config: cfg, Sites: reg, Store: n.state, Proxy: n.proxy, Metrics: n.metrics.Handler(), Log: n.log,
-		Checks: n.checks, SiteURL: n.siteURL})
+	if err := n.newConsole(opt.Version); err != nil {
+		n.Close()
+		return nil, err
+	}
+	n.admin = admin.New(n.adminConsoleOptions(admin.Options{Config: cfg, Sites: reg, Store: n.state, Proxy: n.proxy, Metrics: n.metrics.Handler(), Log: n.log,
+		Checks: n.checks, SiteURL: n.siteURL}))
+	n.console.events.admin.Store(n.admin)
 	n.loadedAt.Store(time.Now().UnixNano())
 	return n, nil
 }
@@ -180,6 +188,12 @@ func Check(path string) (*config.Config, error) {
 // (whose background fetches still store copies) goes before the cache,
 // and everything that talks to Redis goes before the Redis client.
 func (n *Node) Close() {
+	if n.admin != nil {
+		n.admin.Close()
+	}
+	if n.console.fleet != nil {
+		n.console.fleet.Close()
+	}
 	if n.metrics != nil {
 		n.metrics.Close()
 	}
@@ -209,11 +223,7 @@ func (n *Node) Close() {
 }
 
 func (n *Node) proxyOptions(cfg *config.Config, reg *sites.Registry) proxy.Options {
-	opt := proxy.Options{Config: cfg, Sites: reg, Logger: n.log, Cache: n.cache}
-	if n.webhook != nil {
-		opt.Notifier = n.webhook
-	}
-	return opt
+	return proxy.Options{Config: cfg, Sites: reg, Logger: n.log, Cache: n.cache, Notifier: n.notifier()}
 }
 
 // newWebhook starts the webhook for cfg, or returns old when the URL is
@@ -259,10 +269,18 @@ func (n *Node) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	consoleLns, err := n.listenConsole(cfg)
+	if err != nil {
+		closeAll(httpLns)
+		closeAll(httpsLns)
+		closeAll(adminLns)
+		return err
+	}
 
 	n.cache.Start()
 	n.state.Start()
 	n.metrics.Start()
+	n.admin.Start()
 	wctx, stopWindows := context.WithCancel(context.Background())
 	windowsDone := make(chan struct{})
 	go func() {
@@ -273,7 +291,7 @@ func (n *Node) Run(ctx context.Context) error {
 		stopWindows()
 		<-windowsDone
 	}()
-	errc := make(chan error, len(httpLns)+len(httpsLns)+len(adminLns)+1)
+	errc := make(chan error, len(httpLns)+len(httpsLns)+len(adminLns)+len(consoleLns)+1)
 	var wg sync.WaitGroup
 	serve := func(ln net.Listener, f func(net.Listener) error) {
 		wg.Add(1)
@@ -300,6 +318,7 @@ func (n *Node) Run(ctx context.Context) error {
 			n.proxy.Shutdown(context.Background())
 			adminSrv.Close()
 			closeAll(adminLns)
+			closeAll(consoleLns)
 			wg.Wait()
 			return err
 		}
@@ -308,6 +327,12 @@ func (n *Node) Run(ctx context.Context) error {
 		n.addrs.Admin = append(n.addrs.Admin, ln.Addr().String())
 		serve(ln, adminSrv.Serve)
 	}
+	consoleSrv := n.consoleServer()
+	for _, ln := range consoleLns {
+		n.addrs.Console = append(n.addrs.Console, ln.Addr().String())
+		serve(ln, consoleSrv.Serve)
+	}
+	n.console.fleet.Start() // announces the addresses just opened
 	n.phase.Store(phaseServing)
 	n.admin.SetReady(true)
 	close(n.ready)
@@ -333,6 +358,7 @@ func (n *Node) Run(ctx context.Context) error {
 	closeAll(httpLns)
 	closeAll(httpsLns)
 	adminSrv.Shutdown(sctx)
+	consoleSrv.Shutdown(sctx)
 	wg.Wait()
 	stopTLS()
 	n.log.Info("awning stopped")
