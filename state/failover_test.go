@@ -15,9 +15,9 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// fleet is three stores sharing one Redis topology, with writers that keep
+// writerFleet is three stores sharing one Redis topology, with writers that keep
 // changing the state through all three while a drill breaks Redis.
-type fleet struct {
+type writerFleet struct {
 	t      *testing.T
 	url    string
 	stores []*Store
@@ -31,8 +31,8 @@ type fleet struct {
 	fails    int
 }
 
-func newFleet(t *testing.T, url string) *fleet {
-	f := &fleet{t: t, url: url, acked: map[string][]string{}, attempts: map[string][]string{}}
+func newWriterFleet(t *testing.T, url string) *writerFleet {
+	f := &writerFleet{t: t, url: url, acked: map[string][]string{}, attempts: map[string][]string{}}
 	for range 3 {
 		f.stores = append(f.stores, newStore(t, t.TempDir(), url))
 	}
@@ -54,7 +54,7 @@ func newFleet(t *testing.T, url string) *fleet {
 
 // write posts one incident update to scope through store i, as the admin
 // API does, and records it when acknowledged.
-func (f *fleet) write(ctx context.Context, i int, scope string) error {
+func (f *writerFleet) write(ctx context.Context, i int, scope string) error {
 	id := newID(4)
 	f.mu.Lock()
 	f.attempts[scope] = append(f.attempts[scope], id)
@@ -82,7 +82,7 @@ func (f *fleet) write(ctx context.Context, i int, scope string) error {
 
 // writers runs one sequential writer per store (store i writes scope
 // "shop<i>") until stop is closed.
-func (f *fleet) writers(stop chan struct{}) *sync.WaitGroup {
+func (f *writerFleet) writers(stop chan struct{}) *sync.WaitGroup {
 	var wg sync.WaitGroup
 	for i := range f.stores {
 		wg.Add(1)
@@ -105,7 +105,7 @@ func (f *fleet) writers(stop chan struct{}) *sync.WaitGroup {
 }
 
 // converged reports whether every store holds exactly what Redis holds.
-func (f *fleet) converged() bool {
+func (f *writerFleet) converged() bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	want, err := RemoteVersions(ctx, f.admin)
@@ -131,7 +131,7 @@ func (f *fleet) converged() bool {
 // check asserts that no acknowledged update is lost (the newest MaxUpdates
 // of each scope are in the state, in order) and that the audit stream
 // holds every acknowledged update.
-func (f *fleet) check() {
+func (f *writerFleet) check() {
 	f.t.Helper()
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -177,7 +177,7 @@ func (f *fleet) check() {
 	}
 }
 
-func (f *fleet) drill(name string, breakIt func()) {
+func (f *writerFleet) drill(name string, breakIt func()) {
 	f.t.Helper()
 	stop := make(chan struct{})
 	wg := f.writers(stop)
@@ -210,7 +210,7 @@ func (f *fleet) drill(name string, breakIt func()) {
 // (node/fleet_drills_test.go runs every drill with whole nodes).
 func TestStoreDrillsSentinel(t *testing.T) {
 	s := testkit.StartSentinel(t)
-	f := newFleet(t, s.URL())
+	f := newWriterFleet(t, s.URL())
 	f.drill("SENTINEL FAILOVER", func() {
 		old := s.Master().Addr
 		if err := s.Failover(); err != nil {
@@ -224,7 +224,7 @@ func TestStoreDrillsSentinel(t *testing.T) {
 // three stores write; its replica takes over.
 func TestStoreDrillsCluster(t *testing.T) {
 	c := testkit.StartCluster(t)
-	f := newFleet(t, c.URL())
+	f := newWriterFleet(t, c.URL())
 	slot := c.KeySlot(keyScopes)
 	f.drill("SIGKILL master", func() {
 		m, _ := c.MasterOf(slot)

@@ -104,14 +104,13 @@ type Store struct {
 	// notifyMu makes OnChange calls one at a time.
 	notifyMu sync.Mutex
 
-	mu         sync.Mutex
-	scopes     map[string]record
-	epoch      string    // the generation of the Redis state this node follows
-	head       Stamp     // Redis' newest change as last read in full
-	runID      string    // the run id of the master at the last check
-	runSeen    time.Time // when that was
-	generation int64     // local changes applied, for Version
-	audit      auditLog
+	mu      sync.Mutex
+	scopes  map[string]record
+	epoch   string    // the generation of the Redis state this node follows
+	head    Stamp     // Redis' newest change as last read in full
+	runID   string    // the run id of the master at the last check
+	runSeen time.Time // when that was
+	audit   auditLog
 
 	loop        supervisor.Loop // runs the sync loop again after a panic
 	redisOK     atomic.Bool
@@ -197,12 +196,19 @@ func (s *Store) VersionOf(name string) Version {
 	return s.scopes[name].Version
 }
 
-// Version returns a number that grows each time this node's state changes,
-// whoever changed it.
+// Version returns the newest version this node holds, as one number (the
+// milliseconds and counter of its stamp): nodes that hold the same state
+// show the same number, and it grows with every change.
 func (s *Store) Version() int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.generation
+	var newest Stamp
+	for _, r := range s.scopes {
+		if r.Stamp.Compare(newest) > 0 {
+			newest = r.Stamp
+		}
+	}
+	return newest.Ms<<20 | min(newest.Seq, 1<<20-1)
 }
 
 // Names returns the names of every scope that holds something.
@@ -445,7 +451,6 @@ func (s *Store) settle(name string, rec record, a *auditRecord, epoch string) bo
 	var changed []string
 	if cur, ok := s.scopes[name]; !ok || rec.Version.Compare(cur.Version) > 0 {
 		s.scopes[name] = rec
-		s.generation++
 		changed = append(changed, name)
 	}
 	if a != nil {
@@ -467,7 +472,6 @@ func (s *Store) changeLocal(name string, e *AuditEntry, fn func(*Scope) error) (
 	}
 	stamp := s.clock.Now()
 	s.scopes[name] = record{Version: Version{Stamp: stamp, Writer: s.writer}, Scope: next}
-	s.generation++
 	if e != nil {
 		s.audit.add(auditRecord{ID: stamp, Entry: *e})
 	}

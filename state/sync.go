@@ -296,7 +296,6 @@ func (s *Store) adoptLocked(in map[string]record, all bool) []string {
 		}
 	}
 	if len(changed) > 0 {
-		s.generation++
 		s.applied.Add(uint64(len(changed)))
 		s.saveLocked()
 	}
