@@ -60,7 +60,7 @@ func (c *call) scope() string {
 // languages are the page languages of the route's site; nil for every site.
 func (c *call) languages() []string {
 	if c.site != nil {
-		return c.site.Config.Page.Languages
+		return c.langs
 	}
 	return nil
 }
@@ -286,7 +286,7 @@ func (s *Server) getPage(c *call) error {
 func brandingView(c *call, b *pages.Branding) map[string]any {
 	cfg := c.site.Config.Page
 	base := pages.Branding{Brand: cfg.Brand, Color: cfg.Color, StatusURL: cfg.StatusURL, Contact: cfg.Contact,
-		Message: cfg.Message, Reassurance: cfg.Reassurance}
+		Message: cfg.Message, Reassurance: cfg.Reassurance, Languages: cfg.Languages, TimeZone: cfg.TimeZone}
 	var own pages.Branding
 	if b != nil {
 		own = *b
@@ -299,13 +299,15 @@ func brandingView(c *call, b *pages.Branding) map[string]any {
 	}{
 		{"brand", own.Brand != ""}, {"color", own.Color != ""}, {"status_url", own.StatusURL != ""}, {"contact", own.Contact != ""},
 		{"message", own.Message != nil}, {"reassurance", own.Reassurance != nil}, {"logo", own.Logo != nil},
+		{"languages", len(own.Languages) > 0}, {"timezone", own.TimeZone != ""},
 	} {
 		if f.set {
 			overrides = append(overrides, f.name)
 		}
 	}
 	return map[string]any{"brand": eff.Brand, "color": eff.Color, "status_url": eff.StatusURL, "contact": eff.Contact,
-		"message": eff.Message, "reassurance": eff.Reassurance, "logo": len(own.Logo) > 0 || cfg.Logo != "", "overrides": overrides}
+		"message": eff.Message, "reassurance": eff.Reassurance, "logo": len(own.Logo) > 0 || cfg.Logo != "",
+		"languages": eff.Languages, "timezone": eff.TimeZone, "overrides": overrides}
 }
 
 func (s *Server) putPage(c *call) error {
@@ -316,10 +318,10 @@ func (s *Server) putPage(c *call) error {
 	if err := b.Validate(); err != nil {
 		return err
 	}
-	if err := onlyLanguages("message", b.Message, c.languages()); err != nil {
+	if err := onlyLanguages("message", b.Message, pageLanguages(&b, c)); err != nil {
 		return err
 	}
-	if err := onlyLanguages("reassurance", b.Reassurance, c.languages()); err != nil {
+	if err := onlyLanguages("reassurance", b.Reassurance, pageLanguages(&b, c)); err != nil {
 		return err
 	}
 	sc, err := s.change(c, c.scope(), "branding", func(sc *state.Scope) error {
@@ -420,10 +422,10 @@ func (s *Server) preview(c *call) error {
 		return badRequest("mode: want outage or maintenance, got %s", quote(string(mode)))
 	}
 	lang := c.r.URL.Query().Get("lang")
-	if lang != "" && !slices.Contains(c.site.Config.Page.Languages, lang) {
-		return badRequest("lang: the site's pages are in %v", c.site.Config.Page.Languages)
+	if lang != "" && !slices.Contains(c.languages(), lang) {
+		return badRequest("lang: the site's pages are in %v", c.languages())
 	}
-	html, err := s.proxy.Preview(c.site.Name, mode, lang)
+	html, err := s.renderPreview(c, mode, lang)
 	if err != nil {
 		return err
 	}

@@ -27,13 +27,16 @@ func quote(s string) string { return strconv.Quote(s) }
 // decodeJSON reads a size-limited JSON body strictly into v: an unknown
 // field, a key given twice in one object, a second value or trailing
 // garbage is an error that says so, and the caller changes nothing.
-func decodeJSON(c *call, v any) error {
+func decodeJSON(c *call, v any) error { return decodeJSONUpTo(c, v, maxJSONBody) }
+
+// decodeJSONUpTo is decodeJSON for a body of up to limit bytes.
+func decodeJSONUpTo(c *call, v any, limit int64) error {
 	if ct := c.r.Header.Get("Content-Type"); ct != "" {
 		if mt, _, _ := mime.ParseMediaType(ct); mt != "application/json" {
 			return &apiError{http.StatusUnsupportedMediaType, "send the body as application/json"}
 		}
 	}
-	data, err := readJSON(http.MaxBytesReader(c.w, c.r.Body, maxJSONBody))
+	data, err := readJSON(http.MaxBytesReader(c.w, c.r.Body, limit))
 	if err != nil {
 		return err
 	}

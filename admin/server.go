@@ -12,15 +12,17 @@ import (
 	"github.com/awningproxy/awning/config"
 	"github.com/awningproxy/awning/fallback/health"
 	"github.com/awningproxy/awning/pages"
+	"github.com/awningproxy/awning/proxy"
 	"github.com/awningproxy/awning/sites"
 	"github.com/awningproxy/awning/state"
 )
 
 // Proxy is what the API reads from the request path: each site's origin
-// health, and its pages for previews.
+// health, its pages for previews, and its answers by outcome.
 type Proxy interface {
 	Health(site string) *health.Site
-	Preview(site string, mode pages.Mode, lang string) ([]byte, error)
+	RenderPreview(site string, mode pages.Mode, lang string, draft *pages.Branding) ([]byte, error)
+	Stats() proxy.Stats
 }
 
 // Options build a Server.
@@ -45,6 +47,15 @@ type Options struct {
 	// (scheme, host, and the port when it is not the scheme's default), for
 	// links such as the maintenance bypass. Optional.
 	SiteURL func(host string) string
+
+	// The web console (console.go): Console serves its files at /ui/;
+	// Sessions keeps its sign-ins (default: this node's memory) for
+	// SessionTTL (default DefaultSessionTTL); Fleet lists the nodes.
+	// All optional.
+	Console    http.Handler
+	Sessions   *state.Sessions
+	SessionTTL time.Duration
+	Fleet      *state.Fleet
 }
 
 // Server serves the admin API: JSON over HTTP, authenticated by bearer
@@ -64,6 +75,7 @@ type Server struct {
 	mux     *http.ServeMux
 	ready   atomic.Bool
 	conf    atomic.Pointer[view]
+	ui      uiState
 }
 
 // view is the configuration the API works with, swapped on reload.
@@ -99,6 +111,7 @@ func New(opt Options) *Server {
 	}
 	if s.store != nil && s.proxy != nil {
 		s.routes()
+		s.consoleRoutes(opt)
 	}
 	return s
 }
@@ -134,6 +147,12 @@ type call struct {
 	tok  *token
 	view *view
 	site *sites.Site // for /v1/sites/{site} routes
+	// session is the console session of a cookie-authenticated call; nil
+	// for a bearer token.
+	session *sessionCaller
+	// langs are the site's page languages: the merchant's, else the
+	// config's.
+	langs []string
 }
 
 // handle registers an API route: authentication, cross-site refusal, the
@@ -146,19 +165,22 @@ func (s *Server) handle(pattern string, a access, h func(*call) error) {
 			return
 		}
 		v := s.conf.Load()
-		tok := authenticate(v.tokens, r)
+		tok, sess, status, msg := s.caller(r, v)
 		if tok == nil {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="awning"`)
-			writeError(w, http.StatusUnauthorized, "a valid token is required (Authorization: Bearer <token>)")
+			if status == http.StatusUnauthorized {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="awning"`)
+			}
+			writeError(w, status, msg)
 			return
 		}
-		c := &call{w: w, r: r, tok: tok, view: v}
+		c := &call{w: w, r: r, tok: tok, view: v, session: sess}
 		if name := r.PathValue("site"); name != "" {
 			c.site = v.sites.Named(name)
 			if c.site == nil || !tok.reaches(name) {
 				writeError(w, http.StatusNotFound, "no site named "+quote(name))
 				return
 			}
+			c.langs = s.siteLanguages(c.site)
 		}
 		if a == opsOnly && !tok.ops {
 			writeError(w, http.StatusForbidden, "this needs an ops token")
@@ -209,19 +231,15 @@ func (s *Server) fail(c *call, err error) {
 	}
 }
 
-// change applies fn to a scope through the store and audits it.
+// change applies fn to a scope through the store, with its audit entry
+// written in the same step.
 func (s *Server) change(c *call, scope, detail string, fn func(*state.Scope) error) (state.Scope, error) {
 	ctx, cancel := context.WithTimeout(c.r.Context(), 5*time.Second)
 	defer cancel()
-	sc, err := s.store.Change(ctx, scope, fn)
-	if err != nil {
-		return sc, err
-	}
-	s.store.Audit(ctx, state.AuditEntry{
+	return s.store.ChangeAudited(ctx, scope, state.AuditEntry{
 		Time: s.now().UTC(), Who: c.tok.name, From: c.r.RemoteAddr,
-		Action: c.r.Method + " " + c.r.URL.Path, Scope: scope, Detail: detail,
-	})
-	return sc, nil
+		Action: c.r.Method + " " + c.r.URL.Path, Detail: detail,
+	}, fn)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -61,6 +61,7 @@ type Node struct {
 	proxy    *proxy.Server
 	admin    *admin.Server
 	metrics  *metrics.Metrics
+	console  nodeConsole // the web console's sessions, fleet heartbeat and files
 
 	reloads, reloadErrors atomic.Uint64
 	loadedAt              atomic.Int64           // unix nanos the config in force was loaded
@@ -88,6 +89,8 @@ type Addrs struct {
 	HTTPS []string // empty with tls.mode off
 	HTTP3 []string // UDP; empty without listen.http3
 	Admin []string
+	// Console is listen.console's addresses; empty without it.
+	Console []string
 }
 
 // New reads the configuration and builds every component, without listening
@@ -156,8 +159,13 @@ func New(opt Options) (*Node, error) {
 		n.Close()
 		return nil, err
 	}
-	n.admin = admin.New(admin.Options{Config: cfg, Sites: reg, Store: n.state, Proxy: n.proxy, Metrics: n.metrics.Handler(), Log: n.log,
-		Checks: n.checks, SiteURL: n.siteURL})
+	if err := n.newConsole(opt.Version); err != nil {
+		n.Close()
+		return nil, err
+	}
+	n.admin = admin.New(n.adminConsoleOptions(admin.Options{Config: cfg, Sites: reg, Store: n.state, Proxy: n.proxy, Metrics: n.metrics.Handler(), Log: n.log,
+		Checks: n.checks, SiteURL: n.siteURL}))
+	n.console.events.admin.Store(n.admin)
 	n.loadedAt.Store(time.Now().UnixNano())
 	return n, nil
 }
@@ -181,6 +189,12 @@ func Check(path string) (*config.Config, error) {
 // (whose background fetches still store copies) goes before the cache,
 // and everything that talks to Redis goes before the Redis client.
 func (n *Node) Close() {
+	if n.admin != nil {
+		n.admin.Close()
+	}
+	if n.console.fleet != nil {
+		n.console.fleet.Close()
+	}
 	if n.metrics != nil {
 		n.metrics.Close()
 	}
@@ -210,11 +224,7 @@ func (n *Node) Close() {
 }
 
 func (n *Node) proxyOptions(cfg *config.Config, reg *sites.Registry) proxy.Options {
-	opt := proxy.Options{Config: cfg, Sites: reg, Logger: n.log, Cache: n.cache}
-	if n.webhook != nil {
-		opt.Notifier = n.webhook
-	}
-	return opt
+	return proxy.Options{Config: cfg, Sites: reg, Logger: n.log, Cache: n.cache, Notifier: n.notifier()}
 }
 
 // newWebhook starts the webhook for cfg, or returns old when the URL is
@@ -260,12 +270,20 @@ func (n *Node) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	consoleLns, err := n.listenConsole(cfg)
+	if err != nil {
+		closeAll(httpLns)
+		closeAll(httpsLns)
+		closeAll(adminLns)
+		return err
+	}
 	var h3Conns []net.PacketConn
 	if n.certs != nil && cfg.Listen.HTTP3 != "" {
 		if h3Conns, err = listenUDP(cfg.Listen.HTTP3, cfg.Listen.ReusePortOn()); err != nil {
 			closeAll(httpLns)
 			closeAll(httpsLns)
 			closeAll(adminLns)
+			closeAll(consoleLns)
 			return listenError(cfg, "listen.http3", cfg.Listen.HTTP3, err)
 		}
 	}
@@ -273,6 +291,7 @@ func (n *Node) Run(ctx context.Context) error {
 	n.cache.Start()
 	n.state.Start()
 	n.metrics.Start()
+	n.admin.Start()
 	wctx, stopWindows := context.WithCancel(context.Background())
 	windowsDone := make(chan struct{})
 	go func() {
@@ -283,7 +302,7 @@ func (n *Node) Run(ctx context.Context) error {
 		stopWindows()
 		<-windowsDone
 	}()
-	errc := make(chan error, 2*len(httpsLns)+len(httpLns)+len(h3Conns)+len(adminLns)+1)
+	errc := make(chan error, 2*len(httpsLns)+len(httpLns)+len(h3Conns)+len(adminLns)+len(consoleLns)+1)
 	var wg sync.WaitGroup
 	serveFunc := func(name string, f func() error) {
 		wg.Add(1)
@@ -314,6 +333,7 @@ func (n *Node) Run(ctx context.Context) error {
 			adminSrv.Close()
 			closeAll(adminLns)
 			closePackets(h3Conns)
+			closeAll(consoleLns)
 			wg.Wait()
 			return err
 		}
@@ -323,6 +343,12 @@ func (n *Node) Run(ctx context.Context) error {
 		n.addrs.Admin = append(n.addrs.Admin, ln.Addr().String())
 		serve(ln, adminSrv.Serve)
 	}
+	consoleSrv := n.consoleServer()
+	for _, ln := range consoleLns {
+		n.addrs.Console = append(n.addrs.Console, ln.Addr().String())
+		serve(ln, consoleSrv.Serve)
+	}
+	n.console.fleet.Start() // announces the addresses just opened
 	n.phase.Store(phaseServing)
 	n.admin.SetReady(true)
 	close(n.ready)
@@ -349,6 +375,7 @@ func (n *Node) Run(ctx context.Context) error {
 	closeAll(httpsLns)
 	closePackets(h3Conns)
 	adminSrv.Shutdown(sctx)
+	consoleSrv.Shutdown(sctx)
 	wg.Wait()
 	stopTLS()
 	n.log.Info("awning stopped")

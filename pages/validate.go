@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -105,7 +106,40 @@ func (b *Branding) Validate() error {
 			c.errorf("logo", "%v", err)
 		}
 	}
+	if b.Languages != nil {
+		switch {
+		case len(b.Languages) == 0 || len(b.Languages) > maxLanguages:
+			c.errorf("languages", "want 1 to %d languages, got %d", maxLanguages, len(b.Languages))
+		case !validLanguages(b.Languages):
+			c.errorf("languages", "want languages pages speak (%s), each once, got %q", strings.Join(Languages(), ", "), b.Languages)
+		}
+	}
+	if b.TimeZone != "" {
+		if _, err := loadZone(b.TimeZone); err != nil {
+			c.errorf("timezone", "want a time zone such as Europe/Amsterdam, got %q", b.TimeZone)
+		}
+	}
 	return c.err()
+}
+
+// validLanguages reports whether every language is one pages speak, each
+// once.
+func validLanguages(ls []string) bool {
+	for i, l := range ls {
+		if !Known(l) || slices.Contains(ls[:i], l) {
+			return false
+		}
+	}
+	return true
+}
+
+// loadZone loads an IANA time zone, refusing "Local" (the node's own zone,
+// which differs between nodes) and names that are not zone names.
+func loadZone(name string) (*time.Location, error) {
+	if name == "Local" || len(name) > 64 {
+		return nil, fmt.Errorf("pages: time zone %q", name)
+	}
+	return time.LoadLocation(name)
 }
 
 var reUpdateID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)

@@ -1,7 +1,9 @@
 #!/bin/sh
 # Installs what Awning's tests need on a Debian or Ubuntu machine, when it is
-# missing: redis-server (state and cache tests start their own on a free
-# loopback port), Chromium (the outage page is tested in a real browser),
+# missing: redis-server and redis-cli (state and cache tests start their own
+# servers on free loopback ports, Redis Clusters too), redis-sentinel (the
+# failover drills start a Sentinel set), Chromium (the outage page is tested
+# in a real browser),
 # systemd-analyze (deploy/systemd's unit is verified; package systemd, which
 # works as a plain program here: nothing is started or enabled), curl and
 # h2load (nghttp2-client: real HTTP/2 clients), and h2spec (the HTTP/2
@@ -22,6 +24,8 @@ fi
 
 need=""
 command -v redis-server >/dev/null 2>&1 || need="$need redis-server"
+command -v redis-cli >/dev/null 2>&1 || need="$need redis-tools"
+command -v redis-sentinel >/dev/null 2>&1 || need="$need redis-sentinel"
 command -v chromium >/dev/null 2>&1 || need="$need chromium"
 command -v systemd-analyze >/dev/null 2>&1 || need="$need systemd"
 command -v curl >/dev/null 2>&1 || need="$need curl"

@@ -210,6 +210,7 @@ func TestDemo(t *testing.T) {
 	if resp, _ = fetch(t, "GET", web+"/product/1"); resp.Header.Get("Awning-Served") != "origin" {
 		t.Errorf("after maintenance off: %q", resp.Header.Get("Awning-Served"))
 	}
+	checkConsoleLinks(t, &out)
 }
 
 func TestCheckConfig(t *testing.T) {
