@@ -55,7 +55,7 @@ func newDescs() (descs, []*prometheus.Desc) {
 		openConns:       desc("awning_open_connections", "Shopper connections open now."),
 		originDuration:  desc("awning_origin_request_duration_seconds", "Duration of exchanges with a site's origins that got an answer or timed out (shoppers' requests and sitemap warming; not probes).", "site"),
 		fallbackRatio:   desc("awning_site_fallback_ratio", "Share of the site's answers over about the last minute that came from the fallback (stale copies and outage pages) rather than the origin. Maintenance and Awning's own paths are left out.", "site"),
-		servingFallback: desc("awning_site_serving_fallback", "1 while the site is open only thanks to Awning: its origin is closed to shoppers (every origin down, or the fallback forced), or at least half of the last minute's answers came from the fallback.", "site"),
+		servingFallback: desc("awning_site_serving_fallback", "1 while the site is open only thanks to Awning: its origin is closed to shoppers (every origin down, or the fallback forced), or at least half of the last minute's answers came from the fallback. Always 0 in maintenance: planned work is not an outage.", "site"),
 
 		siteOpen:            desc("awning_site_open", "1 when shoppers can reach the site's origin: not every origin down and the fallback not forced. What /.well-known/awning/health answers.", "site"),
 		tripped:             desc("awning_site_circuit_tripped", "1 while every origin of the site is down: shoppers get the fallback without a connection attempt.", "site"),
@@ -177,7 +177,9 @@ func (c *collector) collectSite(ch chan<- prometheus.Metric, s *proxy.SiteStats,
 	h := &s.Health
 	ratio := c.window.ratio(s)
 	gauge(d.fallbackRatio, ratio, s.Name)
-	gauge(d.servingFallback, boolValue(!h.Open || ratio >= 0.5), s.Name)
+	// Planned work is not an outage: ops chose it, and the alert on
+	// serving_fallback must not page anyone for it.
+	gauge(d.servingFallback, boolValue(s.Maintenance == "" && (!h.Open || ratio >= 0.5)), s.Name)
 	gauge(d.siteOpen, boolValue(h.Open), s.Name)
 	gauge(d.tripped, boolValue(h.Tripped), s.Name)
 	counter(d.trips, h.Trips, s.Name)

@@ -12,6 +12,10 @@ const (
 	Outage Mode = "outage"
 	// Maintenance is the page for a shop that ops closed on purpose.
 	Maintenance Mode = "maintenance"
+	// Unconfirmed is the page for an order (any request but a GET or
+	// HEAD) that was sent to the origin and never confirmed: it may have
+	// gone through, so the page says not to pay again and where to check.
+	Unconfirmed Mode = "unconfirmed"
 )
 
 // Branding is what a merchant controls on their pages. It is data, not

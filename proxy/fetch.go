@@ -30,6 +30,9 @@ type fetch struct {
 	st     *siteState
 	get    bool        // GET: its answer may be stored; HEAD is only forwarded
 	gzip   bool        // Awning asked the origin for gzip, whatever the shopper takes
+	// timeout bounds the exchange: origin.timeout, or write_timeout for
+	// every method but GET and HEAD.
+	timeout time.Duration
 	had    *cache.Copy // the request's copy when the fetch started, or nil
 
 	// collapse: the request may share an origin exchange with equal ones.
@@ -77,7 +80,7 @@ var fetchPool = sync.Pool{New: func() any {
 
 func (s *Server) acquireFetch(st *siteState) *fetch {
 	f := fetchPool.Get().(*fetch)
-	f.srv, f.st = s, st
+	f.srv, f.st, f.timeout = s, st, st.timeout
 	return f
 }
 
@@ -89,7 +92,7 @@ func releaseFetch(f *fetch) {
 	f.key = cache.Key{}
 	f.path = f.path[:0]
 	f.srv, f.st, f.had = nil, nil, nil
-	f.get, f.gzip, f.collapse = false, false, false
+	f.get, f.gzip, f.collapse, f.timeout = false, false, false, 0
 	f.adm, f.exchanged, f.err, f.led = health.Admitted, false, nil, false
 	f.shared, f.flightErr, f.stored, f.validated = nil, nil, nil, nil
 	f.reason, f.recent = cache.OK, false
@@ -280,7 +283,21 @@ func (s *Server) alone(f *fetch) {
 func (s *Server) exchange(f *fetch) {
 	defer f.st.health.Done()
 	f.exchanged = true
-	_, f.err = f.st.pool.do(&f.req, &f.resp, time.Now().Add(f.st.timeout), f.st.health)
+	_, f.err = f.st.pool.do(&f.req, &f.resp, time.Now().Add(f.timeout), f.st.health)
+}
+
+// sent reports whether the request went out to the origin, so that the
+// origin may have acted on it whatever came back: it was asked, and the
+// exchange did not fail before anything was written (no origin to try, no
+// connection, no free connection, only stale pooled ones). A request that
+// failed while it was being written counts as sent: part of an order may
+// be enough for a shop to take it.
+func (f *fetch) sent() bool {
+	if !f.exchanged {
+		return false
+	}
+	err := f.err
+	return err == nil || !(isConnectError(err) || errors.Is(err, errNoOrigin) || errors.Is(err, errStaleConn))
 }
 
 // keep stores f's answer as a copy when every rule allows it; a failed

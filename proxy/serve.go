@@ -136,11 +136,15 @@ func (s *Server) forwardBrowse(ctx *fasthttp.RequestCtx, snap *snapshot, r *requ
 }
 
 // forwardOther sends any method but GET and HEAD to the origin and
-// answers. It is never answered from a copy, and never retried once sent.
+// answers. It is never answered from a copy, and never retried once sent;
+// it may wait write_timeout, and when the origin does not answer after it
+// was sent, the shopper is told the order may have gone through
+// (fallback.Unconfirmed).
 func (s *Server) forwardOther(ctx *fasthttp.RequestCtx, snap *snapshot, r *request) {
 	st := r.st
 	f := s.acquireFetch(st)
 	defer releaseFetch(f)
+	f.timeout = st.writeTimeout
 	o := s.outboundFor(ctx, snap, st)
 	buildOutbound(&f.req, &ctx.Request, &o)
 	if adm := st.health.Admit(); adm != health.Admitted {

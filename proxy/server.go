@@ -91,10 +91,11 @@ type siteState struct {
 	warmer        *warm.Warmer // nil without cache.warm.sitemap
 	keys          *cache.KeyPolicy
 	policy        *cache.Policy
-	banner        []byte // put at the top of pages served stale; nil for none
+	banner        *pages.Banner // put at the top of pages served stale; nil for none
 	fallbackAfter time.Duration
 	hostHeader    []byte // origin.host_header; nil passes the shop's host
 	timeout       time.Duration
+	writeTimeout  time.Duration // origin.write_timeout: every method but GET and HEAD
 	apiPaths      [][]byte
 	hsts          []byte // Strict-Transport-Security on HTTPS answers; nil for none
 	checkoutPaths [][]byte
@@ -309,11 +310,15 @@ func (s *Server) build(opt Options, prev *snapshot) (*snapshot, error) {
 				Log:    s.log,
 				Now:    opt.Now,
 			}, prevHealth),
-			timeout:  sc.Origin.Timeout.D(),
-			pageSite: pageSites[site.Index],
+			timeout:      sc.Origin.Timeout.D(),
+			writeTimeout: sc.Origin.WriteTimeout.D(),
+			pageSite:     pageSites[site.Index],
+		}
+		if sc.Cache.BannerOn() {
+			st.banner = pages.StaleBanner(st.pageSite, sc.Cache.BannerText)
 		}
 		in := s.inputs[site.Name]
-		d, err := newDynamic(st, in)
+		d, err := newDynamic(st, in, s.now())
 		if err != nil {
 			return nil, config.Errors{cfg.Errorf(fmt.Sprintf("sites[%d].page", site.Index), "%v", err)}
 		}
@@ -327,9 +332,6 @@ func (s *Server) build(opt Options, prev *snapshot) (*snapshot, error) {
 		}
 		for _, h := range site.Hosts {
 			st.hostBytes = append(st.hostBytes, []byte(h))
-		}
-		if sc.Cache.BannerOn() {
-			st.banner = pages.Banner(sc.Page.Languages, sc.Cache.BannerText)
 		}
 		for _, ap := range sc.APIPaths {
 			st.apiPaths = append(st.apiPaths, []byte(ap))

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"errors"
+	"time"
 
 	"github.com/awningproxy/awning/fallback/health"
 	"github.com/awningproxy/awning/pages"
@@ -25,9 +26,10 @@ type SiteState struct {
 // dynamic is a site's run-time part of the request path: swapped whole
 // when the state or the configuration changes.
 type dynamic struct {
-	pages    *pages.Set
-	outage   pageAnswers
-	logo     *answer // nil without a logo
+	pages       *pages.Set
+	outage      pageAnswers
+	unconfirmed pageAnswers
+	logo        *answer // nil without a logo
 	logoPath []byte
 	maint    *maintRule // nil without maintenance
 }
@@ -44,7 +46,7 @@ func (s *Server) ApplyState(site string, in SiteState) error {
 		return errors.New("proxy: no site named " + site)
 	}
 	st := snap.states[ss.Index]
-	d, err := newDynamic(st, in)
+	d, err := newDynamic(st, in, s.now())
 	if err != nil {
 		return err
 	}
@@ -54,12 +56,12 @@ func (s *Server) ApplyState(site string, in SiteState) error {
 	return nil
 }
 
-func newDynamic(st *siteState, in SiteState) (*dynamic, error) {
+func newDynamic(st *siteState, in SiteState, now time.Time) (*dynamic, error) {
 	set, err := pages.Render(st.pageSite, in.Pages, pages.Options{})
 	if err != nil {
 		return nil, err
 	}
-	d := &dynamic{pages: set, outage: newPageAnswers(set.Outage, vOutage)}
+	d := &dynamic{pages: set, outage: newPageAnswers(set.Outage, vOutage), unconfirmed: newPageAnswers(set.Unconfirmed, vUnconfirmed)}
 	if set.Logo != nil {
 		d.logo, d.logoPath = logoAnswer(set.Logo), []byte(set.Logo.Path)
 	}
@@ -73,6 +75,11 @@ func newDynamic(st *siteState, in SiteState) (*dynamic, error) {
 		}
 		if m.BypassSecret != "" {
 			d.maint.secret = []byte(m.BypassSecret)
+		}
+		if m.ReadOnly && st.banner != nil {
+			// Copies served in planned work say so, with its message and
+			// end, not "temporary disruption".
+			d.maint.banner = pages.MaintenanceBanner(st.pageSite, in.Pages.Window, now)
 		}
 	}
 	return d, nil
