@@ -28,12 +28,12 @@ type fetch struct {
 	path   []byte // normalized request path, for api_paths
 	srv    *Server
 	st     *siteState
-	get    bool        // GET: its answer may be stored; HEAD is only forwarded
-	gzip   bool        // Awning asked the origin for gzip, whatever the shopper takes
+	get    bool // GET: its answer may be stored; HEAD is only forwarded
+	gzip   bool // Awning asked the origin for gzip, whatever the shopper takes
 	// timeout bounds the exchange: origin.timeout, or write_timeout for
 	// every method but GET and HEAD.
 	timeout time.Duration
-	had    *cache.Copy // the request's copy when the fetch started, or nil
+	had     *cache.Copy // the request's copy when the fetch started, or nil
 
 	// collapse: the request may share an origin exchange with equal ones.
 	collapse bool
@@ -151,22 +151,26 @@ func releaseTimer(t *time.Timer) {
 	timerPool.Put(t)
 }
 
-// wait waits for the fetch at most d and reports whether it finished: then
-// the caller owns f again. Otherwise f is abandoned to the fetch goroutine,
-// which releases it, and the caller must not touch it.
-func (f *fetch) wait(d time.Duration) bool {
+// wait waits for the fetch at most d, or until down is closed (the origin
+// was declared down), and reports whether it finished: then the caller owns
+// f again. Otherwise f is abandoned to the fetch goroutine, which releases
+// it, and the caller must not touch it; released says it was down that
+// ended the wait.
+func (f *fetch) wait(d time.Duration, down <-chan struct{}) (finished, released bool) {
 	t := acquireTimer(max(d, 0))
 	defer releaseTimer(t)
 	select {
 	case <-f.done:
-		return true
+		return true, false
 	case <-t.C:
-		if f.state.CompareAndSwap(fetchRunning, fetchAbandoned) {
-			return false
-		}
-		<-f.done // it finished as the timer fired
-		return true
+	case <-down:
+		released = true
 	}
+	if f.state.CompareAndSwap(fetchRunning, fetchAbandoned) {
+		return false, released
+	}
+	<-f.done // it finished as the wait ended
+	return true, false
 }
 
 // runAsync obtains f's answer in its own goroutine, owned by the Server
@@ -272,16 +276,21 @@ func (s *Server) alone(f *fetch) {
 		f.adm = adm
 		return
 	}
-	s.exchange(f)
+	s.exchange(f, true)
 	if f.get && f.answered() {
 		s.keep(f)
 	}
 }
 
 // exchange sends f's request to the origin and reads its answer. The
-// caller was admitted by health; exchange ends the admission.
-func (s *Server) exchange(f *fetch) {
+// caller was admitted by health; exchange ends the admission. A browsing
+// exchange is watched for a hung origin (health's hang_after).
+func (s *Server) exchange(f *fetch, browse bool) {
 	defer f.st.health.Done()
+	if browse {
+		f.st.health.Begin()
+		defer f.st.health.End()
+	}
 	f.exchanged = true
 	_, f.err = f.st.pool.do(&f.req, &f.resp, time.Now().Add(f.timeout), f.st.health)
 }

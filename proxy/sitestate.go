@@ -30,8 +30,8 @@ type dynamic struct {
 	outage      pageAnswers
 	unconfirmed pageAnswers
 	logo        *answer // nil without a logo
-	logoPath []byte
-	maint    *maintRule // nil without maintenance
+	logoPath    []byte
+	maint       *maintRule // nil without maintenance
 }
 
 // ApplyState applies a site's run-time state: its pages are rendered anew

@@ -20,9 +20,11 @@ func (s *Site) Start() {
 	go s.loop()
 }
 
-// Close stops the probe loop, cutting probes in flight short, and waits.
+// Close stops the probe loop, cutting probes in flight short, and the
+// hang watch, and waits.
 func (s *Site) Close() {
 	s.cancel()
+	s.hang.close()
 	s.wg.Wait()
 }
 

@@ -90,6 +90,10 @@ type Site struct {
 	probesOK       atomic.Uint64
 	probesFailed   atomic.Uint64
 
+	down  downSignal    // closed at each trip (down.go)
+	downs atomic.Uint64 // times down fired
+	hang  hangWatch     // hang.go
+
 	ctx    context.Context // ends at Close; probes derive their deadlines from it
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -118,6 +122,8 @@ func New(cfg Config, prev *Site) *Site {
 		slowStart:   o.SlowStart.D(),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.down.init()
+	s.hang.site, s.hang.after = s, o.Health.HangAfter.D()
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -258,7 +264,12 @@ func (s *Site) Report(i int, r Result) {
 }
 
 // SetForce sets the ops override: ForceAuto, ForceFallback or ForceOrigin.
-func (s *Site) SetForce(f int32) { s.force.Store(f) }
+// Forcing the fallback releases the requests waiting on the origin (Down).
+func (s *Site) SetForce(f int32) {
+	if old := s.force.Swap(f); f == ForceFallback && old != ForceFallback {
+		s.downFired()
+	}
+}
 
 func (s *Site) allDown() bool {
 	for _, o := range s.origins {
@@ -278,6 +289,7 @@ func (s *Site) changed(i int, t transition) {
 	s.tripped.Store(nowTripped)
 	if nowTripped && !wasTripped {
 		s.trips.Add(1)
+		s.downFired()
 	}
 	if wasTripped && !nowTripped && s.slowStart > 0 && s.maxInflight > 0 {
 		s.rampFrom.Store(s.now().UnixNano())
@@ -314,7 +326,11 @@ type Stats struct {
 	Overflow       uint64 // requests over the in-flight cap
 	ProbesOK       uint64
 	ProbesFailed   uint64
-	Origins        []OriginStats
+	// Downs counts the times waiting requests were released because the
+	// origin was declared down (a trip, or the fallback forced); Hangs the
+	// times hang_after declared it down.
+	Downs, Hangs uint64
+	Origins      []OriginStats
 }
 
 // OriginStats is what is known of one origin.
@@ -338,6 +354,8 @@ func (s *Site) Stats() Stats {
 		Overflow:       s.overflow.Load(),
 		ProbesOK:       s.probesOK.Load(),
 		ProbesFailed:   s.probesFailed.Load(),
+		Downs:          s.downs.Load(),
+		Hangs:          s.hang.declared.Load(),
 	}
 	for _, o := range s.origins {
 		state, reason, since := o.get()
