@@ -120,6 +120,11 @@ func isFailureStatus(code int) bool {
 	return false
 }
 
+// errFailureMarker stands for a 2xx answer that is a platform's error page
+// (cache.Markers): the origin failed, whatever its status said. The answer
+// is in the response, and never relayed or stored.
+var errFailureMarker = errors.New("proxy: the origin answered with an error page (failure marker)")
+
 // errPanicked stands for an exchange whose code panicked: a bug, logged
 // with its stack; the shopper gets the fallback.
 var errPanicked = errors.New("proxy: origin fetch panicked")
@@ -277,8 +282,12 @@ func (s *Server) alone(f *fetch) {
 		return
 	}
 	s.exchange(f, true)
-	if f.get && f.answered() {
+	switch {
+	case f.get && f.answered():
 		s.keep(f)
+	case f.get && errors.Is(f.err, errFailureMarker):
+		f.reason = cache.FailureMarker
+		s.cache.NotStored(cache.FailureMarker)
 	}
 }
 
@@ -316,6 +325,14 @@ func (s *Server) keep(f *fetch) {
 	if r := st.policy.Check(&f.key, f.path, &f.resp); r != cache.OK {
 		f.reason = r
 		s.cache.NotStored(r)
+		return
+	}
+	// A page that shrank to a tenth of its copy is rather a platform's
+	// bare error page than the page: the copy stays.
+	if had := f.had; had != nil && had.HTML && had.Status == 200 && f.resp.StatusCode() == 200 &&
+		cache.PlainSize(&f.resp)*10 < had.Size {
+		f.reason = cache.Shrunk
+		s.cache.NotStored(cache.Shrunk)
 		return
 	}
 	// The copy found before the fetch says whether the page was validated

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/awningproxy/awning/config"
+	"github.com/awningproxy/awning/fallback/cache"
 	"github.com/awningproxy/awning/fallback/health"
 	"github.com/valyala/fasthttp"
 )
@@ -31,6 +32,9 @@ type pool struct {
 	origins []*origin
 	next    atomic.Uint32
 	latency *latencyHistogram // the site's; nil in tests that build a bare pool
+	// markers tell a platform's error page answering 2xx from a good page
+	// (fallback/cache); nil in tests that build a bare pool.
+	markers *cache.Markers
 }
 
 // poolOptions are the limits that apply to every origin of every site.
@@ -145,6 +149,9 @@ func (p *pool) do(req *fasthttp.Request, resp *fasthttp.Response, deadline time.
 		t0 := time.Now()
 		err = o.exchange(req, resp, deadline)
 		r, ok := healthResult(err, resp, time.Since(t0))
+		if ok && !r.Failed && p.markers != nil && p.markers.Check(resp) != cache.OK {
+			r.Failed, r.Reason, err = true, "failure-marker", errFailureMarker
+		}
 		if ok {
 			h.Report(i, r)
 			if p.latency != nil && (err == nil || !isConnectError(err)) {

@@ -92,6 +92,9 @@ func (f *fetch) facts(fa *fallback.Facts) {
 		fa.Answered = true
 		fa.Stored = f.stored != nil
 		fa.NotStored = string(f.reason)
+	case f.err == errFailureMarker:
+		fa.Failure = "failure-marker"
+		fa.NotStored = string(f.reason)
 	case f.err == errPanicked:
 		fa.Failure = "internal-error"
 	case f.err != nil:

@@ -271,6 +271,7 @@ func (s *Server) build(opt Options, prev *snapshot) (*snapshot, error) {
 			}
 		}
 		p.latency = &count.latency
+		p.markers = cache.NewMarkers(sc.Origin.FailureMarkers)
 		probeHost := site.Hosts[0]
 		if sc.Origin.HostHeader != "" {
 			probeHost = sc.Origin.HostHeader
@@ -306,9 +307,10 @@ func (s *Server) build(opt Options, prev *snapshot) (*snapshot, error) {
 				Probe: func(ctx context.Context, i int, method, path string) (int, []byte, error) {
 					return p.probe(ctx, i, method, path, probeHost)
 				},
-				Notify: opt.Notifier,
-				Log:    s.log,
-				Now:    opt.Now,
+				FailurePage: p.markers.Find,
+				Notify:      opt.Notifier,
+				Log:         s.log,
+				Now:         opt.Now,
 			}, prevHealth),
 			timeout:      sc.Origin.Timeout.D(),
 			writeTimeout: sc.Origin.WriteTimeout.D(),

@@ -30,6 +30,10 @@ type Config struct {
 	Force *bool
 	// Probe sends probes. Required when probes may run.
 	Probe ProbeFunc
+	// FailurePage reports whether a probe answer's body is a platform's
+	// error page (failure markers): such a probe fails whatever its
+	// status. Optional.
+	FailurePage func(body []byte) bool
 	// Notify receives each state change. Optional.
 	Notify Notifier
 	// Log receives one line per state change. Default slog.Default().
@@ -72,6 +76,7 @@ type Site struct {
 	p       params
 	hc      config.Health
 	probe   ProbeFunc
+	failed  func([]byte) bool // Config.FailurePage
 	notify  Notifier
 	log     *slog.Logger
 	now     func() time.Time
@@ -115,6 +120,7 @@ func New(cfg Config, prev *Site) *Site {
 		},
 		hc:          o.Health,
 		probe:       cfg.Probe,
+		failed:      cfg.FailurePage,
 		notify:      cfg.Notify,
 		log:         cfg.Log,
 		now:         cfg.Now,
