@@ -51,10 +51,11 @@ type bannerPart struct {
 const ageMarker = 0xE000
 
 // StaleBanner builds the banner of pages served stale because the origin
-// failed: Awning's words, or texts (cache.banner_text) instead of the part
-// after the age, per language.
-func StaleBanner(site *Site, own map[string]string) *Banner {
-	return newBanner(site, func(l string, t *texts, age, sentence string) (summary, body, paused string) {
+// failed, in the languages and zone of the site's pages in state st:
+// Awning's words, or own (cache.banner_text) instead of the part after the
+// age, per language.
+func StaleBanner(site *Site, st State, own map[string]string) *Banner {
+	return newBanner(site, st, func(l string, t *texts, age, sentence string) (summary, body, paused string) {
 		rest := t.BannerBody
 		if x, ok := own[l]; ok && strings.TrimSpace(x) != "" {
 			rest = noMarkers(x)
@@ -66,18 +67,16 @@ func StaleBanner(site *Site, own map[string]string) *Banner {
 }
 
 // MaintenanceBanner builds the banner of pages served from copies during
-// read-only maintenance: planned work, with its message (w.Message, else
+// read-only maintenance (st.Window): planned work, with its message (else
 // Awning's words) and its announced end, as of now.
-func MaintenanceBanner(site *Site, w *Window, now time.Time) *Banner {
-	loc := site.Location
-	if loc == nil {
-		loc = time.UTC
-	}
+func MaintenanceBanner(site *Site, st State, now time.Time) *Banner {
+	_, loc := locale(site, st)
+	w := st.Window
 	var end time.Time
 	if w != nil && !w.End.IsZero() {
 		end = w.End.In(loc)
 	}
-	return newBanner(site, func(l string, t *texts, age, sentence string) (summary, body, paused string) {
+	return newBanner(site, st, func(l string, t *texts, age, sentence string) (summary, body, paused string) {
 		msg := t.ReadOnlyBody
 		if w != nil && strings.TrimSpace(w.Message[l]) != "" {
 			msg = noMarkers(strings.Join(paragraphs(w.Message[l]), " "))
@@ -101,11 +100,9 @@ func MaintenanceBanner(site *Site, w *Window, now time.Time) *Banner {
 // newBanner renders a banner in every language order from each language's
 // summary line, body and paused message; age and sentence stand for the
 // copy's age in that language, filled in by AppendVariant.
-func newBanner(site *Site, words func(l string, t *texts, age, sentence string) (summary, body, paused string), label func(*texts) string) *Banner {
-	b := &Banner{langs: site.Languages, loc: site.Location}
-	if b.loc == nil {
-		b.loc = time.UTC
-	}
+func newBanner(site *Site, st State, words func(l string, t *texts, age, sentence string) (summary, body, paused string), label func(*texts) string) *Banner {
+	b := &Banner{}
+	b.langs, b.loc = locale(site, st)
 	type parts struct{ summary, body, paused string }
 	by := make([]parts, len(b.langs))
 	for i, l := range b.langs {

@@ -22,8 +22,8 @@ func TestBannerGolden(t *testing.T) {
 			name string
 			b    *Banner
 		}{
-			{"stale", StaleBanner(site, nil)},
-			{"maintenance", MaintenanceBanner(site, st.Window, now)},
+			{"stale", StaleBanner(site, st, nil)},
+			{"maintenance", MaintenanceBanner(site, st, now)},
 		} {
 			if got := b.b.Variants(); got != len(pair) {
 				t.Fatalf("%d variants; want one per language order (%d)", got, len(pair))
@@ -43,7 +43,7 @@ func TestBannerGolden(t *testing.T) {
 func TestBannerLanguageAndAge(t *testing.T) {
 	loc := amsterdam(t)
 	site := &Site{Name: "bakkerij", Languages: []string{"nl", "en", "de"}, Location: loc}
-	b := StaleBanner(site, nil)
+	b := StaleBanner(site, State{}, nil)
 	copied := time.Date(2025, 1, 14, 13, 5, 0, 0, time.UTC) // 14:05 in Amsterdam
 	for _, tt := range []struct {
 		accept, lang, summary, sentence string
@@ -84,7 +84,7 @@ func TestBannerLanguageAndAge(t *testing.T) {
 // CSPSources allow, and the HTML parses to one region with a summary.
 func TestBannerIsSafeAndSmall(t *testing.T) {
 	site := &Site{Name: "bakkerij", Languages: []string{"en"}}
-	b := StaleBanner(site, map[string]string{"en": `<script>alert(1)</script> "quoted" ` + string(rune(ageMarker))})
+	b := StaleBanner(site, State{}, map[string]string{"en": `<script>alert(1)</script> "quoted" ` + string(rune(ageMarker))})
 	out, _ := b.AppendVariant(nil, 0, time.Now(), time.Now())
 	s := string(out)
 	if strings.Contains(s, "<script>alert") || !strings.Contains(s, "&lt;script&gt;alert(1)&lt;/script&gt; &#34;quoted&#34;") {
@@ -134,7 +134,7 @@ func TestMaintenanceBanner(t *testing.T) {
 	site := &Site{Name: "bakkerij", Languages: []string{"en", "nl"}, Location: loc}
 	now := time.Date(2025, 1, 14, 13, 0, 0, 0, loc)
 	w := &Window{Mode: ReadOnly, End: time.Date(2025, 1, 14, 15, 0, 0, 0, loc), Message: map[string]string{"en": "We are moving to a new warehouse."}}
-	out, _ := MaintenanceBanner(site, w, now).AppendVariant(nil, 0, now.Add(-time.Hour), now)
+	out, _ := MaintenanceBanner(site, State{Window: w}, now).AppendVariant(nil, 0, now.Add(-time.Hour), now)
 	s := string(out)
 	for _, want := range []string{
 		"<summary><strong>Planned maintenance</strong> · Expected back 15:00</summary>",
@@ -149,5 +149,19 @@ func TestMaintenanceBanner(t *testing.T) {
 	}
 	if strings.Contains(s, "Temporary disruption") {
 		t.Error("planned work says temporary disruption")
+	}
+}
+
+// TestBannerFollowsTheMerchantsLocale: languages and time zone chosen by
+// the merchant at run time apply to the banner as to the pages.
+func TestBannerFollowsTheMerchantsLocale(t *testing.T) {
+	site := &Site{Name: "bakkerij", Languages: []string{"nl"}, Location: time.UTC}
+	b := StaleBanner(site, State{Branding: &Branding{Languages: []string{"en", "de"}, TimeZone: "Europe/Berlin"}}, nil)
+	if b.Variants() != 2 {
+		t.Fatalf("%d variants; want the merchant's 2 languages", b.Variants())
+	}
+	out, _ := b.AppendVariant(nil, b.Pick([]byte("de")), time.Date(2025, 7, 1, 12, 0, 0, 0, time.UTC), time.Date(2025, 7, 1, 13, 0, 0, 0, time.UTC))
+	if !strings.Contains(string(out), "(14:00 Uhr)") {
+		t.Errorf("not in German in Berlin's zone: %s", out)
 	}
 }

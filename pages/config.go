@@ -69,6 +69,14 @@ func FromConfig(cfg *config.Config, i int) (*Site, error) {
 			errorf(p+"."+e.Field, "%s", e.Msg)
 		}
 	}
+	// The stale banner's words are shown on the shop's pages too.
+	bc := &fieldChecker{}
+	for _, l := range sortedKeys(sc.Cache.BannerText) {
+		bc.text("banner_text."+l, sc.Cache.BannerText[l], MaxMessageLen, false)
+	}
+	for _, e := range bc.errs {
+		errorf(fmt.Sprintf("sites[%d].cache.%s", i, e.Field), "%s", e.Msg)
+	}
 
 	if pg.Template != "" {
 		src, err := readFile(cfg, pg.Template, maxTemplateSize)

@@ -91,6 +91,10 @@ type Options struct {
 	// InlineLogo writes the logo into the page as a data: URL instead of
 	// linking Awning's logo path: for previews saved to a file.
 	InlineLogo bool
+	// NoScript leaves out the auto-return script and its <noscript>
+	// refresh: for previews shown in a frame, which are looked at, never
+	// run (a sandboxed frame would log the blocked script as an error).
+	NoScript bool
 }
 
 // Set is one site's pages, rendered once per change of what they show. A
@@ -131,10 +135,11 @@ func render(site *Site, st State, opt Options) (*Set, error) {
 	if st.Branding != nil {
 		b = st.Branding.Over(b)
 	}
-	r := &renderer{site: site, st: st, b: b, loc: site.Location, tmpl: site.Template}
+	r := &renderer{site: site, st: st, b: b, langs: site.Languages, loc: site.Location, tmpl: site.Template}
 	if r.loc == nil {
 		r.loc = time.UTC
 	}
+	r.merchantLocale()
 	if r.tmpl == nil {
 		r.tmpl = defaultTemplate
 	}
@@ -163,6 +168,7 @@ type renderer struct {
 	site       *Site
 	st         State
 	b          Branding
+	langs      []string // the page languages: the merchant's, else the site's
 	loc        *time.Location
 	tmpl       *template.Template
 	retryAfter int
@@ -230,6 +236,9 @@ func (r *renderer) prepare(opt Options) {
 	// The unconfirmed page must stay put until read: nothing reloads it
 	// (a reload would send the order again).
 	r.headStill = template.HTML(robots)
+	if opt.NoScript {
+		r.headGet, r.headForm = r.headStill, r.headStill
+	}
 	styleSrc := cspHash(css)
 	if r.site.Template != nil {
 		// A custom design brings its own inline CSS, in <style> elements and
@@ -244,7 +253,7 @@ func (r *renderer) prepare(opt Options) {
 // page renders one mode in every language order: for a browsed page, and
 // (outage and maintenance) once more for the answer to a form.
 func (r *renderer) page(mode Mode) (*Page, error) {
-	langs := r.site.Languages
+	langs := r.langs
 	p := &Page{mode: mode, langs: langs, csp: r.csp, retryAfter: r.retryAfter}
 	var w Window
 	if mode == Maintenance && r.st.Window != nil {
@@ -273,7 +282,7 @@ func (r *renderer) page(mode Mode) (*Page, error) {
 
 // variants renders a page in every language order with head in <head>.
 func (r *renderer) variants(mode Mode, w *Window, blocks map[string]Block, head template.HTML) ([]Variant, error) {
-	langs := r.site.Languages
+	langs := r.langs
 	readOnly := mode == Maintenance && w.Mode == ReadOnly
 	var out []Variant
 	for i := range langs {
@@ -379,7 +388,7 @@ func (r *renderer) updateViews(l string, t *texts) []UpdateView {
 // updateMessage picks an update's message for language l: its own, else the
 // site's main language's, else the first in the site's order, else any.
 func (r *renderer) updateMessage(u Update, l string) (lang, msg string) {
-	try := append([]string{l}, r.site.Languages...)
+	try := append([]string{l}, r.langs...)
 	try = append(try, sortedKeys(u.Message)...)
 	for _, c := range try {
 		if m := strings.TrimSpace(u.Message[c]); m != "" && Known(c) {
@@ -415,7 +424,7 @@ func (r *renderer) json(mode Mode, w *Window, blocks map[string]Block) (head, ta
 		head = append(head, `,"retry_after":`...)
 	}
 	tail = append(tail, `,"message":{`...)
-	for i, l := range r.site.Languages {
+	for i, l := range r.langs {
 		if i > 0 {
 			tail = append(tail, ',')
 		}
@@ -440,4 +449,33 @@ func appendJSONString(dst []byte, s string) []byte {
 // whole seconds (RFC 9110 §10.2.3) and 0 would invite a retry storm.
 func seconds(d time.Duration) int {
 	return max(1, int((d+time.Second-1)/time.Second))
+}
+
+// locale returns the languages and the zone a site's pages use in state
+// st: the merchant's when set (see merchantLocale), else the
+// configuration's.
+func locale(site *Site, st State) ([]string, *time.Location) {
+	r := &renderer{site: site, b: site.Branding, langs: site.Languages, loc: site.Location}
+	if st.Branding != nil {
+		r.b = st.Branding.Over(r.b)
+	}
+	if r.loc == nil {
+		r.loc = time.UTC
+	}
+	r.merchantLocale()
+	return r.langs, r.loc
+}
+
+// merchantLocale applies the merchant's languages and time zone, when they
+// set them and they are valid (Validate refused anything else when it was
+// stored; a page never fails to render on merchant data).
+func (r *renderer) merchantLocale() {
+	if ls := r.b.Languages; len(ls) > 0 && len(ls) <= maxLanguages && validLanguages(ls) {
+		r.langs = ls
+	}
+	if tz := r.b.TimeZone; tz != "" {
+		if loc, err := loadZone(tz); err == nil {
+			r.loc = loc
+		}
+	}
 }

@@ -126,7 +126,7 @@ func (s *Server) findCopy(ctx *fasthttp.RequestCtx, r *request, k *cache.Key) *c
 // no-store towards the browser.
 func (s *Server) writeStale(ctx *fasthttp.RequestCtx, r *request, cp *cache.Copy) {
 	st := r.st
-	b := st.banner
+	b := st.dyn.Load().banner
 	if r.maint != nil {
 		b = r.maint.banner
 	}
@@ -205,7 +205,7 @@ func (s *Server) relayFetched(ctx *fasthttp.RequestCtx, f *fetch) {
 		r.Header.SetContentLength(f.resp.Header.ContentLength())
 	} else if f.gzip && equalFold(r.Header.ContentEncoding(), "gzip") && !acceptsGzip(ctx) {
 		// Awning asked for gzip; this client did not.
-		if plain, err := r.BodyGunzip(); err == nil {
+		if plain, err := f.st.pool.gunzip(r.Body()); err == nil {
 			r.Header.DelBytes(hContentEncoding)
 			r.SetBodyRaw(plain)
 		}

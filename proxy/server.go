@@ -49,6 +49,7 @@ type Server struct {
 	http     *fasthttp.Server
 	plain    *plainServer // nil unless Options.Plain
 	dialer   *fasthttp.TCPDialer
+	checked  *checkedBodies // gzip bodies from origins known to decode within the limit
 	snap     atomic.Pointer[snapshot]
 	cache    *cache.Cache
 	ownCache bool
@@ -91,7 +92,8 @@ type siteState struct {
 	warmer        *warm.Warmer // nil without cache.warm.sitemap
 	keys          *cache.KeyPolicy
 	policy        *cache.Policy
-	banner        *pages.Banner // put at the top of pages served stale; nil for none
+	bannerOn      bool              // cache.banner: pages served from copies carry a banner
+	bannerText    map[string]string // cache.banner_text
 	fallbackAfter time.Duration
 	hostHeader    []byte // origin.host_header; nil passes the shop's host
 	timeout       time.Duration
@@ -121,6 +123,7 @@ func New(opt Options) (*Server, error) {
 			DNSCacheDuration: time.Minute,
 		},
 		cache:   opt.Cache,
+		checked: newCheckedBodies(),
 		flights: newFlights(),
 		now:     opt.Now,
 		inputs:  map[string]SiteState{},
@@ -251,6 +254,8 @@ func (s *Server) build(opt Options, prev *snapshot) (*snapshot, error) {
 		responseBody:   int(cfg.Limits.ResponseBody),
 		responseHeader: int(cfg.Limits.ResponseHeader),
 		dialer:         s.dialer,
+		log:            s.log,
+		checked:        s.checked,
 	}
 	pageSites, err := pageSites(cfg, opt.Sites)
 	if err != nil {
@@ -270,7 +275,7 @@ func (s *Server) build(opt Options, prev *snapshot) (*snapshot, error) {
 				count = prev.states[ps.Index].count
 			}
 		}
-		p.latency = &count.latency
+		p.attach(site.Name, count)
 		p.markers = cache.NewMarkers(sc.Origin.FailureMarkers)
 		probeHost := site.Hosts[0]
 		if sc.Origin.HostHeader != "" {
@@ -316,9 +321,7 @@ func (s *Server) build(opt Options, prev *snapshot) (*snapshot, error) {
 			writeTimeout: sc.Origin.WriteTimeout.D(),
 			pageSite:     pageSites[site.Index],
 		}
-		if sc.Cache.BannerOn() {
-			st.banner = pages.StaleBanner(st.pageSite, sc.Cache.BannerText)
-		}
+		st.bannerOn, st.bannerText = sc.Cache.BannerOn(), sc.Cache.BannerText
 		in := s.inputs[site.Name]
 		d, err := newDynamic(st, in, s.now())
 		if err != nil {

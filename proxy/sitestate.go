@@ -32,6 +32,8 @@ type dynamic struct {
 	logo        *answer // nil without a logo
 	logoPath    []byte
 	maint       *maintRule // nil without maintenance
+	// banner is put on pages served from copies; nil without cache.banner.
+	banner *pages.Banner
 }
 
 // ApplyState applies a site's run-time state: its pages are rendered anew
@@ -62,6 +64,11 @@ func newDynamic(st *siteState, in SiteState, now time.Time) (*dynamic, error) {
 		return nil, err
 	}
 	d := &dynamic{pages: set, outage: newPageAnswers(set.Outage, vOutage), unconfirmed: newPageAnswers(set.Unconfirmed, vUnconfirmed)}
+	if st.bannerOn {
+		// In the languages and zone of the pages (the merchant may choose
+		// them at run time), rendered once per change like the pages.
+		d.banner = pages.StaleBanner(st.pageSite, in.Pages, st.bannerText)
+	}
 	if set.Logo != nil {
 		d.logo, d.logoPath = logoAnswer(set.Logo), []byte(set.Logo.Path)
 	}
@@ -76,10 +83,10 @@ func newDynamic(st *siteState, in SiteState, now time.Time) (*dynamic, error) {
 		if m.BypassSecret != "" {
 			d.maint.secret = []byte(m.BypassSecret)
 		}
-		if m.ReadOnly && st.banner != nil {
+		if m.ReadOnly && st.bannerOn {
 			// Copies served in planned work say so, with its message and
 			// end, not "temporary disruption".
-			d.maint.banner = pages.MaintenanceBanner(st.pageSite, in.Pages.Window, now)
+			d.maint.banner = pages.MaintenanceBanner(st.pageSite, in.Pages, now)
 		}
 	}
 	return d, nil
