@@ -106,7 +106,17 @@ type Update struct {
 	// each. A language without a message shows the one in the site's main
 	// language (or the first one set), marked with its own language.
 	Message map[string]string `json:"message"`
+	// Expires is when the update is no longer shown; zero until it is
+	// set, by ops or, an hour after the site's origin is back and its
+	// maintenance is over, by Awning (its default retraction).
+	Expires time.Time `json:"expires,omitzero"`
 }
+
+// MaxUpdateLife bounds how far ahead an update's Expires may be set.
+const MaxUpdateLife = 90 * 24 * time.Hour
+
+// LiveAt reports whether the update is shown at now: it has not expired.
+func (u *Update) LiveAt(now time.Time) bool { return u.Expires.IsZero() || now.Before(u.Expires) }
 
 // WindowMode is how much of a shop maintenance closes.
 type WindowMode string
