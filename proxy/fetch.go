@@ -38,8 +38,10 @@ type fetch struct {
 	// collapse: the request may share an origin exchange with equal ones.
 	collapse bool
 	// leadFn is f.lead, bound once per pooled fetch so that joining a
-	// flight costs no closure.
+	// flight costs no closure; runFn is f.run, for the same reason: a go
+	// statement with arguments allocates their closure.
 	leadFn func() (any, error)
+	runFn  func()
 
 	// What came of it; see answered.
 	adm       health.Admission // the origin was not asked: why
@@ -81,6 +83,9 @@ var fetchPool = sync.Pool{New: func() any {
 func (s *Server) acquireFetch(st *siteState) *fetch {
 	f := fetchPool.Get().(*fetch)
 	f.srv, f.st, f.timeout = s, st, st.timeout
+	if f.runFn == nil {
+		f.runFn = f.run // here, not in the pool's New: run releases to the pool
+	}
 	return f
 }
 
@@ -177,6 +182,10 @@ func (f *fetch) wait(d time.Duration, down <-chan struct{}) (finished, released 
 	<-f.done // it finished as the wait ended
 	return true, false
 }
+
+// run is runAsync on f's Server: started as go f.runFn(), after
+// srv.bg.Add(1).
+func (f *fetch) run() { f.srv.runAsync(f) }
 
 // runAsync obtains f's answer in its own goroutine, owned by the Server
 // (bg), and hands f back to the handler, or releases it when the handler

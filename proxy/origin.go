@@ -44,8 +44,10 @@ type pool struct {
 	latency *latencyHistogram // the site's; nil in tests that build a bare pool
 	limit   int               // limits.response_body
 	// markers tell a platform's error page answering 2xx from a good page
-	// (fallback/cache); nil in tests that build a bare pool.
+	// (fallback/cache), and clean remembers bodies found without one
+	// (soft.go); nil in tests that build a bare pool.
 	markers *cache.Markers
+	clean   *checkedBodies
 }
 
 // poolOptions are the limits that apply to every origin of every site.
@@ -197,7 +199,7 @@ func (p *pool) do(req *fasthttp.Request, resp *fasthttp.Response, deadline time.
 		t0 := time.Now()
 		err = o.exchange(req, resp, deadline)
 		r, ok := healthResult(err, resp, time.Since(t0))
-		if ok && !r.Failed && p.markers != nil && p.markers.Check(resp) != cache.OK {
+		if ok && !r.Failed && p.failurePage(resp) { // soft.go
 			r.Failed, r.Reason, err = true, "failure-marker", errFailureMarker
 		}
 		if ok {

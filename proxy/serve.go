@@ -112,7 +112,7 @@ func (s *Server) forwardBrowse(ctx *fasthttp.RequestCtx, snap *snapshot, r *requ
 
 	start := time.Now()
 	s.bg.Add(1)
-	go s.runAsync(f)
+	go f.runFn()
 	if r.copy == nil && s.cache.Shared() { // look in the shared tier while the origin works
 		rctx, cancel := context.WithDeadline(context.Background(), start.Add(st.fallbackAfter))
 		r.copy = s.cache.LookupRemote(rctx, k, &ctx.Request)

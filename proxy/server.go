@@ -50,6 +50,7 @@ type Server struct {
 	plain    *plainServer // nil unless Options.Plain
 	dialer   *fasthttp.TCPDialer
 	checked  *checkedBodies // gzip bodies from origins known to decode within the limit
+	clean    *checkedBodies // 2xx HTML bodies known to carry no failure marker (soft.go)
 	snap     atomic.Pointer[snapshot]
 	cache    *cache.Cache
 	ownCache bool
@@ -124,6 +125,7 @@ func New(opt Options) (*Server, error) {
 		},
 		cache:   opt.Cache,
 		checked: newCheckedBodies(),
+		clean:   newCheckedBodies(),
 		flights: newFlights(),
 		now:     opt.Now,
 		inputs:  map[string]SiteState{},
@@ -276,7 +278,7 @@ func (s *Server) build(opt Options, prev *snapshot) (*snapshot, error) {
 			}
 		}
 		p.attach(site.Name, count)
-		p.markers = cache.NewMarkers(sc.Origin.FailureMarkers)
+		p.markers, p.clean = cache.NewMarkers(sc.Origin.FailureMarkers), s.clean
 		probeHost := site.Hosts[0]
 		if sc.Origin.HostHeader != "" {
 			probeHost = sc.Origin.HostHeader

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"io"
+	"math/rand/v2"
 	"sync"
 
 	"github.com/klauspost/compress/gzip"
@@ -14,14 +15,17 @@ import (
 // a CMS's "database error" page, a PHP fatal error, a web server's or
 // cache's error page passed on with 200. Such an answer is a failure, for
 // the shopper (a copy or the outage page), for the cache (never stored over
-// a good copy) and for health, as a 5xx would be. They are looked for in
-// the first MarkerWindow bytes of 2xx HTML answers (decompressed), and in
-// probe answers.
+// a good copy) and for health, as a 5xx would be. A site's own markers
+// (origin.failure_markers) are looked for in the first MarkerWindow bytes
+// of 2xx HTML answers (decompressed), the built-in ones in the first
+// BuiltinWindow (error pages say what they are at the top; a PHP error
+// cuts the page short), and all in probe answers.
 //
 // A Markers is immutable and safe for concurrent use; the zero value finds
 // the built-in markers only.
 type Markers struct {
-	own []marker // origin.failure_markers
+	own  []marker // origin.failure_markers
+	salt uint64   // tells this Markers' verdicts apart in a shared memo (Salt)
 }
 
 // marker is a site's own marker and where its rarest-looking byte is: the
@@ -66,14 +70,20 @@ func (m *marker) in(body []byte) bool {
 	return false
 }
 
-// MarkerWindow is how much of an answer's body markers are looked for in:
-// error pages say what they are near the top.
-const MarkerWindow = 64 << 10
+// MarkerWindow is how much of an answer's body a site's own markers are
+// looked for in; BuiltinWindow, the built-in ones. Checking a 2xx HTML
+// answer costs inflating and scanning that much (about 15µs for the
+// built-in window, 60µs with own markers, on the machines of
+// docs/benchmarks.md).
+const (
+	MarkerWindow  = 64 << 10
+	BuiltinWindow = 16 << 10
+)
 
 // NewMarkers returns the built-in markers plus a site's own
 // (origin.failure_markers).
 func NewMarkers(own []string) *Markers {
-	m := &Markers{}
+	m := &Markers{salt: rand.Uint64() | 1}
 	for _, s := range own {
 		m.own = append(m.own, newMarker(s))
 	}
@@ -133,7 +143,11 @@ func (m *Markers) Check(resp *fasthttp.Response) Reason {
 	if bytes.EqualFold(resp.Header.ContentEncoding(), []byte("gzip")) {
 		w := windows.Get().(*window)
 		defer windows.Put(w)
-		plain, ok := w.gunzip(body)
+		n := BuiltinWindow
+		if m != nil && len(m.own) > 0 {
+			n = MarkerWindow
+		}
+		plain, ok := w.gunzip(body, n)
 		if !ok {
 			return OK // not for markers to judge; Build refuses corrupt gzip
 		}
@@ -145,12 +159,19 @@ func (m *Markers) Check(resp *fasthttp.Response) Reason {
 	return OK
 }
 
-// Find reports whether the start of a plain body carries a marker: the
-// first MarkerWindow bytes are looked at.
+// Find reports whether the start of a plain body carries a marker.
 func (m *Markers) Find(body []byte) bool {
 	if len(body) > MarkerWindow {
 		body = body[:MarkerWindow]
 	}
+	if m != nil {
+		for i := range m.own {
+			if m.own[i].in(body) {
+				return true
+			}
+		}
+	}
+	body = body[:min(len(body), BuiltinWindow)]
 	if t, ok := title(body); ok {
 		for _, et := range errorTitles {
 			if bytes.EqualFold(t, et) {
@@ -163,14 +184,24 @@ func (m *Markers) Find(body []byte) bool {
 			return true
 		}
 	}
-	if m != nil {
-		for i := range m.own {
-			if m.own[i].in(body) {
-				return true
-			}
-		}
-	}
 	return false
+}
+
+// Salt returns a value that tells this Markers' verdicts apart from every
+// other's: a memo of bodies found clean, shared by sites, keys its entries
+// on the body and the salt.
+func (m *Markers) Salt() uint64 {
+	if m == nil {
+		return 0
+	}
+	return m.salt
+}
+
+// MayFail reports whether Check could find resp a failure at all: a 2xx
+// HTML answer with a body. Only those need a look (or a memo).
+func MayFail(resp *fasthttp.Response) bool {
+	st := resp.StatusCode()
+	return st >= 200 && st <= 299 && len(resp.Body()) > 0 && isHTML(resp.Header.ContentType())
 }
 
 // titleWindow bounds where a page's <title> is looked for: error pages
@@ -206,18 +237,18 @@ type window struct {
 
 var windows = sync.Pool{New: func() any { return new(window) }}
 
-// gunzip decompresses the start of a gzip body into w's buffer.
-func (w *window) gunzip(body []byte) ([]byte, bool) {
+// gunzip decompresses the first n bytes of a gzip body into w's buffer.
+func (w *window) gunzip(body []byte, n int) ([]byte, bool) {
 	w.src.Reset(body)
 	defer w.src.Reset(nil) // hold no reference to the body in the pool
 	if err := w.zr.Reset(&w.src); err != nil {
 		return nil, false
 	}
-	n, err := io.ReadFull(&w.zr, w.buf[:])
+	k, err := io.ReadFull(&w.zr, w.buf[:n])
 	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
 		return nil, false
 	}
-	return w.buf[:n], true
+	return w.buf[:k], true
 }
 
 // PlainSize returns the size of an answer's body decompressed: the gzip
