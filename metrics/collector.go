@@ -28,7 +28,7 @@ type descs struct {
 
 	siteOpen, tripped, trips, maintenance                     *prometheus.Desc
 	originState, transitions, shortCircuited, overflow        *prometheus.Desc
-	originInFlight, originInFlightLimit, probes               *prometheus.Desc
+	originInFlight, originInFlightLimit, probes, hangs        *prometheus.Desc
 	originRefused                                             *prometheus.Desc
 	entries, memBytes, memLimit, lookups, stored, revalidated *prometheus.Desc
 	notStored, evicted, expired                               *prometheus.Desc
@@ -70,6 +70,7 @@ func newDescs() (descs, []*prometheus.Desc) {
 		originInFlight:      desc("awning_origin_in_flight", "Requests at the site's origins now.", "site"),
 		originInFlightLimit: desc("awning_origin_in_flight_limit", "The in-flight cap now: origin.max_inflight, lower while slow_start ramps up after a recovery; 0 for no cap.", "site"),
 		probes:              desc("awning_health_probes_total", "Active health probes of the site's origins, by result.", "site", "result"),
+		hangs:               desc("awning_origin_hangs_total", "Times the site's origin was declared down because requests waited origin.health.hang_after and not one exchange with it ended (a hung origin).", "site"),
 
 		entries:           desc("awning_cache_entries", "Pages with copies in this node's memory tier."),
 		memBytes:          desc("awning_cache_memory_bytes", "Bytes of copies in this node's memory tier."),
@@ -202,6 +203,7 @@ func (c *collector) collectSite(ch chan<- prometheus.Metric, s *proxy.SiteStats,
 	gauge(d.originInFlightLimit, float64(h.Limit), s.Name)
 	counter(d.probes, h.ProbesOK, s.Name, "ok")
 	counter(d.probes, h.ProbesFailed, s.Name, "failed")
+	counter(d.hangs, h.Hangs, s.Name)
 
 	if w := s.Warm; w != nil {
 		counter(d.warmRuns, w.Runs, s.Name)
