@@ -301,7 +301,9 @@ func TestBrowserCopy(t *testing.T) {
 			t.Fatal(err)
 		}
 		saveShot(t, shots, "unconfirmed-"+shot.lang+"-"+shot.vp+".png", png)
-		if n := b.count(func(r request) bool { return r.at.After(opened) && strings.Contains(r.url, "/.well-known/awning/health") }); n != 0 {
+		if n := b.count(func(r request) bool {
+			return r.at.After(opened) && strings.Contains(r.url, "/.well-known/awning/health")
+		}); n != 0 {
 			t.Errorf("the unconfirmed page polled %d times: it must never move by itself", n)
 		}
 	}
@@ -338,4 +340,3 @@ func (b *browser) checkNoErrors(t *testing.T) {
 		}
 	}
 }
-
