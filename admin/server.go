@@ -231,19 +231,15 @@ func (s *Server) fail(c *call, err error) {
 	}
 }
 
-// change applies fn to a scope through the store and audits it.
+// change applies fn to a scope through the store, with its audit entry
+// written in the same step.
 func (s *Server) change(c *call, scope, detail string, fn func(*state.Scope) error) (state.Scope, error) {
 	ctx, cancel := context.WithTimeout(c.r.Context(), 5*time.Second)
 	defer cancel()
-	sc, err := s.store.Change(ctx, scope, fn)
-	if err != nil {
-		return sc, err
-	}
-	s.store.Audit(ctx, state.AuditEntry{
+	return s.store.ChangeAudited(ctx, scope, state.AuditEntry{
 		Time: s.now().UTC(), Who: c.tok.name, From: c.r.RemoteAddr,
-		Action: c.r.Method + " " + c.r.URL.Path, Scope: scope, Detail: detail,
-	})
-	return sc, nil
+		Action: c.r.Method + " " + c.r.URL.Path, Detail: detail,
+	}, fn)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

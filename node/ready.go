@@ -87,6 +87,12 @@ func (n *Node) checks(ctx context.Context) map[string]admin.Check {
 			c.OK = true
 		}
 		out["redis"] = c
+
+		c = admin.Check{OK: n.state.Stats().Syncing, Detail: "the loop that follows the shared state in redis"}
+		if !c.OK {
+			c.Error = "not running: restarting after a panic (see the log); this node may miss changes until it runs"
+		}
+		out["state_sync"] = c
 	}
 
 	if n.certs != nil {
