@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"os"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/awningproxy/awning/pages"
@@ -43,7 +45,7 @@ type updateKeeper struct {
 	sites   func() []string
 	scope   func(name string) state.Scope
 	quietAt func(site string, now time.Time) bool // origin open and no maintenance in force
-	change  func(ctx context.Context, name string, fn func(*state.Scope) error) error
+	change  func(ctx context.Context, name string, ids []string, fn func(*state.Scope) error) error
 	apply   func(names []string) // render the named scopes' sites again
 
 	wake  chan struct{}
@@ -78,8 +80,13 @@ func (n *Node) newUpdateKeeper() *updateKeeper {
 			global, own := n.state.Scope(state.Global), n.state.Scope(site)
 			return !own.Maintenance.ActiveAt(now) && !global.Maintenance.ActiveAt(now)
 		},
-		change: func(ctx context.Context, name string, fn func(*state.Scope) error) error {
-			_, err := n.state.Change(ctx, name, fn)
+		change: func(ctx context.Context, name string, ids []string, fn func(*state.Scope) error) error {
+			// Audited as Awning's own change, beside ops' posting them.
+			host, _ := os.Hostname()
+			_, err := n.state.ChangeAudited(ctx, name, state.AuditEntry{
+				Time: time.Now().UTC(), Who: "awning", From: host,
+				Action: "retract updates", Detail: "ended an hour after the site was back: " + strings.Join(ids, ", "),
+			}, fn)
 			return err
 		},
 		apply: n.applyState,
@@ -222,7 +229,7 @@ func (k *updateKeeper) quietSince(name string, all []string) (time.Time, bool) {
 func (k *updateKeeper) retract(ctx context.Context, name string, ids []string, now time.Time) {
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	err := k.change(cctx, name, func(sc *state.Scope) error {
+	err := k.change(cctx, name, ids, func(sc *state.Scope) error {
 		n := 0
 		for i := range sc.Updates {
 			if u := &sc.Updates[i]; u.Expires.IsZero() && slices.Contains(ids, u.ID) {

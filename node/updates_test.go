@@ -16,12 +16,11 @@ import (
 // the test sets: every decision is a function of the clock it is given.
 type fakeKeeper struct {
 	*updateKeeper
-	mu       sync.Mutex
-	scopes   map[string]state.Scope
-	quiet    map[string]bool
-	applied  []string
-	changes  int
-	failNext bool
+	mu      sync.Mutex
+	scopes  map[string]state.Scope
+	quiet   map[string]bool
+	applied []string
+	changes int
 }
 
 func newFakeKeeper(sites ...string) *fakeKeeper {
@@ -31,7 +30,7 @@ func newFakeKeeper(sites ...string) *fakeKeeper {
 		sites:   func() []string { return sites },
 		scope:   func(name string) state.Scope { f.mu.Lock(); defer f.mu.Unlock(); return f.scopes[name] },
 		quietAt: func(site string, _ time.Time) bool { f.mu.Lock(); defer f.mu.Unlock(); return f.quiet[site] },
-		change: func(_ context.Context, name string, fn func(*state.Scope) error) error {
+		change: func(_ context.Context, name string, _ []string, fn func(*state.Scope) error) error {
 			f.mu.Lock()
 			defer f.mu.Unlock()
 			sc := f.scopes[name]
