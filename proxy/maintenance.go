@@ -5,7 +5,6 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/awningproxy/awning/pages"
 	"github.com/valyala/fasthttp"
 )
 
@@ -31,9 +30,9 @@ type maintRule struct {
 	allow      trustList
 	secret     []byte // nil without a bypass secret
 	answers    pageAnswers
-	// banner is put on copies served in read-only maintenance; nil
-	// without cache.banner.
-	banner *pages.Banner
+	// banner is put on copies served in read-only maintenance; its get is
+	// nil without cache.banner.
+	banner lazyBanner
 }
 
 func (m *maintRule) activeAt(now int64) bool {

@@ -126,9 +126,9 @@ func (s *Server) findCopy(ctx *fasthttp.RequestCtx, r *request, k *cache.Key) *c
 // no-store towards the browser.
 func (s *Server) writeStale(ctx *fasthttp.RequestCtx, r *request, cp *cache.Copy) {
 	st := r.st
-	b := st.dyn.Load().banner
+	b := st.dyn.Load().banner.get()
 	if r.maint != nil {
-		b = r.maint.banner
+		b = r.maint.banner.get()
 	}
 	now := s.now()
 	if b == nil || !cp.HTML {

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/awningproxy/awning/fallback/health"
@@ -32,8 +33,9 @@ type dynamic struct {
 	logo        *answer // nil without a logo
 	logoPath    []byte
 	maint       *maintRule // nil without maintenance
-	// banner is put on pages served from copies; nil without cache.banner.
-	banner *pages.Banner
+	// banner is put on pages served from copies; its get is nil without
+	// cache.banner.
+	banner lazyBanner
 }
 
 // ApplyState applies a site's run-time state: its pages are rendered anew
@@ -67,7 +69,7 @@ func newDynamic(st *siteState, in SiteState, now time.Time) (*dynamic, error) {
 	if st.bannerOn {
 		// In the languages and zone of the pages (the merchant may choose
 		// them at run time), rendered once per change like the pages.
-		d.banner = pages.StaleBanner(st.pageSite, in.Pages, st.bannerText)
+		d.banner.build = func() *pages.Banner { return pages.StaleBanner(st.pageSite, in.Pages, st.bannerText) }
 	}
 	if set.Logo != nil {
 		d.logo, d.logoPath = logoAnswer(set.Logo), []byte(set.Logo.Path)
@@ -86,7 +88,7 @@ func newDynamic(st *siteState, in SiteState, now time.Time) (*dynamic, error) {
 		if m.ReadOnly && st.bannerOn {
 			// Copies served in planned work say so, with its message and
 			// end, not "temporary disruption".
-			d.maint.banner = pages.MaintenanceBanner(st.pageSite, in.Pages, now)
+			d.maint.banner.build = func() *pages.Banner { return pages.MaintenanceBanner(st.pageSite, in.Pages, now) }
 		}
 	}
 	return d, nil
@@ -131,4 +133,23 @@ func (s *Server) Preview(site string, mode pages.Mode, lang string) ([]byte, err
 		return v.HTML, nil
 	}
 	return p.Variants()[0].HTML, nil
+}
+
+// lazyBanner is a banner rendered when a copy first needs it: most sites
+// never serve one, and a node may hold thousands. Its zero value has no
+// banner.
+type lazyBanner struct {
+	build func() *pages.Banner // nil: no banner
+	once  sync.Once
+	b     *pages.Banner
+}
+
+// get returns the banner, rendering it on first use; nil for none. After
+// that it is an atomic load.
+func (l *lazyBanner) get() *pages.Banner {
+	if l.build == nil {
+		return nil
+	}
+	l.once.Do(func() { l.b = l.build() })
+	return l.b
 }
