@@ -219,6 +219,12 @@ sites:
 	}
 	testkit.WaitFor(t, 10*time.Second, "copies written to redis", func() bool { return n.cache.Stats().RedisWrites >= 2 })
 	testkit.WaitFor(t, 10*time.Second, "a probe", func() bool { return n.proxy.Health("shop").Stats().ProbesOK >= 1 })
+	// The client sees the refused handshake's alert before the server has
+	// counted it: wait for the count, not for the client.
+	testkit.WaitFor(t, 10*time.Second, "the refused handshake counted", func() bool {
+		hs := n.HandshakeStats()
+		return hs.Failed >= 1 && hs.InProgress == 0
+	})
 
 	s := remember(scrapeNode(t, n))
 	s.check(t, "healthy", []check{
