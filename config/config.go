@@ -377,6 +377,19 @@ type Origin struct {
 	// FallbackAfter is how long a shopper waits for the origin when a copy
 	// exists, before the copy is served. Default 3s.
 	FallbackAfter Duration `yaml:"fallback_after"`
+	// WriteTimeout bounds a whole exchange for every method but GET and
+	// HEAD (an order, a payment, a login): such a request is sent once and
+	// never answered from a copy, and a checkout is worth the wait. When it
+	// passes, or the origin fails after the request was sent, the shopper
+	// gets the unconfirmed page (status 504): the order may have gone
+	// through. Default 30s (at least timeout).
+	WriteTimeout Duration `yaml:"write_timeout"`
+	// FailureMarkers are texts that, found in the first 64 KB of a 2xx
+	// HTML answer, make it a failure (a platform's custom error page that
+	// answers 200): the shopper gets the copy or the outage page, the
+	// answer is not stored, and health counts it failed. Added to the
+	// built-in markers of common platforms' error pages. Default: none.
+	FailureMarkers []string `yaml:"failure_markers"`
 	// SlowAfter marks answers slower than this as degraded. Default 2s.
 	SlowAfter Duration `yaml:"slow_after"`
 	// MaxInflight caps concurrent requests to the origin. Default 0: no cap.
@@ -408,6 +421,14 @@ type Health struct {
 	ExpectStatus []int `yaml:"expect_status"`
 	// ExpectBody, when set, must occur in the probe answer body.
 	ExpectBody string `yaml:"expect_body"`
+	// HangAfter declares the origin down when an exchange has waited this
+	// long and no exchange with the origin ended meanwhile: an origin that
+	// accepts connections and never answers (a hung database) is known down
+	// without waiting for timeouts to pile up, with or without a probe
+	// path. Requests other than GET and HEAD (an order waiting on a payment
+	// provider) do not count. Default 4s (at most timeout); set it to
+	// timeout to rely on timeouts alone.
+	HangAfter Duration `yaml:"hang_after"`
 	// PassiveFailures is how many failed live answers in a row (refused,
 	// reset, timed out, 5xx/52x) mark an origin down. Default 3.
 	PassiveFailures int `yaml:"passive_failures"`

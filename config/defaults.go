@@ -22,6 +22,8 @@ const (
 	DefaultConnectTimeout  = 2 * time.Second
 	DefaultTimeout         = 10 * time.Second
 	DefaultFallbackAfter   = 3 * time.Second
+	DefaultWriteTimeout    = 30 * time.Second
+	DefaultHangAfter       = 4 * time.Second
 	DefaultSlowAfter       = 2 * time.Second
 	DefaultMaxConns        = 512
 	DefaultHealthInterval  = 2 * time.Second
@@ -115,6 +117,7 @@ func (s *Site) setDefaults() {
 	def(&o.FirstByteTimeout, o.Timeout)
 	def(&o.FallbackAfter, min(Duration(DefaultFallbackAfter), o.Timeout))
 	def(&o.SlowAfter, min(Duration(DefaultSlowAfter), o.Timeout))
+	def(&o.WriteTimeout, max(Duration(DefaultWriteTimeout), o.Timeout))
 	def(&o.MaxConns, DefaultMaxConns)
 	h := &o.Health
 	def(&h.Interval, Duration(DefaultHealthInterval))
@@ -125,6 +128,7 @@ func (s *Site) setDefaults() {
 	def(&h.ErrorRatio, DefaultErrorRatio)
 	def(&h.Window, Duration(DefaultWindow))
 	def(&h.MinRequests, DefaultMinRequests)
+	def(&h.HangAfter, min(Duration(DefaultHangAfter), o.Timeout))
 	if s.CheckoutPaths == nil {
 		s.CheckoutPaths = []string{"/cart", "/checkout"}
 	}

@@ -304,6 +304,10 @@ func (v *checker) site(p string, s *Site) {
 			v.errorf(d.path, "%s is longer than origin.timeout (%s)", d.val, o.Timeout)
 		}
 	}
+	if o.WriteTimeout < o.Timeout {
+		v.errorf(op+".write_timeout", "%s is shorter than origin.timeout (%s): an order deserves at least the wait a page gets", o.WriteTimeout, o.Timeout)
+	}
+	v.failureMarkers(op+".failure_markers", o.FailureMarkers)
 	if o.MaxInflight < 0 {
 		v.errorf(op+".max_inflight", "must not be negative")
 	}
@@ -342,6 +346,9 @@ func (v *checker) site(p string, s *Site) {
 	}
 	if h.MinRequests < 1 {
 		v.errorf(hp+".min_requests", "must be at least 1, got %d", h.MinRequests)
+	}
+	if h.HangAfter.D() < 100*time.Millisecond || h.HangAfter > o.Timeout {
+		v.errorf(hp+".hang_after", "must be between 100ms and origin.timeout (%s), got %s", o.Timeout, h.HangAfter)
 	}
 	for i, st := range h.ExpectStatus {
 		if st < 100 || st > 599 {
@@ -448,6 +455,26 @@ func (v *checker) tokens(sites map[string]int) {
 			if _, ok := sites[s]; !ok && s != "*" {
 				v.errorf(fmt.Sprintf("%s.sites[%d]", p, j), "no site is named %q", s)
 			}
+		}
+	}
+}
+
+// MaxFailureMarkers bounds origin.failure_markers: each is looked for in
+// every 2xx HTML answer of the site.
+const MaxFailureMarkers = 32
+
+// failureMarkers checks origin.failure_markers: a marker must be specific
+// enough never to occur in a good page.
+func (v *checker) failureMarkers(p string, markers []string) {
+	if len(markers) > MaxFailureMarkers {
+		v.errorf(p, "at most %d markers, got %d", MaxFailureMarkers, len(markers))
+	}
+	for i, m := range markers {
+		switch {
+		case len(strings.TrimSpace(m)) < 8:
+			v.errorf(fmt.Sprintf("%s[%d]", p, i), "%q is too short to tell an error page from a good one (at least 8 characters)", m)
+		case len(m) > 256:
+			v.errorf(fmt.Sprintf("%s[%d]", p, i), "at most 256 bytes, got %d", len(m))
 		}
 	}
 }

@@ -29,7 +29,7 @@ type descs struct {
 
 	siteOpen, tripped, trips, maintenance                     *prometheus.Desc
 	originState, transitions, shortCircuited, overflow        *prometheus.Desc
-	originInFlight, originInFlightLimit, probes               *prometheus.Desc
+	originInFlight, originInFlightLimit, probes, hangs        *prometheus.Desc
 	originRefused                                             *prometheus.Desc
 	entries, memBytes, memLimit, lookups, stored, revalidated *prometheus.Desc
 	notStored, evicted, expired                               *prometheus.Desc
@@ -59,7 +59,7 @@ func newDescs() (descs, []*prometheus.Desc) {
 		protoConns:      desc("awning_protocol_open_connections", "Shopper connections open now on the HTTPS listener that agreed on HTTP/2 (protocol h2); HTTP/1.1 ones are in awning_open_connections.", "protocol"),
 		originDuration:  desc("awning_origin_request_duration_seconds", "Duration of exchanges with a site's origins that got an answer or timed out (shoppers' requests and sitemap warming; not probes).", "site"),
 		fallbackRatio:   desc("awning_site_fallback_ratio", "Share of the site's answers over about the last minute that came from the fallback (stale copies and outage pages) rather than the origin. Maintenance and Awning's own paths are left out.", "site"),
-		servingFallback: desc("awning_site_serving_fallback", "1 while the site is open only thanks to Awning: its origin is closed to shoppers (every origin down, or the fallback forced), or at least half of the last minute's answers came from the fallback.", "site"),
+		servingFallback: desc("awning_site_serving_fallback", "1 while the site is open only thanks to Awning: its origin is closed to shoppers (every origin down, or the fallback forced), or at least half of the last minute's answers came from the fallback. Always 0 in maintenance: planned work is not an outage.", "site"),
 
 		siteOpen:            desc("awning_site_open", "1 when shoppers can reach the site's origin: not every origin down and the fallback not forced. What /.well-known/awning/health answers.", "site"),
 		tripped:             desc("awning_site_circuit_tripped", "1 while every origin of the site is down: shoppers get the fallback without a connection attempt.", "site"),
@@ -73,6 +73,7 @@ func newDescs() (descs, []*prometheus.Desc) {
 		originInFlight:      desc("awning_origin_in_flight", "Requests at the site's origins now.", "site"),
 		originInFlightLimit: desc("awning_origin_in_flight_limit", "The in-flight cap now: origin.max_inflight, lower while slow_start ramps up after a recovery; 0 for no cap.", "site"),
 		probes:              desc("awning_health_probes_total", "Active health probes of the site's origins, by result.", "site", "result"),
+		hangs:               desc("awning_origin_hangs_total", "Times the site's origin was declared down because requests waited origin.health.hang_after and not one exchange with it ended (a hung origin).", "site"),
 
 		entries:           desc("awning_cache_entries", "Pages with copies in this node's memory tier."),
 		memBytes:          desc("awning_cache_memory_bytes", "Bytes of copies in this node's memory tier."),
@@ -189,7 +190,9 @@ func (c *collector) collectSite(ch chan<- prometheus.Metric, s *proxy.SiteStats,
 	h := &s.Health
 	ratio := c.window.ratio(s)
 	gauge(d.fallbackRatio, ratio, s.Name)
-	gauge(d.servingFallback, boolValue(!h.Open || ratio >= 0.5), s.Name)
+	// Planned work is not an outage: ops chose it, and the alert on
+	// serving_fallback must not page anyone for it.
+	gauge(d.servingFallback, boolValue(s.Maintenance == "" && (!h.Open || ratio >= 0.5)), s.Name)
 	gauge(d.siteOpen, boolValue(h.Open), s.Name)
 	gauge(d.tripped, boolValue(h.Tripped), s.Name)
 	counter(d.trips, h.Trips, s.Name)
@@ -210,6 +213,7 @@ func (c *collector) collectSite(ch chan<- prometheus.Metric, s *proxy.SiteStats,
 	gauge(d.originInFlightLimit, float64(h.Limit), s.Name)
 	counter(d.probes, h.ProbesOK, s.Name, "ok")
 	counter(d.probes, h.ProbesFailed, s.Name, "failed")
+	counter(d.hangs, h.Hangs, s.Name)
 
 	if w := s.Warm; w != nil {
 		counter(d.warmRuns, w.Runs, s.Name)

@@ -27,8 +27,9 @@ type sample struct {
 }
 
 // answerCounts are the answers a site gave shoppers: those the origin
-// could have given (origin, stale, outage) and those of them that came
-// from the fallback. Maintenance is left out (ops chose it), and so are
+// could have given (origin, stale, outage, unconfirmed) and those of them
+// that came from the fallback. Maintenance is left out (ops chose it, and
+// copies served in read-only maintenance count as maintenance), and so are
 // Awning's own paths (the outage page polls one every few seconds).
 type answerCounts struct{ total, fallback uint64 }
 
@@ -38,7 +39,7 @@ const (
 )
 
 func countsOf(s *proxy.SiteStats) answerCounts {
-	fb := s.Served[proxy.OutcomeStale] + s.Served[proxy.OutcomeOutage]
+	fb := s.Served[proxy.OutcomeStale] + s.Served[proxy.OutcomeOutage] + s.Served[proxy.OutcomeUnconfirmed]
 	return answerCounts{total: s.Served[proxy.OutcomeOrigin] + fb, fallback: fb}
 }
 

@@ -68,7 +68,8 @@ type Node struct {
 	reloadErr             atomic.Pointer[string] // the last reload's error; nil after a good one
 	phase                 atomic.Int32           // phaseStarting, phaseServing, phaseDraining
 	dirProbe              dirProbe
-	windows               *windowLog // logs maintenance windows starting and ending
+	windows               *windowLog    // logs maintenance windows starting and ending
+	updates               *updateKeeper // ends incident updates (updates.go)
 
 	// HTTPS; all nil with tls.mode off.
 	certs    *certs.Manager
@@ -127,6 +128,7 @@ func New(opt Options) (*Node, error) {
 		return nil, err
 	}
 	n.windows = newWindowLog(n.log, n.maintenanceWindows)
+	n.updates = n.newUpdateKeeper()
 	n.webhook = n.newWebhook(cfg, nil)
 	n.cache = cache.New(cache.Config{
 		Memory:       int64(cfg.Cache.Memory),
@@ -298,9 +300,15 @@ func (n *Node) Run(ctx context.Context) error {
 		defer close(windowsDone)
 		n.windows.run(wctx)
 	}()
-	defer func() { // before Close: the loop reads the state store
+	updatesDone := make(chan struct{})
+	go func() {
+		defer close(updatesDone)
+		n.updates.run(wctx)
+	}()
+	defer func() { // before Close: the loops read the state store
 		stopWindows()
 		<-windowsDone
+		<-updatesDone
 	}()
 	errc := make(chan error, 2*len(httpsLns)+len(httpLns)+len(h3Conns)+len(adminLns)+len(consoleLns)+1)
 	var wg sync.WaitGroup

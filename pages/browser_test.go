@@ -323,8 +323,8 @@ type browser struct {
 }
 
 type request struct {
-	url, typ string
-	at       time.Time
+	method, url, typ string
+	at               time.Time
 }
 
 func newBrowser(t *testing.T, exe string, hosts ...string) *browser {
@@ -393,7 +393,7 @@ func (b *browser) record(ev any) {
 	defer b.mu.Unlock()
 	switch ev := ev.(type) {
 	case *network.EventRequestWillBeSent:
-		b.requests = append(b.requests, request{url: ev.Request.URL, typ: string(ev.Type), at: time.Now()})
+		b.requests = append(b.requests, request{method: ev.Request.Method, url: ev.Request.URL, typ: string(ev.Type), at: time.Now()})
 	case *runtime.EventConsoleAPICalled:
 		var parts []string
 		for _, a := range ev.Args {

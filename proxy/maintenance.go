@@ -30,6 +30,9 @@ type maintRule struct {
 	allow      trustList
 	secret     []byte // nil without a bypass secret
 	answers    pageAnswers
+	// banner is put on copies served in read-only maintenance; its get is
+	// nil without cache.banner.
+	banner lazyBanner
 }
 
 func (m *maintRule) activeAt(now int64) bool {
@@ -51,15 +54,11 @@ func (s *Server) writeMaintenance(ctx *fasthttp.RequestCtx, st *siteState, m *ma
 	s.maintenanceServed.Add(1)
 	st.count.count(OutcomeMaintenance)
 	now := s.now()
-	if wantsJSON(ctx, st.apiPaths) {
-		m.answers.json.write(ctx)
-		if m.end != 0 {
-			// The body says how long to wait, which counts down to the end.
-			var buf [2048]byte
-			ctx.Response.SetBody(m.answers.page.AppendJSON(buf[:0], now))
-		}
-	} else {
-		m.answers.html[m.answers.page.Pick(ctx.Request.Header.PeekBytes(hAcceptLanguage))].write(ctx)
+	m.answers.write(ctx, st.apiPaths)
+	if m.end != 0 && wantsJSON(ctx, st.apiPaths) {
+		// The body says how long to wait, which counts down to the end.
+		var buf [2048]byte
+		ctx.Response.SetBody(m.answers.page.AppendJSON(buf[:0], now))
 	}
 	if m.end != 0 {
 		var buf [20]byte

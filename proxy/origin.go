@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/awningproxy/awning/config"
+	"github.com/awningproxy/awning/fallback/cache"
 	"github.com/awningproxy/awning/fallback/health"
 	"github.com/valyala/fasthttp"
 )
@@ -42,6 +43,11 @@ type pool struct {
 	next    atomic.Uint32
 	latency *latencyHistogram // the site's; nil in tests that build a bare pool
 	limit   int               // limits.response_body
+	// markers tell a platform's error page answering 2xx from a good page
+	// (fallback/cache), and clean remembers bodies found without one
+	// (soft.go); nil in tests that build a bare pool.
+	markers *cache.Markers
+	clean   *checkedBodies
 }
 
 // poolOptions are the limits that apply to every origin of every site.
@@ -193,6 +199,9 @@ func (p *pool) do(req *fasthttp.Request, resp *fasthttp.Response, deadline time.
 		t0 := time.Now()
 		err = o.exchange(req, resp, deadline)
 		r, ok := healthResult(err, resp, time.Since(t0))
+		if ok && !r.Failed && p.failurePage(resp) { // soft.go
+			r.Failed, r.Reason, err = true, "failure-marker", errFailureMarker
+		}
 		if ok {
 			h.Report(i, r)
 			if p.latency != nil && (err == nil || !isConnectError(err)) {

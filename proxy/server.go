@@ -50,6 +50,7 @@ type Server struct {
 	plain    *plainServer // nil unless Options.Plain
 	dialer   *fasthttp.TCPDialer
 	checked  *checkedBodies // gzip bodies from origins known to decode within the limit
+	clean    *checkedBodies // 2xx HTML bodies known to carry no failure marker (soft.go)
 	snap     atomic.Pointer[snapshot]
 	cache    *cache.Cache
 	ownCache bool
@@ -94,10 +95,12 @@ type siteState struct {
 	warmer        *warm.Warmer // nil without cache.warm.sitemap
 	keys          *cache.KeyPolicy
 	policy        *cache.Policy
-	banner        []byte // put at the top of pages served stale; nil for none
+	bannerOn      bool              // cache.banner: pages served from copies carry a banner
+	bannerText    map[string]string // cache.banner_text
 	fallbackAfter time.Duration
 	hostHeader    []byte // origin.host_header; nil passes the shop's host
 	timeout       time.Duration
+	writeTimeout  time.Duration // origin.write_timeout: every method but GET and HEAD
 	apiPaths      [][]byte
 	hsts          []byte // Strict-Transport-Security on HTTPS answers; nil for none
 	checkoutPaths [][]byte
@@ -124,6 +127,7 @@ func New(opt Options) (*Server, error) {
 		},
 		cache:   opt.Cache,
 		checked: newCheckedBodies(),
+		clean:   newCheckedBodies(),
 		flights: newFlights(),
 		now:     opt.Now,
 		inputs:  map[string]SiteState{},
@@ -278,6 +282,7 @@ func (s *Server) build(opt Options, prev *snapshot) (*snapshot, error) {
 			}
 		}
 		p.attach(site.Name, count)
+		p.markers, p.clean = cache.NewMarkers(sc.Origin.FailureMarkers), s.clean
 		probeHost := site.Hosts[0]
 		if sc.Origin.HostHeader != "" {
 			probeHost = sc.Origin.HostHeader
@@ -313,15 +318,18 @@ func (s *Server) build(opt Options, prev *snapshot) (*snapshot, error) {
 				Probe: func(ctx context.Context, i int, method, path string) (int, []byte, error) {
 					return p.probe(ctx, i, method, path, probeHost)
 				},
-				Notify: opt.Notifier,
-				Log:    s.log,
-				Now:    opt.Now,
+				FailurePage: p.markers.Find,
+				Notify:      opt.Notifier,
+				Log:         s.log,
+				Now:         opt.Now,
 			}, prevHealth),
-			timeout:  sc.Origin.Timeout.D(),
-			pageSite: pageSites[site.Index],
+			timeout:      sc.Origin.Timeout.D(),
+			writeTimeout: sc.Origin.WriteTimeout.D(),
+			pageSite:     pageSites[site.Index],
 		}
+		st.bannerOn, st.bannerText = sc.Cache.BannerOn(), sc.Cache.BannerText
 		in := s.inputs[site.Name]
-		d, err := newDynamic(st, in)
+		d, err := newDynamic(st, in, s.now())
 		if err != nil {
 			return nil, config.Errors{cfg.Errorf(fmt.Sprintf("sites[%d].page", site.Index), "%v", err)}
 		}
@@ -335,9 +343,6 @@ func (s *Server) build(opt Options, prev *snapshot) (*snapshot, error) {
 		}
 		for _, h := range site.Hosts {
 			st.hostBytes = append(st.hostBytes, []byte(h))
-		}
-		if sc.Cache.BannerOn() {
-			st.banner = pages.Banner(sc.Page.Languages, sc.Cache.BannerText)
 		}
 		for _, ap := range sc.APIPaths {
 			st.apiPaths = append(st.apiPaths, []byte(ap))

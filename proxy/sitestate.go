@@ -2,6 +2,8 @@ package proxy
 
 import (
 	"errors"
+	"sync"
+	"time"
 
 	"github.com/awningproxy/awning/fallback/health"
 	"github.com/awningproxy/awning/pages"
@@ -25,11 +27,15 @@ type SiteState struct {
 // dynamic is a site's run-time part of the request path: swapped whole
 // when the state or the configuration changes.
 type dynamic struct {
-	pages    *pages.Set
-	outage   pageAnswers
-	logo     *answer // nil without a logo
-	logoPath []byte
-	maint    *maintRule // nil without maintenance
+	pages       *pages.Set
+	outage      pageAnswers
+	unconfirmed pageAnswers
+	logo        *answer // nil without a logo
+	logoPath    []byte
+	maint       *maintRule // nil without maintenance
+	// banner is put on pages served from copies; its get is nil without
+	// cache.banner.
+	banner lazyBanner
 }
 
 // ApplyState applies a site's run-time state: its pages are rendered anew
@@ -44,7 +50,7 @@ func (s *Server) ApplyState(site string, in SiteState) error {
 		return errors.New("proxy: no site named " + site)
 	}
 	st := snap.states[ss.Index]
-	d, err := newDynamic(st, in)
+	d, err := newDynamic(st, in, s.now())
 	if err != nil {
 		return err
 	}
@@ -54,12 +60,17 @@ func (s *Server) ApplyState(site string, in SiteState) error {
 	return nil
 }
 
-func newDynamic(st *siteState, in SiteState) (*dynamic, error) {
+func newDynamic(st *siteState, in SiteState, now time.Time) (*dynamic, error) {
 	set, err := pages.Render(st.pageSite, in.Pages, pages.Options{})
 	if err != nil {
 		return nil, err
 	}
-	d := &dynamic{pages: set, outage: newPageAnswers(set.Outage, vOutage)}
+	d := &dynamic{pages: set, outage: newPageAnswers(set.Outage, vOutage), unconfirmed: newPageAnswers(set.Unconfirmed, vUnconfirmed)}
+	if st.bannerOn {
+		// In the languages and zone of the pages (the merchant may choose
+		// them at run time), rendered once per change like the pages.
+		d.banner.build = func() *pages.Banner { return pages.StaleBanner(st.pageSite, in.Pages, st.bannerText) }
+	}
 	if set.Logo != nil {
 		d.logo, d.logoPath = logoAnswer(set.Logo), []byte(set.Logo.Path)
 	}
@@ -73,6 +84,11 @@ func newDynamic(st *siteState, in SiteState) (*dynamic, error) {
 		}
 		if m.BypassSecret != "" {
 			d.maint.secret = []byte(m.BypassSecret)
+		}
+		if m.ReadOnly && st.bannerOn {
+			// Copies served in planned work say so, with its message and
+			// end, not "temporary disruption".
+			d.maint.banner.build = func() *pages.Banner { return pages.MaintenanceBanner(st.pageSite, in.Pages, now) }
 		}
 	}
 	return d, nil
@@ -117,4 +133,23 @@ func (s *Server) Preview(site string, mode pages.Mode, lang string) ([]byte, err
 		return v.HTML, nil
 	}
 	return p.Variants()[0].HTML, nil
+}
+
+// lazyBanner is a banner rendered when a copy first needs it: most sites
+// never serve one, and a node may hold thousands. Its zero value has no
+// banner.
+type lazyBanner struct {
+	build func() *pages.Banner // nil: no banner
+	once  sync.Once
+	b     *pages.Banner
+}
+
+// get returns the banner, rendering it on first use; nil for none. After
+// that it is an atomic load.
+func (l *lazyBanner) get() *pages.Banner {
+	if l.build == nil {
+		return nil
+	}
+	l.once.Do(func() { l.b = l.build() })
+	return l.b
 }

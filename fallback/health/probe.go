@@ -20,9 +20,11 @@ func (s *Site) Start() {
 	go s.loop()
 }
 
-// Close stops the probe loop, cutting probes in flight short, and waits.
+// Close stops the probe loop, cutting probes in flight short, and the
+// hang watch, and waits.
 func (s *Site) Close() {
 	s.cancel()
+	s.hang.close()
 	s.wg.Wait()
 }
 
@@ -84,6 +86,10 @@ func (s *Site) probeOne(i int) {
 		r.Failed, r.Reason = true, fmt.Sprintf("status %d", status)
 	case s.hc.ExpectBody != "" && !bytes.Contains(body, []byte(s.hc.ExpectBody)):
 		r.Failed, r.Reason = true, "body lacks expect_body"
+	case s.failed != nil && s.failed(body):
+		// A health page that shows the platform's error page (a database
+		// error behind a 200) is no sign of health.
+		r.Failed, r.Reason = true, "failure marker"
 	}
 	if s.ctx.Err() != nil {
 		return // a probe cut short by Close says nothing about the origin

@@ -30,6 +30,10 @@ type Config struct {
 	Force *bool
 	// Probe sends probes. Required when probes may run.
 	Probe ProbeFunc
+	// FailurePage reports whether a probe answer's body is a platform's
+	// error page (failure markers): such a probe fails whatever its
+	// status. Optional.
+	FailurePage func(body []byte) bool
 	// Notify receives each state change. Optional.
 	Notify Notifier
 	// Log receives one line per state change. Default slog.Default().
@@ -72,6 +76,7 @@ type Site struct {
 	p       params
 	hc      config.Health
 	probe   ProbeFunc
+	failed  func([]byte) bool // Config.FailurePage
 	notify  Notifier
 	log     *slog.Logger
 	now     func() time.Time
@@ -89,6 +94,10 @@ type Site struct {
 	overflow       atomic.Uint64
 	probesOK       atomic.Uint64
 	probesFailed   atomic.Uint64
+
+	down  downSignal    // closed at each trip (down.go)
+	downs atomic.Uint64 // times down fired
+	hang  hangWatch     // hang.go
 
 	ctx    context.Context // ends at Close; probes derive their deadlines from it
 	cancel context.CancelFunc
@@ -111,6 +120,7 @@ func New(cfg Config, prev *Site) *Site {
 		},
 		hc:          o.Health,
 		probe:       cfg.Probe,
+		failed:      cfg.FailurePage,
 		notify:      cfg.Notify,
 		log:         cfg.Log,
 		now:         cfg.Now,
@@ -118,6 +128,8 @@ func New(cfg Config, prev *Site) *Site {
 		slowStart:   o.SlowStart.D(),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.down.init()
+	s.hang.site, s.hang.after = s, o.Health.HangAfter.D()
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -258,7 +270,12 @@ func (s *Site) Report(i int, r Result) {
 }
 
 // SetForce sets the ops override: ForceAuto, ForceFallback or ForceOrigin.
-func (s *Site) SetForce(f int32) { s.force.Store(f) }
+// Forcing the fallback releases the requests waiting on the origin (Down).
+func (s *Site) SetForce(f int32) {
+	if old := s.force.Swap(f); f == ForceFallback && old != ForceFallback {
+		s.downFired()
+	}
+}
 
 func (s *Site) allDown() bool {
 	for _, o := range s.origins {
@@ -278,6 +295,7 @@ func (s *Site) changed(i int, t transition) {
 	s.tripped.Store(nowTripped)
 	if nowTripped && !wasTripped {
 		s.trips.Add(1)
+		s.downFired()
 	}
 	if wasTripped && !nowTripped && s.slowStart > 0 && s.maxInflight > 0 {
 		s.rampFrom.Store(s.now().UnixNano())
@@ -314,7 +332,11 @@ type Stats struct {
 	Overflow       uint64 // requests over the in-flight cap
 	ProbesOK       uint64
 	ProbesFailed   uint64
-	Origins        []OriginStats
+	// Downs counts the times waiting requests were released because the
+	// origin was declared down (a trip, or the fallback forced); Hangs the
+	// times hang_after declared it down.
+	Downs, Hangs uint64
+	Origins      []OriginStats
 }
 
 // OriginStats is what is known of one origin.
@@ -338,6 +360,8 @@ func (s *Site) Stats() Stats {
 		Overflow:       s.overflow.Load(),
 		ProbesOK:       s.probesOK.Load(),
 		ProbesFailed:   s.probesFailed.Load(),
+		Downs:          s.downs.Load(),
+		Hangs:          s.hang.declared.Load(),
 	}
 	for _, o := range s.origins {
 		state, reason, since := o.get()
