@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"runtime/debug"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/awningproxy/awning/fallback/cache"
@@ -13,16 +12,14 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// fetch is one request's origin exchange and what came of it. A fetch for
-// a GET or HEAD may outlive the handler that started it: when a copy exists
-// and the origin is slower than fallback_after, the shopper gets the copy
-// and the fetch finishes in the background, refreshing the copy if its
-// answer is good. Fetches are pooled; ownership passes from the handler to
-// the fetch goroutine and back through state, and whichever finishes last
-// releases.
+// fetch is one request's origin exchange and what came of it. It runs in
+// the shopper's handler; it outlives the handler only when the handler
+// hands it on: to a background refresh, when a copy answered the shopper
+// after fallback_after and the exchange goes on to refresh that copy, or to
+// the store worker, which builds a changed page's copy after the shopper
+// got the answer. Fetches are pooled; whoever holds one last releases it.
 type fetch struct {
-	req    fasthttp.Request
-	resp   fasthttp.Response
+	x      exchange
 	keyBuf []byte
 	key    cache.Key
 	path   []byte // normalized request path, for api_paths
@@ -30,78 +27,69 @@ type fetch struct {
 	st     *siteState
 	get    bool // GET: its answer may be stored; HEAD is only forwarded
 	gzip   bool // Awning asked the origin for gzip, whatever the shopper takes
-	// timeout bounds the exchange: origin.timeout, or write_timeout for
-	// every method but GET and HEAD.
-	timeout time.Duration
-	had     *cache.Copy // the request's copy when the fetch started, or nil
-
-	// collapse: the request may share an origin exchange with equal ones.
-	collapse bool
-	// leadFn is f.lead, bound once per pooled fetch so that joining a
-	// flight costs no closure; runFn is f.run, for the same reason: a go
-	// statement with arguments allocates their closure.
-	leadFn func() (any, error)
-	runFn  func()
+	had    *cache.Copy // the request's copy when the fetch started, or nil
+	// req is the shopper's request the answer is for: the handler's, or
+	// vreq, a copy of its headers, once the fetch outlives the handler.
+	req  *fasthttp.Request
+	vreq fasthttp.Request
+	// fl is the flight this fetch leads, ended by whoever holds the fetch
+	// last; nil when the request does not collapse.
+	fl *flight
+	// bgFn is f.background, bound once per pooled fetch so that handing a
+	// fetch to a background refresh costs no closure.
+	bgFn func()
 
 	// What came of it; see answered.
 	adm       health.Admission // the origin was not asked: why
+	admitted  bool             // health admitted the exchange, which has not ended yet
 	exchanged bool             // the origin was asked
 	err       error            // the exchange failed, or it panicked (errPanicked)
-	led       bool             // this fetch led a flight
 	shared    *cache.Copy      // a follower's answer: the copy its flight's leader stored
 	flightErr error            // a follower's flight failed (a *flightFailure or errPanicked)
 	stored    *cache.Copy      // the copy made of the answer
 	validated *cache.Copy      // the copy the answer showed unchanged (recent)
 	reason    cache.Reason     // why the answer was not stored
 	recent    bool             // a copy was validated less than cache.refresh ago
-
-	done  chan struct{} // capacity 1: the fetch finished
-	state atomic.Int32
+	// build: the answer is to be kept as a new copy, built off the
+	// shopper's path (store.go).
+	build bool
 }
 
-const (
-	fetchRunning int32 = iota
-	fetchDone
-	fetchAbandoned
-)
-
-// keptBody bounds the body buffer a pooled fetch keeps between uses. An
-// origin's answer is read into the buffer the fetch already holds (relay
-// swaps buffers with the shopper's response, so both stay page-sized):
-// without it every answer grew a fresh buffer from the pool's small ones,
-// a page's worth of garbage per request. A rare large asset's buffer is
-// left to the garbage collector.
+// keptBody bounds the buffer a pooled fetch keeps between uses: an
+// origin's answer is read into the buffer the fetch already holds, so a
+// page's worth of memory is reused, not allocated, per request. A rare
+// large asset's buffer is left to the garbage collector.
 const keptBody = 256 << 10
 
 var fetchPool = sync.Pool{New: func() any {
-	f := &fetch{done: make(chan struct{}, 1), keyBuf: make([]byte, 0, 256)}
-	f.resp.KeepBodyBuffer = true
-	f.leadFn = f.lead
+	f := &fetch{keyBuf: make([]byte, 0, 256)}
+	f.x.oi = -1
 	return f
 }}
 
 func (s *Server) acquireFetch(st *siteState) *fetch {
 	f := fetchPool.Get().(*fetch)
-	f.srv, f.st, f.timeout = s, st, st.timeout
-	if f.runFn == nil {
-		f.runFn = f.run // here, not in the pool's New: run releases to the pool
+	f.srv, f.st = s, st
+	if f.bgFn == nil {
+		f.bgFn = f.background // here, not in the pool's New: background releases to the pool
 	}
 	return f
 }
 
 func releaseFetch(f *fetch) {
-	f.req.Reset()
-	f.resp.ReleaseBody(keptBody) // drops a buffer larger than keptBody
-	f.resp.Reset()
+	if cap(f.x.buf) > keptBody {
+		f.x.buf = nil
+	}
+	f.x.reset()
+	f.vreq.Reset()
 	f.keyBuf = f.key.Primary[:0]
 	f.key = cache.Key{}
 	f.path = f.path[:0]
-	f.srv, f.st, f.had = nil, nil, nil
-	f.get, f.gzip, f.collapse, f.timeout = false, false, false, 0
-	f.adm, f.exchanged, f.err, f.led = health.Admitted, false, nil, false
+	f.srv, f.st, f.had, f.req, f.fl = nil, nil, nil, nil, nil
+	f.get, f.gzip = false, false
+	f.adm, f.admitted, f.exchanged, f.err = health.Admitted, false, false, nil
 	f.shared, f.flightErr, f.stored, f.validated = nil, nil, nil, nil
-	f.reason, f.recent = cache.OK, false
-	f.state.Store(fetchRunning)
+	f.reason, f.recent, f.build = cache.OK, false, false
 	fetchPool.Put(f)
 }
 
@@ -109,7 +97,7 @@ func releaseFetch(f *fetch) {
 // it was asked, the exchange completed, and the status is not one of a
 // failing origin. It is the one test of "did the origin fail".
 func (f *fetch) answered() bool {
-	return f.exchanged && f.err == nil && !isFailureStatus(f.resp.StatusCode())
+	return f.exchanged && f.err == nil && !isFailureStatus(f.x.ans.Status)
 }
 
 // isFailureStatus reports whether an origin status means the origin (or the
@@ -127,7 +115,7 @@ func isFailureStatus(code int) bool {
 
 // errFailureMarker stands for a 2xx answer that is a platform's error page
 // (cache.Markers): the origin failed, whatever its status said. The answer
-// is in the response, and never relayed or stored.
+// is in the exchange, and never relayed or stored.
 var errFailureMarker = errors.New("proxy: the origin answered with an error page (failure marker)")
 
 // errPanicked stands for an exchange whose code panicked: a bug, logged
@@ -161,56 +149,10 @@ func releaseTimer(t *time.Timer) {
 	timerPool.Put(t)
 }
 
-// wait waits for the fetch at most d, or until down is closed (the origin
-// was declared down), and reports whether it finished: then the caller owns
-// f again. Otherwise f is abandoned to the fetch goroutine, which releases
-// it, and the caller must not touch it; released says it was down that
-// ended the wait.
-func (f *fetch) wait(d time.Duration, down <-chan struct{}) (finished, released bool) {
-	t := acquireTimer(max(d, 0))
-	defer releaseTimer(t)
-	select {
-	case <-f.done:
-		return true, false
-	case <-t.C:
-	case <-down:
-		released = true
-	}
-	if f.state.CompareAndSwap(fetchRunning, fetchAbandoned) {
-		return false, released
-	}
-	<-f.done // it finished as the wait ended
-	return true, false
-}
-
-// run is runAsync on f's Server: started as go f.runFn(), after
-// srv.bg.Add(1).
-func (f *fetch) run() { f.srv.runAsync(f) }
-
-// runAsync obtains f's answer in its own goroutine, owned by the Server
-// (bg), and hands f back to the handler, or releases it when the handler
-// stopped waiting. The handoff is deferred, so a panic cannot leave the
-// handler waiting.
-func (s *Server) runAsync(f *fetch) {
-	defer s.bg.Done()
-	defer func() {
-		if v := recover(); v != nil {
-			s.recovered("origin fetch", v)
-			f.failed(errPanicked)
-		}
-		if f.state.CompareAndSwap(fetchRunning, fetchDone) {
-			f.done <- struct{}{}
-			return
-		}
-		releaseFetch(f) // the shopper got a copy; the fetch only refreshed it
-	}()
-	s.obtain(f)
-}
-
 // failed records that f ended in err, whatever it had come to before.
 func (f *fetch) failed(err error) {
 	f.err, f.shared, f.flightErr, f.adm = err, nil, nil, health.Admitted
-	f.exchanged = true
+	f.exchanged, f.build = true, false
 }
 
 // recovered logs and counts a panic the request path survived.
@@ -219,43 +161,92 @@ func (s *Server) recovered(what string, v any) {
 	s.log.Error(what+" panicked", "panic", v, "stack", string(debug.Stack()))
 }
 
-// obtain gets f its answer: as the leader of a flight of equal requests,
-// from the flight's leader, or alone.
-func (s *Server) obtain(f *fetch) {
-	if f.collapse {
-		s.flights.joined.Add(1)
-		v, err, _ := s.flights.group.Do(string(f.key.Primary), f.leadFn)
-		s.flights.joined.Add(-1)
-		if f.led || f.follow(v, err) {
-			return
-		}
-		// The flight's answer is not one this request may have (another
-		// variant, or not storable): it asks the origin itself.
+// ask asks the origin for f's answer, when health admits it, in the
+// caller's goroutine. It returns errSlow when f's soft deadline
+// (fallback_after) passed first: f is then still admitted and resumable
+// (run, after clearing the soft deadline); otherwise the exchange is over
+// and f holds what came of it.
+func (s *Server) ask(f *fetch) error {
+	if adm := f.st.health.Admit(); adm != health.Admitted {
+		f.adm = adm
+		return nil
 	}
-	s.alone(f)
+	f.admitted, f.exchanged = true, true
+	if f.x.idempotent {
+		f.st.health.Begin() // watched for a hung origin (health's hang_after)
+	}
+	return s.run(f)
 }
 
-// lead is a flight's function: f's own exchange, whose result its
-// followers get. It recovers its own panic, so that followers see a failed
-// flight rather than the panic (singleflight hands a panic on to them).
-func (f *fetch) lead() (v any, err error) {
-	f.led = true
-	s := f.srv
+// run runs f's exchange on from where it stands; see ask. A panic is
+// contained: f fails with errPanicked.
+func (s *Server) run(f *fetch) (err error) {
 	defer func() {
-		if p := recover(); p != nil {
-			s.recovered("collapsed origin fetch", p)
+		if v := recover(); v != nil {
+			s.recovered("origin fetch", v)
+			s.endAdmission(f)
 			f.failed(errPanicked)
-			v, err = nil, errPanicked
+			err = nil
 		}
 	}()
-	s.alone(f)
+	return s.proceed(f)
+}
+
+// proceed runs f's exchange on and, once it is over, keeps a good answer.
+func (s *Server) proceed(f *fetch) error {
+	err := f.st.pool.do(&f.x, f.st.health)
+	if err == errSlow {
+		return errSlow
+	}
+	s.endAdmission(f)
+	f.err = err
 	switch {
+	case f.get && f.answered():
+		s.keep(f)
+	case f.get && err == errFailureMarker:
+		f.reason = cache.FailureMarker
+		s.cache.NotStored(cache.FailureMarker)
+	}
+	return nil
+}
+
+// endAdmission ends the exchange's admission by health, once.
+func (s *Server) endAdmission(f *fetch) {
+	if !f.admitted {
+		return
+	}
+	f.admitted = false
+	if f.x.idempotent {
+		f.st.health.End()
+	}
+	f.st.health.Done()
+}
+
+// abandon gives up on f's exchange, which the shopper no longer waits for
+// and which would refresh nothing: its connection is closed (the origin may
+// notice), and f is released.
+func (s *Server) abandon(f *fetch) {
+	if c := f.x.c; c != nil {
+		f.x.c = nil
+		c.pool.discard(c)
+	}
+	s.endAdmission(f)
+	releaseFetch(f)
+}
+
+// flightResult is what f's followers get: the copy it stored or found
+// unchanged, a failure, or nothing (the answer was not shareable: the page
+// goes solo for a while).
+func (s *Server) flightResult(f *fetch) (*cache.Copy, error) {
+	switch {
+	case f.err == errPanicked:
+		return nil, errPanicked
 	case f.adm != health.Admitted:
 		return nil, &flightFailure{adm: f.adm}
 	case !f.answered():
 		ff := &flightFailure{}
 		if f.err == nil {
-			ff.status = f.resp.StatusCode()
+			ff.status = f.x.ans.Status
 		}
 		return nil, ff
 	case f.stored != nil:
@@ -267,50 +258,61 @@ func (f *fetch) lead() (v any, err error) {
 	return nil, nil
 }
 
+// endFlight ends the flight f leads, if any, with what came of f.
+func (s *Server) endFlight(f *fetch) {
+	if fl := f.fl; fl != nil {
+		f.fl = nil
+		cp, err := s.flightResult(f)
+		s.flights.end(fl, cp, err)
+	}
+}
+
 // follow takes a flight's result for f and reports whether it answers f:
 // a failure does (f gets the fallback), and so does a stored copy of f's
 // own variant. Anything else leaves f to ask the origin alone.
-func (f *fetch) follow(v any, err error) bool {
+func (f *fetch) follow(cp *cache.Copy, err error, req *fasthttp.Request) bool {
 	if err != nil {
 		f.flightErr = err
 		return true
 	}
-	cp, _ := v.(*cache.Copy)
-	if cp == nil || cp.Status != 200 || !cp.MatchesRequest(&f.req, f.key.Lang) {
+	if cp == nil || cp.Status != 200 || !cp.MatchesRequest(req, f.key.Lang) {
 		return false
 	}
 	f.shared = cp
 	return true
 }
 
-// alone asks the origin for f's answer, when health admits it, and keeps
-// the answer when every rule allows.
-func (s *Server) alone(f *fetch) {
-	if adm := f.st.health.Admit(); adm != health.Admitted {
-		f.adm = adm
-		return
+// background finishes f's exchange after its shopper got the copy
+// (fallback_after passed), in a goroutine the Server owns (bg), and keeps
+// the answer when it is good: the copy is refreshed however slow the
+// origin. It ends f's flight and releases f, whatever happens.
+func (f *fetch) background() {
+	s := f.srv
+	defer s.bg.Done()
+	defer func() {
+		if v := recover(); v != nil {
+			s.recovered("background refresh", v)
+			s.endAdmission(f)
+			f.failed(errPanicked)
+		}
+		s.endFlight(f)
+		releaseFetch(f)
+	}()
+	f.x.soft = time.Time{}
+	s.run(f)
+	if f.build {
+		s.buildNow(f)
 	}
-	s.exchange(f, true)
-	switch {
-	case f.get && f.answered():
-		s.keep(f)
-	case f.get && errors.Is(f.err, errFailureMarker):
-		f.reason = cache.FailureMarker
-		s.cache.NotStored(cache.FailureMarker)
-	}
+	s.refreshes.Add(1)
 }
 
-// exchange sends f's request to the origin and reads its answer. The
-// caller was admitted by health; exchange ends the admission. A browsing
-// exchange is watched for a hung origin (health's hang_after).
-func (s *Server) exchange(f *fetch, browse bool) {
-	defer f.st.health.Done()
-	if browse {
-		f.st.health.Begin()
-		defer f.st.health.End()
-	}
-	f.exchanged = true
-	_, f.err = f.st.pool.do(&f.req, &f.resp, time.Now().Add(f.timeout), f.st.health)
+// refreshLater hands f, whose shopper got the copy, to a background
+// refresh: the exchange goes on to the origin timeout.
+func (s *Server) refreshLater(f *fetch, req *fasthttp.Request) {
+	req.Header.CopyTo(&f.vreq.Header)
+	f.req = &f.vreq
+	s.bg.Add(1)
+	go f.bgFn()
 }
 
 // sent reports whether the request went out to the origin, so that the
@@ -324,22 +326,28 @@ func (f *fetch) sent() bool {
 		return false
 	}
 	err := f.err
-	return err == nil || !(isConnectError(err) || errors.Is(err, errNoOrigin) || errors.Is(err, errStaleConn))
+	return err == nil || !(isConnectError(err) || errors.Is(err, errNoOrigin) || errors.Is(err, errStaleConn) ||
+		(err == errReleased && f.x.wrote == 0))
 }
 
-// keep stores f's answer as a copy when every rule allows it; a failed
-// exchange never reaches it, so it never replaces a good copy.
+// keep decides whether f's answer refreshes or makes the page's copy, with
+// every rule: a page validated less than cache.refresh ago costs one atomic
+// read, an unchanged one a hash of the answer as it came (no inflate, no
+// copy), and a new or changed one is marked to be built (build) off the
+// shopper's path. A failed exchange never reaches it, so it never replaces
+// a good copy.
 func (s *Server) keep(f *fetch) {
 	st := f.st
-	if r := st.policy.Check(&f.key, f.path, &f.resp); r != cache.OK {
+	if r := st.policy.CheckKey(&f.key); r != cache.OK {
 		f.reason = r
 		s.cache.NotStored(r)
 		return
 	}
 	// A page that shrank to a tenth of its copy is rather a platform's
 	// bare error page than the page: the copy stays.
-	if had := f.had; had != nil && had.HTML && had.Status == 200 && f.resp.StatusCode() == 200 &&
-		cache.PlainSize(&f.resp)*10 < had.Size {
+	a := &f.x.ans
+	if had := f.had; had != nil && had.HTML && had.Status == 200 && a.Status == 200 &&
+		cache.PlainSize(a)*10 < had.Size {
 		f.reason = cache.Shrunk
 		s.cache.NotStored(cache.Shrunk)
 		return
@@ -352,21 +360,37 @@ func (s *Server) keep(f *fetch) {
 		f.recent, f.validated = true, f.had
 		return
 	}
+	if r := st.policy.CheckAnswer(f.path, a); r != cache.OK {
+		f.reason = r
+		s.cache.NotStored(r)
+		return
+	}
 	if f.had == nil {
-		if cp := s.cache.Recent(&f.key, &f.req, s.refresh); cp != nil {
+		if cp := s.cache.Recent(&f.key, f.req, s.refresh); cp != nil {
 			f.recent, f.validated = true, cp
 			return
 		}
 	}
-	if cp := s.cache.Revalidate(&f.key, &f.req, cache.WireSum(&f.resp)); cp != nil {
+	if cp := s.cache.Revalidate(&f.key, f.req, cache.WireSum(a)); cp != nil {
 		f.recent, f.validated = true, cp
 		return
 	}
-	cp, r := st.policy.Build(&f.key, &f.req, &f.resp, now)
+	f.build = true
+	s.cache.Pending(&f.key)
+}
+
+// buildNow builds and stores f's copy in the caller's goroutine.
+func (s *Server) buildNow(f *fetch) {
+	f.build = false
+	cp, r := f.st.policy.Build(&f.key, f.req, &f.x.ans, s.now())
 	if r != cache.OK {
 		f.reason = r
 		s.cache.NotStored(r)
+		s.cache.Abandon(&f.key)
 		return
+	}
+	if f.st.pool.markers != nil && cache.MayFail(&f.x.ans) {
+		cp.MarkClean(f.st.pool.markers.Salt()) // judged before it got here
 	}
 	s.cache.Store(&f.key, cp)
 	f.stored = cp

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/awningproxy/awning/fallback/cache"
 	"github.com/valyala/fasthttp"
 )
 
@@ -187,20 +188,31 @@ type outbound struct {
 	tls     bool       // the shopper's connection is TLS
 }
 
-// buildOutbound fills out, a fresh request, from the shopper's request in.
-// It never mutates in: the inbound request is what the rest of the pipeline
-// (cache key, maintenance bypass, logs) reasons about.
-func buildOutbound(out *fasthttp.Request, in *fasthttp.Request, o *outbound) {
-	out.Header.SetMethodBytes(in.Header.Method())
+// appendOutbound appends to dst the head of the request Awning sends the
+// origin for the shopper's request in: the request line with the target
+// exactly as the shopper sent it (origin-form), Host, in's end-to-end
+// headers as requestHeaderRules allow, and the forwarding headers Awning
+// sets itself. It never mutates in: the inbound request is what the rest
+// of the pipeline (cache key, maintenance bypass, logs) reasons about.
+// gzip asks the origin for gzip only, in place of the shopper's
+// Accept-Encoding. The body, for methods other than GET and HEAD, is in's
+// body, sent after the head as it is; a GET or HEAD never carries its body
+// on: an origin that ignores it would read it as the next request on a
+// pooled connection (CL.0 desync), and one that reads it would answer a
+// page its URL does not name. (The framing guard refuses such requests;
+// this holds anyway.)
+func appendOutbound(dst []byte, in *fasthttp.Request, o *outbound, gzip bool) []byte {
+	dst = append(dst, in.Header.Method()...)
+	dst = append(dst, ' ')
 	uri := in.Header.RequestURI()
 	if len(uri) > 0 && uri[0] != '/' && !(len(uri) == 1 && uri[0] == '*') {
 		// absolute-form (RFC 9112 §3.2.2): the origin gets origin-form.
 		uri = in.URI().RequestURI()
 	}
-	out.Header.SetRequestURIBytes(uri)
-	out.Header.SetHostBytes(o.host)
-	out.UseHostHeader = true
-	out.URI().DisablePathNormalizing = true // the origin sees the path exactly as the shopper sent it
+	dst = append(dst, uri...)
+	dst = append(dst, " HTTP/1.1\r\nHost: "...)
+	dst = append(dst, o.host...)
+	dst = append(dst, "\r\n"...)
 
 	conn := in.Header.Peek("Connection")
 	var xff, proto []byte
@@ -224,59 +236,109 @@ func buildOutbound(out *fasthttp.Request, in *fasthttp.Request, o *outbound) {
 		if len(conn) > 0 && listedInConnection(conn, k) {
 			continue
 		}
-		out.Header.AddBytesKV(k, v)
-	}
-
-	var buf [128]byte
-	fwd := buf[:0]
-	if len(xff) > 0 {
-		fwd = append(append(fwd, xff...), ", "...)
-	}
-	fwd = o.peer.AppendTo(fwd)
-	out.Header.SetBytesKV(hXForwardedFor, fwd)
-	if len(proto) == 0 {
-		proto = vHTTP
-		if o.tls {
-			proto = vHTTPS
+		if gzip && len(k) == len(hAcceptEncoding) && bytes.EqualFold(k, hAcceptEncoding) {
+			continue
 		}
+		if len(k) == len(strCookie) && bytes.EqualFold(k, strCookie) && in.Header.CookieBytes(bypassCookieName) != nil {
+			dst = appendCookiesWithout(dst, in, bypassCookieName) // Awning's own; the origin has no use for it
+			continue
+		}
+		dst = appendField(dst, k, v)
 	}
-	out.Header.SetBytesKV(hXForwardedProto, proto)
-	out.Header.SetBytesKV(hXForwardedHost, o.fwdHost)
-	out.Header.SetBytesKV(hXRealIP, o.client.AppendTo(buf[:0]))
 
-	out.Header.DelCookieBytes(bypassCookieName) // Awning's own; the origin has no use for it
-
-	// A GET or HEAD never carries its body on: an origin that ignores it
-	// would read it as the next request on a pooled connection (CL.0
-	// desync), and one that reads it would answer a page its URL does not
-	// name. (The framing guard refuses such requests; this holds anyway.)
-	if body := in.Body(); len(body) > 0 && !in.Header.IsGet() && !in.Header.IsHead() {
-		out.SetBodyRaw(body) // in outlives out: both are released when the handler returns
+	if o.peer.IsValid() { // not for Awning's own requests (warming)
+		dst = append(dst, "X-Forwarded-For: "...)
+		if len(xff) > 0 {
+			dst = append(append(dst, xff...), ", "...)
+		}
+		dst = o.peer.AppendTo(dst)
+		dst = append(dst, "\r\n"...)
 	}
+	dst = append(dst, "X-Forwarded-Proto: "...)
+	switch {
+	case len(proto) > 0:
+		dst = append(dst, proto...)
+	case o.tls:
+		dst = append(dst, vHTTPS...)
+	default:
+		dst = append(dst, vHTTP...)
+	}
+	dst = append(dst, "\r\nX-Forwarded-Host: "...)
+	dst = append(dst, o.fwdHost...)
+	dst = append(dst, "\r\n"...)
+	if o.client.IsValid() {
+		dst = append(dst, "X-Real-IP: "...)
+		dst = o.client.AppendTo(dst)
+		dst = append(dst, "\r\n"...)
+	}
+	if gzip {
+		dst = append(dst, "Accept-Encoding: gzip\r\n"...)
+	}
+	if !in.Header.IsGet() && !in.Header.IsHead() {
+		dst = append(dst, "Content-Length: "...)
+		dst = fasthttp.AppendUint(dst, len(in.Body()))
+		dst = append(dst, "\r\n"...)
+	}
+	return append(dst, "\r\n"...)
 }
 
-// relay copies the origin's answer to the shopper's response: status,
-// end-to-end headers and body. The body buffer is moved, not copied.
-func relay(dst *fasthttp.Response, src *fasthttp.Response) {
-	dst.SetStatusCode(src.StatusCode())
-	conn := src.Header.Peek("Connection")
-	for k, v := range src.Header.All() {
+var strCookie = []byte("Cookie")
+
+func appendField(dst, k, v []byte) []byte {
+	dst = append(dst, k...)
+	dst = append(dst, ": "...)
+	dst = append(dst, v...)
+	return append(dst, "\r\n"...)
+}
+
+// appendCookiesWithout appends in's Cookie header without the cookie
+// named skip, as fasthttp serializes cookies (the form the cache key was
+// judged on), or nothing when no other cookie is left.
+func appendCookiesWithout(dst []byte, in *fasthttp.Request, skip []byte) []byte {
+	start := len(dst)
+	dst = append(dst, "Cookie: "...)
+	n := 0
+	for k, v := range in.Header.Cookies() {
+		if bytes.Equal(k, skip) {
+			continue
+		}
+		if n > 0 {
+			dst = append(dst, "; "...)
+		}
+		if len(k) > 0 {
+			dst = append(append(dst, k...), '=')
+		}
+		dst = append(dst, v...)
+		n++
+	}
+	if n == 0 {
+		return dst[:start]
+	}
+	return append(dst, "\r\n"...)
+}
+
+// relay writes the origin's answer as the shopper's response: status,
+// end-to-end fields as the origin sent them, and the body.
+func relay(dst *fasthttp.Response, a *cache.Answer) {
+	dst.SetStatusCode(a.Status)
+	conn := a.Peek("connection")
+	for i := range a.Header {
+		k := a.Header[i].Name
 		if classify(responseHeaderClass, k) != hdrKeep {
 			continue
 		}
 		if len(conn) > 0 && listedInConnection(conn, k) {
 			continue
 		}
-		dst.Header.AddBytesKV(k, v)
+		dst.Header.AddBytesKV(k, a.Header[i].Value)
 	}
-	if len(src.Header.ContentType()) == 0 {
+	if len(a.ContentType) == 0 {
 		dst.Header.SetNoDefaultContentType(true)
 	}
-	body := src.SwapBody(nil)
-	src.SwapBody(dst.SwapBody(body)) // hand dst's old buffer to src, which goes back to its pool
+	dst.SetBody(a.Body)
 }
 
-// outboundFor collects what buildOutbound needs from the shopper's request.
+// outboundFor collects what appendOutbound needs from the shopper's request.
 func (s *Server) outboundFor(ctx *fasthttp.RequestCtx, snap *snapshot, st *siteState) outbound {
 	o := outbound{peer: peerAddr(ctx), tls: ctx.IsTLS()}
 	o.fwdHost = st.canonicalHost(ctx.Host())

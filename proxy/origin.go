@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"net"
 	"net/url"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -20,11 +22,10 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// origin is one origin URL of a site and the connection pool to it.
+// origin is one origin URL of a site and the connections to it.
 type origin struct {
 	url    string // as configured, for logs
-	scheme []byte // http or https
-	client *fasthttp.HostClient
+	conns  *originConns
 	limit  int            // limits.response_body, which also bounds a gzip body decompressed
 	check  *checkedBodies // shared by the Server's origins; nil checks every body
 
@@ -35,6 +36,10 @@ type origin struct {
 	unlogged atomic.Int64   // refusals since the last log line
 	lastLog  atomic.Int64   // unix nanos of the last log line
 }
+
+// answerLimits bound what an origin may send: limits.response_header and
+// limits.response_body.
+type answerLimits struct{ head, body int }
 
 // pool balances a site's requests over its origins. It is safe for
 // concurrent use.
@@ -54,7 +59,6 @@ type pool struct {
 type poolOptions struct {
 	responseBody   int
 	responseHeader int
-	dialer         *fasthttp.TCPDialer
 	log            *slog.Logger
 	checked        *checkedBodies // gzip bodies known good; nil checks every body
 }
@@ -94,12 +98,6 @@ func newOrigin(raw string, oc *config.Origin, opt poolOptions) (*origin, error) 
 			addr = net.JoinHostPort(u.Hostname(), "80")
 		}
 	}
-	connect := oc.ConnectTimeout.D()
-	firstByte := oc.FirstByteTimeout.D()
-	if firstByte >= oc.Timeout.D() {
-		firstByte = 0 // the total deadline already bounds it
-	}
-	dialer := opt.dialer
 	var tlsConfig *tls.Config
 	if isTLS {
 		name := oc.TLSServerName
@@ -111,108 +109,77 @@ func newOrigin(raw string, oc *config.Origin, opt poolOptions) (*origin, error) 
 		}
 		tlsConfig = &tls.Config{ServerName: name, MinVersion: tls.VersionTLS12}
 	}
-	hc := &fasthttp.HostClient{
-		Addr:                      addr,
-		IsTLS:                     isTLS,
-		NoDefaultUserAgentHeader:  true,
-		DisablePathNormalizing:    true,
-		MaxConns:                  oc.MaxConns,
-		MaxConnWaitTimeout:        connect,
-		MaxIdleConnDuration:       30 * time.Second,
-		MaxIdemponentCallAttempts: 4, // bounds retries of any method; retryIfErr decides which
-
-		RetryIfErr:                    retryIfErr,
-		ReadBufferSize:                opt.responseHeader,
-		MaxResponseBodySize:           opt.responseBody,
-		DisableHeaderNamesNormalizing: false,
-		TLSConfig:                     tlsConfig, // used by Dial; fasthttp sees a connection already TLS
-		Dial: func(addr string) (net.Conn, error) {
-			return dialOrigin(dialer, addr, connect, firstByte, tlsConfig)
-		},
-	}
-	return &origin{url: raw, scheme: []byte(u.Scheme), client: hc, limit: opt.responseBody, check: opt.checked, log: opt.log}, nil
-}
-
-// dialOrigin opens a connection to an origin: TCP, the TLS handshake of an
-// https origin (within the connect timeout, like the TCP connect), and the
-// guard on what the origin sends, above TLS where it reads the answers as
-// fasthttp will. A failed handshake is reported as a failure to connect:
-// nothing was sent, so another origin may be tried.
-func dialOrigin(dialer *fasthttp.TCPDialer, addr string, connect, firstByte time.Duration, tlsConfig *tls.Config) (net.Conn, error) {
-	c, err := dialer.DialTimeout(addr, connect)
-	if err != nil {
-		return nil, err
-	}
-	var conn net.Conn = &originConn{Conn: c, firstByte: firstByte, peek: newPeeker(c)}
-	if tlsConfig != nil {
-		tc := tls.Client(conn, tlsConfig)
-		tc.SetDeadline(time.Now().Add(connect))
-		if err := tc.Handshake(); err != nil {
-			c.Close()
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				return nil, fasthttp.ErrDialTimeout
-			}
-			return nil, &net.OpError{Op: "dial", Net: "tcp", Addr: c.RemoteAddr(), Err: err}
-		}
-		tc.SetDeadline(time.Time{})
-		conn = tc
-	}
-	return newOriginGuard(conn), nil
-}
-
-// retryIfErr decides which failed attempts fasthttp may repeat. A stale
-// pooled connection is retried whatever the method: nothing was sent. An
-// idempotent request is retried once more when the origin closed the
-// connection before answering. Anything else (a timeout, a reset mid-body,
-// a refused connection) is the origin failing and is reported as such, not
-// hidden by a retry; pool.do handles moving to another origin.
-func retryIfErr(req *fasthttp.Request, attempts int, err error) (resetTimeout, retry bool) {
-	if errors.Is(err, errStaleConn) {
-		return false, true
-	}
-	if attempts > 1 || !(req.Header.IsGet() || req.Header.IsHead() || req.Header.IsOptions()) {
-		return false, false
-	}
-	return false, errors.Is(err, io.EOF) || errors.Is(err, fasthttp.ErrConnectionClosed)
+	conns := newOriginConns(addr, tlsConfig, oc.ConnectTimeout.D(), max(oc.MaxConns, 1))
+	conns.limits = answerLimits{head: opt.responseHeader, body: opt.responseBody}
+	return &origin{url: raw, conns: conns, limit: opt.responseBody, check: opt.checked, log: opt.log}, nil
 }
 
 // errNoOrigin is returned when health leaves no origin to try.
 var errNoOrigin = errors.New("proxy: no origin available")
 
-// do sends req to an origin health allows, starting with the next in turn,
-// reports each attempt to health, and returns the index of the origin that
-// answered. Only a failure to connect moves on to another origin: then the
-// request was never sent, so trying elsewhere is safe for any method.
-func (p *pool) do(req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time, h *health.Site) (int, error) {
-	start := p.next.Add(1)
+// do sends x's request to an origin health allows, starting with the next
+// in turn, reports each attempt to health, and leaves the answer in x. Only
+// a failure to connect moves on to another origin for any method; an
+// idempotent request also after a failure that is not a timeout (see
+// retryElsewhere). It returns errSlow when x's soft deadline passed first:
+// calling do again resumes the exchange where it stood.
+func (p *pool) do(x *exchange, h *health.Site) error {
+	if !x.begun {
+		x.turn, x.begun, x.oi = p.next.Add(1), true, -1
+	}
 	err := errNoOrigin
-	var tried uint64
 	for {
-		i := h.Pick(start, tried)
-		if i < 0 {
-			break
+		if x.oi < 0 {
+			i := h.Pick(x.turn, x.tried)
+			if i < 0 {
+				return err
+			}
+			x.tried |= 1 << i
+			x.oi, x.t0 = i, time.Now()
 		}
-		tried |= 1 << i
-		o := p.origins[i]
-		req.URI().SetSchemeBytes(o.scheme) // fasthttp checks it against the client's IsTLS
-		t0 := time.Now()
-		err = o.exchange(req, resp, deadline)
-		r, ok := healthResult(err, resp, time.Since(t0))
-		if ok && !r.Failed && p.failurePage(resp) { // soft.go
-			r.Failed, r.Reason, err = true, "failure-marker", errFailureMarker
+		o := p.origins[x.oi]
+		err = o.roundTrip(x)
+		if err == errSlow {
+			return err
 		}
+		i := x.oi
+		x.oi = -1
+		if err == nil {
+			err = p.judge(o, x)
+		}
+		r, ok := healthResult(err, x.ans.Status, time.Since(x.t0))
 		if ok {
 			h.Report(i, r)
 			if p.latency != nil && (err == nil || !isConnectError(err)) {
 				p.latency.observe(r.Latency)
 			}
 		}
-		if !ok || !r.Failed || !retryElsewhere(req, err) || time.Until(deadline) <= 0 {
-			return i, err
+		if !ok || !r.Failed || !retryElsewhere(x, err) || !time.Now().Before(x.total) {
+			return err
+		}
+		x.soft = time.Time{} // another origin: the shopper was answered or keeps waiting
+	}
+}
+
+// judge applies the checks on a whole answer's body (originresp.go and
+// soft.go): a gzip body must decode, and a 2xx page must not be a
+// platform's error page. An answer byte for byte the copy it would refresh
+// (x.vouch), which passed the same checks, costs one comparison.
+func (p *pool) judge(o *origin, x *exchange) error {
+	same := x.vouch != nil && x.ans.Gzip() && x.vouch.Gzipped && len(x.ans.Body) > 0 &&
+		x.vouch.Size <= o.limit && bytes.Equal(x.ans.Body, x.vouch.Body)
+	if !same {
+		if err := o.checkAnswer(&x.ans); err != nil {
+			if r, ok := refusalOf(err); ok {
+				o.refused(r, err)
+			}
+			return err
 		}
 	}
-	return -1, err
+	if p.failurePage(&x.ans, x.vouch, same) {
+		return errFailureMarker
+	}
+	return nil
 }
 
 // retryElsewhere reports whether a failed attempt may be repeated on
@@ -221,25 +188,26 @@ func (p *pool) do(req *fasthttp.Request, resp *fasthttp.Response, deadline time.
 // status or a broken connection, as nginx's proxy_next_upstream does for
 // error: a shopper gets the healthy origin's page instead of the outage
 // page. Never after a timeout: that would make the shopper wait twice.
-func retryElsewhere(req *fasthttp.Request, err error) bool {
+func retryElsewhere(x *exchange, err error) bool {
 	if err != nil && isConnectError(err) {
 		return true
 	}
-	if !req.Header.IsGet() && !req.Header.IsHead() {
+	if !x.idempotent || err == errReleased {
 		return false
 	}
 	return err == nil || failureReason(err) != "timeout"
 }
 
 // healthResult says what an exchange tells about the origin's health; ok
-// is false when it tells nothing (Awning's own limits were hit).
-func healthResult(err error, resp *fasthttp.Response, latency time.Duration) (health.Result, bool) {
+// is false when it tells nothing (Awning's own limits were hit, or the
+// origin was already declared down).
+func healthResult(err error, status int, latency time.Duration) (health.Result, bool) {
 	switch {
-	case err == nil && isFailureStatus(resp.StatusCode()):
-		return health.Result{Failed: true, Reason: "status " + strconv.Itoa(resp.StatusCode()), Latency: latency}, true
+	case err == nil && isFailureStatus(status):
+		return health.Result{Failed: true, Reason: "status " + strconv.Itoa(status), Latency: latency}, true
 	case err == nil:
 		return health.Result{Latency: latency}, true
-	case errors.Is(err, fasthttp.ErrBodyTooLarge), errors.Is(err, fasthttp.ErrNoFreeConns):
+	case err == errBodyTooLarge, err == errHeadTooLarge, err == errNoFreeConns, err == errReleased, err == errPoolClosed:
 		return health.Result{}, false
 	}
 	return health.Result{Failed: true, Reason: failureReason(err), Latency: latency}, true
@@ -252,73 +220,61 @@ func (p *pool) probe(ctx context.Context, i int, method, path string, host strin
 	if !ok {
 		deadline = time.Now().Add(time.Second)
 	}
-	req := fasthttp.AcquireRequest()
-	resp := fasthttp.AcquireResponse()
-	defer fasthttp.ReleaseRequest(req)
-	defer fasthttp.ReleaseResponse(resp)
-	req.Header.SetMethod(method)
-	req.SetRequestURI(path)
-	req.Header.SetHost(host)
-	req.UseHostHeader = true
-	req.Header.Set("User-Agent", "Awning-Health/1")
-	if method == fasthttp.MethodHead {
-		resp.SkipBody = true
-	}
+	x := exchangePool.Get().(*exchange)
+	defer exchangePool.Put(x)
+	x.reset()
+	x.req = append(x.req[:0], method...)
+	x.req = append(x.req, ' ')
+	x.req = append(x.req, path...)
+	x.req = append(x.req, " HTTP/1.1\r\nHost: "...)
+	x.req = append(x.req, host...)
+	x.req = append(x.req, "\r\nUser-Agent: Awning-Health/1\r\n\r\n"...)
+	x.head = method == fasthttp.MethodHead
+	x.idempotent = x.head || method == fasthttp.MethodGet
+	x.total = deadline
 	o := p.origins[i]
-	req.URI().SetSchemeBytes(o.scheme)
-	if err := o.exchange(req, resp, deadline); err != nil {
+	err := o.roundTrip(x)
+	if err == nil {
+		err = o.checkAnswer(&x.ans)
+	}
+	if err != nil {
 		return 0, nil, errors.New(failureReason(err))
 	}
-	body := resp.Body()
+	body := x.ans.Body
 	if len(body) > 64<<10 {
 		body = body[:64<<10] // expect_body is looked for near the top
 	}
-	return resp.StatusCode(), append([]byte(nil), body...), nil
+	return x.ans.Status, append([]byte(nil), body...), nil
 }
 
-// exchange sends req to o and reads its answer. A pooled connection the
-// origin closed while idle is found before anything is sent on it
-// (errStaleConn) and fasthttp tries another, but each such try counts
-// against its attempts. After a quiet spell longer than the origin's
-// keep-alive timeout (5 s for Node.js and Apache) every pooled connection is
-// stale, and a busy site has dozens: the attempts would run out on them and
-// a healthy origin be reported failing. So when they ran out on stale
-// connections, the rest of the idle pool (as old as them) is dropped and the
-// request sent once more, on a new connection.
-//
-// Every check on what an origin sends ends here: the connection's guard
-// (originresp.go) reports the answer's framing, checkAnswer its body, and
-// what they refuse is counted and logged here, once per exchange.
-func (o *origin) exchange(req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time) error {
-	err := o.client.DoDeadline(req, resp, deadline)
-	if errors.Is(err, errStaleConn) {
-		o.client.CloseIdleConnections()
-		err = o.client.DoDeadline(req, resp, deadline)
-	}
-	if err != nil {
-		// fasthttp closed the connection: its guard is ours alone to read.
-		if g := guardOf(resp); g != nil && g.bad != nil {
-			err = g.bad
-		}
-	} else {
-		err = o.checkAnswer(resp)
-	}
-	if r, ok := refusalOf(err); ok {
-		o.refused(r, err)
-	}
-	return err
-}
+// exchangePool holds exchanges for probes and sitemaps, which run outside
+// a fetch.
+var exchangePool = sync.Pool{New: func() any { return new(exchange) }}
 
 func (p *pool) closeIdle() {
 	for _, o := range p.origins {
-		o.client.CloseIdleConnections()
+		o.conns.close()
+	}
+}
+
+// release cuts short the exchanges in progress with the pool's origins:
+// the site's origin was declared down (originConns.release).
+func (p *pool) release() {
+	for _, o := range p.origins {
+		o.conns.release()
+	}
+}
+
+// sweep closes connections idle for too long.
+func (p *pool) sweep(now time.Time) {
+	for _, o := range p.origins {
+		o.conns.sweep(now)
 	}
 }
 
 // isConnectError reports whether err happened before anything was sent.
 func isConnectError(err error) bool {
-	if errors.Is(err, fasthttp.ErrDialTimeout) || errors.Is(err, syscall.ECONNREFUSED) ||
-		errors.Is(err, fasthttp.ErrNoFreeConns) {
+	if err == errDialTimeout || errors.Is(err, syscall.ECONNREFUSED) || err == errNoFreeConns || err == errPoolClosed {
 		return true
 	}
 	var op *net.OpError
@@ -340,19 +296,23 @@ func failureReason(err error) string {
 		return ""
 	case errors.Is(err, errNoOrigin):
 		return "no-origin"
-	case errors.Is(err, fasthttp.ErrDialTimeout):
+	case err == errReleased:
+		return "origin-down"
+	case err == errFailureMarker:
+		return "failure-marker"
+	case err == errDialTimeout, errors.Is(err, fasthttp.ErrDialTimeout):
 		return "connect-timeout"
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "refused"
-	case errors.Is(err, fasthttp.ErrTimeout), errors.As(err, &ne) && ne.Timeout():
+	case err == errTimeout, errors.Is(err, fasthttp.ErrTimeout), errors.As(err, &ne) && ne.Timeout():
 		return "timeout"
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
 		return "reset"
-	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+	case err == errBodyTooLarge, errors.Is(err, fasthttp.ErrBodyTooLarge):
 		return "too-large"
-	case errors.As(err, &small):
+	case err == errHeadTooLarge, errors.As(err, &small):
 		return "header-too-large"
-	case errors.Is(err, fasthttp.ErrNoFreeConns):
+	case err == errNoFreeConns, errors.Is(err, fasthttp.ErrNoFreeConns):
 		return "no-free-conns"
 	case errors.Is(err, fasthttp.ErrConnectionClosed), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
 		errors.Is(err, errStaleConn):
@@ -376,70 +336,3 @@ func failureReason(err error) string {
 // request may be sent again on another connection whatever its method.
 var errStaleConn = errors.New("proxy: origin closed the idle connection")
 
-// originConn wraps every connection to an origin for two jobs fasthttp does
-// not do:
-//
-//   - Before a request goes out on a reused connection, it checks that the
-//     origin has not closed it meanwhile (a crashed or restarted origin
-//     leaves its pooled connections dead). A write to such a connection
-//     would succeed and the answer would be EOF, after which a POST cannot
-//     be safely retried; found first, it can.
-//   - It bounds the wait for the first byte of each answer
-//     (origin.first_byte_timeout) more tightly than fasthttp's deadline for
-//     the whole exchange: the first read after a request uses the earlier
-//     of the two, and fasthttp's deadline is restored once a byte arrived.
-//
-// fasthttp uses a connection from one goroutine at a time, so no locking.
-type originConn struct {
-	net.Conn
-	firstByte time.Duration // 0: no first-byte bound
-	deadline  time.Time     // the read deadline fasthttp asked for
-	waiting   bool          // a request was written and no byte has come back
-	used      bool          // an answer was read: the next write reuses the connection
-	peek      *peeker
-}
-
-func (c *originConn) Write(b []byte) (int, error) {
-	if c.used {
-		c.used = false
-		if !c.alive() {
-			return 0, errStaleConn
-		}
-	}
-	c.waiting = true
-	return c.Conn.Write(b)
-}
-
-// alive reports whether the origin still holds the idle connection open.
-func (c *originConn) alive() bool { return c.peek.check() }
-
-func (c *originConn) SetReadDeadline(t time.Time) error {
-	c.deadline = t
-	return c.Conn.SetReadDeadline(t)
-}
-
-func (c *originConn) Read(b []byte) (int, error) {
-	if c.waiting && c.firstByte > 0 {
-		c.waiting = false
-		fb := time.Now().Add(c.firstByte)
-		if c.deadline.IsZero() || fb.Before(c.deadline) {
-			if err := c.Conn.SetReadDeadline(fb); err != nil {
-				return 0, err
-			}
-			n, err := c.Conn.Read(b)
-			if n > 0 {
-				c.used = true
-				if derr := c.Conn.SetReadDeadline(c.deadline); derr != nil && err == nil {
-					err = derr
-				}
-			}
-			return n, err
-		}
-	}
-	c.waiting = false
-	n, err := c.Conn.Read(b)
-	if n > 0 {
-		c.used = true
-	}
-	return n, err
-}

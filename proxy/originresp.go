@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"hash/maphash"
-	"net"
 	"sync/atomic"
 	"time"
 
+	"github.com/awningproxy/awning/fallback/cache"
 	"github.com/awningproxy/awning/internal/gunzip"
 	"github.com/valyala/fasthttp"
 )
@@ -15,10 +15,12 @@ import (
 // What Awning refuses from an origin (docs/origins.md). Each of these ends
 // the exchange as a failure: the shopper gets a copy or the outage page, the
 // answer is never stored, and a connection that carried a framing error is
-// closed, never reused. fasthttp parses what an origin sends leniently;
-// originGuard reads the same bytes first and stops at the first one two
-// parsers could read differently, so that what fasthttp hands on is only
-// ever a response both agree on.
+// closed, never reused. The scanner below reads every byte of an answer
+// before the exchange parses its head (originexchange.go), and stops at the
+// first one that two HTTP parsers could read differently: it is stricter
+// than fasthttp's client, which it replaced (FuzzResponseFraming holds it
+// no more lenient), so an answer it accepts is one any parser reads the
+// same way.
 var (
 	errRespCLandTE  = errors.New("proxy: origin answer has both Content-Length and Transfer-Encoding")
 	errRespBadCL    = errors.New("proxy: origin answer has an invalid or repeated Content-Length")
@@ -131,11 +133,11 @@ func (o *origin) refused(r originRefusal, err error) {
 // storing it. An answer byte-identical to one already checked (a page that
 // did not change) is known by a hash of its body and costs no second
 // inflate.
-func (o *origin) checkAnswer(resp *fasthttp.Response) error {
-	if !equalFold(resp.Header.ContentEncoding(), "gzip") {
+func (o *origin) checkAnswer(a *cache.Answer) error {
+	if !a.Gzip() {
 		return nil
 	}
-	body := resp.Body()
+	body := a.Body
 	if len(body) == 0 {
 		return nil // a HEAD, 204 or 304, or an empty answer: nothing to decode
 	}
@@ -194,80 +196,6 @@ func (p *pool) gunzip(body []byte) ([]byte, error) {
 	return gunzip.Append(nil, body, p.limit)
 }
 
-// originGuard wraps every connection to an origin, above TLS, and reads
-// each answer's framing as fasthttp will (RFC 9112 §6.3) before fasthttp
-// sees a byte of it. At the first byte that makes the answer ambiguous or
-// is not part of it, it hands fasthttp only what came before (never a
-// complete answer), then fails the next read with the reason: fasthttp
-// fails the exchange and closes the connection. The reason is kept on the
-// guard, which exchange finds through the answer's LocalAddr, because
-// fasthttp reports an error on an answer's first byte as a bare EOF.
-//
-// fasthttp uses a connection from one goroutine at a time, so no locking.
-type originGuard struct {
-	net.Conn
-	scan  respScanner
-	bad   error // the first violation; every later read fails with it
-	laddr guardAddr
-}
-
-// guardAddr is the guard's LocalAddr: the connection's, plus a way back to
-// the guard from fasthttp.Response.LocalAddr.
-type guardAddr struct {
-	net.Addr
-	g *originGuard
-}
-
-func newOriginGuard(c net.Conn) *originGuard {
-	g := &originGuard{Conn: c}
-	g.laddr = guardAddr{Addr: c.LocalAddr(), g: g}
-	g.scan.state = rsIdle
-	return g
-}
-
-// LocalAddr returns the connection's local address, through which
-// guardOf finds the guard.
-func (g *originGuard) LocalAddr() net.Addr { return &g.laddr }
-
-// Handshake tells fasthttp the connection needs no TLS wrapping: the dialer
-// has already done the handshake of an https origin (see newOrigin).
-func (g *originGuard) Handshake() error { return nil }
-
-// guardOf returns the guard of the connection resp was read from, or nil.
-func guardOf(resp *fasthttp.Response) *originGuard {
-	if a, ok := resp.LocalAddr().(*guardAddr); ok {
-		return a.g
-	}
-	return nil
-}
-
-func (g *originGuard) Write(p []byte) (int, error) {
-	if g.bad != nil {
-		return 0, errStaleConn // never reuse it; nothing was sent, so fasthttp may retry elsewhere
-	}
-	if g.scan.state == rsIdle {
-		g.scan.start(bytes.HasPrefix(p, []byte("HEAD ")))
-	}
-	return g.Conn.Write(p)
-}
-
-func (g *originGuard) Read(p []byte) (int, error) {
-	if g.bad != nil {
-		return 0, g.bad
-	}
-	n, err := g.Conn.Read(p)
-	if n > 0 {
-		if ok, verr := g.scan.feed(p[:n]); verr != nil {
-			g.bad = verr
-			if ok > 0 {
-				return ok, nil
-			}
-			return 0, verr
-		}
-	}
-	return n, err
-}
-
 // Response scanner states.
 const (
 	rsIdle       = iota // no answer expected: any byte is extra
@@ -300,11 +228,20 @@ type respScanner struct {
 
 	left  int64 // bytes left of a Content-Length body
 	chunk chunkedBody
+
+	// Where the final answer's head is in the stream of bytes fed since
+	// start, for the exchange that parses it: headAt is where the current
+	// head began (after any interim answers), bodyAt where the final head
+	// ended. pos counts the bytes fed before the current feed; base and
+	// mark are scratch for headBytes.
+	pos, base, mark int64
+	headAt, bodyAt  int64
 }
 
 // start readies the scanner for the answer to a request just written.
 func (s *respScanner) start(head bool) {
 	s.head = head
+	s.pos, s.headAt, s.bodyAt = 0, 0, 0
 	s.startHead()
 }
 
@@ -319,6 +256,7 @@ func (s *respScanner) startHead() {
 // offending byte, and never the last byte of a complete answer followed by
 // extra bytes, so fasthttp never completes an answer the scanner refused.
 func (s *respScanner) feed(b []byte) (int, error) {
+	defer func() { s.pos += int64(len(b)) }()
 	done := -1 // where in b an answer ended
 	for i := 0; i < len(b); {
 		switch s.state {
@@ -344,6 +282,7 @@ func (s *respScanner) feed(b []byte) (int, error) {
 				s.state, done = rsIdle, i
 			}
 		case rsHead:
+			s.base = s.pos + int64(i)
 			n, err := s.headBytes(b[i:])
 			if err != nil {
 				return i + n, err
@@ -372,6 +311,7 @@ func (s *respScanner) headBytes(b []byte) (int, error) {
 					return i + off, err
 				}
 				i += j // at the LF
+				s.mark = s.base + int64(i) + 1
 				if err := s.lineDone(line[:min(len(line), len(s.line))], len(line), inValue); err != nil {
 					return i, err
 				}
@@ -387,6 +327,7 @@ func (s *respScanner) headBytes(b []byte) (int, error) {
 			if c != '\n' {
 				return i, errRespHead // a CR inside a line
 			}
+			s.mark = s.base + int64(i) + 1
 			if err := s.endLine(); err != nil {
 				return i, err
 			}
@@ -538,11 +479,16 @@ func (s *respScanner) endHead() error {
 		return errRespUpgrade
 	case s.status == fasthttp.StatusContinue, s.status == fasthttp.StatusEarlyHints:
 		s.startHead() // an interim answer; the final one follows
+		s.headAt = s.mark
 		return nil
 	case s.status < 200:
 		return errRespInterim
 	case s.te > 0 && s.cl >= 0:
 		return errRespCLandTE
+	default:
+		s.bodyAt = s.mark
+	}
+	switch {
 	case s.te > 1, s.teBad:
 		return errRespBadTE
 	case s.clBad:

@@ -90,7 +90,7 @@ func (f *fetch) facts(fa *fallback.Facts) {
 		fa.NotAsked = f.adm.String()
 	case f.answered():
 		fa.Answered = true
-		fa.Stored = f.stored != nil
+		fa.Stored = f.stored != nil || f.build
 		fa.NotStored = string(f.reason)
 	case f.err == errFailureMarker:
 		fa.Failure = "failure-marker"
@@ -100,7 +100,7 @@ func (f *fetch) facts(fa *fallback.Facts) {
 	case f.err != nil:
 		fa.Failure = failureReason(f.err)
 	default:
-		fa.FwdStatus = f.resp.StatusCode()
+		fa.FwdStatus = f.x.ans.Status
 	}
 }
 
@@ -199,13 +199,18 @@ func (s *Server) writeBanneredCopy(ctx *fasthttp.RequestCtx, cp *cache.Copy, b *
 // relayFetched relays the origin's answer.
 func (s *Server) relayFetched(ctx *fasthttp.RequestCtx, f *fetch) {
 	r := &ctx.Response
-	relay(r, &f.resp)
+	a := &f.x.ans
+	relay(r, a)
 	if ctx.IsHead() {
 		r.SkipBody = true
-		r.Header.SetContentLength(f.resp.Header.ContentLength())
-	} else if f.gzip && equalFold(r.Header.ContentEncoding(), "gzip") && !acceptsGzip(ctx) {
+		cl := int(f.x.scan.cl)
+		if cl < 0 {
+			cl = -2 // none given: fasthttp's "identity", as its client reported it
+		}
+		r.Header.SetContentLength(cl)
+	} else if f.gzip && a.Gzip() && !acceptsGzip(ctx) {
 		// Awning asked for gzip; this client did not.
-		if plain, err := f.st.pool.gunzip(r.Body()); err == nil {
+		if plain, err := f.st.pool.gunzip(a.Body); err == nil {
 			r.Header.DelBytes(hContentEncoding)
 			r.SetBodyRaw(plain)
 		}

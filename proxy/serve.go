@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"context"
 	"time"
 
 	"github.com/awningproxy/awning/fallback"
@@ -88,52 +87,121 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, snap *snapshot, st *siteState, 
 }
 
 // forwardBrowse asks the origin for a GET or HEAD and answers. The
-// exchange runs in its own goroutine, and the handler waits for it at most
-// fallback_after when a copy can answer, else the origin timeout, and never
-// past the moment the origin is declared down: a shopper waiting for a page
-// without a copy then gets the outage page at once.
+// exchange runs in the handler's goroutine, and races the origin against
+// fallback_after with the origin connection's own read deadline, not a
+// goroutine and a timer: when a copy can answer and the deadline passes
+// first, the shopper gets the copy, and the exchange goes on in the
+// background to refresh it (only the leader of the page's flight does:
+// at most one refresh per page at a time; any other such exchange is
+// abandoned). Without a copy the shopper waits up to the origin timeout,
+// and never past the moment the origin is declared down (the connection's
+// deadline is moved to now then): a shopper waiting for a page without a
+// copy gets the outage page at once.
 func (s *Server) forwardBrowse(ctx *fasthttp.RequestCtx, snap *snapshot, r *request, k *cache.Key, now time.Time) {
 	st := r.st
 	f := s.acquireFetch(st)
 	f.get = ctx.IsGet()
-	f.key = st.keys.Build(f.keyBuf, &ctx.Request) // again, in f's buffer: f may outlive this handler
-	f.key.Bypass = r.bypass
+	st.keys.Copy(&f.key, k, f.keyBuf) // f may outlive this handler
 	f.path = append(f.path, ctx.Path()...)
-	f.had = r.copy
-	f.collapse = f.get && f.key.Storable() && !s.flights.isSolo(f.key.Primary, now)
-	o := s.outboundFor(ctx, snap, st)
-	buildOutbound(&f.req, &ctx.Request, &o)
-	// Ask for gzip only, as Varnish does: one stored form serves every
-	// client, and a client without gzip gets it decompressed.
-	f.req.Header.SetBytesKV(hAcceptEncoding, vGzip)
-	f.gzip = true
-	f.resp.SkipBody = !f.get
+	f.had, f.req = r.copy, &ctx.Request
+	x := &f.x
+	x.down, x.vouch = r.down, r.copy
+	x.head, x.idempotent = !f.get, true
 	r.asked = true
 
-	start := time.Now()
-	s.bg.Add(1)
-	go f.runFn()
-	if r.copy == nil && s.cache.Shared() { // look in the shared tier while the origin works
-		rctx, cancel := context.WithDeadline(context.Background(), start.Add(st.fallbackAfter))
-		r.copy = s.cache.LookupRemote(rctx, k, &ctx.Request)
-		cancel()
-		r.remoteLooked = true
-	}
-	wait := st.timeout // no copy: followers give up with the origin timeout, as their leader does
-	if r.copy != nil {
-		wait = st.fallbackAfter - time.Since(start)
-	}
-	if finished, released := f.wait(wait, r.down); !finished {
-		// f now belongs to its goroutine.
-		r.facts.Failure = "timeout"
-		if released {
+	// The flight f leads is ended by whoever holds f last; should this
+	// handler panic before it hands f on, it ends here, failed.
+	var lead *flight
+	defer func() {
+		if lead != nil {
+			s.flights.end(lead, nil, errPanicked)
+		}
+	}()
+join:
+	for f.get && f.key.Storable() {
+		fl, leader := s.flights.join(f.key.Primary, now)
+		if fl == nil {
+			break // solo for now: ask alone
+		}
+		if leader {
+			f.fl, lead = fl, fl
+			break
+		}
+		hasCopy := r.copy != nil || (s.cache.Shared() && !r.remoteLooked)
+		cp, err, slowed, released := s.flights.wait(fl, hasCopy, r.down)
+		switch {
+		case released:
 			r.facts.Failure = "origin-down"
+		case slowed:
+			if r.copy == nil { // the leader may have found one in Redis meanwhile
+				r.copy = s.findCopy(ctx, r, k)
+				r.remoteLooked = true
+			}
+			if r.copy == nil {
+				continue // no copy after all: wait for the flight's end
+			}
+			r.facts.Failure = "timeout"
+		case f.follow(cp, err, &ctx.Request):
+			r.f = f
+		default:
+			// The flight's answer is not one this request may have (another
+			// variant, or not storable): it asks the origin itself.
+			break join
 		}
 		s.respond(ctx, r, k)
+		releaseFetch(f)
 		return
+	}
+	o := s.outboundFor(ctx, snap, st)
+	x.req = appendOutbound(x.req[:0], &ctx.Request, &o, true)
+	// Asked for gzip only, as Varnish does: one stored form serves every
+	// client, and a client without gzip gets it decompressed.
+	f.gzip = true
+	start := time.Now()
+	x.total, x.firstByte = start.Add(st.timeout), st.firstByte
+	if st.fallbackAfter < st.timeout && (r.copy != nil || f.fl != nil || s.cache.Shared()) {
+		x.soft = start.Add(st.fallbackAfter) // followers with a copy leave then too
+	}
+	if s.ask(f) == errSlow {
+		if f.fl != nil {
+			s.flights.slowed(f.fl)
+		}
+		if r.copy == nil && s.cache.Shared() {
+			r.copy = s.findCopy(ctx, r, k)
+			r.remoteLooked = true
+		}
+		if r.copy != nil {
+			if f.fl != nil {
+				lead = nil
+				s.refreshLater(f, &ctx.Request) // f and its flight belong to the refresh now
+			} else {
+				s.abandon(f)
+			}
+			r.facts.Failure = "timeout"
+			s.respond(ctx, r, k)
+			return
+		}
+		x.soft = time.Time{} // no copy after all: wait for the answer
+		s.run(f)
 	}
 	r.f = f
 	s.respond(ctx, r, k)
+	lead = nil
+	s.settle(f, &ctx.Request)
+}
+
+// settle ends what a handler's fetch still has to do once the shopper's
+// answer is written: a new or changed page's copy is built by the store
+// worker (or here, when its queue is full), the flight ends, and the
+// fetch is released.
+func (s *Server) settle(f *fetch, req *fasthttp.Request) {
+	if f.build {
+		if s.storeLater(f, req) {
+			return // the store worker ends the flight and releases f
+		}
+		s.buildNow(f)
+	}
+	s.endFlight(f)
 	releaseFetch(f)
 }
 
@@ -146,16 +214,13 @@ func (s *Server) forwardOther(ctx *fasthttp.RequestCtx, snap *snapshot, r *reque
 	st := r.st
 	f := s.acquireFetch(st)
 	defer releaseFetch(f)
-	f.timeout = st.writeTimeout
 	o := s.outboundFor(ctx, snap, st)
-	buildOutbound(&f.req, &ctx.Request, &o)
-	if adm := st.health.Admit(); adm != health.Admitted {
-		r.facts.NotAsked = adm.String()
-		s.respond(ctx, r, nil)
-		return
-	}
+	x := &f.x
+	x.req = appendOutbound(x.req[:0], &ctx.Request, &o, false)
+	x.body = ctx.Request.Body()
+	x.total, x.firstByte = time.Now().Add(st.writeTimeout), st.firstByte
 	r.asked = true
-	s.exchange(f, false)
+	s.ask(f)
 	r.f = f
 	s.respond(ctx, r, nil)
 }

@@ -48,7 +48,6 @@ type Server struct {
 	log      *slog.Logger
 	http     *fasthttp.Server
 	plain    *plainServer // nil unless Options.Plain
-	dialer   *fasthttp.TCPDialer
 	checked  *checkedBodies // gzip bodies from origins known to decode within the limit
 	clean    *checkedBodies // 2xx HTML bodies known to carry no failure marker (soft.go)
 	snap     atomic.Pointer[snapshot]
@@ -58,7 +57,10 @@ type Server struct {
 	now      func() time.Time
 	refresh  time.Duration // cache.refresh, from the config in force
 
-	bg sync.WaitGroup // fetches finishing after their shopper got a copy
+	bg        sync.WaitGroup // fetches finishing after their shopper got a copy (background refreshes)
+	refreshes atomic.Uint64  // background refreshes finished
+	store     storer         // builds new copies off the shoppers' path (store.go)
+	sweeper   sweeper        // closes origin connections idle too long
 
 	staleServed, outageServed, maintenanceServed atomic.Uint64
 	misdirected, refused                         atomic.Uint64 // requests for no site
@@ -101,6 +103,7 @@ type siteState struct {
 	hostHeader    []byte // origin.host_header; nil passes the shop's host
 	timeout       time.Duration
 	writeTimeout  time.Duration // origin.write_timeout: every method but GET and HEAD
+	firstByte     time.Duration // origin.first_byte_timeout, 0 when the timeout bounds it anyway
 	apiPaths      [][]byte
 	hsts          []byte // Strict-Transport-Security on HTTPS answers; nil for none
 	checkoutPaths [][]byte
@@ -120,11 +123,7 @@ func New(opt Options) (*Server, error) {
 		log = slog.Default()
 	}
 	s := &Server{
-		log: log,
-		dialer: &fasthttp.TCPDialer{
-			Concurrency:      1000,
-			DNSCacheDuration: time.Minute,
-		},
+		log:     log,
 		cache:   opt.Cache,
 		checked: newCheckedBodies(),
 		clean:   newCheckedBodies(),
@@ -147,6 +146,8 @@ func New(opt Options) (*Server, error) {
 	if err := s.Update(opt); err != nil {
 		return nil, err
 	}
+	s.startStorer()
+	s.startSweeper()
 	return s, nil
 }
 
@@ -204,6 +205,8 @@ func (s *Server) Close() {
 		}
 	}
 	s.bg.Wait()
+	s.stopStorer()
+	s.sweeper.stop()
 	if s.ownCache {
 		s.cache.Close()
 	}
@@ -259,7 +262,6 @@ func (s *Server) build(opt Options, prev *snapshot) (*snapshot, error) {
 	po := poolOptions{
 		responseBody:   int(cfg.Limits.ResponseBody),
 		responseHeader: int(cfg.Limits.ResponseHeader),
-		dialer:         s.dialer,
 		log:            s.log,
 		checked:        s.checked,
 	}
@@ -319,12 +321,14 @@ func (s *Server) build(opt Options, prev *snapshot) (*snapshot, error) {
 					return p.probe(ctx, i, method, path, probeHost)
 				},
 				FailurePage: p.markers.Find,
+				OnDown:      p.release,
 				Notify:      opt.Notifier,
 				Log:         s.log,
 				Now:         opt.Now,
 			}, prevHealth),
 			timeout:      sc.Origin.Timeout.D(),
 			writeTimeout: sc.Origin.WriteTimeout.D(),
+			firstByte:    firstByteBound(&sc.Origin),
 			pageSite:     pageSites[site.Index],
 		}
 		st.bannerOn, st.bannerText = sc.Cache.BannerOn(), sc.Cache.BannerText
@@ -353,6 +357,15 @@ func (s *Server) build(opt Options, prev *snapshot) (*snapshot, error) {
 		snap.states = append(snap.states, st)
 	}
 	return snap, nil
+}
+
+// firstByteBound is origin.first_byte_timeout as an exchange applies it: 0
+// when it is no tighter than the timeout, which bounds the wait anyway.
+func firstByteBound(oc *config.Origin) time.Duration {
+	if fb := oc.FirstByteTimeout.D(); fb < oc.Timeout.D() {
+		return fb
+	}
+	return 0
 }
 
 // pageSites reads what every site's pages render from in the

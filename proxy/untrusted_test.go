@@ -20,7 +20,6 @@ import (
 
 	"github.com/awningproxy/awning/internal/gunzip"
 	"github.com/awningproxy/awning/internal/testkit"
-	"github.com/valyala/fasthttp"
 )
 
 // An answer's parts, as an origin writes them.
@@ -323,23 +322,24 @@ func TestGuardOverTLS(t *testing.T) {
 	}()
 
 	cfg := parseConfig(t, oneSite("https://"+ln.Addr().String()))
-	o, err := newOrigin(cfg.Sites[0].Origin.URLs[0], &cfg.Sites[0].Origin, poolOptions{responseBody: 1 << 20, responseHeader: 16 << 10, dialer: &fasthttp.TCPDialer{}})
+	o, err := newOrigin(cfg.Sites[0].Origin.URLs[0], &cfg.Sites[0].Origin, poolOptions{responseBody: 1 << 20, responseHeader: 16 << 10})
 	if err != nil {
 		t.Fatal(err)
 	}
 	roots := x509.NewCertPool()
 	roots.AddCert(srv.Certificate())
-	trusted := &tls.Config{RootCAs: roots, ServerName: "example.com", MinVersion: tls.VersionTLS12}
-	o.client.Dial = func(addr string) (net.Conn, error) {
-		return dialOrigin(&fasthttp.TCPDialer{}, addr, time.Second, 0, trusted)
-	}
+	o.conns.tls = &tls.Config{RootCAs: roots, ServerName: "example.com", MinVersion: tls.VersionTLS12}
 	exchange := func(path string) (string, error) {
-		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
-		defer fasthttp.ReleaseRequest(req)
-		defer fasthttp.ReleaseResponse(resp)
-		req.SetRequestURI("https://" + ln.Addr().String() + path)
-		err := o.exchange(req, resp, time.Now().Add(2*time.Second))
-		return string(resp.Body()), err
+		var x exchange
+		x.reset()
+		x.req = []byte("GET " + path + " HTTP/1.1\r\nHost: example.com\r\n\r\n")
+		x.idempotent = true
+		x.total = time.Now().Add(2 * time.Second)
+		err := o.roundTrip(&x)
+		if err == nil {
+			err = o.checkAnswer(&x.ans)
+		}
+		return string(x.ans.Body), err
 	}
 	for range 2 {
 		if body, err := exchange("/good"); err != nil || body != "good" {

@@ -41,7 +41,7 @@ func (s *Server) newWarmer(st *siteState) *warm.Warmer {
 }
 
 // prepareWarm fills req as a shopper without cookies would send it for
-// host and path, then as Awning forwards it.
+// host and path.
 func (s *Server) prepareWarm(st *siteState, req *fasthttp.Request, host []byte, path string) {
 	req.Header.SetMethod(fasthttp.MethodGet)
 	req.SetRequestURI(path)
@@ -51,14 +51,15 @@ func (s *Server) prepareWarm(st *siteState, req *fasthttp.Request, host []byte, 
 	req.Header.SetUserAgentBytes(warmUserAgent)
 }
 
-func (s *Server) forwardWarm(st *siteState, req *fasthttp.Request, host []byte) {
+// appendWarm appends the head of the request Awning sends the origin to
+// warm (or read a sitemap for) host and path: req's headers, Host as the
+// site sends it, gzip asked for, and Awning's forwarding headers.
+func (s *Server) appendWarm(dst []byte, st *siteState, req *fasthttp.Request, host []byte) []byte {
+	o := outbound{host: host, fwdHost: host, tls: string(s.snap.Load().shopperScheme) == "https"}
 	if st.hostHeader != nil {
-		req.Header.SetHostBytes(st.hostHeader)
+		o.host = st.hostHeader
 	}
-	req.UseHostHeader = true
-	req.Header.SetBytesKV(hAcceptEncoding, vGzip)
-	req.Header.SetBytesKV(hXForwardedHost, host)
-	req.Header.SetBytesKV(hXForwardedProto, s.snap.Load().shopperScheme)
+	return appendOutbound(dst, req, &o, true)
 }
 
 // warmPage fetches one page and keeps it, unless it has a copy younger than
@@ -72,17 +73,24 @@ func (s *Server) warmPage(st *siteState, host, path string, fresh time.Duration)
 	defer releaseFetch(f)
 	f.get, f.gzip = true, true
 	hb := st.canonicalHost([]byte(host))
-	s.prepareWarm(st, &f.req, hb, path)
-	f.key = st.keys.Build(f.keyBuf, &f.req)
+	s.prepareWarm(st, &f.vreq, hb, path)
+	f.req = &f.vreq
+	f.key = st.keys.Build(f.keyBuf, f.req)
 	f.path = append(f.path, f.req.URI().Path()...)
 	if !f.key.Storable() {
 		return warm.NotKept
 	}
-	if s.cache.Recent(&f.key, &f.req, fresh) != nil {
+	if s.cache.Recent(&f.key, f.req, fresh) != nil {
 		return warm.Fresh
 	}
-	s.forwardWarm(st, &f.req, hb)
-	s.alone(f)
+	x := &f.x
+	x.req = s.appendWarm(x.req[:0], st, f.req, hb)
+	x.idempotent = true
+	x.total = time.Now().Add(st.timeout)
+	s.ask(f)
+	if f.build {
+		s.buildNow(f)
+	}
 	switch {
 	case f.adm != health.Admitted:
 		return warm.Skipped
@@ -103,23 +111,25 @@ func (s *Server) fetchSitemap(ctx context.Context, st *siteState, path string) (
 	}
 	defer st.health.Done()
 	req := fasthttp.AcquireRequest()
-	resp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
-	defer fasthttp.ReleaseResponse(resp)
 	s.prepareWarm(st, req, st.hostBytes[0], path)
-	s.forwardWarm(st, req, st.hostBytes[0])
-	deadline := time.Now().Add(st.timeout)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
+	x := exchangePool.Get().(*exchange)
+	defer exchangePool.Put(x)
+	x.reset()
+	x.req = s.appendWarm(x.req[:0], st, req, st.hostBytes[0])
+	x.idempotent = true
+	x.total = time.Now().Add(st.timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(x.total) {
+		x.total = d
 	}
-	if _, err := st.pool.do(req, resp, deadline, st.health); err != nil {
+	if err := st.pool.do(x, st.health); err != nil {
 		return nil, errors.New(failureReason(err))
 	}
-	if resp.StatusCode() != 200 {
-		return nil, fmt.Errorf("status %d", resp.StatusCode())
+	if x.ans.Status != 200 {
+		return nil, fmt.Errorf("status %d", x.ans.Status)
 	}
-	body := resp.Body()
-	if equalFold(resp.Header.ContentEncoding(), "gzip") || bytes.HasPrefix(body, []byte{0x1f, 0x8b}) {
+	body := x.ans.Body
+	if x.ans.Gzip() || bytes.HasPrefix(body, []byte{0x1f, 0x8b}) {
 		// Also sitemap.xml.gz files, which come without Content-Encoding
 		// and so unchecked: bounded like any origin answer.
 		return st.pool.gunzip(body)

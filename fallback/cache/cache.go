@@ -36,6 +36,9 @@ type Config struct {
 type Cache struct {
 	mu  sync.Mutex
 	mem *memory
+	// pending holds the pages whose copies are being built (Pending), by
+	// the memory tier's hash of their key: Lookup waits for them.
+	pending map[uint64]chan struct{}
 
 	remote       *remote
 	retention    time.Duration
@@ -51,6 +54,7 @@ type Cache struct {
 func New(cfg Config) *Cache {
 	c := &Cache{
 		mem:          newMemory(cfg.Memory),
+		pending:      map[uint64]chan struct{}{},
 		retention:    cfg.Retention,
 		redisRefresh: cfg.RedisRefresh,
 		log:          cfg.Log,
@@ -99,6 +103,9 @@ func (c *Cache) Resize(max int64) {
 func (c *Cache) Lookup(k *Key, req *fasthttp.Request) *Copy {
 	now := c.now()
 	c.mu.Lock()
+	if len(c.pending) > 0 {
+		c.waitPendingLocked(k)
+	}
 	_, found := c.mem.variant(k, req)
 	if found != nil && found.Expired(now) {
 		c.mem.drop(k.Primary, found)
@@ -112,6 +119,61 @@ func (c *Cache) Lookup(k *Key, req *fasthttp.Request) *Copy {
 		c.hits.Add(1)
 	}
 	return found
+}
+
+// maxPendingWait bounds how long Lookup waits for a copy being built: the
+// store worker builds one in well under a millisecond, unless it is queued
+// behind many.
+const maxPendingWait = time.Second
+
+// Pending marks k's page as having a copy being built off the request
+// path, after the answer that makes it was sent: until Store or Abandon for
+// k, Lookup for k waits for it (at most maxPendingWait), so that a request
+// that follows that answer finds the copy. Call it before the answer is
+// sent.
+func (c *Cache) Pending(k *Key) {
+	h := c.mem.hash(k.Primary)
+	c.mu.Lock()
+	if c.pending[h] == nil {
+		c.pending[h] = make(chan struct{})
+	}
+	c.mu.Unlock()
+}
+
+// Abandon ends k's Pending without a copy: the answer was not kept after
+// all.
+func (c *Cache) Abandon(k *Key) {
+	c.mu.Lock()
+	c.donePendingLocked(c.mem.hash(k.Primary))
+	c.mu.Unlock()
+}
+
+func (c *Cache) donePendingLocked(h uint64) {
+	if ch := c.pending[h]; ch != nil {
+		close(ch)
+		delete(c.pending, h)
+	}
+}
+
+// waitPendingLocked waits, with c.mu released, while k's copy is being
+// built. A wait that runs out drops the mark: its build is lost.
+func (c *Cache) waitPendingLocked(k *Key) {
+	h := c.mem.hash(k.Primary)
+	ch := c.pending[h]
+	if ch == nil {
+		return
+	}
+	c.mu.Unlock()
+	t := time.NewTimer(maxPendingWait)
+	select {
+	case <-ch:
+	case <-t.C:
+	}
+	t.Stop()
+	c.mu.Lock()
+	if c.pending[h] == ch {
+		c.donePendingLocked(h)
+	}
 }
 
 // LookupRemote reads a request's copy from Redis, within ctx's deadline,
@@ -194,6 +256,9 @@ func (c *Cache) unchangedLocked(k *Key, e *entry, v *Copy, now time.Time) {
 func (c *Cache) Store(k *Key, cp *Copy) {
 	now := c.now()
 	c.mu.Lock()
+	if len(c.pending) > 0 {
+		c.donePendingLocked(c.mem.hash(k.Primary))
+	}
 	e := c.mem.get(k.Primary)
 	if e != nil {
 		for _, v := range e.variants {

@@ -99,7 +99,7 @@ func TestKeyBuildDoesNotAllocate(t *testing.T) {
 	}
 }
 
-func response(status int, ctype, body string, header ...string) *fasthttp.Response {
+func response(status int, ctype, body string, header ...string) *Answer {
 	resp := &fasthttp.Response{}
 	resp.SetStatusCode(status)
 	resp.Header.SetContentType(ctype)
@@ -107,7 +107,7 @@ func response(status int, ctype, body string, header ...string) *fasthttp.Respon
 		resp.Header.Add(header[i], header[i+1])
 	}
 	resp.SetBodyString(body)
-	return resp
+	return AnswerOf(resp)
 }
 
 func policy() *Policy {
@@ -127,7 +127,7 @@ func TestPolicyRules(t *testing.T) {
 		name string
 		key  Key
 		path string
-		resp *fasthttp.Response
+		resp *Answer
 		want Reason
 	}{
 		{"page", clean, "/p", response(200, "text/html; charset=utf-8", page), OK},
@@ -196,13 +196,13 @@ func TestBuildChecksBody(t *testing.T) {
 	}
 
 	gz := response(200, "text/html", "", "Content-Encoding", "gzip")
-	gz.SetBodyRaw(fasthttp.AppendGzipBytes(nil, []byte(page)))
+	gz.Body = fasthttp.AppendGzipBytes(nil, []byte(page))
 	if c, r := p.Build(&k, request("/p"), gz, now); r != OK || string(c.PlainBody()) != page {
 		t.Errorf("gzip from origin: %v", r)
 	}
 	bad := response(200, "text/html", "", "Content-Encoding", "gzip")
 	full := fasthttp.AppendGzipBytes(nil, []byte(strings.Repeat(page, 50)))
-	bad.SetBodyRaw(full[:len(full)/2])
+	bad.Body = full[:len(full)/2]
 	if _, r := p.Build(&k, request("/p"), bad, now); r != CorruptBody {
 		t.Errorf("truncated gzip: %v; want corrupt-body", r)
 	}
@@ -315,7 +315,7 @@ func TestRevalidateByWireSum(t *testing.T) {
 	p := policy()
 	nl := request("/p", "Accept-Language", "nl")
 	k := keys().Build(nil, nl)
-	answer := func(body string, header ...string) *fasthttp.Response {
+	answer := func(body string, header ...string) *Answer {
 		return response(200, "text/html", body, append([]string{"Vary", "Accept-Language"}, header...)...)
 	}
 	first, _ := p.Build(&k, nl, answer(page), clk)
@@ -332,7 +332,7 @@ func TestRevalidateByWireSum(t *testing.T) {
 		t.Errorf("stored %d unchanged %d; want 1 and 1", st.Stored, st.Unchanged)
 	}
 
-	changed := map[string]*fasthttp.Response{
+	changed := map[string]*Answer{
 		"body":     answer(page + " "),
 		"status":   response(203, "text/html", page, "Vary", "Accept-Language"),
 		"type":     response(200, "text/plain", page, "Vary", "Accept-Language"),

@@ -48,6 +48,9 @@ type Copy struct {
 	// known (a copy read from Redis or disk, until the origin answers).
 	wireSum    atomic.Uint64
 	redisWrote atomic.Int64 // unix nanos this content was last written to Redis
+	// clean is the salt of the Markers that found this content free of
+	// failure markers (Markers.Salt), 0 when none did yet.
+	clean      atomic.Uint64
 	plainOnce  sync.Once
 	plain      []byte                     // Body decompressed, for clients without gzip
 	stale      atomic.Pointer[staleForms] // for serving stale (stale.go)
@@ -62,6 +65,15 @@ func (c *Copy) Validated() time.Time { return time.Unix(0, c.validated.Load()) }
 func (c *Copy) ValidatedWithin(now time.Time, d time.Duration) bool {
 	return now.UnixNano()-c.validated.Load() < int64(d)
 }
+
+// CleanFor reports whether Markers with salt found this content free of
+// failure markers (MarkClean): an origin answer byte for byte this copy's
+// body needs no look of its own.
+func (c *Copy) CleanFor(salt uint64) bool { return salt != 0 && c.clean.Load() == salt }
+
+// MarkClean records that Markers with salt found this content free of
+// failure markers.
+func (c *Copy) MarkClean(salt uint64) { c.clean.Store(salt) }
 
 // Expired reports whether the copy outlived its lifetime at now.
 func (c *Copy) Expired(now time.Time) bool {
@@ -87,11 +99,11 @@ var seed = maphash.MakeSeed()
 // Build makes a Copy of an origin answer that passed Policy.Check. req is
 // the request it answered (its Vary headers become the variant). It checks
 // the body, which Check could not: complete gzip, size, CDN error pages.
-// The returned Copy owns its bytes; resp may be reused.
-func (p *Policy) Build(k *Key, req *fasthttp.Request, resp *fasthttp.Response, now time.Time) (*Copy, Reason) {
+// The returned Copy owns its bytes; a may be reused.
+func (p *Policy) Build(k *Key, req *fasthttp.Request, a *Answer, now time.Time) (*Copy, Reason) {
 	c := &Copy{
-		Status:      resp.StatusCode(),
-		ContentType: append([]byte(nil), resp.Header.ContentType()...),
+		Status:      a.Status,
+		ContentType: append([]byte(nil), a.ContentType...),
 		Fetched:     now,
 		Lifetime:    p.Retention,
 	}
@@ -100,9 +112,9 @@ func (p *Policy) Build(k *Key, req *fasthttp.Request, resp *fasthttp.Response, n
 	}
 	c.HTML = isHTML(c.ContentType)
 
-	raw := resp.Body()
+	raw := a.Body
 	var plain []byte
-	if bytes.EqualFold(resp.Header.ContentEncoding(), []byte("gzip")) {
+	if a.Gzip() {
 		// Bounded: a few hundred KB of gzip can stand for gigabytes.
 		var err error
 		plain, err = gunzip.Append(nil, raw, p.MaxObject)
@@ -129,13 +141,14 @@ func (p *Policy) Build(k *Key, req *fasthttp.Request, resp *fasthttp.Response, n
 		return nil, CDNErrorPage
 	}
 
-	for k, v := range resp.Header.All() {
-		if droppedHeaders[strings.ToLower(string(k))] {
+	for i := range a.Header {
+		name, v := a.Header[i].Name, a.Header[i].Value
+		if droppedHeaders[strings.ToLower(string(name))] {
 			continue
 		}
-		c.Header = append(c.Header, [2][]byte{append([]byte(nil), k...), append([]byte(nil), v...)})
+		c.Header = append(c.Header, [2][]byte{canonical(name), append([]byte(nil), v...)})
 	}
-	for _, v := range resp.Header.PeekAll("Vary") {
+	for v := range a.Values("vary") {
 		for tok := range tokens(v) {
 			name := strings.ToLower(string(tok))
 			if name == "accept-encoding" {
@@ -153,8 +166,26 @@ func (p *Policy) Build(k *Key, req *fasthttp.Request, resp *fasthttp.Response, n
 	h.Write(plain)
 	c.Sum = h.Sum64()
 	c.validated.Store(now.UnixNano())
-	c.wireSum.Store(WireSum(resp))
+	c.wireSum.Store(WireSum(a))
 	return c, OK
+}
+
+// canonical returns a copy of a header name in canonical form
+// ("content-language" → "Content-Language"), as copies keep them.
+func canonical(name []byte) []byte {
+	out := make([]byte, len(name))
+	upper := true
+	for i, c := range name {
+		switch {
+		case upper && 'a' <= c && c <= 'z':
+			c -= 'a' - 'A'
+		case !upper && 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		out[i] = c
+		upper = c == '-'
+	}
+	return out
 }
 
 // WireSum identifies an origin answer as it came: status, Content-Type,
@@ -163,20 +194,20 @@ func (p *Policy) Build(k *Key, req *fasthttp.Request, resp *fasthttp.Response, n
 // the same copy, so Cache.Revalidate can take it for unchanged without the
 // work of Build (decompressing and hashing the page, copying its headers).
 // Never 0.
-func WireSum(resp *fasthttp.Response) uint64 {
+func WireSum(a *Answer) uint64 {
 	var h maphash.Hash
 	h.SetSeed(seed)
-	st := resp.StatusCode()
+	st := a.Status
 	h.Write([]byte{byte(st >> 8), byte(st)})
-	h.Write(resp.Header.ContentType())
+	h.Write(a.ContentType)
 	h.WriteByte(0)
-	h.Write(resp.Header.ContentEncoding())
-	for _, v := range resp.Header.PeekAll("Vary") {
+	h.Write(a.ContentEncoding)
+	for v := range a.Values("vary") {
 		h.WriteByte(0)
 		h.Write(v)
 	}
 	h.WriteByte(0)
-	h.Write(resp.Body())
+	h.Write(a.Body)
 	return h.Sum64() | 1
 }
 

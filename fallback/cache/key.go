@@ -110,6 +110,25 @@ type Key struct {
 	Bypass bool
 }
 
+// Copy sets *dst to k, a key p built, with Primary copied into buf[:0],
+// so that dst outlives the buffer k's Primary aliases (often a handler's
+// stack). Nothing of k's memory flows into dst, not even Lang, which is
+// taken from p's own languages: escape analysis then keeps k's buffer on
+// the stack.
+func (p *KeyPolicy) Copy(dst, k *Key, buf []byte) {
+	lang := ""
+	for _, l := range p.languages {
+		if l == k.Lang {
+			lang = l
+			break
+		}
+	}
+	*dst = Key{
+		Primary: append(buf[:0], k.Primary...), Lang: lang,
+		Personal: k.Personal, Tracking: k.Tracking, Unclean: k.Unclean, Overlong: k.Overlong, Body: k.Body, Bypass: k.Bypass,
+	}
+}
+
 // Storable reports whether the key allows keeping the answer. Only
 // requests with a storable key share an origin request (collapsing).
 func (k *Key) Storable() bool {

@@ -8,7 +8,6 @@ import (
 	"sync"
 
 	"github.com/klauspost/compress/gzip"
-	"github.com/valyala/fasthttp"
 )
 
 // Markers tell a platform's error page that answers 2xx from a good page:
@@ -129,18 +128,18 @@ var errorFragments = [][]byte{
 	[]byte("Whoops, looks like something went wrong."),                      // Laravel
 }
 
-// Check reports FailureMarker when resp is a 2xx HTML answer whose body
+// Check reports FailureMarker when a is a 2xx HTML answer whose body
 // carries a marker, else OK. A gzip body is decompressed as far as the
 // window only, into pooled buffers: checking allocates nothing.
-func (m *Markers) Check(resp *fasthttp.Response) Reason {
-	if st := resp.StatusCode(); st < 200 || st > 299 || !isHTML(resp.Header.ContentType()) {
+func (m *Markers) Check(a *Answer) Reason {
+	if st := a.Status; st < 200 || st > 299 || !isHTML(a.ContentType) {
 		return OK
 	}
-	body := resp.Body()
+	body := a.Body
 	if len(body) == 0 {
 		return OK
 	}
-	if bytes.EqualFold(resp.Header.ContentEncoding(), []byte("gzip")) {
+	if a.Gzip() {
 		w := windows.Get().(*window)
 		defer windows.Put(w)
 		n := BuiltinWindow
@@ -197,11 +196,11 @@ func (m *Markers) Salt() uint64 {
 	return m.salt
 }
 
-// MayFail reports whether Check could find resp a failure at all: a 2xx
+// MayFail reports whether Check could find a a failure at all: a 2xx
 // HTML answer with a body. Only those need a look (or a memo).
-func MayFail(resp *fasthttp.Response) bool {
-	st := resp.StatusCode()
-	return st >= 200 && st <= 299 && len(resp.Body()) > 0 && isHTML(resp.Header.ContentType())
+func MayFail(a *Answer) bool {
+	st := a.Status
+	return st >= 200 && st <= 299 && len(a.Body) > 0 && isHTML(a.ContentType)
 }
 
 // titleWindow bounds where a page's <title> is looked for: error pages
@@ -254,9 +253,9 @@ func (w *window) gunzip(body []byte, n int) ([]byte, bool) {
 // PlainSize returns the size of an answer's body decompressed: the gzip
 // trailer's size field (the size mod 2^32, which a page never exceeds),
 // or the body's length.
-func PlainSize(resp *fasthttp.Response) int {
-	body := resp.Body()
-	if bytes.EqualFold(resp.Header.ContentEncoding(), []byte("gzip")) && len(body) >= 18 {
+func PlainSize(a *Answer) int {
+	body := a.Body
+	if a.Gzip() && len(body) >= 18 {
 		return int(binary.LittleEndian.Uint32(body[len(body)-4:]))
 	}
 	return len(body)

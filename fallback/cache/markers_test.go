@@ -39,7 +39,7 @@ func TestMarkersFindErrorPages(t *testing.T) {
 			t.Errorf("%s: %q; want failure-marker", name, got)
 		}
 		gz := response(200, "text/html", "", "Content-Encoding", "gzip")
-		gz.SetBodyRaw(fasthttp.AppendGzipBytes(nil, []byte(page)))
+		gz.Body = fasthttp.AppendGzipBytes(nil, []byte(page))
 		if got := m.Check(gz); got != FailureMarker {
 			t.Errorf("%s gzipped: %q; want failure-marker", name, got)
 		}
@@ -92,7 +92,7 @@ func TestMarkersOnlyIn2xxHTMLWithinTheWindow(t *testing.T) {
 		{m, strings.Repeat("x", MarkerWindow-40) + `<div id="db-down">`, FailureMarker},
 	} {
 		gz := response(200, "text/html", "", "Content-Encoding", "gzip")
-		gz.SetBodyRaw(fasthttp.AppendGzipBytes(nil, []byte(tt.body)))
+		gz.Body = fasthttp.AppendGzipBytes(nil, []byte(tt.body))
 		if got := tt.m.Check(gz); got != tt.want {
 			t.Errorf("gzip, %d bytes: %q; want %q", len(tt.body), got, tt.want)
 		}
@@ -120,7 +120,7 @@ func TestPlainSize(t *testing.T) {
 		t.Errorf("plain: %d", got)
 	}
 	gz := response(200, "text/html", "", "Content-Encoding", "gzip")
-	gz.SetBodyRaw(fasthttp.AppendGzipBytes(nil, []byte(page)))
+	gz.Body = fasthttp.AppendGzipBytes(nil, []byte(page))
 	if got := PlainSize(gz); got != len(page) {
 		t.Errorf("gzip: %d; want %d", got, len(page))
 	}
@@ -137,7 +137,7 @@ func BenchmarkMarkersCheck(b *testing.B) {
 		sb.WriteString(`<div class="product"><a href="/product/` + strings.Repeat("7", i%5+1) + `">Desem waldkorn, 36 uur gerezen</a><span class="price">€ 4,95</span></div>`)
 	}
 	gz := response(200, "text/html", "", "Content-Encoding", "gzip")
-	gz.SetBodyRaw(fasthttp.AppendGzipBytes(nil, []byte(sb.String())))
+	gz.Body = fasthttp.AppendGzipBytes(nil, []byte(sb.String()))
 	for _, tt := range []struct {
 		name string
 		m    *Markers

@@ -3,8 +3,6 @@ package cache
 import (
 	"bytes"
 	"time"
-
-	"github.com/valyala/fasthttp"
 )
 
 // Reason says why an answer was not stored. The empty Reason means it was
@@ -59,14 +57,10 @@ type Policy struct {
 // kept: each adds variants that dilute the cache.
 const maxVary = 4
 
-var (
-	hCfMitigated = []byte("Cf-Mitigated")
-	hSucuriBlock = []byte("X-Sucuri-Block")
-)
-
-// Check applies every rule about the exchange itself (the request's key,
-// status, headers); the body is checked when the copy is built.
-func (p *Policy) Check(k *Key, path []byte, resp *fasthttp.Response) Reason {
+// CheckKey applies the rules about the request alone: what its key says.
+// It reads no header of the answer, so the request path asks it first and
+// spares the header rules for answers it would not keep anyway.
+func (p *Policy) CheckKey(k *Key) Reason {
 	switch {
 	case k.Bypass:
 		return Bypassed
@@ -81,43 +75,67 @@ func (p *Policy) Check(k *Key, path []byte, resp *fasthttp.Response) Reason {
 	case k.Body:
 		return RequestBody
 	}
-	if st := resp.StatusCode(); st != 200 && !p.Statuses[st] {
+	return OK
+}
+
+// Check applies every rule about the exchange itself (the request's key,
+// status, headers); the body is checked when the copy is built.
+func (p *Policy) Check(k *Key, path []byte, a *Answer) Reason {
+	if r := p.CheckKey(k); r != OK {
+		return r
+	}
+	return p.CheckAnswer(path, a)
+}
+
+// CheckAnswer applies the rules about the answer's status and headers.
+func (p *Policy) CheckAnswer(path []byte, a *Answer) Reason {
+	if st := a.Status; st != 200 && !p.Statuses[st] {
 		return StatusNotKept
 	}
-	if !p.allowedType(resp.Header.ContentType(), path) {
+	if !p.allowedType(a.ContentType, path) {
 		return TypeNotKept
 	}
-	for range resp.Header.Cookies() {
-		return SetCookie
-	}
-	if len(resp.Header.PeekBytes(hCfMitigated)) > 0 || len(resp.Header.PeekBytes(hSucuriBlock)) > 0 {
-		return CDNErrorPage
-	}
-	for _, cc := range resp.Header.PeekAll("Cache-Control") {
-		if hasToken(cc, "private") {
-			return Private
-		}
-		if hasToken(cc, "no-store") && !p.IgnoreNoStore {
-			return NoStore
-		}
-	}
+	// One pass over the fields; the verdict follows the rules' order.
+	var cookie, cdn, private, noStore, unkeyable bool
 	n := 0
-	for _, v := range resp.Header.PeekAll("Vary") {
-		for tok := range tokens(v) {
-			switch {
-			case len(tok) == 1 && tok[0] == '*', bytes.EqualFold(tok, []byte("cookie")):
-				return VaryUnkeyable
-			case bytes.EqualFold(tok, []byte("accept-encoding")):
-				// Awning asks origins for gzip only and serves either way.
-			default:
-				n++
+	for i := range a.Header {
+		name, v := a.Header[i].Name, a.Header[i].Value
+		switch {
+		case equalLower(name, "set-cookie"):
+			cookie = true
+		case equalLower(name, "cf-mitigated"), equalLower(name, "x-sucuri-block"):
+			cdn = cdn || len(v) > 0
+		case equalLower(name, "cache-control"):
+			private = private || hasToken(v, "private")
+			noStore = noStore || hasToken(v, "no-store")
+		case equalLower(name, "vary"):
+			for tok := range tokens(v) {
+				switch {
+				case len(tok) == 1 && tok[0] == '*', bytes.EqualFold(tok, []byte("cookie")):
+					unkeyable = true
+				case bytes.EqualFold(tok, []byte("accept-encoding")):
+					// Awning asks origins for gzip only and serves either way.
+				default:
+					n++
+				}
 			}
 		}
 	}
-	if n > maxVary {
+	switch {
+	case cookie:
+		return SetCookie
+	case cdn:
+		return CDNErrorPage
+	case private:
+		return Private
+	case noStore && !p.IgnoreNoStore:
+		return NoStore
+	case unkeyable:
+		return VaryUnkeyable
+	case n > maxVary:
 		return TooManyVariants
 	}
-	switch ce := resp.Header.ContentEncoding(); {
+	switch ce := a.ContentEncoding; {
 	case len(ce) == 0, bytes.EqualFold(ce, []byte("identity")), bytes.EqualFold(ce, []byte("gzip")):
 	default:
 		return Encoding

@@ -45,4 +45,7 @@ func (s *Site) Down() <-chan struct{} { return s.down.wait() }
 func (s *Site) downFired() {
 	s.downs.Add(1)
 	s.down.fire()
+	if s.onDown != nil {
+		s.onDown()
+	}
 }

@@ -34,6 +34,11 @@ type Config struct {
 	// error page (failure markers): such a probe fails whatever its
 	// status. Optional.
 	FailurePage func(body []byte) bool
+	// OnDown is called each time the site's origin is declared down (see
+	// Site.Down), after the waiters on Down are released: the proxy cuts
+	// its exchanges in progress short with it. It must not block.
+	// Optional.
+	OnDown func()
 	// Notify receives each state change. Optional.
 	Notify Notifier
 	// Log receives one line per state change. Default slog.Default().
@@ -77,6 +82,7 @@ type Site struct {
 	hc      config.Health
 	probe   ProbeFunc
 	failed  func([]byte) bool // Config.FailurePage
+	onDown  func()
 	notify  Notifier
 	log     *slog.Logger
 	now     func() time.Time
@@ -121,6 +127,7 @@ func New(cfg Config, prev *Site) *Site {
 		hc:          o.Health,
 		probe:       cfg.Probe,
 		failed:      cfg.FailurePage,
+		onDown:      cfg.OnDown,
 		notify:      cfg.Notify,
 		log:         cfg.Log,
 		now:         cfg.Now,

@@ -1,0 +1,452 @@
+package proxy
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"syscall"
+	"time"
+
+	"github.com/awningproxy/awning/fallback/cache"
+)
+
+// exchange is one request's way to its site's origins and back: the bytes
+// to send, the deadlines, and the answer as it is read and parsed, once.
+// It lives in a pooled fetch, so that an exchange allocates nothing of its
+// own, and it can be resumed: when the soft deadline (fallback_after)
+// passes, do returns errSlow with the exchange where it stood, and a later
+// do (in the background, without a soft deadline) goes on from there on
+// the same connection, so that a slow origin is asked once, not twice.
+//
+// The checks on what an origin sends (docs/origins.md) are made here as the
+// bytes arrive: the framing scanner (originresp.go) reads every byte before
+// the head is parsed, an answer it refuses ends the exchange and its
+// connection, and no other parser ever sees the bytes.
+type exchange struct {
+	// The request: its head as sent, its body, and what kind it is.
+	req        []byte
+	body       []byte
+	head       bool // HEAD: the answer has no body
+	idempotent bool // GET or HEAD: may be sent again after an EOF before the answer's first byte
+
+	// Deadlines. soft is fallback_after (zero for none): when it passes
+	// first, do returns errSlow and may be called again. total bounds the
+	// whole exchange; firstByte bounds the wait from the request's last
+	// byte to the answer's first (0 for none).
+	soft, total time.Time
+	firstByte   time.Duration
+	// down is closed when the site's origin is declared down: the exchange
+	// ends with errReleased.
+	down <-chan struct{}
+	// vouch is the copy the answer would refresh, or nil: an answer byte
+	// for byte its body passed the body checks when it was kept, and needs
+	// only a comparison (pool.judge).
+	vouch *cache.Copy
+
+	// Where it stands.
+	turn    uint32 // where the round robin over the site's origins began
+	tried   uint64 // origins tried, bit i for origin i
+	begun   bool   // turn is set
+	oi      int    // the origin asked now, or -1
+	t0      time.Time
+	c       *originConn
+	reused  bool // c carried an exchange before
+	fresh   bool // the next connection must be a new one
+	phase   uint8
+	wrote   int
+	sentAt  time.Time
+	gotByte bool
+	retried bool // sent again once on a new connection (errRetryFresh)
+
+	// The answer: every byte read (interim answers, the head, the body),
+	// the scanner that judged them, and the parse. ans aliases buf.
+	buf    []byte
+	scan   respScanner
+	fields []cache.Field
+	ans    cache.Answer
+	// reusable: the answer ended cleanly and its connection may carry
+	// another exchange.
+	reusable bool
+}
+
+// Exchange phases.
+const (
+	phConnect = iota // no connection yet
+	phWrite          // writing the request
+	phRead           // reading the answer
+	phDone           // the answer is complete
+)
+
+// errSlow: the soft deadline (fallback_after) passed first. The exchange
+// may be resumed by calling do again.
+var errSlow = errors.New("proxy: the origin is slower than fallback_after")
+
+// errTimeout: the origin did not answer within origin.timeout (or
+// first_byte_timeout, or write_timeout).
+var errTimeout = errors.New("proxy: origin timeout")
+
+// errRetryFresh: a reused connection ended before the answer's first byte
+// (an origin's keep-alive timeout raced the request). A GET or HEAD is then
+// sent once more, on a new connection.
+var errRetryFresh = errors.New("proxy: reused origin connection closed before answering")
+
+// errBodyTooLarge and errHeadTooLarge: the answer exceeds
+// limits.response_body or limits.response_header. Awning's own limits:
+// health learns nothing from them.
+var (
+	errBodyTooLarge = errors.New("proxy: origin answer body exceeds limits.response_body")
+	errHeadTooLarge = errors.New("proxy: origin answer head exceeds limits.response_header")
+)
+
+// reset readies x for a new request, keeping its buffers.
+func (x *exchange) reset() {
+	buf, fields := x.buf[:0], x.fields[:0]
+	clear(fields[:cap(fields)])
+	*x = exchange{buf: buf, fields: fields, oi: -1}
+}
+
+// roundTrip sends x's request to o and reads the answer, from where x
+// stands. It returns errSlow with x resumable; on any other return the
+// connection is back in o's pool or closed. What it refuses is counted and
+// logged (originresp.go).
+func (o *origin) roundTrip(x *exchange) error {
+	for {
+		if x.c == nil {
+			c, reused, err := o.conns.get(x.fresh, x.connectDeadline(), x.down)
+			if err != nil {
+				return err
+			}
+			x.c, x.reused, x.fresh = c, reused, false
+			x.phase, x.wrote, x.gotByte = phWrite, 0, false
+			x.buf = x.buf[:0]
+			x.scan.start(x.head)
+			select {
+			case <-x.down: // declared down before the connection was taken
+				o.conns.put(c)
+				x.c = nil
+				return errReleased
+			default:
+			}
+		}
+		err := x.step()
+		switch {
+		case err == errSlow:
+			return err
+		case err == nil:
+			c := x.c
+			x.c = nil
+			if x.reusable {
+				o.conns.put(c)
+			} else {
+				o.conns.discard(c)
+			}
+			return nil
+		case errors.Is(err, errStaleConn), err == errRetryFresh:
+			// Nothing of the request reached the origin, or an idempotent
+			// one may be sent again: on a new connection, since the idle
+			// ones are older than this one.
+			o.conns.discard(x.c)
+			o.conns.closeIdle()
+			x.c, x.fresh = nil, true
+			x.retried = x.retried || err == errRetryFresh
+			continue
+		}
+		o.conns.discard(x.c)
+		x.c = nil
+		if r, ok := refusalOf(err); ok {
+			o.refused(r, err)
+		}
+		return err
+	}
+}
+
+// connectDeadline bounds waiting for and opening a connection.
+func (x *exchange) connectDeadline() time.Time {
+	if !x.soft.IsZero() && x.soft.Before(x.total) {
+		return x.soft
+	}
+	return x.total
+}
+
+// step writes the request and reads the answer, from where x stands.
+func (x *exchange) step() error {
+	c := x.c
+	if x.phase == phWrite {
+		if x.wrote == 0 && x.reused && !x.idempotent && !c.alive() {
+			return errStaleConn // found before anything was sent: any method may go elsewhere
+		}
+		if err := x.write(); err != nil {
+			return err
+		}
+		x.phase, x.sentAt = phRead, time.Now()
+	}
+	if x.phase == phRead {
+		if err := x.read(); err != nil {
+			return err
+		}
+		x.phase = phDone
+	}
+	return nil
+}
+
+// write sends what is left of the request.
+func (x *exchange) write() error {
+	c := x.c
+	for x.wrote < len(x.req)+len(x.body) {
+		if err := c.setWriteDeadline(x.deadline(false)); err != nil {
+			return err
+		}
+		if c.released.Load() {
+			return errReleased
+		}
+		var n int
+		var err error
+		switch {
+		case x.wrote < len(x.req) && len(x.body) > 0:
+			bufs := net.Buffers{x.req[x.wrote:], x.body}
+			var n64 int64
+			n64, err = bufs.WriteTo(c.Conn)
+			n = int(n64)
+		case x.wrote < len(x.req):
+			n, err = c.Write(x.req[x.wrote:])
+		default:
+			n, err = c.Write(x.body[x.wrote-len(x.req):])
+		}
+		x.wrote += n
+		if err != nil {
+			if x.wrote == 0 && x.reused && x.idempotent && !x.retried && (errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET)) {
+				return errRetryFresh
+			}
+			return x.timedOut(err, false)
+		}
+	}
+	return nil
+}
+
+// deadline is the deadline for the next read (or write): the earliest of
+// the soft deadline, the first-byte bound while no byte came, and total.
+func (x *exchange) deadline(reading bool) time.Time {
+	d := x.total
+	if !x.soft.IsZero() && x.soft.Before(d) {
+		d = x.soft
+	}
+	if reading && !x.gotByte && x.firstByte > 0 {
+		if fb := x.sentAt.Add(x.firstByte); fb.Before(d) {
+			d = fb
+		}
+	}
+	return d
+}
+
+// timedOut classifies an I/O error: a deadline that passed is errReleased
+// (the origin was declared down), errSlow (the soft deadline: resumable),
+// or errTimeout; anything else is returned as it is.
+func (x *exchange) timedOut(err error, reading bool) error {
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		return err
+	}
+	if x.c.released.Load() {
+		return errReleased
+	}
+	now := time.Now()
+	if !x.soft.IsZero() && !now.Before(x.soft) && x.soft.Before(x.total) &&
+		!(reading && !x.gotByte && x.firstByte > 0 && !now.Before(x.sentAt.Add(x.firstByte))) {
+		return errSlow
+	}
+	return errTimeout
+}
+
+// readChunk is how much room a read is given at least.
+const readChunk = 16 << 10
+
+// read reads the answer until it is complete, judging each byte with the
+// scanner and parsing the head once it is whole.
+func (x *exchange) read() error {
+	c := x.c
+	o := c.pool
+	for {
+		if room := cap(x.buf) - len(x.buf); room == 0 || (room < 4<<10 && x.scan.state != rsBody) {
+			x.grow(readChunk)
+		}
+		if err := c.setReadDeadline(x.deadline(true)); err != nil {
+			return err
+		}
+		if c.released.Load() {
+			return errReleased
+		}
+		start := len(x.buf)
+		n, err := c.Read(x.buf[start:cap(x.buf)])
+		if n > 0 {
+			x.gotByte = true
+			x.buf = x.buf[:start+n]
+			wasHead := x.scan.state == rsHead
+			if _, verr := x.scan.feed(x.buf[start:]); verr != nil {
+				if verr == errHeadBody {
+					// The answer to a HEAD is whole at the end of its head;
+					// what followed makes the connection unusable.
+					x.buf = x.buf[:x.scan.bodyAt]
+					x.parseHead()
+					x.reusable = false
+					return nil
+				}
+				return verr
+			}
+			if wasHead && x.scan.state != rsHead {
+				if err := x.headDone(o.limits); err != nil {
+					return err
+				}
+			} else if x.scan.state == rsHead && len(x.buf) > o.limits.head {
+				return errHeadTooLarge
+			}
+			switch x.scan.state {
+			case rsIdle:
+				return x.bodyDone(o.limits)
+			case rsChunked, rsUntilClose:
+				if int64(len(x.buf))-x.scan.bodyAt > int64(o.limits.body)+framingSlack {
+					return errBodyTooLarge
+				}
+			}
+		}
+		if err != nil {
+			if err == io.EOF && x.scan.state == rsUntilClose {
+				x.scan.state = rsIdle
+				if err := x.bodyDone(o.limits); err != nil {
+					return err
+				}
+				x.reusable = false
+				return nil
+			}
+			if !x.gotByte && x.reused && x.idempotent && !x.retried &&
+				(err == io.EOF || errors.Is(err, syscall.ECONNRESET)) {
+				return errRetryFresh
+			}
+			if err == io.EOF {
+				return io.ErrUnexpectedEOF
+			}
+			return x.timedOut(err, true)
+		}
+	}
+}
+
+// framingSlack is how far chunk framing may take a chunked body past
+// limits.response_body before it is refused without decoding it.
+const framingSlack = 64 << 10
+
+// grow makes room for at least n more bytes in buf.
+func (x *exchange) grow(n int) {
+	if cap(x.buf)-len(x.buf) >= n {
+		return
+	}
+	nb := make([]byte, len(x.buf), max(2*cap(x.buf), len(x.buf)+n, 32<<10))
+	copy(nb, x.buf)
+	x.buf = nb
+}
+
+// headDone parses the final head once the scanner has passed it, and makes
+// room for a body of known length.
+func (x *exchange) headDone(lim answerLimits) error {
+	if x.scan.bodyAt-x.scan.headAt > int64(lim.head) {
+		return errHeadTooLarge
+	}
+	x.parseHead()
+	if x.scan.state == rsBody {
+		if x.scan.cl > int64(lim.body) {
+			return errBodyTooLarge
+		}
+		if need := int(x.scan.bodyAt + x.scan.cl); need > cap(x.buf) {
+			// Room for the whole body, so that it is read in as few reads
+			// as the kernel allows; nothing past it is read (or allowed).
+			x.grow(need - len(x.buf))
+		}
+	}
+	return nil
+}
+
+// bodyDone ends a complete answer: the body is de-chunked in place and
+// bounded.
+func (x *exchange) bodyDone(lim answerLimits) error {
+	body := x.buf[x.scan.bodyAt:]
+	if x.scan.te == 1 {
+		body = dechunk(body)
+	}
+	if len(body) > lim.body {
+		return errBodyTooLarge
+	}
+	x.ans.Body = body
+	return nil
+}
+
+// parseHead reads the final head, which the scanner judged well formed,
+// into x.ans: status, fields as sent, Content-Type and Content-Encoding.
+// Values are trimmed of surrounding whitespace.
+func (x *exchange) parseHead() {
+	head := x.buf[x.scan.headAt : x.scan.bodyAt-2] // without the empty line's CRLF
+	line, rest, _ := bytes.Cut(head, crlf)
+	x.ans.Status = x.scan.status
+	x.ans.ContentType, x.ans.ContentEncoding, x.ans.Body = nil, nil, nil
+	x.reusable = line[7] != '0' // HTTP/1.0: the connection is not kept
+	fields := x.fields[:0]
+	for len(rest) > 0 {
+		line, rest, _ = bytes.Cut(rest, crlf)
+		colon := bytes.IndexByte(line, ':')
+		name, value := line[:colon], trimOWS(line[colon+1:])
+		fields = append(fields, cache.Field{Name: name, Value: value})
+		switch len(name) {
+		case len("content-type"):
+			if equalFold(name, "content-type") {
+				x.ans.ContentType = value
+			}
+		case len("content-encoding"):
+			if equalFold(name, "content-encoding") {
+				x.ans.ContentEncoding = value
+			}
+		case len("connection"):
+			if equalFold(name, "connection") && hasTokenFold(value, "close") {
+				x.reusable = false
+			}
+		}
+	}
+	x.fields = fields
+	x.ans.Header = fields
+}
+
+var crlf = []byte("\r\n")
+
+// hasTokenFold reports whether a comma-separated header value has tok
+// (case aside).
+func hasTokenFold(v []byte, tok string) bool {
+	for len(v) > 0 {
+		var t []byte
+		t, v, _ = bytes.Cut(v, []byte(","))
+		if equalFold(trimOWS(t), tok) {
+			return true
+		}
+	}
+	return false
+}
+
+// dechunk decodes a chunked body in place (the scanner has checked its
+// framing) and returns the data; trailer fields are dropped.
+func dechunk(b []byte) []byte {
+	out := 0
+	i := 0
+	for i < len(b) {
+		size := 0
+		for i < len(b) && unhex(b[i]) >= 0 {
+			size = size<<4 | unhex(b[i])
+			i++
+		}
+		for i < len(b) && b[i] != '\n' { // an extension, then CRLF
+			i++
+		}
+		i++
+		if size == 0 {
+			break
+		}
+		out += copy(b[out:], b[i:i+size])
+		i += size + 2 // data, CRLF
+	}
+	return b[:out]
+}
