@@ -25,8 +25,8 @@ type fetch struct {
 	path   []byte // normalized request path, for api_paths
 	srv    *Server
 	st     *siteState
-	get    bool // GET: its answer may be stored; HEAD is only forwarded
-	gzip   bool // Awning asked the origin for gzip, whatever the shopper takes
+	get    bool        // GET: its answer may be stored; HEAD is only forwarded
+	gzip   bool        // Awning asked the origin for gzip, whatever the shopper takes
 	had    *cache.Copy // the request's copy when the fetch started, or nil
 	// req is the shopper's request the answer is for: the handler's, or
 	// vreq, a copy of its headers, once the fetch outlives the handler.

@@ -24,10 +24,10 @@ import (
 
 // origin is one origin URL of a site and the connections to it.
 type origin struct {
-	url    string // as configured, for logs
-	conns  *originConns
-	limit  int            // limits.response_body, which also bounds a gzip body decompressed
-	check  *checkedBodies // shared by the Server's origins; nil checks every body
+	url   string // as configured, for logs
+	conns *originConns
+	limit int            // limits.response_body, which also bounds a gzip body decompressed
+	check *checkedBodies // shared by the Server's origins; nil checks every body
 
 	// What Awning refused from this origin (originresp.go).
 	site     string         // for logs
@@ -335,4 +335,3 @@ func failureReason(err error) string {
 // sat idle in the pool. It is found before anything is written, so the
 // request may be sent again on another connection whatever its method.
 var errStaleConn = errors.New("proxy: origin closed the idle connection")
-

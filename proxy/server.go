@@ -47,7 +47,7 @@ type Options struct {
 type Server struct {
 	log      *slog.Logger
 	http     *fasthttp.Server
-	plain    *plainServer // nil unless Options.Plain
+	plain    *plainServer   // nil unless Options.Plain
 	checked  *checkedBodies // gzip bodies from origins known to decode within the limit
 	clean    *checkedBodies // 2xx HTML bodies known to carry no failure marker (soft.go)
 	snap     atomic.Pointer[snapshot]

@@ -50,11 +50,11 @@ type Copy struct {
 	redisWrote atomic.Int64 // unix nanos this content was last written to Redis
 	// clean is the salt of the Markers that found this content free of
 	// failure markers (Markers.Salt), 0 when none did yet.
-	clean      atomic.Uint64
-	plainOnce  sync.Once
-	plain      []byte                     // Body decompressed, for clients without gzip
-	stale      atomic.Pointer[staleForms] // for serving stale (stale.go)
-	staleMu    sync.Mutex
+	clean     atomic.Uint64
+	plainOnce sync.Once
+	plain     []byte                     // Body decompressed, for clients without gzip
+	stale     atomic.Pointer[staleForms] // for serving stale (stale.go)
+	staleMu   sync.Mutex
 }
 
 // Validated returns when the origin last gave this content.
