@@ -356,7 +356,7 @@ func (s *Server) keep(f *fetch) {
 	// lately, without a second look in memory; a newer one stored since
 	// would only be fresher, and Revalidate finds it.
 	now := s.now()
-	if f.had != nil && f.had.ValidatedWithin(now, s.refresh) {
+	if f.had != nil && f.had.ValidatedWithin(now, st.refresh) {
 		f.recent, f.validated = true, f.had
 		return
 	}
@@ -366,7 +366,7 @@ func (s *Server) keep(f *fetch) {
 		return
 	}
 	if f.had == nil {
-		if cp := s.cache.Recent(&f.key, f.req, s.refresh); cp != nil {
+		if cp := s.cache.Recent(&f.key, f.req, st.refresh); cp != nil {
 			f.recent, f.validated = true, cp
 			return
 		}

@@ -66,7 +66,8 @@ func TestFlightLeaderPanic(t *testing.T) {
 	p := startProxy(t, staleSite(o.URL()))
 	st := p.snap.Load().states[0]
 	saved := st.policy
-	st.policy = nil // Policy.Check of a 404 on nil panics
+	st.policy = nil             // Policy.Check of a 404 on nil panics
+	p.snap.Store(p.snap.Load()) // handlers load the snapshot after this write (race detector)
 
 	const n = 5
 	go func() {
@@ -94,6 +95,7 @@ func TestFlightLeaderPanic(t *testing.T) {
 	}
 
 	st.policy = saved
+	p.snap.Store(p.snap.Load())
 	resp, body := p.get(t, "shop.example", "/held/product")
 	if resp.StatusCode != 404 || !strings.Contains(body, "no such product") || resp.Header.Get("Awning-Served") != "origin" {
 		t.Errorf("after the panic: %d %q; want the origin's answer", resp.StatusCode, resp.Header.Get("Awning-Served"))

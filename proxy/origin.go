@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -49,10 +48,8 @@ type pool struct {
 	latency *latencyHistogram // the site's; nil in tests that build a bare pool
 	limit   int               // limits.response_body
 	// markers tell a platform's error page answering 2xx from a good page
-	// (fallback/cache), and clean remembers bodies found without one
-	// (soft.go); nil in tests that build a bare pool.
+	// (fallback/cache, soft.go); nil in tests that build a bare pool.
 	markers *cache.Markers
-	clean   *checkedBodies
 }
 
 // poolOptions are the limits that apply to every origin of every site.
@@ -159,27 +156,6 @@ func (p *pool) do(x *exchange, h *health.Site) error {
 		}
 		x.soft = time.Time{} // another origin: the shopper was answered or keeps waiting
 	}
-}
-
-// judge applies the checks on a whole answer's body (originresp.go and
-// soft.go): a gzip body must decode, and a 2xx page must not be a
-// platform's error page. An answer byte for byte the copy it would refresh
-// (x.vouch), which passed the same checks, costs one comparison.
-func (p *pool) judge(o *origin, x *exchange) error {
-	same := x.vouch != nil && x.ans.Gzip() && x.vouch.Gzipped && len(x.ans.Body) > 0 &&
-		x.vouch.Size <= o.limit && bytes.Equal(x.ans.Body, x.vouch.Body)
-	if !same {
-		if err := o.checkAnswer(&x.ans); err != nil {
-			if r, ok := refusalOf(err); ok {
-				o.refused(r, err)
-			}
-			return err
-		}
-	}
-	if p.failurePage(&x.ans, x.vouch, same) {
-		return errFailureMarker
-	}
-	return nil
 }
 
 // retryElsewhere reports whether a failed attempt may be repeated on

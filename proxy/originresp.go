@@ -127,49 +127,59 @@ func (o *origin) refused(r originRefusal, err error) {
 		"refused_since_last_log", n)
 }
 
-// checkAnswer applies the checks on an answer fasthttp read whole: a gzip
-// body must decode to its end within limits.response_body. Awning asks
-// origins for gzip, so it checks what comes back before relaying or
-// storing it. An answer byte-identical to one already checked (a page that
-// did not change) is known by a hash of its body and costs no second
-// inflate.
+// checkAnswer applies the checks on a whole answer's body that protect the
+// shopper whatever happens to the answer: a gzip body must decode to its
+// end within limits.response_body. Awning asks origins for gzip, so it
+// checks what comes back before relaying or storing it. An answer
+// byte-identical to one already checked (a page that did not change) is
+// known by a hash of its body and costs no second inflate (see
+// pool.judge, which the request path uses, for the whole story).
 func (o *origin) checkAnswer(a *cache.Answer) error {
-	if !a.Gzip() {
-		return nil
-	}
-	body := a.Body
-	if len(body) == 0 {
+	if !a.Gzip() || len(a.Body) == 0 {
 		return nil // a HEAD, 204 or 304, or an empty answer: nothing to decode
 	}
-	sum := o.check.sum(body)
+	sum := o.check.sum(a.Body)
 	if o.check.has(sum) {
 		return nil
 	}
+	if err := o.inflateCheck(a.Body); err != nil {
+		return err
+	}
+	o.check.add(sum)
+	return nil
+}
+
+// inflateCheck decodes a gzip body to its end, within the limit, keeping
+// none of the output.
+func (o *origin) inflateCheck(body []byte) error {
 	if _, err := gunzip.Check(body, o.limit); err != nil {
 		if errors.Is(err, gunzip.ErrTooLarge) {
 			return errGzipTooLarge
 		}
 		return errGzipCorrupt
 	}
-	o.check.add(sum)
 	return nil
 }
 
-// checkedBodies remembers recently checked gzip bodies by a seeded 64-bit
-// hash of their bytes, in a small direct-mapped table shared by every
-// origin of a Server. Whether a body decodes within the limit depends on its
-// bytes alone (the limit is fixed at New), so a body checked for one site
-// needs no check for another. The seed is secret and per process, so an
-// origin cannot make a bad body collide with a checked one. Safe for
-// concurrent use; the zero value is not: use newCheckedBodies.
+// checkedBodies remembers recently checked bodies by a seeded 64-bit hash
+// of their bytes, in a small direct-mapped table shared by every origin of
+// a Server: gzip bodies found to decode within the limit (by their hash),
+// and 2xx pages found free of failure markers (by their hash mixed with
+// the site's markers' salt, see soft.go). Whether a body decodes within the
+// limit depends on its bytes alone (the limit is fixed at New), so a body
+// checked for one site needs no check for another. The seed is secret and
+// per process, so an origin cannot make a bad body collide with a checked
+// one. Safe for concurrent use; the zero value is not: use
+// newCheckedBodies.
 type checkedBodies struct {
 	seed  maphash.Seed
 	slots [checkedSlots]atomic.Uint64
 }
 
-// checkedSlots: 32 KB for the table, room for the pages and assets a
-// node's busiest sites serve unchanged between changes.
-const checkedSlots = 4096
+// checkedSlots: 64 KB for the table, room for the pages and assets a
+// node's busiest sites serve unchanged between changes. A page that falls
+// out of it is still known, by a comparison with its copy (pool.judge).
+const checkedSlots = 8192
 
 func newCheckedBodies() *checkedBodies { return &checkedBodies{seed: maphash.MakeSeed()} }
 

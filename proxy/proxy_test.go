@@ -412,15 +412,17 @@ func TestPanicInHandlerIsContained(t *testing.T) {
 	snap := p.snap.Load()
 	st := snap.states[0]
 	saved := st.keys
-	st.keys = nil // KeyPolicy.Build on nil panics: a stand-in for any bug
+	st.keys = nil      // KeyPolicy.Build on nil panics: a stand-in for any bug
+	p.snap.Store(snap) // handlers load the snapshot after this write (race detector)
 	resp, _ := p.get(t, "shop.example", "/product/1")
-	st.keys = saved
 	if resp.StatusCode != 503 || resp.Header.Get("Cache-Control") != "no-store" {
 		t.Errorf("panicking request: %d %q; want a neutral 503", resp.StatusCode, resp.Header.Get("Cache-Control"))
 	}
 	if got := p.Stats(); got.Panics != 1 || got.InFlight != 0 {
 		t.Errorf("stats after a panic: panics %d, in flight %d; want 1 and 0", got.Panics, got.InFlight)
 	}
+	st.keys = saved // after the handler ended (Stats read its in-flight count)
+	p.snap.Store(snap)
 	if resp, body := p.get(t, "shop.example", "/product/1"); resp.StatusCode != 200 || body != "ok" {
 		t.Errorf("after the panic: %d %q; want the node still serving", resp.StatusCode, body)
 	}

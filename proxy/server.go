@@ -48,14 +48,12 @@ type Server struct {
 	log      *slog.Logger
 	http     *fasthttp.Server
 	plain    *plainServer   // nil unless Options.Plain
-	checked  *checkedBodies // gzip bodies from origins known to decode within the limit
-	clean    *checkedBodies // 2xx HTML bodies known to carry no failure marker (soft.go)
+	checked  *checkedBodies // bodies from origins known good: gzip that decodes, pages without failure markers
 	snap     atomic.Pointer[snapshot]
 	cache    *cache.Cache
 	ownCache bool
 	flights  *flights
 	now      func() time.Time
-	refresh  time.Duration // cache.refresh, from the config in force
 
 	bg        sync.WaitGroup // fetches finishing after their shopper got a copy (background refreshes)
 	refreshes atomic.Uint64  // background refreshes finished
@@ -104,6 +102,10 @@ type siteState struct {
 	timeout       time.Duration
 	writeTimeout  time.Duration // origin.write_timeout: every method but GET and HEAD
 	firstByte     time.Duration // origin.first_byte_timeout, 0 when the timeout bounds it anyway
+	// refresh is cache.refresh: a copy validated less than this ago is
+	// not compared again. Per snapshot, so that a reload never races the
+	// request path.
+	refresh       time.Duration
 	apiPaths      [][]byte
 	hsts          []byte // Strict-Transport-Security on HTTPS answers; nil for none
 	checkoutPaths [][]byte
@@ -126,7 +128,6 @@ func New(opt Options) (*Server, error) {
 		log:     log,
 		cache:   opt.Cache,
 		checked: newCheckedBodies(),
-		clean:   newCheckedBodies(),
 		flights: newFlights(),
 		now:     opt.Now,
 		inputs:  map[string]SiteState{},
@@ -172,7 +173,6 @@ func (s *Server) Update(opt Options) error {
 			st.warmer.Start()
 		}
 	}
-	s.refresh = opt.Config.Cache.Refresh.D()
 	old := s.snap.Swap(snap)
 	if old != nil {
 		for _, st := range old.states {
@@ -284,7 +284,7 @@ func (s *Server) build(opt Options, prev *snapshot) (*snapshot, error) {
 			}
 		}
 		p.attach(site.Name, count)
-		p.markers, p.clean = cache.NewMarkers(sc.Origin.FailureMarkers), s.clean
+		p.markers = cache.NewMarkers(sc.Origin.FailureMarkers)
 		probeHost := site.Hosts[0]
 		if sc.Origin.HostHeader != "" {
 			probeHost = sc.Origin.HostHeader
@@ -329,6 +329,7 @@ func (s *Server) build(opt Options, prev *snapshot) (*snapshot, error) {
 			timeout:      sc.Origin.Timeout.D(),
 			writeTimeout: sc.Origin.WriteTimeout.D(),
 			firstByte:    firstByteBound(&sc.Origin),
+			refresh:      cfg.Cache.Refresh.D(),
 			pageSite:     pageSites[site.Index],
 		}
 		st.bannerOn, st.bannerText = sc.Cache.BannerOn(), sc.Cache.BannerText
