@@ -7,7 +7,7 @@ import (
 )
 
 // writeBufferSize is the shoppers' servers' fasthttp write buffer.
-const writeBufferSize = 4096
+const writeBufferSize = 512
 
 // Write coalescing. fasthttp writes a response through a bufio.Writer of
 // writeBufferSize bytes; one that does not fit (a 15 KB page is typical)
@@ -36,6 +36,9 @@ var heldPool = sync.Pool{New: func() any {
 func (c *guardConn) write(p []byte) (int, error) {
 	if c.held == nil {
 		if len(p) != writeBufferSize {
+			if err := c.applyWriteDeadline(); err != nil {
+				return 0, err
+			}
 			return c.Conn.Write(p)
 		}
 		// A copy: bufio reuses its buffer for the rest of the response.
@@ -55,10 +58,16 @@ func (c *guardConn) flushHeld(more []byte) error {
 	h := c.held
 	c.held = nil
 	defer heldPool.Put(h)
+	if err := c.applyWriteDeadline(); err != nil {
+		return err
+	}
 	held := *h
 	switch {
 	case len(more) == 0:
 		_, err := c.Conn.Write(held)
+		return err
+	case c.raw != nil:
+		_, err := c.raw.writev(held, more)
 		return err
 	case c.vectored:
 		c.vec[0], c.vec[1] = held, more
@@ -91,19 +100,37 @@ func (c *guardConn) SetReadDeadline(t time.Time) error {
 	if err := c.flush(); err != nil {
 		return err
 	}
+	if c.raw != nil {
+		c.rdl = t // applied before the next read (connstate.go)
+		return nil
+	}
 	return c.Conn.SetReadDeadline(t)
+}
+
+func (c *guardConn) SetWriteDeadline(t time.Time) error {
+	if c.raw != nil {
+		c.wdl = t // applied before the next write (connstate.go)
+		return nil
+	}
+	return c.Conn.SetWriteDeadline(t)
 }
 
 func (c *guardConn) SetDeadline(t time.Time) error {
 	if err := c.flush(); err != nil {
 		return err
 	}
+	if c.raw != nil {
+		c.rdl, c.wdl = t, t
+		return nil
+	}
 	return c.Conn.SetDeadline(t)
 }
 
 func (c *guardConn) Close() error {
 	c.flush() // best effort: the peer may be gone, and Close must still close
-	return c.Conn.Close()
+	err := c.Conn.Close()
+	c.reclaim()
+	return err
 }
 
 // vectored reports whether net.Buffers writes to c with one writev.

@@ -139,6 +139,17 @@ func (fs *flights) slowed(fl *flight) {
 	fs.mu.Unlock()
 }
 
+// detach stops fl from taking new followers: its exchange is over, and a
+// request that comes now asks anew (finding the copy, if one is being
+// stored, in the cache). Those already waiting still get end's result.
+func (fs *flights) detach(fl *flight) {
+	fs.mu.Lock()
+	if fs.m[fl.hash] == fl {
+		delete(fs.m, fl.hash)
+	}
+	fs.mu.Unlock()
+}
+
 // end ends fl with its result: the copy its leader stored or validated,
 // or nil with err when the leader got no answer its followers may have
 // (or nil, nil when the answer was not shareable).

@@ -53,6 +53,9 @@ type fetch struct {
 	// build: the answer is to be kept as a new copy, built off the
 	// shopper's path (store.go).
 	build bool
+	// lent: the shopper's response points into the fetch's buffer, which
+	// must outlive its writing (connstate.go): release with done.
+	lent bool
 }
 
 // keptBody bounds the buffer a pooled fetch keeps between uses: an
@@ -89,8 +92,21 @@ func releaseFetch(f *fetch) {
 	f.get, f.gzip = false, false
 	f.adm, f.admitted, f.exchanged, f.err = health.Admitted, false, false, nil
 	f.shared, f.flightErr, f.stored, f.validated = nil, nil, nil, nil
-	f.reason, f.recent, f.build = cache.OK, false, false
+	f.reason, f.recent, f.build, f.lent = cache.OK, false, false, false
 	fetchPool.Put(f)
+}
+
+// done releases f, the handler's, once its shopper's response no longer
+// needs it: now, or, when its body was lent to the response, once the
+// response is written (the connection reclaims it).
+func done(ctx *fasthttp.RequestCtx, f *fetch) {
+	if f.lent {
+		if c := connOf(ctx); c != nil {
+			c.lend(f)
+			return
+		}
+	}
+	releaseFetch(f)
 }
 
 // answered reports whether the origin gave an answer the shopper may have:
@@ -301,6 +317,9 @@ func (f *fetch) background() {
 	f.x.soft = time.Time{}
 	s.run(f)
 	if f.build {
+		if f.fl != nil {
+			s.flights.detach(f.fl)
+		}
 		s.buildNow(f)
 	}
 	s.refreshes.Add(1)

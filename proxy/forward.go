@@ -318,8 +318,10 @@ func appendCookiesWithout(dst []byte, in *fasthttp.Request, skip []byte) []byte 
 }
 
 // relay writes the origin's answer as the shopper's response: status,
-// end-to-end fields as the origin sent them, and the body.
-func relay(dst *fasthttp.Response, a *cache.Answer) {
+// end-to-end fields as the origin sent them, and the body: copied, or when
+// lend is set, pointed at (the answer's buffer must then outlive the
+// response's writing: connstate.go).
+func relay(dst *fasthttp.Response, a *cache.Answer, lend bool) {
 	dst.SetStatusCode(a.Status)
 	conn := a.Peek("connection")
 	for i := range a.Header {
@@ -334,6 +336,10 @@ func relay(dst *fasthttp.Response, a *cache.Answer) {
 	}
 	if len(a.ContentType) == 0 {
 		dst.Header.SetNoDefaultContentType(true)
+	}
+	if lend {
+		dst.SetBodyRaw(a.Body)
+		return
 	}
 	dst.SetBody(a.Body)
 }

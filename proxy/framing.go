@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"net"
+	"time"
 
 	"github.com/valyala/fasthttp"
 )
@@ -57,6 +58,9 @@ func (l guardListener) Accept() (net.Conn, error) {
 		return nil, err
 	}
 	g := &guardConn{Conn: c, vectored: vectored(c)}
+	if r := newRawTCP(c); r != nil {
+		g.Conn, g.raw = r, r
+	}
 	g.resetHead()
 	if tc, ok := c.(*tls.Conn); ok {
 		return &guardTLSConn{guardConn: g, tls: tc}, nil
@@ -97,6 +101,14 @@ type guardConn struct {
 	fold    bool     // the current line is an obs-fold continuation
 	noBody  bool     // the method is GET or HEAD
 
+	// raw is Conn when it makes its system calls directly (rawio_linux.go).
+	raw *rawTCP
+	// The deadlines fasthttp asked for (rdl, wdl) and those applied (ardl,
+	// awdl), when raw: applied lazily (connstate.go).
+	rdl, wdl, ardl, awdl time.Time
+	// lent is the fetch the last response's body points into (connstate.go).
+	lent lentFetch
+
 	// Write coalescing (coalesce.go).
 	held     *[]byte // a full write buffer held back; nil for none
 	vectored bool    // Conn takes net.Buffers in one writev
@@ -131,6 +143,12 @@ func (c *guardConn) Read(p []byte) (int, error) {
 	}
 	if err := c.flush(); err != nil {
 		return 0, err
+	}
+	c.reclaim() // the response is out: fasthttp reads only after writing it
+	if c.raw != nil {
+		if err := c.applyReadDeadline(); err != nil {
+			return 0, err
+		}
 	}
 	n, err := c.Conn.Read(p)
 	if n > 0 {

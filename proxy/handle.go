@@ -17,6 +17,9 @@ var (
 // handle is the request pipeline (DESIGN.md, "A request's way through").
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	s.inflight.Add(1)
+	if c := connOf(ctx); c != nil {
+		c.reclaim() // a pipelined request: the previous response is written
+	}
 	// fasthttp does not recover a handler's panic: one bug met by one
 	// request would end the process and every shop on it.
 	defer s.recoverRequest(ctx)

@@ -59,6 +59,7 @@ type originConn struct {
 	net.Conn
 	pool *originConns
 	peek *peeker
+	raw  *rawTCP // Conn, when it makes its system calls directly (rawio_linux.go)
 	// used: the connection carried an exchange, so the next one reuses it.
 	used bool
 	// rdl and wdl are the read and write deadlines set on the connection,
@@ -200,8 +201,11 @@ func (p *originConns) dial(ctx context.Context, deadline time.Time) (*originConn
 		return nil, err
 	}
 	c := &originConn{Conn: nc, pool: p, peek: newPeeker(nc)}
+	if r := newRawTCP(nc); r != nil {
+		c.Conn, c.raw = r, r
+	}
 	if p.tls != nil {
-		tc := tls.Client(nc, p.tls)
+		tc := tls.Client(c.Conn, p.tls)
 		tc.SetDeadline(deadline)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			nc.Close()
@@ -211,7 +215,7 @@ func (p *originConns) dial(ctx context.Context, deadline time.Time) (*originConn
 			}
 			return nil, &net.OpError{Op: "dial", Net: "tcp", Addr: nc.RemoteAddr(), Err: err}
 		}
-		c.Conn = tc
+		c.Conn, c.raw = tc, nil
 		c.rdl, c.wdl = deadline, deadline
 	}
 	return c, nil

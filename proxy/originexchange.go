@@ -203,6 +203,8 @@ func (x *exchange) write() error {
 		var n int
 		var err error
 		switch {
+		case x.wrote < len(x.req) && len(x.body) > 0 && c.raw != nil:
+			n, err = c.raw.writev(x.req[x.wrote:], x.body)
 		case x.wrote < len(x.req) && len(x.body) > 0:
 			bufs := net.Buffers{x.req[x.wrote:], x.body}
 			var n64 int64

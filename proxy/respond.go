@@ -200,7 +200,11 @@ func (s *Server) writeBanneredCopy(ctx *fasthttp.RequestCtx, cp *cache.Copy, b *
 func (s *Server) relayFetched(ctx *fasthttp.RequestCtx, f *fetch) {
 	r := &ctx.Response
 	a := &f.x.ans
-	relay(r, a)
+	// The body is lent to the response, not copied, when the fetch can wait
+	// for it to be written (it is not handed to the store worker) and the
+	// connection is one that tells when that is.
+	f.lent = !f.build && connOf(ctx) != nil
+	relay(r, a, f.lent)
 	if ctx.IsHead() {
 		r.SkipBody = true
 		cl := int(f.x.scan.cl)

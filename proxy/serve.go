@@ -149,7 +149,7 @@ join:
 			break join
 		}
 		s.respond(ctx, r, k)
-		releaseFetch(f)
+		done(ctx, f)
 		return
 	}
 	o := s.outboundFor(ctx, snap, st)
@@ -187,22 +187,25 @@ join:
 	r.f = f
 	s.respond(ctx, r, k)
 	lead = nil
-	s.settle(f, &ctx.Request)
+	s.settle(ctx, f)
 }
 
 // settle ends what a handler's fetch still has to do once the shopper's
 // answer is written: a new or changed page's copy is built by the store
 // worker (or here, when its queue is full), the flight ends, and the
 // fetch is released.
-func (s *Server) settle(f *fetch, req *fasthttp.Request) {
+func (s *Server) settle(ctx *fasthttp.RequestCtx, f *fetch) {
 	if f.build {
-		if s.storeLater(f, req) {
+		if f.fl != nil {
+			s.flights.detach(f.fl)
+		}
+		if s.storeLater(f, &ctx.Request) {
 			return // the store worker ends the flight and releases f
 		}
 		s.buildNow(f)
 	}
 	s.endFlight(f)
-	releaseFetch(f)
+	done(ctx, f)
 }
 
 // forwardOther sends any method but GET and HEAD to the origin and
@@ -213,7 +216,7 @@ func (s *Server) settle(f *fetch, req *fasthttp.Request) {
 func (s *Server) forwardOther(ctx *fasthttp.RequestCtx, snap *snapshot, r *request) {
 	st := r.st
 	f := s.acquireFetch(st)
-	defer releaseFetch(f)
+	defer done(ctx, f)
 	o := s.outboundFor(ctx, snap, st)
 	x := &f.x
 	x.req = appendOutbound(x.req[:0], &ctx.Request, &o, false)
