@@ -330,6 +330,7 @@ func (f *fetch) background() {
 func (s *Server) refreshLater(f *fetch, req *fasthttp.Request) {
 	req.Header.CopyTo(&f.vreq.Header)
 	f.req = &f.vreq
+	s.refreshStarts.Add(1)
 	s.bg.Add(1)
 	go f.bgFn()
 }

@@ -99,11 +99,12 @@ var (
 	errHeadTooLarge = errors.New("proxy: origin answer head exceeds limits.response_header")
 )
 
-// reset readies x for a new request, keeping its buffers.
+// reset readies x for a new request, keeping its buffers: the answer's,
+// its fields', and the request head's (bounded by limits.request_header).
 func (x *exchange) reset() {
-	buf, fields := x.buf[:0], x.fields[:0]
+	req, buf, fields := x.req[:0], x.buf[:0], x.fields[:0]
 	clear(fields[:cap(fields)])
-	*x = exchange{buf: buf, fields: fields, oi: -1}
+	*x = exchange{req: req, buf: buf, fields: fields, oi: -1}
 }
 
 // roundTrip sends x's request to o and reads the answer, from where x

@@ -57,6 +57,9 @@ type Server struct {
 
 	bg        sync.WaitGroup // fetches finishing after their shopper got a copy (background refreshes)
 	refreshes atomic.Uint64  // background refreshes finished
+	// refreshStarts counts background refreshes started: at most one per
+	// page at a time (the page's flight leader's).
+	refreshStarts atomic.Uint64
 	store     storer         // builds new copies off the shoppers' path (store.go)
 	sweeper   sweeper        // closes origin connections idle too long
 
