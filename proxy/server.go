@@ -60,8 +60,8 @@ type Server struct {
 	// refreshStarts counts background refreshes started: at most one per
 	// page at a time (the page's flight leader's).
 	refreshStarts atomic.Uint64
-	store     storer         // builds new copies off the shoppers' path (store.go)
-	sweeper   sweeper        // closes origin connections idle too long
+	store         storer  // builds new copies off the shoppers' path (store.go)
+	sweeper       sweeper // closes origin connections idle too long
 
 	staleServed, outageServed, maintenanceServed atomic.Uint64
 	misdirected, refused                         atomic.Uint64 // requests for no site
