@@ -19,9 +19,11 @@ const writeBufferSize = 512
 //
 // Held bytes never wait for anything but the next call on the connection:
 // the rest of the same response follows at once (bufio writes a full buffer
-// only when more is coming), and an answer that happens to end on a buffer
-// boundary goes out at the next Read, SetReadDeadline (fasthttp sets the
-// idle deadline before every next request, pipelined or not) or Close.
+// only when more is coming, and a head longer than the buffer is followed
+// by its body), and an answer that happens to end on a buffer boundary
+// (or a head-only answer with a long head) goes out at the next Read,
+// SetReadDeadline (fasthttp sets the idle deadline before every next
+// request, pipelined or not) or Close.
 
 // heldCap sizes the pooled buffers held writes are copied into: room to
 // put a held buffer and the rest of a typical page into one TLS record.
@@ -32,10 +34,18 @@ var heldPool = sync.Pool{New: func() any {
 	return &b
 }}
 
-// write sends p, or holds it back when it is a full write buffer.
+// holdUpTo bounds the writes held back beyond a full write buffer: bufio
+// passes a write larger than its buffer straight through when it holds
+// nothing, which is how a response head longer than writeBufferSize (an
+// origin's CSP, Link and Set-Cookie fields) reaches the connection, and the
+// body follows at once. Held, head and body go out in one writev.
+const holdUpTo = 4 << 10
+
+// write sends p, or holds it back when it is a full write buffer (or a
+// response head longer than one, see holdUpTo).
 func (c *guardConn) write(p []byte) (int, error) {
 	if c.held == nil {
-		if len(p) != writeBufferSize {
+		if len(p) < writeBufferSize || len(p) > holdUpTo {
 			if err := c.applyWriteDeadline(); err != nil {
 				return 0, err
 			}

@@ -113,7 +113,13 @@ func TestCoalescedResponses(t *testing.T) {
 	}
 	srv := &fasthttp.Server{
 		Handler: func(ctx *fasthttp.RequestCtx) {
-			n, _ := strconv.Atoi(string(ctx.Path()[1:]))
+			path := ctx.Path()[1:]
+			if len(path) > 0 && path[0] == 'L' {
+				// A head longer than the write buffer (holdUpTo).
+				ctx.Response.Header.Set("Content-Security-Policy", strings.Repeat("a", 1500))
+				path = path[1:]
+			}
+			n, _ := strconv.Atoi(string(path))
 			ctx.SetBody(bytes.Repeat([]byte{'0' + byte(n%10)}, n))
 		},
 		WriteBufferSize:       writeBufferSize,
@@ -128,7 +134,7 @@ func TestCoalescedResponses(t *testing.T) {
 	sizes := []int{0, 10, writeBufferSize - head, writeBufferSize - head + 1, writeBufferSize, 2*writeBufferSize - head, 6000, 15000, 70000}
 	var pipelined strings.Builder
 	for _, n := range sizes {
-		pipelined.WriteString(fmt.Sprintf("GET /%d HTTP/1.1\r\nHost: x\r\n\r\n", n))
+		pipelined.WriteString(fmt.Sprintf("GET /%d HTTP/1.1\r\nHost: x\r\n\r\nGET /L%d HTTP/1.1\r\nHost: x\r\n\r\n", n, n))
 	}
 	c, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
@@ -140,9 +146,12 @@ func TestCoalescedResponses(t *testing.T) {
 	for _, n := range sizes { // one after the other on a kept-alive connection
 		fmt.Fprintf(c, "GET /%d HTTP/1.1\r\nHost: x\r\n\r\n", n)
 		readBody(t, br, n)
+		fmt.Fprintf(c, "GET /L%d HTTP/1.1\r\nHost: x\r\n\r\n", n) // a long head, held and sent with the body or alone
+		readBody(t, br, n)
 	}
 	io.WriteString(c, pipelined.String()) // all at once
 	for _, n := range sizes {
+		readBody(t, br, n)
 		readBody(t, br, n)
 	}
 }
