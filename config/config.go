@@ -355,10 +355,17 @@ type Origin struct {
 
 // Health configures active probes of each origin URL.
 type Health struct {
-	// Path is probed with GET on every origin URL, every Interval. Default
-	// "": no steady probes; health is learned from live traffic, and an
-	// origin that went down is probed with HEAD / until it is back.
+	// Path is probed with GET on every origin URL, every Interval. Probes
+	// are per origin endpoint, not per site: sites whose origin URL and
+	// probe settings are the same share one probe. Default "": no steady
+	// probes; health is learned from live traffic, and an origin that went
+	// down is probed with HEAD / until it is back.
 	Path string `yaml:"path"`
+	// Host is the Host header of probes. Default: origin.host_header, else
+	// the origin URL's host, so that every site on a platform shares the
+	// probe. Set it to a shop's host for an origin that answers health
+	// checks only under that name (it then probes for that site alone).
+	Host string `yaml:"host"`
 	// Interval between probes. Default 2s.
 	Interval Duration `yaml:"interval"`
 	// Timeout of one probe. Default 1s.

@@ -293,6 +293,9 @@ func (v *checker) site(p string, s *Site) {
 	if h.Path != "" && !strings.HasPrefix(h.Path, "/") {
 		v.errorf(hp+".path", "must start with /, got %q", h.Path)
 	}
+	if strings.ContainsAny(h.Host, " /\r\n\t") {
+		v.errorf(hp+".host", "invalid host %q", h.Host)
+	}
 	if h.Interval.D() < 100*time.Millisecond {
 		v.errorf(hp+".interval", "must be at least 100ms, got %s", h.Interval)
 	}

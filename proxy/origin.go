@@ -18,7 +18,8 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// origin is one origin URL of a site and the connection pool to it.
+// origin is one origin URL and the connection pool to it, shared by every
+// site whose origin has the same originKey (origins.go).
 type origin struct {
 	url    string // as configured, for logs
 	scheme []byte // http or https
@@ -38,18 +39,6 @@ type poolOptions struct {
 	responseBody   int
 	responseHeader int
 	dialer         *fasthttp.TCPDialer
-}
-
-func newPool(oc *config.Origin, opt poolOptions) (*pool, error) {
-	p := &pool{}
-	for _, raw := range oc.URLs {
-		o, err := newOrigin(raw, oc, opt)
-		if err != nil {
-			return nil, err
-		}
-		p.origins = append(p.origins, o)
-	}
-	return p, nil
 }
 
 func newOrigin(raw string, oc *config.Origin, opt poolOptions) (*origin, error) {
@@ -188,35 +177,9 @@ func healthResult(err error, resp *fasthttp.Response, latency time.Duration) (he
 	return health.Result{Failed: true, Reason: failureReason(err), Latency: latency}, true
 }
 
-// probe sends a health probe to origin i with the site's Host, within
-// ctx's deadline. It implements health.ProbeFunc.
+// probe sends a health probe to origin i with the Host header host.
 func (p *pool) probe(ctx context.Context, i int, method, path string, host string) (int, []byte, error) {
-	deadline, ok := ctx.Deadline()
-	if !ok {
-		deadline = time.Now().Add(time.Second)
-	}
-	req := fasthttp.AcquireRequest()
-	resp := fasthttp.AcquireResponse()
-	defer fasthttp.ReleaseRequest(req)
-	defer fasthttp.ReleaseResponse(resp)
-	req.Header.SetMethod(method)
-	req.SetRequestURI(path)
-	req.Header.SetHost(host)
-	req.UseHostHeader = true
-	req.Header.Set("User-Agent", "Awning-Health/1")
-	if method == fasthttp.MethodHead {
-		resp.SkipBody = true
-	}
-	o := p.origins[i]
-	req.URI().SetSchemeBytes(o.scheme)
-	if err := o.exchange(req, resp, deadline); err != nil {
-		return 0, nil, errors.New(failureReason(err))
-	}
-	body := resp.Body()
-	if len(body) > 64<<10 {
-		body = body[:64<<10] // expect_body is looked for near the top
-	}
-	return resp.StatusCode(), append([]byte(nil), body...), nil
+	return p.origins[i].Probe(ctx, method, path, host)
 }
 
 // exchange sends req to o and reads its answer. A pooled connection the
@@ -235,12 +198,6 @@ func (o *origin) exchange(req *fasthttp.Request, resp *fasthttp.Response, deadli
 		err = o.client.DoDeadline(req, resp, deadline)
 	}
 	return err
-}
-
-func (p *pool) closeIdle() {
-	for _, o := range p.origins {
-		o.client.CloseIdleConnections()
-	}
 }
 
 // isConnectError reports whether err happened before anything was sent.

@@ -49,6 +49,8 @@ type Server struct {
 	http     *fasthttp.Server
 	plain    *plainServer // nil unless Options.Plain
 	dialer   *fasthttp.TCPDialer
+	prober   *health.Prober // probes every origin endpoint of every site
+	origins  *originTable   // origins shared by sites; guarded by mu
 	snap     atomic.Pointer[snapshot]
 	cache    *cache.Cache
 	ownCache bool
@@ -120,6 +122,7 @@ func New(opt Options) (*Server, error) {
 			DNSCacheDuration: time.Minute,
 		},
 		cache:   opt.Cache,
+		origins: newOriginTable(),
 		flights: newFlights(),
 		now:     opt.Now,
 		inputs:  map[string]SiteState{},
@@ -127,6 +130,7 @@ func New(opt Options) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.prober = health.NewProber(health.ProberConfig{Log: log, Now: opt.Now})
 	if s.cache == nil {
 		s.cache = cache.New(cache.Config{Memory: int64(opt.Config.Cache.Memory), Log: log, Now: s.now})
 		s.ownCache = true
@@ -136,8 +140,10 @@ func New(opt Options) (*Server, error) {
 		s.newPlain(*opt.Plain, opt.Config.Limits)
 	}
 	if err := s.Update(opt); err != nil {
+		s.prober.Close()
 		return nil, err
 	}
+	s.prober.Start()
 	return s, nil
 }
 
@@ -157,23 +163,37 @@ func (s *Server) Update(opt Options) error {
 		return err
 	}
 	for _, st := range snap.states {
-		st.health.Start()
 		if st.warmer = s.newWarmer(st); st.warmer != nil {
 			st.warmer.Start()
 		}
 	}
 	s.refresh = opt.Config.Cache.Refresh.D()
-	old := s.snap.Swap(snap)
-	if old != nil {
-		for _, st := range old.states {
-			st.health.Close()
-			if st.warmer != nil {
-				st.warmer.Close()
-			}
-			st.pool.closeIdle()
-		}
+	if old := s.snap.Swap(snap); old != nil {
+		// The new snapshot joined its endpoints and origins first: those
+		// it shares with the old one keep their state and connections.
+		s.releaseLocked(old)
 	}
 	return nil
+}
+
+// releaseLocked stops what a snapshot no longer in use started: its sites
+// leave their endpoints, warmers stop, origins no snapshot shares close
+// their idle connections. Requests still using it finish unharmed.
+func (s *Server) releaseLocked(snap *snapshot) {
+	for _, st := range snap.states {
+		if st == nil {
+			continue
+		}
+		if st.health != nil {
+			st.health.Close()
+		}
+		if st.warmer != nil {
+			st.warmer.Close()
+		}
+		if st.pool != nil {
+			s.origins.release(st.pool)
+		}
+	}
 }
 
 // Close stops health probes and waits for origin fetches still refreshing
@@ -185,13 +205,9 @@ func (s *Server) Close() {
 		return
 	}
 	s.closed = true
+	s.prober.Close()
 	if snap := s.snap.Load(); snap != nil {
-		for _, st := range snap.states {
-			st.health.Close()
-			if st.warmer != nil {
-				st.warmer.Close()
-			}
-		}
+		s.releaseLocked(snap)
 	}
 	s.bg.Wait()
 	if s.ownCache {
@@ -237,9 +253,14 @@ func (s *Server) Health(site string) *health.Site {
 	return nil
 }
 
-func (s *Server) build(opt Options, prev *snapshot) (*snapshot, error) {
+func (s *Server) build(opt Options, prev *snapshot) (_ *snapshot, err error) {
 	cfg := opt.Config
 	snap := &snapshot{sites: opt.Sites, shopperScheme: vHTTPS, accessLog: cfg.Log.Access}
+	defer func() {
+		if err != nil {
+			s.releaseLocked(snap) // what the sites built so far joined
+		}
+	}()
 	if cfg.TLS.Mode == "off" {
 		snap.shopperScheme = vHTTP
 	}
@@ -257,7 +278,7 @@ func (s *Server) build(opt Options, prev *snapshot) (*snapshot, error) {
 	}
 	for _, site := range opt.Sites.All() {
 		sc := site.Config
-		p, err := newPool(&sc.Origin, po)
+		p, err := s.origins.pool(&sc.Origin, po)
 		if err != nil {
 			return nil, fmt.Errorf("site %q: %w", site.Name, err)
 		}
@@ -273,6 +294,10 @@ func (s *Server) build(opt Options, prev *snapshot) (*snapshot, error) {
 		probeHost := site.Hosts[0]
 		if sc.Origin.HostHeader != "" {
 			probeHost = sc.Origin.HostHeader
+		}
+		transports := make([]health.Transport, len(p.origins))
+		for i, o := range p.origins {
+			transports[i] = o
 		}
 		var policyPaths [][]byte
 		for _, ap := range sc.APIPaths {
@@ -297,20 +322,21 @@ func (s *Server) build(opt Options, prev *snapshot) (*snapshot, error) {
 				APIPaths:      policyPaths,
 			},
 			health: health.New(health.Config{
-				Site:    site.Name,
-				Origins: sc.Origin.URLs,
-				Origin:  &sc.Origin,
-				Force:   sc.ForceFallback,
-				Probe: func(ctx context.Context, i int, method, path string) (int, []byte, error) {
-					return p.probe(ctx, i, method, path, probeHost)
-				},
-				Notify: opt.Notifier,
-				Log:    s.log,
-				Now:    opt.Now,
+				Site:       site.Name,
+				Origins:    sc.Origin.URLs,
+				Origin:     &sc.Origin,
+				Force:      sc.ForceFallback,
+				Prober:     s.prober,
+				Transports: transports,
+				ProbeHost:  probeHost,
+				Notify:     opt.Notifier,
+				Log:        s.log,
+				Now:        opt.Now,
 			}, prevHealth),
 			timeout:  sc.Origin.Timeout.D(),
 			pageSite: pageSites[site.Index],
 		}
+		snap.states = append(snap.states, st)
 		in := s.inputs[site.Name]
 		d, err := newDynamic(st, in)
 		if err != nil {
@@ -336,7 +362,6 @@ func (s *Server) build(opt Options, prev *snapshot) (*snapshot, error) {
 		for _, cp := range sc.CheckoutPaths {
 			st.checkoutPaths = append(st.checkoutPaths, []byte(cp))
 		}
-		snap.states = append(snap.states, st)
 	}
 	return snap, nil
 }
