@@ -144,6 +144,11 @@ type TLS struct {
 type Cache struct {
 	// Memory bounds the bytes of the in-memory tier. Default 256MiB.
 	Memory Size `yaml:"memory"`
+	// Pages bounds the memory of rendered outage and maintenance pages. A
+	// site's pages are rendered when first needed (an outage, maintenance)
+	// and kept while they fit; the least recently served give way. About
+	// 50 KB per site with two languages. Default 64MiB.
+	Pages Size `yaml:"pages"`
 	// Retention is how long a copy is kept after it was last refreshed.
 	// Default 168h (7 days).
 	Retention Duration `yaml:"retention"`

@@ -75,6 +75,9 @@ func (c *Config) validate() Errors {
 	if c.Cache.Memory < 1<<20 {
 		v.errorf("cache.memory", "must be at least 1MiB, got %s", c.Cache.Memory)
 	}
+	if c.Cache.Pages < 1<<20 {
+		v.errorf("cache.pages", "must be at least 1MiB, got %s", c.Cache.Pages)
+	}
 	if c.Cache.Retention.D() < time.Minute {
 		v.errorf("cache.retention", "must be at least 1m, got %s", c.Cache.Retention)
 	}

@@ -8,12 +8,14 @@ import (
 	"time"
 
 	"github.com/awningproxy/awning/fallback/health"
+	"github.com/awningproxy/awning/pages"
 	"github.com/valyala/fasthttp"
 )
 
 var (
 	wellKnownPrefix = []byte("/.well-known/awning/")
 	healthPath      = []byte("/.well-known/awning/health")
+	logoPrefix      = []byte(pages.LogoPathPrefix)
 	openBody        = []byte(`{"open":true}`)
 	closedBody      = []byte(`{"open":false}`)
 )
@@ -100,8 +102,12 @@ func (s *Server) serveOwn(ctx *fasthttp.RequestCtx, st *siteState, d *dynamic) {
 		} else {
 			ctx.Response.SetBodyRaw(closedBody)
 		}
-	case d.logo != nil && bytes.Equal(path, d.logoPath):
-		d.logo.write(ctx)
+	case bytes.HasPrefix(path, logoPrefix):
+		if r := d.pages.get(); r.logo != nil && bytes.Equal(path, r.logoPath) {
+			r.logo.write(ctx)
+		} else {
+			wellKnownUnknown.write(ctx)
+		}
 	case bytes.HasPrefix(path, bypassPrefix):
 		s.serveBypass(ctx, st, d)
 	default:
@@ -182,7 +188,7 @@ func isFailureStatus(code int) bool {
 // else the pre-rendered page in the language order the shopper's
 // Accept-Language asks for.
 func (s *Server) serveOutage(ctx *fasthttp.RequestCtx, st *siteState) {
-	o := &st.dyn.Load().outage
+	o := &st.dyn.Load().pages.get().outage
 	if wantsJSON(ctx, st.apiPaths) {
 		o.json.write(ctx)
 		return

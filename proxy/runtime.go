@@ -47,13 +47,11 @@ type Maintenance struct {
 }
 
 // dynamic is a site's run-time part of the request path: swapped whole
-// when the state or the configuration changes.
+// when the state or the configuration changes. Its pages are rendered on
+// first use (pagecache.go).
 type dynamic struct {
-	pages    *pages.Set
-	outage   pageAnswers
-	logo     *answer // nil without a logo
-	logoPath []byte
-	maint    *maintRule // nil without maintenance
+	pages lazyPages
+	maint *maintRule // nil without maintenance
 }
 
 // maintRule is a Maintenance prepared for the request path.
@@ -61,8 +59,8 @@ type maintRule struct {
 	readOnly   bool
 	start, end int64 // unix nanos; 0 for none
 	allow      trustList
-	secret     []byte // nil without a bypass secret
-	answers    pageAnswers
+	secret     []byte     // nil without a bypass secret
+	pages      *lazyPages // its dynamic's
 }
 
 func (m *maintRule) activeAt(now int64) bool {
@@ -81,27 +79,20 @@ func (s *Server) ApplyState(site string, in SiteState) error {
 		return errors.New("proxy: no site named " + site)
 	}
 	st := snap.states[ss.Index]
-	d, err := newDynamic(st, in)
-	if err != nil {
-		return err
-	}
 	s.inputs[site] = in
-	st.dyn.Store(d)
+	if old := st.dyn.Swap(s.newDynamic(st, in)); old != nil {
+		s.pageCache.drop(&old.pages)
+	}
 	st.applyForce(in)
 	return nil
 }
 
-func newDynamic(st *siteState, in SiteState) (*dynamic, error) {
-	set, err := pages.Render(st.pageSite, in.Pages, pages.Options{})
-	if err != nil {
-		return nil, err
-	}
-	d := &dynamic{pages: set, outage: newPageAnswers(set.Outage, vOutage)}
-	if set.Logo != nil {
-		d.logo, d.logoPath = logoAnswer(set.Logo), []byte(set.Logo.Path)
-	}
+// newDynamic prepares what a site's run-time state changes on the request
+// path. Nothing is rendered yet.
+func (s *Server) newDynamic(st *siteState, in SiteState) *dynamic {
+	d := &dynamic{pages: lazyPages{site: st.pageSite, state: in.Pages, maint: in.Maintenance != nil, cache: s.pageCache}}
 	if m := in.Maintenance; m != nil {
-		d.maint = &maintRule{readOnly: m.ReadOnly, allow: m.Allow, answers: newPageAnswers(set.Maintenance, vMaintenance)}
+		d.maint = &maintRule{readOnly: m.ReadOnly, allow: m.Allow, pages: &d.pages}
 		if !m.Start.IsZero() {
 			d.maint.start = m.Start.UnixNano()
 		}
@@ -112,7 +103,7 @@ func newDynamic(st *siteState, in SiteState) (*dynamic, error) {
 			d.maint.secret = []byte(m.BypassSecret)
 		}
 	}
-	return d, nil
+	return d
 }
 
 // applyForce sets the health override from the state, or from the config
@@ -245,19 +236,20 @@ func (s *Server) serveMaintenance(ctx *fasthttp.RequestCtx, st *siteState, m *ma
 	s.maintenanceServed.Add(1)
 	st.count.count(OutcomeMaintenance)
 	now := s.now()
+	answers := &m.pages.get().maintenance
 	if wantsJSON(ctx, st.apiPaths) {
-		m.answers.json.write(ctx)
+		answers.json.write(ctx)
 		if m.end != 0 {
 			// The body says how long to wait, which counts down to the end.
 			var buf [2048]byte
-			ctx.Response.SetBody(m.answers.page.AppendJSON(buf[:0], now))
+			ctx.Response.SetBody(answers.page.AppendJSON(buf[:0], now))
 		}
 	} else {
-		m.answers.html[m.answers.page.Pick(ctx.Request.Header.PeekBytes(hAcceptLanguage))].write(ctx)
+		answers.html[answers.page.Pick(ctx.Request.Header.PeekBytes(hAcceptLanguage))].write(ctx)
 	}
 	if m.end != 0 {
 		var buf [20]byte
-		ctx.Response.Header.SetBytesKV(hRetryAfter, fasthttp.AppendUint(buf[:0], m.answers.page.RetryAfter(now)))
+		ctx.Response.Header.SetBytesKV(hRetryAfter, fasthttp.AppendUint(buf[:0], answers.page.RetryAfter(now)))
 	}
 }
 

@@ -51,6 +51,8 @@ type Server struct {
 	dialer   *fasthttp.TCPDialer
 	prober   *health.Prober // probes every origin endpoint of every site
 	origins  *originTable   // origins shared by sites; guarded by mu
+	// pageCache holds the sites' rendered pages, bounded by cache.pages.
+	pageCache *pageCache
 	snap     atomic.Pointer[snapshot]
 	cache    *cache.Cache
 	ownCache bool
@@ -131,6 +133,7 @@ func New(opt Options) (*Server, error) {
 		s.now = time.Now
 	}
 	s.prober = health.NewProber(health.ProberConfig{Log: log, Now: opt.Now})
+	s.pageCache = newPageCache(int64(opt.Config.Cache.Pages), log)
 	if s.cache == nil {
 		s.cache = cache.New(cache.Config{Memory: int64(opt.Config.Cache.Memory), Log: log, Now: s.now})
 		s.ownCache = true
@@ -168,6 +171,7 @@ func (s *Server) Update(opt Options) error {
 		}
 	}
 	s.refresh = opt.Config.Cache.Refresh.D()
+	s.pageCache.resize(int64(opt.Config.Cache.Pages))
 	if old := s.snap.Swap(snap); old != nil {
 		// The new snapshot joined its endpoints and origins first: those
 		// it shares with the old one keep their state and connections.
@@ -192,6 +196,9 @@ func (s *Server) releaseLocked(snap *snapshot) {
 		}
 		if st.pool != nil {
 			s.origins.release(st.pool)
+		}
+		if d := st.dyn.Load(); d != nil {
+			s.pageCache.drop(&d.pages)
 		}
 	}
 }
@@ -224,6 +231,10 @@ func (s *Server) Warmer(site string) *warm.Warmer {
 	return nil
 }
 
+// PageCache says how many sites' pages are rendered now, and what they
+// cost.
+func (s *Server) PageCache() PageCacheStats { return s.pageCache.stats() }
+
 // Cache returns the copies' cache, for the admin API, metrics and tests.
 func (s *Server) Cache() *cache.Cache { return s.cache }
 
@@ -238,7 +249,7 @@ func (s *Server) Served() (stale, outage, maintenance uint64) {
 func (s *Server) Pages(site string) *pages.Set {
 	snap := s.snap.Load()
 	if site := snap.sites.Named(site); site != nil {
-		return snap.states[site.Index].dyn.Load().pages
+		return snap.states[site.Index].dyn.Load().pages.get().set
 	}
 	return nil
 }
@@ -338,11 +349,7 @@ func (s *Server) build(opt Options, prev *snapshot) (_ *snapshot, err error) {
 		}
 		snap.states = append(snap.states, st)
 		in := s.inputs[site.Name]
-		d, err := newDynamic(st, in)
-		if err != nil {
-			return nil, config.Errors{cfg.Errorf(fmt.Sprintf("sites[%d].page", site.Index), "%v", err)}
-		}
-		st.dyn.Store(d)
+		st.dyn.Store(s.newDynamic(st, in))
 		st.applyForce(in)
 		if sc.Origin.HostHeader != "" {
 			st.hostHeader = []byte(sc.Origin.HostHeader)
@@ -367,10 +374,10 @@ func (s *Server) build(opt Options, prev *snapshot) (_ *snapshot, err error) {
 }
 
 // pageSites reads what every site's pages render from in the
-// configuration, by sites.Site.Index, and renders each once to prove it
-// renders. Problems (an unknown language, an unreadable logo, a template
-// that does not render) are config.Errors positioned in the file, all
-// sites' at once.
+// configuration, by sites.Site.Index. Problems (an unknown language, an
+// unreadable logo, a template that does not render with sample data) are
+// config.Errors positioned in the file, all sites' at once. Nothing is
+// rendered here: a site's pages are rendered when first needed.
 func pageSites(cfg *config.Config, reg *sites.Registry) ([]*pages.Site, error) {
 	var errs config.Errors
 	out := make([]*pages.Site, reg.Len())
@@ -383,9 +390,6 @@ func pageSites(cfg *config.Config, reg *sites.Registry) ([]*pages.Site, error) {
 			continue
 		case err != nil:
 			return nil, err
-		}
-		if _, err = pages.Render(ps, pages.State{}, pages.Options{}); err != nil {
-			errs = append(errs, cfg.Errorf(fmt.Sprintf("sites[%d].page", site.Index), "%v", err))
 		}
 		out[site.Index] = ps
 	}
