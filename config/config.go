@@ -40,7 +40,7 @@ type Config struct {
 	// the file (such as a logo) are resolved against its directory.
 	File string `yaml:"-"`
 
-	pos positions
+	pos *lazyPositions
 }
 
 // Listen holds listener addresses in host:port form. "localhost:port" listens

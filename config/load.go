@@ -45,7 +45,9 @@ func Parse(name string, data []byte) (*Config, error) {
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, Errors{syntaxError(name, err)}
 	}
-	cfg := &Config{File: name, pos: newPositions(&root)}
+	lp := &lazyPositions{src: data, root: &root}
+	defer func() { lp.root = nil }() // what Parse does not need, a later error parses again
+	cfg := &Config{File: name, pos: lp}
 	if root.Kind == 0 || len(root.Content) == 0 {
 		return nil, Errors{{File: name, Msg: "the file is empty; it needs at least one site"}}
 	}
@@ -96,6 +98,7 @@ func decodeErrors(cfg *Config, err error) error {
 		return Errors{syntaxError(cfg.File, err)}
 	}
 	var out Errors
+	where := cfg.pos.get()
 	for _, s := range te.Errors {
 		e := &Error{File: cfg.File, Msg: s}
 		m := reLine.FindStringSubmatch(s)
@@ -121,14 +124,14 @@ func decodeErrors(cfg *Config, err error) error {
 			}
 		}
 		if e.Column > 0 {
-			for _, k := range cfg.pos.byLine[e.Line] {
-				if k.col == e.Column || cfg.pos.byPath[k.path] == (pos{e.Line, e.Column}) {
+			for _, k := range where.byLine[e.Line] {
+				if k.col == e.Column || where.byPath[k.path] == (pos{e.Line, e.Column}) {
 					e.Path = k.path
 				}
 			}
 		}
 		if e.Path == "" {
-			if k, ok := cfg.pos.onLine(e.Line, key, value); ok {
+			if k, ok := where.onLine(e.Line, key, value); ok {
 				e.Path = k.path
 				if value != "" {
 					value = k.value // the decoder shortens long values; say what was written
@@ -136,7 +139,7 @@ func decodeErrors(cfg *Config, err error) error {
 				if e.Column == 0 {
 					e.Column = k.col // an unknown key: point at the key
 					if key == "" {
-						e.Column = cfg.pos.byPath[k.path].col // a bad value: point at the value
+						e.Column = where.byPath[k.path].col // a bad value: point at the value
 					}
 				}
 			}

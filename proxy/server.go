@@ -45,20 +45,20 @@ type Options struct {
 // site and forwards it to the site's origin. It is safe for concurrent use;
 // Update swaps in a new configuration while requests are in flight.
 type Server struct {
-	log      *slog.Logger
-	http     *fasthttp.Server
-	plain    *plainServer // nil unless Options.Plain
-	dialer   *fasthttp.TCPDialer
-	prober   *health.Prober // probes every origin endpoint of every site
-	origins  *originTable   // origins shared by sites; guarded by mu
+	log     *slog.Logger
+	http    *fasthttp.Server
+	plain   *plainServer // nil unless Options.Plain
+	dialer  *fasthttp.TCPDialer
+	prober  *health.Prober // probes every origin endpoint of every site
+	origins *originTable   // origins shared by sites; guarded by mu
 	// pageCache holds the sites' rendered pages, bounded by cache.pages.
 	pageCache *pageCache
-	snap     atomic.Pointer[snapshot]
-	cache    *cache.Cache
-	ownCache bool
-	flights  *flights
-	now      func() time.Time
-	refresh  time.Duration // cache.refresh, from the config in force
+	snap      atomic.Pointer[snapshot]
+	cache     *cache.Cache
+	ownCache  bool
+	flights   *flights
+	now       func() time.Time
+	refresh   time.Duration // cache.refresh, from the config in force
 
 	bg sync.WaitGroup // fetches finishing after their shopper got a copy
 
@@ -287,6 +287,8 @@ func (s *Server) build(opt Options, prev *snapshot) (_ *snapshot, err error) {
 	if err != nil {
 		return nil, err
 	}
+	share := newInterner()
+	snap.states = make([]*siteState, 0, opt.Sites.Len())
 	for _, site := range opt.Sites.All() {
 		sc := site.Config
 		p, err := s.origins.pool(&sc.Origin, po)
@@ -306,39 +308,20 @@ func (s *Server) build(opt Options, prev *snapshot) (_ *snapshot, err error) {
 		if sc.Origin.HostHeader != "" {
 			probeHost = sc.Origin.HostHeader
 		}
-		transports := make([]health.Transport, len(p.origins))
-		for i, o := range p.origins {
-			transports[i] = o
-		}
-		var policyPaths [][]byte
-		for _, ap := range sc.APIPaths {
-			policyPaths = append(policyPaths, []byte(ap))
-		}
-		statuses := map[int]bool{200: true}
-		for _, code := range sc.Cache.Statuses {
-			statuses[code] = true
-		}
 		st := &siteState{
 			site:          site,
 			count:         count,
 			pool:          p,
-			keys:          cache.NewKeyPolicy(site.Name, cfg.Cache.IgnoreQuery, cfg.Cache.PrivateCookies, sc.Page.Languages),
+			keys:          share.keyPolicy(site.Name, &cfg.Cache, sc.Page.Languages),
 			fallbackAfter: sc.Origin.FallbackAfter.D(),
-			policy: &cache.Policy{
-				Statuses:      statuses,
-				ShortLifetime: sc.Cache.ShortLifetime.D(),
-				Retention:     cfg.Cache.Retention.D(),
-				IgnoreNoStore: sc.Cache.IgnoreNoStore,
-				MaxObject:     int(cfg.Cache.MaxObject),
-				APIPaths:      policyPaths,
-			},
+			policy:        share.policy(&cfg.Cache, &sc.Cache, sc.APIPaths),
 			health: health.New(health.Config{
 				Site:       site.Name,
 				Origins:    sc.Origin.URLs,
 				Origin:     &sc.Origin,
 				Force:      sc.ForceFallback,
 				Prober:     s.prober,
-				Transports: transports,
+				Transports: share.transportsOf(p),
 				ProbeHost:  probeHost,
 				Notify:     opt.Notifier,
 				Log:        s.log,
@@ -351,24 +334,17 @@ func (s *Server) build(opt Options, prev *snapshot) (_ *snapshot, err error) {
 		in := s.inputs[site.Name]
 		st.dyn.Store(s.newDynamic(st, in))
 		st.applyForce(in)
-		if sc.Origin.HostHeader != "" {
-			st.hostHeader = []byte(sc.Origin.HostHeader)
-		}
-		if v := sc.HSTS.Header(); v != "" {
-			st.hsts = []byte(v)
-		}
-		for _, h := range site.Hosts {
-			st.hostBytes = append(st.hostBytes, []byte(h))
+		st.hostHeader = share.byteString(sc.Origin.HostHeader)
+		st.hsts = share.byteString(sc.HSTS.Header())
+		st.hostBytes = make([][]byte, len(site.Hosts))
+		for i, h := range site.Hosts {
+			st.hostBytes[i] = []byte(h)
 		}
 		if sc.Cache.BannerOn() {
-			st.banner = pages.Banner(sc.Page.Languages, sc.Cache.BannerText)
+			st.banner = share.banner(sc.Page.Languages, sc.Cache.BannerText)
 		}
-		for _, ap := range sc.APIPaths {
-			st.apiPaths = append(st.apiPaths, []byte(ap))
-		}
-		for _, cp := range sc.CheckoutPaths {
-			st.checkoutPaths = append(st.checkoutPaths, []byte(cp))
-		}
+		st.apiPaths = share.byteList(sc.APIPaths)
+		st.checkoutPaths = share.byteList(sc.CheckoutPaths)
 	}
 	return snap, nil
 }

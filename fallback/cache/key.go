@@ -31,6 +31,15 @@ func NewKeyPolicy(site string, ignore, private, languages []string) *KeyPolicy {
 	return p
 }
 
+// ForSite returns p for another site. The compiled patterns are shared
+// (they are read-only), so thousands of sites with the same settings cost
+// one set of them.
+func (p *KeyPolicy) ForSite(site string) *KeyPolicy {
+	c := *p
+	c.site = []byte(site)
+	return &c
+}
+
 // splitGlobs sorts patterns into exact names, plain prefixes ("utm_*") and
 // general globs, so the common cases cost a map lookup or a prefix test.
 func splitGlobs(globs []string, exact map[string]bool) (prefixes, general []string) {
