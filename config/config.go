@@ -226,6 +226,19 @@ type Token struct {
 	Sites []string `yaml:"sites"`
 }
 
+// HasOpsToken reports whether a token reaches every site ("*"): only such
+// a token can add sites through the admin API.
+func (a Admin) HasOpsToken() bool {
+	for _, t := range a.Tokens {
+		for _, s := range t.Sites {
+			if s == "*" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // Notify configures announcements of origin state changes.
 type Notify struct {
 	// Webhook receives a JSON POST on each origin state change. Default "":

@@ -109,8 +109,10 @@ func (c *Config) validate() Errors {
 	}
 
 	names := map[string]int{}
-	if len(c.Sites) == 0 {
-		v.errorf("sites", "at least one site is required")
+	if len(c.Sites) == 0 && !c.Admin.HasOpsToken() {
+		// Sites may all come through the admin API, which needs an ops
+		// token; without one, nothing could ever be served.
+		v.errorf("sites", "at least one site is required (or an ops token in admin.tokens, to add sites through the admin API)")
 	}
 	for i := range c.Sites {
 		s := &c.Sites[i]

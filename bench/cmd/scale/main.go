@@ -1,0 +1,275 @@
+// Command scale measures what a node costs per site: for each site count
+// it writes a configuration of that many sites (two hosts each, every one
+// in front of one origin with a health probe), starts `awning serve` on it
+// and reports
+//
+//   - start: from exec until the node logs that it serves (listeners open),
+//   - reload: from SIGHUP (the file with one site more) until it logs the
+//     reload,
+//   - RSS: the resident memory once started and settled, and its peak,
+//
+// beside an empty node (no site in the file, an ops token), so that the
+// memory per site is the difference divided by the sites.
+//
+//	go build -o /tmp/awning ./cmd/awning
+//	go run ./bench/cmd/scale -awning /tmp/awning -sites 100,1000,10000,50000
+//
+// With -write N it only writes the configuration of N sites to stdout
+// (bench/run.sh workload S uses it), and -hosts writes their host names,
+// one a line.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	bin := flag.String("awning", "", "the awning binary (go build -o /tmp/awning ./cmd/awning)")
+	counts := flag.String("sites", "100,1000,10000,50000", "site counts to measure, comma-separated")
+	settle := flag.Duration("settle", 5*time.Second, "wait after start before reading RSS")
+	write := flag.Int("write", -1, "only write the config of this many sites to stdout")
+	origin := flag.String("origin", "", "with -write: the origin URL (default: an unreachable one)")
+	listen := flag.String("listen", "127.0.0.1:18700", "with -write: listen.http")
+	admin := flag.String("admin", "127.0.0.1:18790", "with -write: listen.admin")
+	dir := flag.String("dir", "", "with -write: state.dir (default: a temporary directory)")
+	extra := flag.String("extra", "", "with -write: YAML added at the top level (cache: {memory: 1GiB})")
+	hosts := flag.Int("hosts", -1, "only write the first host of this many sites to stdout, one a line")
+	flag.Parse()
+	switch {
+	case *hosts >= 0:
+		w := bufio.NewWriter(os.Stdout)
+		for i := 0; i < *hosts; i++ {
+			fmt.Fprintf(w, "shop%d.example\n", i)
+		}
+		w.Flush()
+		return
+	case *write >= 0:
+		d := *dir
+		if d == "" {
+			d = os.TempDir()
+		}
+		o := *origin
+		if o == "" {
+			o = "http://127.0.0.1:9"
+		}
+		os.Stdout.WriteString(config(*write, o, *listen, *admin, d, *extra))
+		return
+	}
+	if *bin == "" {
+		log.Fatal("scale: -awning is required")
+	}
+	var ns []int
+	for _, f := range strings.Split(*counts, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			log.Fatalf("scale: bad site count %q", f)
+		}
+		ns = append(ns, n)
+	}
+	originURL, stop := startOrigin()
+	defer stop()
+	empty, err := measure(*bin, 0, originURL, *settle)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("| sites | start | reload | RSS | RSS peak | RSS per site above empty |\n|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Printf("| 0 (empty) | %s | %s | %s | %s | |\n", ms(empty.start), ms(empty.reload), mib(empty.rss), mib(empty.peak))
+	for _, n := range ns {
+		r, err := measure(*bin, n, originURL, *settle)
+		if err != nil {
+			log.Fatal(err)
+		}
+		per := float64(r.rss-empty.rss) / float64(n)
+		fmt.Printf("| %d | %s | %s | %s | %s | %.1f KB |\n", n, ms(r.start), ms(r.reload), mib(r.rss), mib(r.peak), per)
+	}
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
+func mib(kb int64) string       { return fmt.Sprintf("%.1f MiB", float64(kb)/1024) }
+
+type result struct {
+	start, reload time.Duration
+	rss, peak     int64 // KiB
+}
+
+// opsHash is the SHA-256 of the token "bench-ops" (the empty node needs an
+// ops token to be a valid configuration).
+const opsHash = "e0d8c5b1f4b9c2a05a3ff8e6bd0a4c5a0e1a8ab1d1a2c7cf47f0b3d5d3b0c7a1"
+
+// config is a configuration of n sites shop0..shop<n-1>, each on
+// shop<i>.example and www.shop<i>.example, in front of origin.
+func config(n int, origin, listen, admin, dir, extra string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "listen: {http: %q, admin: %q}\nstate: {dir: %q}\ntls: {mode: \"off\"}\nlog: {level: info}\n", listen, admin, dir)
+	fmt.Fprintf(&b, "admin: {tokens: [{name: ops, sha256: %q, sites: [\"*\"]}]}\n", opsHash)
+	b.WriteString(extra)
+	if extra != "" && !strings.HasSuffix(extra, "\n") {
+		b.WriteByte('\n')
+	}
+	if n == 0 {
+		b.WriteString("sites: []\n")
+		return b.String()
+	}
+	b.WriteString("sites:\n")
+	for i := 0; i < n; i++ {
+		writeSite(&b, i, origin)
+	}
+	return b.String()
+}
+
+func writeSite(b *strings.Builder, i int, origin string) {
+	fmt.Fprintf(b, "  - name: shop%d\n    hosts: [shop%d.example, www.shop%d.example]\n"+
+		"    origin: {urls: [%q], health: {path: /healthz, interval: 2s}}\n"+
+		"    page: {brand: \"Shop %d\", languages: [nl, en]}\n", i, i, i, origin, i)
+}
+
+func freePort() int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// measure starts a node of n sites, waits for it to serve, reads its
+// memory, reloads it with one site more and stops it.
+func measure(bin string, n int, origin string, settle time.Duration) (result, error) {
+	var r result
+	dir, err := os.MkdirTemp("", "awning-scale-")
+	if err != nil {
+		return r, err
+	}
+	defer os.RemoveAll(dir)
+	file := filepath.Join(dir, "awning.yaml")
+	listen := fmt.Sprintf("127.0.0.1:%d", freePort())
+	admin := fmt.Sprintf("127.0.0.1:%d", freePort())
+	cfg := config(n, origin, listen, admin, dir, "")
+	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
+		return r, err
+	}
+	cmd := exec.Command(bin, "serve", "--config", file)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return r, err
+	}
+	lines := make(chan string, 1024)
+	t0 := time.Now()
+	if err := cmd.Start(); err != nil {
+		return r, err
+	}
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	}()
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			default: // nobody waits: drop
+			}
+		}
+		close(lines)
+	}()
+	if err := waitLog(lines, "awning is serving", 5*time.Minute); err != nil {
+		return r, fmt.Errorf("%d sites: start: %w", n, err)
+	}
+	r.start = time.Since(t0)
+	time.Sleep(settle)
+	r.rss, r.peak = memory(cmd.Process.Pid)
+
+	// Reload with one site more, as a day's signup would.
+	if n == 0 {
+		cfg = strings.Replace(cfg, "sites: []\n", "sites:\n", 1)
+	}
+	var b strings.Builder
+	b.WriteString(cfg)
+	writeSite(&b, n, origin)
+	if err := os.WriteFile(file, []byte(b.String()), 0o600); err != nil {
+		return r, err
+	}
+	t1 := time.Now()
+	cmd.Process.Signal(syscall.SIGHUP)
+	if err := waitLog(lines, "config reloaded", 5*time.Minute); err != nil {
+		return r, fmt.Errorf("%d sites: reload: %w", n, err)
+	}
+	r.reload = time.Since(t1)
+	return r, nil
+}
+
+// waitLog reads log lines until one has msg.
+func waitLog(lines <-chan string, msg string, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				return fmt.Errorf("the node exited before logging %q", msg)
+			}
+			var e struct{ Msg, Level string }
+			if json.Unmarshal([]byte(l), &e) == nil {
+				if e.Msg == msg {
+					return nil
+				}
+				if e.Level == "ERROR" {
+					log.Printf("node: %s", l)
+				}
+			}
+		case <-t.C:
+			return fmt.Errorf("no %q within %s", msg, d)
+		}
+	}
+}
+
+// memory returns VmRSS and VmHWM of pid, in KiB.
+func memory(pid int) (rss, peak int64) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 2 {
+			continue
+		}
+		v, _ := strconv.ParseInt(f[1], 10, 64)
+		switch f[0] {
+		case "VmRSS:":
+			rss = v
+		case "VmHWM:":
+			peak = v
+		}
+	}
+	return rss, peak
+}
+
+// startOrigin serves the sites' origin: 200 to probes and pages.
+func startOrigin() (string, func()) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok")
+	})}
+	go srv.Serve(ln)
+	return "http://" + ln.Addr().String(), func() { srv.Shutdown(context.Background()) }
+}
