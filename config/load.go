@@ -142,6 +142,23 @@ func refused(errs Errors, path string) bool {
 	return false
 }
 
+// Covers reports whether a problem at path, found by a later stage (a
+// component that checks what it alone understands), is already explained
+// by es: at, under or above a key es names, so check-config reports each
+// problem once.
+func (es Errors) Covers(path string) bool {
+	for _, e := range es {
+		switch {
+		case e.Path == "":
+		case path == e.Path, strings.HasPrefix(path, e.Path+"."), strings.HasPrefix(path, e.Path+"["):
+			return true
+		case strings.Contains(e.Msg, "already defined") && strings.HasPrefix(path, parentPath(e.Path)+"."):
+			return true
+		}
+	}
+	return false
+}
+
 // parentPath is the path of the mapping or list holding path.
 func parentPath(path string) string {
 	if i := strings.LastIndexAny(path, ".["); i >= 0 {
@@ -275,6 +292,9 @@ func decodeErrors(cfg *Config, err error) Errors {
 	out.sort()
 	return out
 }
+
+// Sort orders errors as they appear in the file.
+func (es Errors) Sort() { es.sort() }
 
 // sort orders errors as they appear in the file.
 func (es Errors) sort() {

@@ -146,18 +146,6 @@ func New(opt Options) (*Node, error) {
 	return n, nil
 }
 
-// Check builds a node from the file at path without starting it, so that
-// every error serve would report is reported: what `awning check-config`
-// runs.
-func Check(path string) (*config.Config, error) {
-	n, err := New(Options{ConfigPath: path, LogOutput: io.Discard})
-	if err != nil {
-		return nil, err
-	}
-	n.Close()
-	return n.Config(), nil
-}
-
 // Close releases what New opened (probes, the webhook, certificate locks,
 // the Redis client) for a node that will not Run; Run releases them itself
 // when it returns, after the listeners drained. The order matters: nothing

@@ -194,7 +194,8 @@ func TestCheckConfig(t *testing.T) {
 	bad := filepath.Join(dir, "bad.yaml")
 	os.WriteFile(bad, []byte("sites:\n  - name: shop\n    hosts: [shop.example]\n    origin: {urls: [\"http://127.0.0.1:8080\"], timeout: soon}\n"), 0o600)
 	err := run(context.Background(), []string{"check-config", bad}, io.Discard, io.Discard)
-	if err == nil || err.Error() != bad+`:4:56: sites[0].origin.timeout: invalid duration "soon": write it like 3s, 500ms, 2m or 7d` {
+	if err == nil || err.Error() != bad+`:1:1: tls.agree_terms: acme mode needs agree_terms: true, to say you agree to the CA's terms of service (Let's Encrypt: https://letsencrypt.org/repository/); or use mode self-signed or off`+"\n"+
+		bad+`:4:56: sites[0].origin.timeout: invalid duration "soon": write it like 3s, 500ms, 2m or 7d` {
 		t.Errorf("bad file: %v", err)
 	}
 }
