@@ -46,6 +46,15 @@ func (s *Server) routes() {
 	s.handle("DELETE /v1/sites/{site}/fallback", opsOnly, s.deleteFallback)
 
 	s.handle("GET /v1/audit", opsOnly, s.audit)
+
+	// {name}, not {site}: the site need not exist yet (handle looks up
+	// {site} and answers 404 for an unknown one).
+	s.handle("PUT /v1/sites/{name}", opsOnly, s.putSite)
+	s.handle("DELETE /v1/sites/{name}", opsOnly, s.deleteSite)
+
+	s.handle("GET /v1/tokens", opsOnly, s.listTokens)
+	s.handle("POST /v1/tokens", opsOnly, s.createToken)
+	s.handle("DELETE /v1/tokens/{name}", opsOnly, s.revokeToken)
 }
 
 // scope is the state scope a route acts on: its site, or every site.
@@ -68,7 +77,8 @@ func (c *call) languages() []string {
 type SiteView struct {
 	Name          string           `json:"name"`
 	Hosts         []string         `json:"hosts"`
-	Open          bool             `json:"open"` // shoppers reach the shop: origin up, no maintenance
+	Source        string           `json:"source"` // "config" (the file) or "api" (PUT /v1/sites/{site})
+	Open          bool             `json:"open"`   // shoppers reach the shop: origin up, no maintenance
 	Maintenance   *MaintenanceView `json:"maintenance,omitempty"`
 	ForceFallback bool             `json:"force_fallback"`
 	Origins       []OriginView     `json:"origins"`
@@ -94,7 +104,10 @@ type OriginView struct {
 func (s *Server) siteView(c *call, site *sites.Site) SiteView {
 	now := s.now()
 	sc, global := s.store.Scope(site.Name), s.store.Scope(state.Global)
-	v := SiteView{Name: site.Name, Hosts: site.Hosts, ForceFallback: sc.ForceFallback, Branded: sc.Branding != nil}
+	v := SiteView{Name: site.Name, Hosts: site.Hosts, Source: "config", ForceFallback: sc.ForceFallback, Branded: sc.Branding != nil}
+	if site.API {
+		v.Source = "api"
+	}
 	v.Updates = len(sc.Updates) + len(global.Updates)
 	switch m := sc.Maintenance; {
 	case m != nil && m.Enabled:

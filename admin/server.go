@@ -62,7 +62,7 @@ type Server struct {
 type view struct {
 	cfg    *config.Config
 	sites  *sites.Registry
-	tokens []token
+	tokens tokenTable
 }
 
 // Body limits: a JSON body is small; a logo is at most 200 KB (the limit
@@ -104,9 +104,11 @@ func New(opt Options) *Server {
 	return s
 }
 
-// Update swaps in a reloaded configuration (tokens and sites).
+// Update swaps in a reloaded configuration or site table, and the tokens
+// created through the admin API as the store has them now: the node calls
+// it when any of them changed.
 func (s *Server) Update(cfg *config.Config, reg *sites.Registry) {
-	s.conf.Store(&view{cfg: cfg, sites: reg, tokens: newTokens(cfg.Admin.Tokens)})
+	s.conf.Store(&view{cfg: cfg, sites: reg, tokens: newTokens(cfg.Admin.Tokens, s.apiTokens())})
 }
 
 // SetReady marks the node ready (config loaded, listeners up) or not.
@@ -193,7 +195,10 @@ func (s *Server) fail(c *call, err error) {
 	var ae *apiError
 	var fe pages.FieldErrors
 	var mbe *http.MaxBytesError
+	var be *bodyErrors
 	switch {
+	case errors.As(err, &be):
+		writeJSON(c.w, be.status, map[string]any{"error": be.Error(), "errors": be.errs})
 	case errors.As(err, &ae):
 		writeError(c.w, ae.status, ae.msg)
 	case errors.As(err, &fe):

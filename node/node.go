@@ -49,11 +49,13 @@ type Node struct {
 
 	reloadMu sync.Mutex
 	cfg      atomic.Pointer[config.Config]
-	reg      atomic.Pointer[sites.Registry]
-	redis    redis.UniversalClient // nil without state.redis
-	state    *state.Store          // maintenance, updates, branding: shared through redis
-	webhook  *health.Webhook       // nil without notify.webhook
-	cache    *cache.Cache          // outlives reloads: copies stay
+	reg      atomic.Pointer[sites.Registry] // the file's sites and the API's
+	fileReg  *sites.Registry                // the file's; guarded by reloadMu
+	api      map[string]*apiSite            // sites registered through the admin API; guarded by reloadMu
+	redis    redis.UniversalClient          // nil without state.redis
+	state    *state.Store                   // maintenance, updates, branding: shared through redis
+	webhook  *health.Webhook                // nil without notify.webhook
+	cache    *cache.Cache                   // outlives reloads: copies stay
 	proxy    *proxy.Server
 	admin    *admin.Server
 	metrics  *metrics.Metrics
@@ -95,7 +97,7 @@ func New(opt Options) (*Node, error) {
 	}
 	n := &Node{path: opt.ConfigPath, level: new(slog.LevelVar), ready: make(chan struct{})}
 	n.log = NewLogger(cfg.Log, out, n.level)
-	reg, err := sites.New(cfg)
+	fileReg, err := sites.New(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -109,6 +111,9 @@ func New(opt Options) (*Node, error) {
 		n.Close()
 		return nil, err
 	}
+	n.fileReg = fileReg
+	n.loadAPISites() // what the snapshot file remembers; Redis may bring more
+	reg := n.siteTable(fileReg)
 	n.webhook = n.newWebhook(cfg, nil)
 	n.cache = cache.New(cache.Config{
 		Memory:       int64(cfg.Cache.Memory),
@@ -336,10 +341,14 @@ func (n *Node) reload() error {
 	if err != nil {
 		return err
 	}
-	reg, err := sites.New(cfg)
+	fileReg, err := sites.New(cfg)
 	if err != nil {
 		return err
 	}
+	if err := n.checkFileAgainstAPI(cfg, fileReg); err != nil {
+		return err
+	}
+	reg := n.siteTable(fileReg)
 	oldHook := n.webhook
 	hook := n.newWebhook(cfg, oldHook)
 	n.webhook = hook
@@ -354,6 +363,7 @@ func (n *Node) reload() error {
 		oldHook.Close()
 	}
 	old := n.cfg.Swap(cfg)
+	n.fileReg = fileReg
 	n.reg.Store(reg)
 	n.applyAll() // sites the new config added get their state too
 	n.admin.Update(cfg, reg)

@@ -23,9 +23,15 @@ const maxTemplateSize = 256 << 10
 // than when a shop is down. Every problem is returned as config.Errors
 // positioned in the file, as Parse's own errors are.
 func FromConfig(cfg *config.Config, i int) (*Site, error) {
-	sc := &cfg.Sites[i]
+	return FromSite(cfg, &cfg.Sites[i], fmt.Sprintf("sites[%d]", i))
+}
+
+// FromSite is FromConfig for a site that may not be in cfg's file (one
+// registered through the admin API): path is its key path in errors, and
+// files it names are relative to cfg's.
+func FromSite(cfg *config.Config, sc *config.Site, path string) (*Site, error) {
 	pg := &sc.Page
-	p := fmt.Sprintf("sites[%d].page", i)
+	p := path + ".page"
 	var errs config.Errors
 	errorf := func(path, format string, args ...any) {
 		errs = append(errs, cfg.Errorf(path, format, args...))

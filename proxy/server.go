@@ -83,6 +83,13 @@ type snapshot struct {
 	shopperScheme []byte
 	// accessLog is log.access: one line per request.
 	accessLog bool
+	// cfg is the configuration the snapshot was built from. A snapshot
+	// built from the same one (sites registered through the admin API
+	// changed) keeps the states of sites whose config did not change.
+	cfg *config.Config
+	// fresh are the states built for this snapshot rather than kept from
+	// the one before; only while Update runs.
+	fresh []*siteState
 }
 
 // siteState is the per-site part of a snapshot.
@@ -165,7 +172,7 @@ func (s *Server) Update(opt Options) error {
 	if err != nil {
 		return err
 	}
-	for _, st := range snap.states {
+	for _, st := range snap.fresh {
 		if st.warmer = s.newWarmer(st); st.warmer != nil {
 			st.warmer.Start()
 		}
@@ -175,19 +182,35 @@ func (s *Server) Update(opt Options) error {
 	if old := s.snap.Swap(snap); old != nil {
 		// The new snapshot joined its endpoints and origins first: those
 		// it shares with the old one keep their state and connections.
-		s.releaseLocked(old)
+		s.releaseLocked(old.replacedBy(snap))
 	}
+	snap.fresh = nil
 	return nil
 }
 
-// releaseLocked stops what a snapshot no longer in use started: its sites
-// leave their endpoints, warmers stop, origins no snapshot shares close
-// their idle connections. Requests still using it finish unharmed.
-func (s *Server) releaseLocked(snap *snapshot) {
+// replacedBy returns the states of snap that next does not keep.
+func (snap *snapshot) replacedBy(next *snapshot) []*siteState {
+	if len(next.fresh) == len(next.states) {
+		return snap.states
+	}
+	kept := make(map[*siteState]bool, len(next.states)-len(next.fresh))
+	for _, st := range next.states {
+		kept[st] = true
+	}
+	var out []*siteState
 	for _, st := range snap.states {
-		if st == nil {
-			continue
+		if !kept[st] {
+			out = append(out, st)
 		}
+	}
+	return out
+}
+
+// releaseLocked stops what site states no longer in use started: their
+// sites leave their endpoints, warmers stop, origins no snapshot shares
+// close their idle connections. Requests still using them finish unharmed.
+func (s *Server) releaseLocked(states []*siteState) {
+	for _, st := range states {
 		if st.health != nil {
 			st.health.Close()
 		}
@@ -214,7 +237,7 @@ func (s *Server) Close() {
 	s.closed = true
 	s.prober.Close()
 	if snap := s.snap.Load(); snap != nil {
-		s.releaseLocked(snap)
+		s.releaseLocked(snap.states)
 	}
 	s.bg.Wait()
 	if s.ownCache {
@@ -266,10 +289,10 @@ func (s *Server) Health(site string) *health.Site {
 
 func (s *Server) build(opt Options, prev *snapshot) (_ *snapshot, err error) {
 	cfg := opt.Config
-	snap := &snapshot{sites: opt.Sites, shopperScheme: vHTTPS, accessLog: cfg.Log.Access}
+	snap := &snapshot{sites: opt.Sites, shopperScheme: vHTTPS, accessLog: cfg.Log.Access, cfg: cfg}
 	defer func() {
 		if err != nil {
-			s.releaseLocked(snap) // what the sites built so far joined
+			s.releaseLocked(snap.fresh) // what the sites built so far joined
 		}
 	}()
 	if cfg.TLS.Mode == "off" {
@@ -283,25 +306,41 @@ func (s *Server) build(opt Options, prev *snapshot) (_ *snapshot, err error) {
 		responseHeader: int(cfg.Limits.ResponseHeader),
 		dialer:         s.dialer,
 	}
-	pageSites, err := pageSites(cfg, opt.Sites)
-	if err != nil {
-		return nil, err
-	}
 	share := newInterner()
+	keep := prev != nil && prev.cfg == cfg
+	var pageErrs config.Errors
 	snap.states = make([]*siteState, 0, opt.Sites.Len())
 	for _, site := range opt.Sites.All() {
 		sc := site.Config
+		var prevState *siteState
+		if prev != nil {
+			if ps := prev.sites.Named(site.Name); ps != nil {
+				prevState = prev.states[ps.Index]
+			}
+		}
+		if keep && prevState != nil && prevState.site.Config == sc {
+			// Same config, same site: only the site table around it
+			// changed (a site added or removed through the admin API).
+			snap.states = append(snap.states, prevState)
+			continue
+		}
+		ps, err := pageSite(cfg, site)
+		var ce config.Errors
+		switch {
+		case errors.As(err, &ce):
+			pageErrs = append(pageErrs, ce...)
+			continue
+		case err != nil:
+			return nil, err
+		}
 		p, err := s.origins.pool(&sc.Origin, po)
 		if err != nil {
 			return nil, fmt.Errorf("site %q: %w", site.Name, err)
 		}
 		var prevHealth *health.Site
 		count := &siteCounters{}
-		if prev != nil {
-			if ps := prev.sites.Named(site.Name); ps != nil {
-				prevHealth = prev.states[ps.Index].health
-				count = prev.states[ps.Index].count
-			}
+		if prevState != nil {
+			prevHealth, count = prevState.health, prevState.count
 		}
 		p.latency = &count.latency
 		probeHost := site.Hosts[0]
@@ -328,9 +367,10 @@ func (s *Server) build(opt Options, prev *snapshot) (_ *snapshot, err error) {
 				Now:        opt.Now,
 			}, prevHealth),
 			timeout:  sc.Origin.Timeout.D(),
-			pageSite: pageSites[site.Index],
+			pageSite: ps,
 		}
 		snap.states = append(snap.states, st)
+		snap.fresh = append(snap.fresh, st)
 		in := s.inputs[site.Name]
 		st.dyn.Store(s.newDynamic(st, in))
 		st.applyForce(in)
@@ -346,33 +386,23 @@ func (s *Server) build(opt Options, prev *snapshot) (_ *snapshot, err error) {
 		st.apiPaths = share.byteList(sc.APIPaths)
 		st.checkoutPaths = share.byteList(sc.CheckoutPaths)
 	}
+	if len(pageErrs) > 0 {
+		// Problems (an unknown language, an unreadable logo, a template
+		// that does not render with sample data) are positioned in the
+		// file, every site's at once.
+		return nil, pageErrs
+	}
 	return snap, nil
 }
 
-// pageSites reads what every site's pages render from in the
-// configuration, by sites.Site.Index. Problems (an unknown language, an
-// unreadable logo, a template that does not render with sample data) are
-// config.Errors positioned in the file, all sites' at once. Nothing is
-// rendered here: a site's pages are rendered when first needed.
-func pageSites(cfg *config.Config, reg *sites.Registry) ([]*pages.Site, error) {
-	var errs config.Errors
-	out := make([]*pages.Site, reg.Len())
-	for _, site := range reg.All() {
-		ps, err := pages.FromConfig(cfg, site.Index)
-		var ce config.Errors
-		switch {
-		case errors.As(err, &ce):
-			errs = append(errs, ce...)
-			continue
-		case err != nil:
-			return nil, err
-		}
-		out[site.Index] = ps
+// pageSite reads what a site's pages render from in the configuration.
+// Nothing is rendered here: a site's pages are rendered when first
+// needed.
+func pageSite(cfg *config.Config, site *sites.Site) (*pages.Site, error) {
+	if site.API {
+		return pages.FromSite(cfg, site.Config, "sites."+site.Name)
 	}
-	if len(errs) > 0 {
-		return nil, errs
-	}
-	return out, nil
+	return pages.FromConfig(cfg, site.Index)
 }
 
 // Serve accepts shoppers' connections on ln until Shutdown. ln may be a TLS
