@@ -39,6 +39,7 @@ error.`,
 		updateCommand(stdout),
 		fallbackCommand(stdout),
 		tokenCommand(stdout),
+		siteCommand(stdout),
 		versionCommand(stdout),
 	)
 	return root
