@@ -29,6 +29,8 @@ type descs struct {
 	siteOpen, tripped, trips, maintenance                     *prometheus.Desc
 	originState, transitions, shortCircuited, overflow        *prometheus.Desc
 	originInFlight, originInFlightLimit, probes               *prometheus.Desc
+	proberUp, proberPanics, endpoints                         *prometheus.Desc
+	pagesSites, pagesBytes, pagesRenders, pagesEvictions      *prometheus.Desc
 	entries, memBytes, memLimit, lookups, stored, revalidated *prometheus.Desc
 	notStored, evicted, expired                               *prometheus.Desc
 	redisUp, redisReads, redisWrites                          *prometheus.Desc
@@ -66,7 +68,14 @@ func newDescs() (descs, []*prometheus.Desc) {
 		overflow:            desc("awning_origin_overflow_total", "Requests answered from the fallback because origin.max_inflight requests were at the origin.", "site"),
 		originInFlight:      desc("awning_origin_in_flight", "Requests at the site's origins now.", "site"),
 		originInFlightLimit: desc("awning_origin_in_flight_limit", "The in-flight cap now: origin.max_inflight, lower while slow_start ramps up after a recovery; 0 for no cap.", "site"),
-		probes:              desc("awning_health_probes_total", "Active health probes of the site's origins, by result.", "site", "result"),
+		probes:              desc("awning_health_probes_total", "Active health probes that informed the site, by result: those of its origins' endpoints (shared with every site on them) and its own recovery probes.", "site", "result"),
+		proberUp:            desc("awning_health_prober_up", "1 while the health prober runs; 0 while it waits to restart after a panic (probes are paused)."),
+		proberPanics:        desc("awning_health_prober_panics_total", "Panics of the health prober's scheduler (recovered; it restarts with backoff). Any is a bug to report."),
+		endpoints:           desc("awning_health_endpoints", "Origin endpoints probed: distinct origin URLs and probe requests, however many sites share each."),
+		pagesSites:          desc("awning_pages_rendered_sites", "Sites whose outage and maintenance pages are rendered now (on first need, kept within cache.pages)."),
+		pagesBytes:          desc("awning_pages_rendered_bytes", "Bytes of rendered pages (bounded by cache.pages)."),
+		pagesRenders:        desc("awning_pages_renders_total", "Renderings of a site's pages: a first need, or a need after a change or an eviction."),
+		pagesEvictions:      desc("awning_pages_evictions_total", "Sites' rendered pages dropped to stay within cache.pages."),
 
 		entries:     desc("awning_cache_entries", "Pages with copies in this node's memory tier."),
 		memBytes:    desc("awning_cache_memory_bytes", "Bytes of copies in this node's memory tier."),
@@ -131,6 +140,16 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 
 	c.collectCache(c.opt.Proxy.Cache().Stats(), counter, gauge)
+
+	pr := c.opt.Proxy.ProberStats()
+	gauge(d.proberUp, boolValue(pr.Healthy))
+	counter(d.proberPanics, pr.Panics)
+	gauge(d.endpoints, float64(pr.Endpoints))
+	pc := c.opt.Proxy.PageCache()
+	gauge(d.pagesSites, float64(pc.Sites))
+	gauge(d.pagesBytes, float64(pc.Bytes))
+	counter(d.pagesRenders, pc.Renders)
+	counter(d.pagesEvictions, pc.Evictions)
 
 	if c.opt.Webhook != nil {
 		if sent, failed, dropped, ok := c.opt.Webhook(); ok {

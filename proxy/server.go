@@ -254,6 +254,10 @@ func (s *Server) Warmer(site string) *warm.Warmer {
 	return nil
 }
 
+// ProberStats says whether the health prober runs, and how many origin
+// endpoints it probes.
+func (s *Server) ProberStats() health.ProberStats { return s.prober.Stats() }
+
 // PageCache says how many sites' pages are rendered now, and what they
 // cost.
 func (s *Server) PageCache() PageCacheStats { return s.pageCache.stats() }
