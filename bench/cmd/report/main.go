@@ -65,9 +65,10 @@ var titles = map[string]string{
 	"E-keepalive": "E — TLS, requests over kept-alive connections (the copy of A)",
 	"E-full":      "E — TLS, new connections with full handshakes",
 	"E-resumed":   "E — TLS, new connections with resumed sessions",
+	"S":           "S — copies served over 10,000 sites at random (awning) beside one site (awning-1site), origin down",
 }
 
-var workloadOrder = []string{"A", "B", "B-many", "C", "D-circuit", "E-keepalive", "E-full", "E-resumed"}
+var workloadOrder = []string{"A", "B", "B-many", "C", "D-circuit", "E-keepalive", "E-full", "E-resumed", "S"}
 
 func report(w io.Writer, dir string) error {
 	if b, err := os.ReadFile(filepath.Join(dir, "machine.txt")); err == nil {

@@ -14,9 +14,10 @@
 //	go build -o /tmp/awning ./cmd/awning
 //	go run ./bench/cmd/scale -awning /tmp/awning -sites 100,1000,10000,50000
 //
-// With -write N it only writes the configuration of N sites to stdout
-// (bench/run.sh workload S uses it), and -hosts writes their host names,
-// one a line.
+// With -write N it only writes the configuration of N sites to stdout,
+// and with -warm ADDR -n N it requests a page of each of N sites from a
+// node at ADDR so that each has a copy (bench/run.sh workload S uses
+// both).
 package main
 
 import (
@@ -48,15 +49,16 @@ func main() {
 	admin := flag.String("admin", "127.0.0.1:18790", "with -write: listen.admin")
 	dir := flag.String("dir", "", "with -write: state.dir (default: a temporary directory)")
 	extra := flag.String("extra", "", "with -write: YAML added at the top level (cache: {memory: 1GiB})")
-	hosts := flag.Int("hosts", -1, "only write the first host of this many sites to stdout, one a line")
+	warmAddr := flag.String("warm", "", "only warm copies: GET -path for the first host of each of -n sites from this address")
+	warmN := flag.Int("n", 0, "with -warm: how many sites")
+	warmPath := flag.String("path", "/product/1", "with -warm: the path")
+	warmServed := flag.String("served", "origin", "with -warm: the Awning-Served every answer must have (origin, or stale to build each copy's stale form once)")
 	flag.Parse()
 	switch {
-	case *hosts >= 0:
-		w := bufio.NewWriter(os.Stdout)
-		for i := 0; i < *hosts; i++ {
-			fmt.Fprintf(w, "shop%d.example\n", i)
+	case *warmAddr != "":
+		if err := warm(*warmAddr, *warmN, *warmPath, *warmServed); err != nil {
+			log.Fatal(err)
 		}
-		w.Flush()
 		return
 	case *write >= 0:
 		d := *dir
@@ -259,6 +261,49 @@ func memory(pid int) (rss, peak int64) {
 		}
 	}
 	return rss, peak
+}
+
+// warm requests path for the first host of each of n sites, 32 at a time,
+// and fails unless every answer was served as want says (origin: so a copy
+// is kept; stale: so the copy's stale form, banner and gzip, is built).
+func warm(addr string, n int, path, want string) error {
+	c := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 32}}
+	jobs := make(chan int)
+	errs := make(chan error, 32)
+	for w := 0; w < 32; w++ {
+		go func() {
+			var err error
+			for i := range jobs {
+				if err != nil {
+					continue
+				}
+				req, _ := http.NewRequest("GET", "http://"+addr+path, nil)
+				req.Host = fmt.Sprintf("shop%d.example", i)
+				req.Header.Set("Accept-Encoding", "gzip")
+				resp, rerr := c.Do(req)
+				if rerr != nil {
+					err = rerr
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if got := resp.Header.Get("Awning-Served"); resp.StatusCode != 200 || got != want {
+					err = fmt.Errorf("%s%s: %d, Awning-Served %q; want 200, %s", req.Host, path, resp.StatusCode, got, want)
+				}
+			}
+			errs <- err
+		}()
+	}
+	for i := 0; i < n; i++ {
+		jobs <- i
+	}
+	close(jobs)
+	for w := 0; w < 32; w++ {
+		if err := <-errs; err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // startOrigin serves the sites' origin: 200 to probes and pages.
