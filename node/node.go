@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"reflect"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -148,8 +149,15 @@ func New(opt Options) (*Node, error) {
 	}
 	n.admin = admin.New(admin.Options{Config: cfg, Sites: reg, Store: n.state, Proxy: n.proxy, Metrics: n.metrics.Handler(), Log: n.log})
 	n.loadedAt.Store(time.Now().UnixNano())
+	returnMemory()
 	return n, nil
 }
+
+// returnMemory gives the memory a (re)load used only while it ran back to
+// the system at once: decoding a file of thousands of sites takes several
+// times what the sites then keep, and the runtime would otherwise return
+// it over minutes. It costs one garbage collection per load.
+func returnMemory() { debug.FreeOSMemory() }
 
 // Close releases what New opened (probes, the webhook, certificate locks,
 // the Redis client) for a node that will not Run; Run releases them itself
@@ -333,6 +341,7 @@ func (n *Node) Reload() error {
 	}
 	n.reloads.Add(1)
 	n.loadedAt.Store(time.Now().UnixNano())
+	returnMemory()
 	return nil
 }
 

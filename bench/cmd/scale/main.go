@@ -6,6 +6,8 @@
 //   - start: from exec until the node logs that it serves (listeners open),
 //   - reload: from SIGHUP (the file with one site more) until it logs the
 //     reload,
+//   - the node's CPU time in each (on a shared machine it varies far less
+//     than the wall-clock time),
 //   - RSS: the resident memory once started and settled, and its peak,
 //
 // beside an empty node (no site in the file, an ops token), so that the
@@ -89,15 +91,15 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Printf("| sites | start | reload | RSS | RSS peak | RSS per site above empty |\n|---:|---:|---:|---:|---:|---:|\n")
-	fmt.Printf("| 0 (empty) | %s | %s | %s | %s | |\n", ms(empty.start), ms(empty.reload), mib(empty.rss), mib(empty.peak))
+	fmt.Printf("| sites | start | start CPU | reload | reload CPU | RSS | RSS peak | RSS per site above empty |\n|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Printf("| 0 (empty) | %s | %s | %s | %s | %s | %s | |\n", ms(empty.start), ms(empty.startCPU), ms(empty.reload), ms(empty.reloadCPU), mib(empty.rss), mib(empty.peak))
 	for _, n := range ns {
 		r, err := measure(*bin, n, originURL, *settle)
 		if err != nil {
 			log.Fatal(err)
 		}
 		per := float64(r.rss-empty.rss) / float64(n)
-		fmt.Printf("| %d | %s | %s | %s | %s | %.1f KB |\n", n, ms(r.start), ms(r.reload), mib(r.rss), mib(r.peak), per)
+		fmt.Printf("| %d | %s | %s | %s | %s | %s | %s | %.1f KB |\n", n, ms(r.start), ms(r.startCPU), ms(r.reload), ms(r.reloadCPU), mib(r.rss), mib(r.peak), per)
 	}
 }
 
@@ -105,8 +107,9 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
 func mib(kb int64) string       { return fmt.Sprintf("%.1f MiB", float64(kb)/1024) }
 
 type result struct {
-	start, reload time.Duration
-	rss, peak     int64 // KiB
+	start, reload       time.Duration
+	startCPU, reloadCPU time.Duration // the node's CPU time (user and system) in each
+	rss, peak           int64         // KiB
 }
 
 // opsHash is the SHA-256 of the token "bench-ops" (the empty node needs an
@@ -194,6 +197,7 @@ func measure(bin string, n int, origin string, settle time.Duration) (result, er
 		return r, fmt.Errorf("%d sites: start: %w", n, err)
 	}
 	r.start = time.Since(t0)
+	r.startCPU = cpuTime(cmd.Process.Pid)
 	time.Sleep(settle)
 	r.rss, r.peak = memory(cmd.Process.Pid)
 
@@ -207,12 +211,13 @@ func measure(bin string, n int, origin string, settle time.Duration) (result, er
 	if err := os.WriteFile(file, []byte(b.String()), 0o600); err != nil {
 		return r, err
 	}
-	t1 := time.Now()
+	t1, c1 := time.Now(), cpuTime(cmd.Process.Pid)
 	cmd.Process.Signal(syscall.SIGHUP)
 	if err := waitLog(lines, "config reloaded", 5*time.Minute); err != nil {
 		return r, fmt.Errorf("%d sites: reload: %w", n, err)
 	}
 	r.reload = time.Since(t1)
+	r.reloadCPU = cpuTime(cmd.Process.Pid) - c1
 	return r, nil
 }
 
@@ -239,6 +244,21 @@ func waitLog(lines <-chan string, msg string, d time.Duration) error {
 			return fmt.Errorf("no %q within %s", msg, d)
 		}
 	}
+}
+
+// cpuTime returns the CPU time pid used so far (user and system): on a
+// shared machine, what a start or reload cost the node itself, which other
+// load disturbs far less than the wall-clock time.
+func cpuTime(pid int) time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		log.Fatal(err)
+	}
+	// The fields after the command (which may hold spaces) start after ')'.
+	f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+1:]))
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * time.Second / 100 // USER_HZ is 100 on Linux
 }
 
 // memory returns VmRSS and VmHWM of pid, in KiB.
