@@ -101,3 +101,34 @@ func TestThousandSitesOneProbePerInterval(t *testing.T) {
 		t.Error("no recovery probe with s7's own host reached the origin")
 	}
 }
+
+// TestEndpointKeptAcrossReload: a reload that keeps an origin endpoint
+// keeps what its probes found (the sites stay closed, without a flap) and
+// its connection pool; one the new configuration drops stops being probed.
+func TestEndpointKeptAcrossReload(t *testing.T) {
+	o := testkit.NewOrigin(t, testkit.Status(503))
+	yaml := manySites(20, o.URL(), "{path: /healthz, interval: 100ms, timeout: 80ms, fall: 1}")
+	p := startProxy(t, yaml)
+	testkit.WaitFor(t, 10*time.Second, "the endpoint to go down", func() bool { return !p.Health("s3").Open() })
+	if err := p.Update(options(t, yaml)); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 20; i++ {
+		if h := p.Health(fmt.Sprintf("s%d", i)); h.Open() {
+			t.Fatalf("s%d open right after a reload; want the endpoint's verdict kept", i)
+		}
+	}
+	if n := p.prober.Stats().Endpoints; n != 1 {
+		t.Errorf("%d endpoints after the reload; want 1", n)
+	}
+	if p.origins.Len() != 1 {
+		t.Errorf("%d origin pools; want the one shared", p.origins.Len())
+	}
+	if err := p.Update(options(t, manySites(20, "http://127.0.0.1:1", "{}"))); err != nil {
+		t.Fatal(err)
+	}
+	eps := p.prober.Endpoints()
+	if len(eps) != 1 || eps[0].Key.URL != "http://127.0.0.1:1" || p.origins.Len() != 1 {
+		t.Errorf("after moving every site: endpoints %+v, %d pools; want only the new origin's", eps, p.origins.Len())
+	}
+}

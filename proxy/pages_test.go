@@ -201,6 +201,8 @@ func BenchmarkOutagePage(b *testing.B) {
 	req, remote := outageCtx()
 	var ctx fasthttp.RequestCtx
 	ctx.Init(req, remote, nil) // once: Init itself allocates, and the server does not call it per request
+	s.serveOutage(&ctx, st)    // the pages are rendered on first need, once
+	ctx.Response.Reset()
 	b.ReportAllocs()
 	for b.Loop() {
 		s.serveOutage(&ctx, st)
