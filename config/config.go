@@ -156,11 +156,16 @@ type Cache struct {
 	// cache key (tracking parameters). Default: utm_*, gclid, fbclid, msclkid,
 	// gbraid, wbraid, srsltid, gad_source, mc_cid, mc_eid.
 	IgnoreQuery []string `yaml:"ignore_query"`
-	// PrivateCookies lists glob patterns of cookie names that make a request
-	// personal: its answer is never stored. Default: PHPSESSID, session*,
-	// sess*, cart*, wordpress_logged_in_*, woocommerce_*, customer*, auth*,
-	// token*.
-	PrivateCookies []string `yaml:"private_cookies"`
+	// AnonymousCookies lists the only cookies a request may carry and still
+	// be anonymous: its answer may be kept as a copy, and it may share an
+	// origin request with other anonymous requests. They are cookies that
+	// cannot personalise a page (analytics, consent). Any other cookie, or
+	// an Authorization header, makes a request personal: it is forwarded,
+	// never stored, never collapsed with another. Glob patterns; a list
+	// replaces the default, {extend: [...]} adds to it. A pattern that
+	// matches a known session cookie (KnownSessionCookies) is refused.
+	// Default: DefaultAnonymousCookies (docs/caching.md lists them).
+	AnonymousCookies CookieNames `yaml:"anonymous_cookies"`
 	// MaxObject bounds the decompressed body of one copy. Default 8MiB.
 	MaxObject Size `yaml:"max_object"`
 	// Refresh is how often a busy page's copy is replaced by a newer answer:

@@ -67,15 +67,6 @@ var DefaultIgnoreQuery = []string{
 	"gad_source", "mc_cid", "mc_eid",
 }
 
-// DefaultPrivateCookies lists the cookie names that mark a request as
-// personal unless cache.private_cookies says otherwise. They cover the
-// session and cart cookies of the common shop platforms.
-var DefaultPrivateCookies = []string{
-	"PHPSESSID", "session*", "sess*", "cart*", "wordpress_logged_in_*",
-	"woocommerce_*", "wp_woocommerce_session_*", "customer*", "auth*", "token*",
-	"frontend", "_secure_session_id", "_shopify_s*",
-}
-
 func (c *Config) setDefaults() {
 	def(&c.Listen.HTTP, DefaultHTTP)
 	def(&c.Listen.HTTPS, DefaultHTTPS)
@@ -98,9 +89,7 @@ func (c *Config) setDefaults() {
 	if c.Cache.IgnoreQuery == nil {
 		c.Cache.IgnoreQuery = DefaultIgnoreQuery
 	}
-	if c.Cache.PrivateCookies == nil {
-		c.Cache.PrivateCookies = DefaultPrivateCookies
-	}
+	c.Cache.AnonymousCookies.setDefault(DefaultAnonymousCookies)
 	def(&c.Cache.Refresh, Duration(DefaultRefresh))
 	def(&c.Cache.RedisRefresh, Duration(DefaultRedisRefresh))
 	def(&c.Limits.RequestBody, DefaultRequestBody)

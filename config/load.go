@@ -287,6 +287,9 @@ func decodeErrors(cfg *Config, err error) Errors {
 		if value != "" {
 			e.Msg += fmt.Sprintf(", got %q", value)
 		}
+		if msg, ok := removedKeys[e.Path]; ok && key != "" {
+			e.Msg = msg
+		}
 		out = append(out, e)
 	}
 	out.sort()
@@ -332,6 +335,16 @@ func nodeWords(tag string) string {
 		return "mapping"
 	}
 	return tag
+}
+
+// removedKeys are keys older files may still set, with what to do
+// instead: an unknown key, but one whose error should say more than "did
+// you mean".
+var removedKeys = map[string]string{
+	"cache.private_cookies": "private_cookies was removed: a copy is now made only from requests whose cookies " +
+		"are all on cache.anonymous_cookies (analytics and consent cookies by default), so no list of private " +
+		"cookies is needed; delete private_cookies, and add to anonymous_cookies ({extend: [...]}) only cookies " +
+		"that cannot personalise a page",
 }
 
 // knownKeys is every key the file format has, for "did you mean" hints.

@@ -91,7 +91,7 @@ func (c *Config) validate() Errors {
 		v.errorf("cache.redis_refresh", "must be between 1s and cache.retention, got %s", c.Cache.RedisRefresh)
 	}
 	v.globs("cache.ignore_query", c.Cache.IgnoreQuery)
-	v.globs("cache.private_cookies", c.Cache.PrivateCookies)
+	v.validateAnonymousCookies("cache.anonymous_cookies", &c.Cache.AnonymousCookies)
 
 	v.limits()
 	switch c.Log.Format {

@@ -33,8 +33,9 @@ type descs struct {
 	pagesSites, pagesBytes, pagesRenders, pagesEvictions      *prometheus.Desc
 	entries, memBytes, memLimit, lookups, stored, revalidated *prometheus.Desc
 	notStored, evicted, expired                               *prometheus.Desc
-	redisUp, redisReads, redisWrites                          *prometheus.Desc
+	redisUp, redisReads, redisWrites, redisWriterPanics       *prometheus.Desc
 	warmRuns, warmPages, warmRunning, warmURLs                *prometheus.Desc
+	warmLoopUp, warmPanics                                    *prometheus.Desc
 	webhook                                                   *prometheus.Desc
 	buildInfo, reloads, lastConfig                            *prometheus.Desc
 
@@ -77,23 +78,26 @@ func newDescs() (descs, []*prometheus.Desc) {
 		pagesRenders:        desc("awning_pages_renders_total", "Renderings of a site's pages: a first need, or a need after a change or an eviction."),
 		pagesEvictions:      desc("awning_pages_evictions_total", "Sites' rendered pages dropped to stay within cache.pages."),
 
-		entries:     desc("awning_cache_entries", "Pages with copies in this node's memory tier."),
-		memBytes:    desc("awning_cache_memory_bytes", "Bytes of copies in this node's memory tier."),
-		memLimit:    desc("awning_cache_memory_limit_bytes", "The memory tier's bound (cache.memory)."),
-		lookups:     desc("awning_cache_lookups_total", "Memory-tier lookups, by result (hit: a copy exists).", "result"),
-		stored:      desc("awning_cache_stored_total", "Copies stored: a new page or a changed one."),
-		revalidated: desc("awning_cache_revalidated_total", "Copies found unchanged in a new origin answer and marked fresh."),
-		notStored:   desc("awning_cache_not_stored_total", "Good origin answers not kept as copies, by reason (as in Cache-Status detail=).", "reason"),
-		evicted:     desc("awning_cache_evicted_total", "Pages evicted from the memory tier to stay within cache.memory."),
-		expired:     desc("awning_cache_expired_total", "Copies dropped from the memory tier past their retention."),
-		redisUp:     desc("awning_redis_up", "1 while the Redis tier answers; 0 while copies are kept in memory only. Only with state.redis."),
-		redisReads:  desc("awning_cache_redis_reads_total", "Reads of copies from Redis, by result (hit, miss, error). Only with state.redis.", "result"),
-		redisWrites: desc("awning_cache_redis_writes_total", "Writes of copies to Redis, by result (ok, error, dropped: queue full or Redis down). Only with state.redis.", "result"),
+		entries:           desc("awning_cache_entries", "Pages with copies in this node's memory tier."),
+		memBytes:          desc("awning_cache_memory_bytes", "Bytes of copies in this node's memory tier."),
+		memLimit:          desc("awning_cache_memory_limit_bytes", "The memory tier's bound (cache.memory)."),
+		lookups:           desc("awning_cache_lookups_total", "Memory-tier lookups, by result (hit: a copy exists).", "result"),
+		stored:            desc("awning_cache_stored_total", "Copies stored: a new page or a changed one."),
+		revalidated:       desc("awning_cache_revalidated_total", "Copies found unchanged in a new origin answer and marked fresh."),
+		notStored:         desc("awning_cache_not_stored_total", "Good origin answers not kept as copies, by reason (as in Cache-Status detail=).", "reason"),
+		evicted:           desc("awning_cache_evicted_total", "Pages evicted from the memory tier to stay within cache.memory."),
+		expired:           desc("awning_cache_expired_total", "Copies dropped from the memory tier past their retention."),
+		redisUp:           desc("awning_redis_up", "1 while the Redis tier answers and its writer runs; 0 while copies are kept in memory only. Only with state.redis."),
+		redisReads:        desc("awning_cache_redis_reads_total", "Reads of copies from Redis, by result (hit, miss, error). Only with state.redis.", "result"),
+		redisWrites:       desc("awning_cache_redis_writes_total", "Writes of copies to Redis, by result (ok, error, dropped: queue full or Redis down). Only with state.redis.", "result"),
+		redisWriterPanics: desc("awning_cache_redis_writer_panics_total", "Panics of the loop that writes copies to Redis: recovered, logged with a stack, the loop restarted after a backoff. Any is a bug to report. Only with state.redis."),
 
 		warmRuns:    desc("awning_warm_runs_total", "Sitemap warming runs started.", "site"),
 		warmPages:   desc("awning_warm_pages_total", "Pages sitemap warming fetched, by result (stored, fresh, not-kept, failed, skipped).", "site", "result"),
 		warmRunning: desc("awning_warm_running", "1 while sitemap warming runs.", "site"),
 		warmURLs:    desc("awning_warm_sitemap_urls", "Pages the site's sitemap listed at the last run.", "site"),
+		warmLoopUp:  desc("awning_warm_loop_up", "1 while the site's warming loop runs; 0 while it waits to restart after a panic.", "site"),
+		warmPanics:  desc("awning_warm_panics_total", "Panics of the site's warming loop: recovered, logged with a stack, the loop restarted after a backoff. Any is a bug to report.", "site"),
 		webhook:     desc("awning_webhook_events_total", "Origin state changes posted to notify.webhook, by result (sent, failed after retries, dropped: queue full).", "result"),
 
 		buildInfo:  desc("awning_build_info", "Always 1; the labels say which Awning is running.", "version", "go_version"),
@@ -220,6 +224,8 @@ func (c *collector) collectSite(ch chan<- prometheus.Metric, s *proxy.SiteStats,
 		counter(d.warmPages, w.Skipped, s.Name, "skipped")
 		gauge(d.warmRunning, boolValue(w.Running), s.Name)
 		gauge(d.warmURLs, float64(w.LastURLs), s.Name)
+		gauge(d.warmLoopUp, boolValue(w.Healthy), s.Name)
+		counter(d.warmPanics, w.Panics, s.Name)
 	}
 }
 
@@ -245,6 +251,7 @@ func (c *collector) collectCache(cs cache.Stats, counter counterFunc, gauge gaug
 		counter(d.redisWrites, cs.RedisWrites, "ok")
 		counter(d.redisWrites, cs.RedisWriteErrors, "error")
 		counter(d.redisWrites, cs.RedisDropped, "dropped")
+		counter(d.redisWriterPanics, cs.RedisWriterPanics)
 	}
 }
 

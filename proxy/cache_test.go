@@ -560,7 +560,7 @@ func BenchmarkStaleHit(b *testing.B) {
 func BenchmarkStoreCopy(b *testing.B) {
 	page := []byte("<html><body>" + strings.Repeat("<p>Desem waldkorn, 36 uur gerezen.</p>", 1500) + "</body></html>")
 	c := cache.New(cache.Config{Memory: 256 << 20})
-	kp := cache.NewKeyPolicy("shop", nil, nil, []string{"nl", "en"})
+	kp := cache.NewKeyPolicy(cache.KeyConfig{Site: "shop", Languages: []string{"nl", "en"}})
 	p := &cache.Policy{Statuses: map[int]bool{200: true}, Retention: time.Hour, MaxObject: 8 << 20}
 	var req fasthttp.Request
 	req.SetRequestURI("/product/1")

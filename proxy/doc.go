@@ -2,7 +2,7 @@
 // Host to its site, forwards it to the site's origin and relays the answer,
 // and answers for the origin when the origin fails.
 //
-// A request's way through (handle):
+// A request's way through (handle.go, then serve.go):
 //
 //  1. guardConn and checkRawHeaders refuse ambiguous framing (bare LF,
 //     obs-fold, Content-Length with Transfer-Encoding) with 400 and a closed
@@ -10,15 +10,31 @@
 //  2. The site is looked up by canonical Host; an unknown host gets a
 //     neutral 421 and never touches an origin.
 //  3. Paths under /.well-known/awning/ are answered by Awning itself.
-//  4. A fresh outbound request is built (buildOutbound): hop-by-hop headers
-//     dropped, forwarding headers set by Awning and believed from clients
-//     only when the peer is a trusted proxy, and headers that could change
-//     a page without changing its cache key never passed on.
-//  5. The origin pool sends it, moving to the next origin only when a
-//     connection could not be opened (nothing was sent).
-//  6. A good answer is relayed (hop-by-hop headers dropped, body buffer
-//     moved, not copied); an error, a timeout or a 5xx/52x gets the site's
-//     outage page (HTML or JSON).
+//  4. serve gathers the facts: maintenance (maintenance.go, bypass.go), the
+//     request's copy key and its copy in memory, whether health lets the
+//     origin be asked.
+//  5. A fresh outbound request is built (forward.go's buildOutbound):
+//     hop-by-hop headers dropped, forwarding headers set by Awning and
+//     believed from clients only when the peer is a trusted proxy, every
+//     header in requestHeaderRules or with "_" in its name dropped, and
+//     never the body of a GET or HEAD.
+//  6. The origin exchange (fetch.go) runs in the handler's goroutine when
+//     nothing could answer sooner, else in its own, which the handler waits
+//     for at most fallback_after (with a copy) or the origin timeout.
+//     Anonymous requests with equal keys share one exchange (collapse.go);
+//     a good answer to an anonymous GET is kept as a copy.
+//  7. respond (respond.go) is the one place that answers: it completes the
+//     facts, looks for a copy only when the answer depends on one (memory
+//     again, then Redis), asks fallback.Decide, and writes the origin's
+//     answer, the copy, the outage page or the maintenance page, with
+//     Awning-Served and Cache-Status. Every method, and every way a request
+//     went (collapsed, timed out, circuit open, read-only maintenance), ends
+//     there.
+//
+// The request path takes the time from one clock (Options.Now) for every
+// decision (maintenance windows, a copy's age and freshness, how long a
+// page stays uncollapsed); only network deadlines and the timers that bound
+// a wait are real time, as the kernel's are.
 //
 // Everything the request path reads lives in one immutable snapshot behind
 // an atomic pointer, swapped whole by Update on reload.

@@ -1,7 +1,8 @@
 package proxy
 
 import (
-	"context"
+	"errors"
+	"fmt"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -12,27 +13,42 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// fetch is one origin exchange for a GET or HEAD, which a copy may answer
-// for. It may outlive the handler that started it: when a copy exists and
-// the origin is slower than fallback_after, the shopper gets the copy and
-// the fetch finishes in the background, refreshing the copy if its answer is
-// good. Fetches are pooled; ownership passes from the handler to the fetch
-// goroutine and back through state, and whichever finishes last releases.
+// fetch is one request's origin exchange and what came of it. A fetch for
+// a GET or HEAD may outlive the handler that started it: when a copy exists
+// and the origin is slower than fallback_after, the shopper gets the copy
+// and the fetch finishes in the background, refreshing the copy if its
+// answer is good. Fetches are pooled; ownership passes from the handler to
+// the fetch goroutine and back through state, and whichever finishes last
+// releases.
 type fetch struct {
 	req    fasthttp.Request
 	resp   fasthttp.Response
 	keyBuf []byte
 	key    cache.Key
 	path   []byte // normalized request path, for api_paths
+	srv    *Server
 	st     *siteState
-	fl     *flight     // the flight this fetch leads, or nil
 	get    bool        // GET: its answer may be stored; HEAD is only forwarded
+	gzip   bool        // Awning asked the origin for gzip, whatever the shopper takes
 	had    *cache.Copy // the request's copy when the fetch started, or nil
 
-	err    error
-	stored *cache.Copy  // the copy made of the answer
-	reason cache.Reason // why the answer was not stored
-	recent bool         // a copy was stored less than cache.refresh ago
+	// collapse: the request may share an origin exchange with equal ones.
+	collapse bool
+	// leadFn is f.lead, bound once per pooled fetch so that joining a
+	// flight costs no closure.
+	leadFn func() (any, error)
+
+	// What came of it; see answered.
+	adm       health.Admission // the origin was not asked: why
+	exchanged bool             // the origin was asked
+	err       error            // the exchange failed, or it panicked (errPanicked)
+	led       bool             // this fetch led a flight
+	shared    *cache.Copy      // a follower's answer: the copy its flight's leader stored
+	flightErr error            // a follower's flight failed (a *flightFailure or errPanicked)
+	stored    *cache.Copy      // the copy made of the answer
+	validated *cache.Copy      // the copy the answer showed unchanged (recent)
+	reason    cache.Reason     // why the answer was not stored
+	recent    bool             // a copy was validated less than cache.refresh ago
 
 	done  chan struct{} // capacity 1: the fetch finished
 	state atomic.Int32
@@ -55,10 +71,15 @@ const keptBody = 256 << 10
 var fetchPool = sync.Pool{New: func() any {
 	f := &fetch{done: make(chan struct{}, 1), keyBuf: make([]byte, 0, 256)}
 	f.resp.KeepBodyBuffer = true
+	f.leadFn = f.lead
 	return f
 }}
 
-func acquireFetch() *fetch { return fetchPool.Get().(*fetch) }
+func (s *Server) acquireFetch(st *siteState) *fetch {
+	f := fetchPool.Get().(*fetch)
+	f.srv, f.st = s, st
+	return f
+}
 
 func releaseFetch(f *fetch) {
 	f.req.Reset()
@@ -67,10 +88,48 @@ func releaseFetch(f *fetch) {
 	f.keyBuf = f.key.Primary[:0]
 	f.key = cache.Key{}
 	f.path = f.path[:0]
-	f.st, f.fl, f.err, f.stored, f.had = nil, nil, nil, nil, nil
-	f.get, f.recent, f.reason = false, false, cache.OK
+	f.srv, f.st, f.had = nil, nil, nil
+	f.get, f.gzip, f.collapse = false, false, false
+	f.adm, f.exchanged, f.err, f.led = health.Admitted, false, nil, false
+	f.shared, f.flightErr, f.stored, f.validated = nil, nil, nil, nil
+	f.reason, f.recent = cache.OK, false
 	f.state.Store(fetchRunning)
 	fetchPool.Put(f)
+}
+
+// answered reports whether the origin gave an answer the shopper may have:
+// it was asked, the exchange completed, and the status is not one of a
+// failing origin. It is the one test of "did the origin fail".
+func (f *fetch) answered() bool {
+	return f.exchanged && f.err == nil && !isFailureStatus(f.resp.StatusCode())
+}
+
+// isFailureStatus reports whether an origin status means the origin (or the
+// CDN before it) is failing rather than answering: 500, 502, 503, 504, and
+// the 52x codes CDNs use for an unreachable origin.
+func isFailureStatus(code int) bool {
+	switch {
+	case code == 500, code >= 502 && code <= 504:
+		return true
+	case code >= 520 && code <= 530:
+		return true
+	}
+	return false
+}
+
+// errPanicked stands for an exchange whose code panicked: a bug, logged
+// with its stack; the shopper gets the fallback.
+var errPanicked = errors.New("proxy: origin fetch panicked")
+
+// flightFailure is what followers learn when their flight's leader got no
+// answer they may have.
+type flightFailure struct {
+	status int              // the origin's failure status, or 0
+	adm    health.Admission // the leader was not admitted, or Admitted
+}
+
+func (e *flightFailure) Error() string {
+	return fmt.Sprintf("proxy: collapsed request failed (status %d, %s)", e.status, e.adm)
 }
 
 var timerPool sync.Pool
@@ -89,16 +148,11 @@ func releaseTimer(t *time.Timer) {
 	timerPool.Put(t)
 }
 
-// wait waits for the fetch at most d (forever when d < 0) and reports
-// whether it finished: then the caller owns f again. Otherwise f is
-// abandoned to the fetch goroutine, which releases it, and the caller must
-// not touch it.
+// wait waits for the fetch at most d and reports whether it finished: then
+// the caller owns f again. Otherwise f is abandoned to the fetch goroutine,
+// which releases it, and the caller must not touch it.
 func (f *fetch) wait(d time.Duration) bool {
-	if d < 0 {
-		<-f.done
-		return true
-	}
-	t := acquireTimer(d)
+	t := acquireTimer(max(d, 0))
 	defer releaseTimer(t)
 	select {
 	case <-f.done:
@@ -112,175 +166,125 @@ func (f *fetch) wait(d time.Duration) bool {
 	}
 }
 
-// forwardCached serves a GET or HEAD: from the origin when it answers, with
-// its answer kept as a copy when safe, and from the copy when it does not.
-func (s *Server) forwardCached(ctx *fasthttp.RequestCtx, snap *snapshot, st *siteState, bypass bool) {
-	var kbuf [512]byte // the key of a stale hit never leaves the stack
-	key := st.keys.Build(kbuf[:0], &ctx.Request)
-	key.Bypass = bypass
-	cp := s.cache.Lookup(&key, &ctx.Request)
-	if adm := st.health.Closed(); adm != health.Admitted {
-		k := &key
-		if cp == nil && !s.cache.Shared() {
-			k = nil // memory just missed and there is no other tier: do not ask (and count a miss) twice
-		}
-		s.serveFallback(ctx, st, k, cp, fallbackWhy{hit: true, detail: adm.String()})
-		return
-	}
-	f := acquireFetch()
-	f.st = st
-	f.get = ctx.IsGet()
-	f.key = st.keys.Build(f.keyBuf, &ctx.Request) // again, in f's buffer: f may outlive this handler
-	f.key.Bypass = bypass
-	f.path = append(f.path, ctx.Path()...)
-	s.fetchFor(ctx, snap, st, f, cp, f.get && f.key.Storable() && !s.flights.isSolo(f.key.Primary, time.Now()))
-}
-
-// fetchFor sends the request to the origin (or waits on another request's
-// fetch of the same page when collapse allows) and answers. It releases f.
-func (s *Server) fetchFor(ctx *fasthttp.RequestCtx, snap *snapshot, st *siteState, f *fetch, cp *cache.Copy, collapse bool) {
-	if collapse {
-		fl, leader := s.flights.join(f.key.Primary)
-		if !leader {
-			if s.follow(ctx, st, f, cp, fl) {
-				releaseFetch(f)
-				return
-			}
-			s.fetchFor(ctx, snap, st, f, cp, false) // the leader's answer was not for us
-			return
-		}
-		f.fl = fl
-	}
-	if adm := st.health.Admit(); adm != health.Admitted {
-		if f.fl != nil {
-			s.flights.finish(f.key.Primary, f.fl, flightResult{failed: true})
-		}
-		s.serveFallback(ctx, st, &f.key, cp, fallbackWhy{hit: true, detail: adm.String()})
-		releaseFetch(f)
-		return
-	}
-	s.prepare(ctx, snap, st, f)
-	f.had = cp
-
-	if cp == nil && !s.cache.Shared() {
-		s.run(f) // no copy can answer for the origin: wait for it right here
-		s.answer(ctx, st, f, nil)
-		releaseFetch(f)
-		return
-	}
-	start := time.Now()
-	s.bg.Add(1)
-	go s.runAsync(f)
-	if cp == nil { // look in the shared tier while the origin works
-		rctx, cancel := context.WithDeadline(context.Background(), start.Add(st.fallbackAfter))
-		cp = s.cache.LookupRemote(rctx, &f.key, &ctx.Request)
-		cancel()
-	}
-	wait := time.Duration(-1) // no copy: the origin's own timeout bounds the wait
-	if cp != nil {
-		wait = st.fallbackAfter - time.Since(start)
-	}
-	if !f.wait(wait) {
-		s.serveFallback(ctx, st, nil, cp, fallbackWhy{detail: "timeout"})
-		return
-	}
-	s.answer(ctx, st, f, cp)
-	releaseFetch(f)
-}
-
-// follow waits for the leader of fl and answers with its result. It
-// reports false when the leader's answer is not one this request may be
-// given (not storable, or another variant): the caller then fetches alone.
-func (s *Server) follow(ctx *fasthttp.RequestCtx, st *siteState, f *fetch, cp *cache.Copy, fl *flight) bool {
-	start := time.Now()
-	if cp == nil && s.cache.Shared() {
-		rctx, cancel := context.WithDeadline(context.Background(), start.Add(st.fallbackAfter))
-		cp = s.cache.LookupRemote(rctx, &f.key, &ctx.Request)
-		cancel()
-	}
-	if cp != nil {
-		t := acquireTimer(st.fallbackAfter - time.Since(start))
-		select {
-		case <-fl.done:
-			releaseTimer(t)
-		case <-t.C:
-			releaseTimer(t)
-			s.serveFallback(ctx, st, nil, cp, fallbackWhy{detail: "timeout"})
-			return true
-		}
-	} else {
-		<-fl.done
-	}
-	res := &fl.res
-	switch {
-	case res.failed:
-		s.serveFallback(ctx, st, &f.key, cp, fallbackWhy{fwdStatus: res.status, detail: "collapsed"})
-		return true
-	case res.copy != nil && res.copy.Status == 200 && res.copy.MatchesRequest(&ctx.Request, f.key.Lang):
-		s.writeCopy(ctx, res.copy, nil, vOrigin)
-		st.count.count(OutcomeOrigin)
-		var buf [64]byte
-		ctx.Response.Header.SetBytesKV(hCacheStatus, append(buf[:0], "Awning; fwd=uri-miss; collapsed"...))
-		return true
-	}
-	return false
-}
-
-// prepare builds the outbound request into f.
-func (s *Server) prepare(ctx *fasthttp.RequestCtx, snap *snapshot, st *siteState, f *fetch) {
-	o := s.outboundFor(ctx, snap, st)
-	buildOutbound(&f.req, &ctx.Request, &o)
-	// Ask for gzip only, as Varnish does: one stored form serves every
-	// client, and a client without gzip gets it decompressed.
-	f.req.Header.SetBytesKV(hAcceptEncoding, vGzip)
-	if !f.get {
-		f.resp.SkipBody = true
-	}
-}
-
-// runAsync runs f in its own goroutine, owned by the Server (bg).
+// runAsync obtains f's answer in its own goroutine, owned by the Server
+// (bg), and hands f back to the handler, or releases it when the handler
+// stopped waiting. The handoff is deferred, so a panic cannot leave the
+// handler waiting.
 func (s *Server) runAsync(f *fetch) {
 	defer s.bg.Done()
 	defer func() {
 		if v := recover(); v != nil {
-			s.log.Error("origin fetch panicked", "panic", v, "stack", string(debug.Stack()))
+			s.recovered("origin fetch", v)
+			f.failed(errPanicked)
+		}
+		if f.state.CompareAndSwap(fetchRunning, fetchDone) {
+			f.done <- struct{}{}
+			return
+		}
+		releaseFetch(f) // the shopper got a copy; the fetch only refreshed it
+	}()
+	s.obtain(f)
+}
+
+// failed records that f ended in err, whatever it had come to before.
+func (f *fetch) failed(err error) {
+	f.err, f.shared, f.flightErr, f.adm = err, nil, nil, health.Admitted
+	f.exchanged = true
+}
+
+// recovered logs and counts a panic the request path survived.
+func (s *Server) recovered(what string, v any) {
+	s.panics.Add(1)
+	s.log.Error(what+" panicked", "panic", v, "stack", string(debug.Stack()))
+}
+
+// obtain gets f its answer: as the leader of a flight of equal requests,
+// from the flight's leader, or alone.
+func (s *Server) obtain(f *fetch) {
+	if f.collapse {
+		s.flights.joined.Add(1)
+		v, err, _ := s.flights.group.Do(string(f.key.Primary), f.leadFn)
+		s.flights.joined.Add(-1)
+		if f.led || f.follow(v, err) {
+			return
+		}
+		// The flight's answer is not one this request may have (another
+		// variant, or not storable): it asks the origin itself.
+	}
+	s.alone(f)
+}
+
+// lead is a flight's function: f's own exchange, whose result its
+// followers get. It recovers its own panic, so that followers see a failed
+// flight rather than the panic (singleflight hands a panic on to them).
+func (f *fetch) lead() (v any, err error) {
+	f.led = true
+	s := f.srv
+	defer func() {
+		if p := recover(); p != nil {
+			s.recovered("collapsed origin fetch", p)
+			f.failed(errPanicked)
+			v, err = nil, errPanicked
 		}
 	}()
-	s.run(f)
-	if f.state.CompareAndSwap(fetchRunning, fetchDone) {
-		f.done <- struct{}{}
-		return
+	s.alone(f)
+	switch {
+	case f.adm != health.Admitted:
+		return nil, &flightFailure{adm: f.adm}
+	case !f.answered():
+		ff := &flightFailure{}
+		if f.err == nil {
+			ff.status = f.resp.StatusCode()
+		}
+		return nil, ff
+	case f.stored != nil:
+		return f.stored, nil
+	case f.validated != nil:
+		return f.validated, nil
 	}
-	releaseFetch(f) // the shopper got a copy; the fetch only refreshed it
+	s.flights.markSolo(f.key.Primary, s.now()) // not shareable: do not queue on it for a while
+	return nil, nil
 }
 
-// run exchanges f with the origin and keeps its answer when safe; a failed
-// exchange never replaces a good copy. It then tells any followers.
-func (s *Server) run(f *fetch) {
-	st := f.st
-	_, f.err = st.pool.do(&f.req, &f.resp, time.Now().Add(st.timeout), st.health)
-	st.health.Done()
-	ok := f.err == nil && !isFailureStatus(f.resp.StatusCode())
-	if ok && f.get {
+// follow takes a flight's result for f and reports whether it answers f:
+// a failure does (f gets the fallback), and so does a stored copy of f's
+// own variant. Anything else leaves f to ask the origin alone.
+func (f *fetch) follow(v any, err error) bool {
+	if err != nil {
+		f.flightErr = err
+		return true
+	}
+	cp, _ := v.(*cache.Copy)
+	if cp == nil || cp.Status != 200 || !cp.MatchesRequest(&f.req, f.key.Lang) {
+		return false
+	}
+	f.shared = cp
+	return true
+}
+
+// alone asks the origin for f's answer, when health admits it, and keeps
+// the answer when every rule allows.
+func (s *Server) alone(f *fetch) {
+	if adm := f.st.health.Admit(); adm != health.Admitted {
+		f.adm = adm
+		return
+	}
+	s.exchange(f)
+	if f.get && f.answered() {
 		s.keep(f)
 	}
-	if f.fl == nil {
-		return
-	}
-	res := flightResult{copy: f.stored, failed: !ok}
-	if !ok && f.err == nil {
-		res.status = f.resp.StatusCode()
-	}
-	if ok && res.copy == nil && !f.recent {
-		s.flights.markSolo(f.key.Primary, time.Now())
-	}
-	if s.flights.leave(f.key.Primary, f.fl) && ok && f.recent {
-		res.copy = s.cache.Lookup(&f.key, &f.req) // validated moments ago
-	}
-	f.fl.publish(res)
 }
 
-// keep stores f's answer as a copy when every rule allows it.
+// exchange sends f's request to the origin and reads its answer. The
+// caller was admitted by health; exchange ends the admission.
+func (s *Server) exchange(f *fetch) {
+	defer f.st.health.Done()
+	f.exchanged = true
+	_, f.err = f.st.pool.do(&f.req, &f.resp, time.Now().Add(f.st.timeout), f.st.health)
+}
+
+// keep stores f's answer as a copy when every rule allows it; a failed
+// exchange never reaches it, so it never replaces a good copy.
 func (s *Server) keep(f *fetch) {
 	st := f.st
 	if r := st.policy.Check(&f.key, f.path, &f.resp); r != cache.OK {
@@ -291,17 +295,22 @@ func (s *Server) keep(f *fetch) {
 	// The copy found before the fetch says whether the page was validated
 	// lately, without a second look in memory; a newer one stored since
 	// would only be fresher, and Revalidate finds it.
-	var fresh bool
-	if f.had != nil {
-		fresh = f.had.ValidatedWithin(s.now(), s.refresh)
-	} else {
-		fresh = s.cache.Recent(&f.key, &f.req, s.refresh)
-	}
-	if fresh || s.cache.Revalidate(&f.key, &f.req, cache.WireSum(&f.resp)) {
-		f.recent = true
+	now := s.now()
+	if f.had != nil && f.had.ValidatedWithin(now, s.refresh) {
+		f.recent, f.validated = true, f.had
 		return
 	}
-	cp, r := st.policy.Build(&f.key, &f.req, &f.resp, s.now())
+	if f.had == nil {
+		if cp := s.cache.Recent(&f.key, &f.req, s.refresh); cp != nil {
+			f.recent, f.validated = true, cp
+			return
+		}
+	}
+	if cp := s.cache.Revalidate(&f.key, &f.req, cache.WireSum(&f.resp)); cp != nil {
+		f.recent, f.validated = true, cp
+		return
+	}
+	cp, r := st.policy.Build(&f.key, &f.req, &f.resp, now)
 	if r != cache.OK {
 		f.reason = r
 		s.cache.NotStored(r)
@@ -309,53 +318,4 @@ func (s *Server) keep(f *fetch) {
 	}
 	s.cache.Store(&f.key, cp)
 	f.stored = cp
-}
-
-// answer relays f's answer, or serves the fallback when the origin failed.
-func (s *Server) answer(ctx *fasthttp.RequestCtx, st *siteState, f *fetch, cp *cache.Copy) {
-	if f.err == nil && !isFailureStatus(f.resp.StatusCode()) {
-		s.relayFetched(ctx, f)
-		return
-	}
-	why := fallbackWhy{detail: failureReason(f.err)}
-	if f.err == nil {
-		why = fallbackWhy{fwdStatus: f.resp.StatusCode()}
-	}
-	s.serveFallback(ctx, st, &f.key, cp, why)
-}
-
-// relayFetched relays the origin's answer to a GET or HEAD.
-func (s *Server) relayFetched(ctx *fasthttp.RequestCtx, f *fetch) {
-	r := &ctx.Response
-	relay(r, &f.resp)
-	if ctx.IsHead() {
-		r.SkipBody = true
-		r.Header.SetContentLength(f.resp.Header.ContentLength())
-	} else if equalFold(r.Header.ContentEncoding(), "gzip") && !acceptsGzip(ctx) {
-		// Awning asked for gzip; this client did not.
-		if plain, err := r.BodyGunzip(); err == nil {
-			r.Header.DelBytes(hContentEncoding)
-			r.SetBodyRaw(plain)
-		}
-	}
-	r.Header.SetCanonical(hAwningServed, vOrigin)
-	f.st.count.count(OutcomeOrigin)
-	var buf [96]byte
-	cs := append(buf[:0], "Awning; fwd="...)
-	if f.had != nil {
-		cs = append(cs, "stale"...)
-	} else {
-		cs = append(cs, "uri-miss"...)
-	}
-	if f.stored != nil {
-		cs = append(cs, "; stored"...)
-	} else if f.reason != cache.OK {
-		cs = append(cs, "; detail="...)
-		cs = append(cs, f.reason...)
-	}
-	r.Header.SetCanonical(hCacheStatus, cs)
-}
-
-func acceptsGzip(ctx *fasthttp.RequestCtx) bool {
-	return ctx.Request.Header.HasAcceptEncodingBytes(vGzip)
 }

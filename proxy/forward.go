@@ -3,66 +3,122 @@ package proxy
 import (
 	"bytes"
 	"net/netip"
+	"strings"
 
 	"github.com/valyala/fasthttp"
 )
 
-// Header handling toward the origin. Names are matched lower-cased.
+// Header handling toward the origin, by class.
 const (
 	hdrKeep = iota
 	// hdrHop: hop-by-hop (RFC 9110 §7.6.1) or framing that fasthttp redoes
 	// for the outbound request; never forwarded.
 	hdrHop
 	// hdrNever: headers that would let a shopper change the page an origin
-	// renders without changing the cache key (X-Original-URL and friends
-	// rewrite the path on IIS, Symfony and Laravel; method overrides turn a
-	// GET into something else), or that Awning sets itself.
+	// renders without changing its cache key, or that Awning sets itself.
 	hdrNever
 	// hdrUntrusted: client address and scheme claims, believed only from
 	// config trusted_proxies.
 	hdrUntrusted
 )
 
-var requestHeaderClass = map[string]uint8{
-	"connection":          hdrHop,
-	"keep-alive":          hdrHop,
-	"proxy-connection":    hdrHop,
-	"proxy-authenticate":  hdrHop,
-	"proxy-authorization": hdrHop,
-	"te":                  hdrHop,
-	"trailer":             hdrHop,
-	"transfer-encoding":   hdrHop,
-	"upgrade":             hdrHop,
-	"expect":              hdrHop, // Awning has already read the whole body
-	"host":                hdrHop,
-	"content-length":      hdrHop,
+// headerRule is one row of the request header table.
+type headerRule struct {
+	name  string // normalised; "x-forwarded-*" stands for every name it starts
+	class uint8
+	why   string
+}
 
-	"x-original-url":         hdrNever,
-	"x-rewrite-url":          hdrNever,
-	"x-original-host":        hdrNever,
-	"x-http-method-override": hdrNever,
-	"x-http-method":          hdrNever,
-	"x-method-override":      hdrNever,
-	"x-forwarded-host":       hdrNever,
-	"x-forwarded-server":     hdrNever,
-	"x-forwarded-port":       hdrNever,
-	"x-forwarded-prefix":     hdrNever,
-	"x-real-ip":              hdrNever,
-	"awning-served":          hdrNever,
+// requestHeaderRules is the one table of request headers Awning does not
+// pass on as a client sent them, by normalised name (lower case, "_" read
+// as "-"). Names with "_" are dropped before the table is read: nginx drops
+// them by default, and origins that read headers through CGI variables
+// (PHP's $_SERVER) cannot tell X_Forwarded_Host from X-Forwarded-Host, so
+// an underscore spelling would slip past every rule here. docs/caching.md
+// lists the same table (TestHeaderTableDocumented holds them equal).
+var requestHeaderRules = []headerRule{
+	{"connection", hdrHop, "hop-by-hop"},
+	{"keep-alive", hdrHop, "hop-by-hop"},
+	{"proxy-connection", hdrHop, "hop-by-hop"},
+	{"proxy-authenticate", hdrHop, "hop-by-hop"},
+	{"proxy-authorization", hdrHop, "hop-by-hop"},
+	{"te", hdrHop, "hop-by-hop"},
+	{"trailer", hdrHop, "hop-by-hop"},
+	{"transfer-encoding", hdrHop, "framing: Awning reads the whole body and frames its own request"},
+	{"upgrade", hdrHop, "hop-by-hop"},
+	{"expect", hdrHop, "Awning has already read the whole body"},
+	{"host", hdrHop, "Awning sends the site's canonical host (or origin.host_header)"},
+	{"content-length", hdrHop, "framing: Awning frames its own request"},
 
-	"x-forwarded-for":     hdrUntrusted,
-	"x-forwarded-proto":   hdrUntrusted,
-	"x-forwarded-scheme":  hdrUntrusted,
-	"x-forwarded-ssl":     hdrUntrusted,
-	"front-end-https":     hdrUntrusted,
-	"x-url-scheme":        hdrUntrusted,
-	"forwarded":           hdrUntrusted,
-	"x-client-ip":         hdrUntrusted,
-	"true-client-ip":      hdrUntrusted,
-	"cf-connecting-ip":    hdrUntrusted,
-	"fastly-client-ip":    hdrUntrusted,
-	"x-cluster-client-ip": hdrUntrusted,
-	"client-ip":           hdrUntrusted,
+	{"x-forwarded-for", hdrUntrusted, "client address: Awning appends the peer"},
+	{"x-forwarded-proto", hdrUntrusted, "scheme: Awning sets its own"},
+	{"x-forwarded-scheme", hdrUntrusted, "scheme"},
+	{"x-forwarded-ssl", hdrUntrusted, "scheme"},
+	{"front-end-https", hdrUntrusted, "scheme"},
+	{"x-url-scheme", hdrUntrusted, "scheme"},
+	{"forwarded", hdrUntrusted, "client address, scheme and host (RFC 7239)"},
+	{"x-client-ip", hdrUntrusted, "client address"},
+	{"true-client-ip", hdrUntrusted, "client address"},
+	{"cf-connecting-ip", hdrUntrusted, "client address"},
+	{"fastly-client-ip", hdrUntrusted, "client address"},
+	{"x-cluster-client-ip", hdrUntrusted, "client address"},
+	{"client-ip", hdrUntrusted, "client address"},
+
+	{"x-forwarded-*", hdrNever, "host, port, prefix, server: Awning sets X-Forwarded-Host itself; the rest rewrite URLs in pages"},
+	{"x-real-ip", hdrNever, "Awning sets its own"},
+	{"x-host", hdrNever, "read as the host by some frameworks"},
+	{"x-http-host-override", hdrNever, "read as the host by some frameworks"},
+	{"x-original-*", hdrNever, "X-Original-URL and -Host rewrite the request on IIS, Symfony and Laravel"},
+	{"x-rewrite-*", hdrNever, "X-Rewrite-URL rewrites the path on IIS and Symfony"},
+	{"x-http-method-override", hdrNever, "turns a GET into another method"},
+	{"x-http-method", hdrNever, "turns a GET into another method"},
+	{"x-method-override", hdrNever, "turns a GET into another method"},
+	{"x-middleware-*", hdrNever, "Next.js internals: x-middleware-subrequest skips middleware (CVE-2025-29927)"},
+	{"x-invoke-*", hdrNever, "Next.js internal routing"},
+	{"x-now-route-matches", hdrNever, "Next.js internal routing (CVE-2024-46982)"},
+	{"x-envoy-*", hdrNever, "Envoy's internal routing headers"},
+	{"awning-served", hdrNever, "Awning's own"},
+}
+
+// requestHeaderClass and requestHeaderPrefixes are requestHeaderRules
+// prepared for lookups.
+var requestHeaderClass, requestHeaderPrefixes = func() (map[string]uint8, []headerRule) {
+	exact := map[string]uint8{}
+	var prefixes []headerRule
+	for _, r := range requestHeaderRules {
+		if p, ok := strings.CutSuffix(r.name, "*"); ok {
+			prefixes = append(prefixes, headerRule{name: p, class: r.class})
+			continue
+		}
+		exact[r.name] = r.class
+	}
+	return exact, prefixes
+}()
+
+// classifyRequest returns the class of a request header name: hdrNever
+// for any name with "_", else its row in requestHeaderRules (an exact name
+// before a prefix), else hdrKeep. It does not allocate.
+func classifyRequest(name []byte) uint8 {
+	if bytes.IndexByte(name, '_') >= 0 {
+		return hdrNever
+	}
+	var buf [64]byte
+	n := min(len(name), len(buf))
+	for i, c := range name[:n] {
+		buf[i] = lower(c)
+	}
+	key := buf[:n]
+	if len(name) <= len(buf) {
+		if c, ok := requestHeaderClass[string(key)]; ok {
+			return c
+		}
+	}
+	for _, p := range requestHeaderPrefixes {
+		if len(key) > len(p.name) && string(key[:len(p.name)]) == p.name {
+			return p.class
+		}
+	}
+	return hdrKeep
 }
 
 // responseHopHeaders are removed from origin answers before they reach the
@@ -149,7 +205,7 @@ func buildOutbound(out *fasthttp.Request, in *fasthttp.Request, o *outbound) {
 	conn := in.Header.Peek("Connection")
 	var xff, proto []byte
 	for k, v := range in.Header.All() {
-		switch classify(requestHeaderClass, k) {
+		switch classifyRequest(k) {
 		case hdrHop, hdrNever:
 			continue
 		case hdrUntrusted:
@@ -190,7 +246,11 @@ func buildOutbound(out *fasthttp.Request, in *fasthttp.Request, o *outbound) {
 
 	out.Header.DelCookieBytes(bypassCookieName) // Awning's own; the origin has no use for it
 
-	if body := in.Body(); len(body) > 0 {
+	// A GET or HEAD never carries its body on: an origin that ignores it
+	// would read it as the next request on a pooled connection (CL.0
+	// desync), and one that reads it would answer a page its URL does not
+	// name. (The framing guard refuses such requests; this holds anyway.)
+	if body := in.Body(); len(body) > 0 && !in.Header.IsGet() && !in.Header.IsHead() {
 		out.SetBodyRaw(body) // in outlives out: both are released when the handler returns
 	}
 }
@@ -214,4 +274,20 @@ func relay(dst *fasthttp.Response, src *fasthttp.Response) {
 	}
 	body := src.SwapBody(nil)
 	src.SwapBody(dst.SwapBody(body)) // hand dst's old buffer to src, which goes back to its pool
+}
+
+// outboundFor collects what buildOutbound needs from the shopper's request.
+func (s *Server) outboundFor(ctx *fasthttp.RequestCtx, snap *snapshot, st *siteState) outbound {
+	o := outbound{peer: peerAddr(ctx), tls: ctx.IsTLS()}
+	o.fwdHost = st.canonicalHost(ctx.Host())
+	o.host = o.fwdHost
+	if st.hostHeader != nil {
+		o.host = st.hostHeader
+	}
+	o.trusted = snap.trusted.contains(o.peer)
+	o.client = o.peer
+	if o.trusted {
+		o.client = clientAddr(o.peer, ctx.Request.Header.Peek("X-Forwarded-For"), snap.trusted)
+	}
+	return o
 }

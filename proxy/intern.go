@@ -75,7 +75,8 @@ func (in *interner) keyPolicy(site string, c *config.Cache, languages []string) 
 	k := strings.Join(languages, ",")
 	base, ok := in.keys[k]
 	if !ok {
-		base = cache.NewKeyPolicy(site, c.IgnoreQuery, c.PrivateCookies, languages)
+		base = cache.NewKeyPolicy(cache.KeyConfig{Site: site, IgnoreQuery: c.IgnoreQuery,
+			AnonymousCookies: c.AnonymousCookies.Names, Languages: languages})
 		in.keys[k] = base
 		return base
 	}

@@ -33,59 +33,60 @@ func (s *Server) newWarmer(st *siteState) *warm.Warmer {
 		Fetch: func(ctx context.Context, path string) ([]byte, error) {
 			return s.fetchSitemap(ctx, st, path)
 		},
-		Warm: func(ctx context.Context, path string, fresh time.Duration) warm.Outcome {
-			return s.warmPage(st, path, fresh)
+		Warm: func(ctx context.Context, host, path string, fresh time.Duration) warm.Outcome {
+			return s.warmPage(st, host, path, fresh)
 		},
 		Log: s.log,
 	})
 }
 
-// prepareWarm fills req as a shopper without cookies would send it, then as
-// Awning forwards it.
-func (s *Server) prepareWarm(st *siteState, req *fasthttp.Request, path string) {
+// prepareWarm fills req as a shopper without cookies would send it for
+// host and path, then as Awning forwards it.
+func (s *Server) prepareWarm(st *siteState, req *fasthttp.Request, host []byte, path string) {
 	req.Header.SetMethod(fasthttp.MethodGet)
 	req.SetRequestURI(path)
-	req.Header.SetHostBytes(st.hostBytes[0])
+	req.Header.SetHostBytes(host)
 	req.Header.SetBytesKV(hAccept, warmAccept)
 	req.Header.Set("Accept-Language", st.site.Config.Page.Languages[0])
 	req.Header.SetUserAgentBytes(warmUserAgent)
 }
 
-func (s *Server) forwardWarm(st *siteState, req *fasthttp.Request) {
+func (s *Server) forwardWarm(st *siteState, req *fasthttp.Request, host []byte) {
 	if st.hostHeader != nil {
 		req.Header.SetHostBytes(st.hostHeader)
 	}
 	req.UseHostHeader = true
 	req.Header.SetBytesKV(hAcceptEncoding, vGzip)
-	req.Header.SetBytesKV(hXForwardedHost, st.hostBytes[0])
+	req.Header.SetBytesKV(hXForwardedHost, host)
 	req.Header.SetBytesKV(hXForwardedProto, s.snap.Load().shopperScheme)
 }
 
 // warmPage fetches one page and keeps it, unless it has a copy younger than
-// fresh or the site is down or busy (shoppers first).
-func (s *Server) warmPage(st *siteState, path string, fresh time.Duration) warm.Outcome {
+// fresh or the site is down or busy (shoppers first). host is one of the
+// site's hosts, as the sitemap names it.
+func (s *Server) warmPage(st *siteState, host, path string, fresh time.Duration) warm.Outcome {
 	if !st.health.Open() {
 		return warm.Skipped
 	}
-	f := acquireFetch()
+	f := s.acquireFetch(st)
 	defer releaseFetch(f)
-	f.st, f.get = st, true
-	s.prepareWarm(st, &f.req, path)
+	f.get, f.gzip = true, true
+	hb := st.canonicalHost([]byte(host))
+	s.prepareWarm(st, &f.req, hb, path)
 	f.key = st.keys.Build(f.keyBuf, &f.req)
 	f.path = append(f.path, f.req.URI().Path()...)
 	if !f.key.Storable() {
 		return warm.NotKept
 	}
-	if s.cache.Recent(&f.key, &f.req, fresh) {
+	if s.cache.Recent(&f.key, &f.req, fresh) != nil {
 		return warm.Fresh
 	}
-	if st.health.Admit() != health.Admitted {
-		return warm.Skipped
-	}
-	s.forwardWarm(st, &f.req)
-	s.run(f)
+	s.forwardWarm(st, &f.req, hb)
+	s.alone(f)
 	switch {
-	case f.err != nil || isFailureStatus(f.resp.StatusCode()):
+	case f.adm != health.Admitted:
+		return warm.Skipped
+	case !f.answered():
 		return warm.Failed
 	case f.stored != nil:
 		return warm.Stored
@@ -105,8 +106,8 @@ func (s *Server) fetchSitemap(ctx context.Context, st *siteState, path string) (
 	resp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
 	defer fasthttp.ReleaseResponse(resp)
-	s.prepareWarm(st, req, path)
-	s.forwardWarm(st, req)
+	s.prepareWarm(st, req, st.hostBytes[0], path)
+	s.forwardWarm(st, req, st.hostBytes[0])
 	deadline := time.Now().Add(st.timeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d

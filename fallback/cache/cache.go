@@ -143,31 +143,33 @@ func (c *Cache) LookupRemote(ctx context.Context, k *Key, req *fasthttp.Request)
 	return found
 }
 
-// Recent reports whether the request's copy in memory was validated within
-// d: a busy page is then not stored again, which bounds the cost of keeping
-// copies to one store per page per d, however many shoppers ask.
-func (c *Cache) Recent(k *Key, req *fasthttp.Request, d time.Duration) bool {
+// Recent returns the request's copy in memory when it was validated within
+// d, else nil: a busy page is then not stored again, which bounds the cost
+// of keeping copies to one store per page per d, however many shoppers ask.
+func (c *Cache) Recent(k *Key, req *fasthttp.Request, d time.Duration) *Copy {
 	now := c.now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	_, v := c.mem.variant(k, req)
-	return v != nil && v.ValidatedWithin(now, d)
+	if _, v := c.mem.variant(k, req); v != nil && v.ValidatedWithin(now, d) {
+		return v
+	}
+	return nil
 }
 
 // Revalidate marks the copy for req validated when the origin's answer,
-// identified by WireSum, is the one the copy was built from, and reports
-// whether it did. It spares Build's work for the page that did not change,
-// which is most refreshes.
-func (c *Cache) Revalidate(k *Key, req *fasthttp.Request, wireSum uint64) bool {
+// identified by WireSum, is the one the copy was built from, and returns
+// it; nil when the answer is new. It spares Build's work for the page that
+// did not change, which is most refreshes.
+func (c *Cache) Revalidate(k *Key, req *fasthttp.Request, wireSum uint64) *Copy {
 	now := c.now()
 	c.mu.Lock()
 	e, v := c.mem.variant(k, req)
 	if v == nil || v.wireSum.Load() != wireSum {
 		c.mu.Unlock()
-		return false
+		return nil
 	}
 	c.unchangedLocked(k, e, v, now) // unlocks c.mu
-	return true
+	return v
 }
 
 // unchangedLocked marks v, a variant of e, validated at now, and rewrites
@@ -233,9 +235,12 @@ type Stats struct {
 	Entries, Bytes, MaxBytes                          int64
 	Hits, Misses, Expired, Evicted, Stored, Unchanged uint64
 	NotStored                                         map[Reason]uint64
-	Shared, RedisHealthy                              bool
-	RedisWrites, RedisWriteErrors, RedisDropped       uint64
-	RedisReads, RedisHits, RedisReadErrors            uint64
+	// RedisHealthy: Redis answers, and the writer loop runs (it is not
+	// waiting to restart after a panic, which RedisWriterPanics counts).
+	Shared, RedisHealthy                        bool
+	RedisWrites, RedisWriteErrors, RedisDropped uint64
+	RedisReads, RedisHits, RedisReadErrors      uint64
+	RedisWriterPanics                           uint64
 }
 
 // Stats returns a snapshot of the counters.
@@ -251,7 +256,8 @@ func (c *Cache) Stats() Stats {
 		return true
 	})
 	if r := c.remote; r != nil {
-		s.Shared, s.RedisHealthy = true, r.healthy.Load()
+		s.Shared, s.RedisHealthy = true, r.healthy.Load() && r.writer.Healthy()
+		s.RedisWriterPanics = r.writer.Panics()
 		s.RedisWrites, s.RedisWriteErrors, s.RedisDropped = r.writes.Load(), r.writeErrors.Load(), r.dropped.Load()
 		s.RedisReads, s.RedisHits, s.RedisReadErrors = r.reads.Load(), r.readHits.Load(), r.readErrors.Load()
 	}

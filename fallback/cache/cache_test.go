@@ -3,6 +3,7 @@ package cache
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +15,7 @@ import (
 )
 
 func keys() *KeyPolicy {
-	return NewKeyPolicy("shop", config.DefaultIgnoreQuery, config.DefaultPrivateCookies, []string{"nl", "en"})
+	return NewKeyPolicy(KeyConfig{Site: "shop", IgnoreQuery: config.DefaultIgnoreQuery, AnonymousCookies: config.DefaultAnonymousCookies, Languages: []string{"nl", "en"}})
 }
 
 func request(uri string, header ...string) *fasthttp.Request {
@@ -36,24 +37,36 @@ func TestKeyBuild(t *testing.T) {
 		lang     string
 		storable bool
 	}{
-		{"plain", request("/product/1"), "shop\x00/product/1", "", true},
-		{"sorted query", request("/search?q=brood&page=2&a=1"), "shop\x00/search?a=1&page=2&q=brood", "", true},
-		{"repeated names keep their order", request("/f?c=2&b=1&c=1"), "shop\x00/f?b=1&c=2&c=1", "", true},
-		{"tracking dropped", request("/product/1?utm_source=x&gclid=y"), "shop\x00/product/1", "", false},
-		{"tracking among others", request("/p?fbclid=z&color=red"), "shop\x00/p?color=red", "", false},
-		{"empty params", request("/p?&&a=1&"), "shop\x00/p?a=1", "", true},
-		{"session cookie", request("/p", "Cookie", "consent=1; PHPSESSID=abc"), "shop\x00/p", "", false},
-		{"cart cookie glob", request("/p", "Cookie", "cart_items=3"), "shop\x00/p", "", false},
-		{"harmless cookie", request("/p", "Cookie", "consent=1; _ga=GA1"), "shop\x00/p", "", true},
-		{"authorization", request("/p", "Authorization", "Basic Zm9vOmJhcg=="), "shop\x00/p", "", false},
-		{"dot segment", request("/a/../p"), "shop\x00/a/../p", "", false},
-		{"encoded slash", request("/a%2Fp"), "shop\x00/a%2Fp", "", false},
-		{"double slash", request("//p"), "shop\x00//p", "", false},
-		{"encoded dot", request("/a/%2e%2e/p"), "shop\x00/a/%2e%2e/p", "", false},
-		{"encoded letters are fine", request("/caf%C3%A9"), "shop\x00/caf%C3%A9", "", true},
-		{"language", request("/p", "Accept-Language", "de-DE,en-GB;q=0.8,nl;q=0.5"), "shop\x00/p", "en", true},
-		{"language wildcard", request("/p", "Accept-Language", "fr, *;q=0.1"), "shop\x00/p", "nl", true},
-		{"language garbage", request("/p", "Accept-Language", ";;;q=x,,"), "shop\x00/p", "", true},
+		{"plain", request("/product/1"), "shop\x00shop.example\x00/product/1", "", true},
+		{"sorted query", request("/search?q=brood&page=2&a=1"), "shop\x00shop.example\x00/search?a=1&page=2&q=brood", "", true},
+		{"repeated names keep their order", request("/f?c=2&b=1&c=1"), "shop\x00shop.example\x00/f?b=1&c=2&c=1", "", true},
+		{"tracking dropped", request("/product/1?utm_source=x&gclid=y"), "shop\x00shop.example\x00/product/1", "", false},
+		{"tracking among others", request("/p?fbclid=z&color=red"), "shop\x00shop.example\x00/p?color=red", "", false},
+		{"empty params", request("/p?&&a=1&"), "shop\x00shop.example\x00/p?a=1", "", true},
+		{"session cookie", request("/p", "Cookie", "_ga=GA1; PHPSESSID=abc"), "shop\x00shop.example\x00/p", "", false},
+		{"unknown session cookie", request("/p", "Cookie", "JSESSIONID=abc"), "shop\x00shop.example\x00/p", "", false},
+		{"any cookie not on the list", request("/p", "Cookie", "theme=dark"), "shop\x00shop.example\x00/p", "", false},
+		{"comma-separated session", request("/p", "Cookie", "_ga=GA1, PHPSESSID=abc"), "shop\x00shop.example\x00/p", "", false},
+		{"comma in a name", request("/p", "Cookie", "_gid, PHPSESSID=abc"), "shop\x00shop.example\x00/p", "", false},
+		{"valueless name before a comma", request("/p", "Cookie", "PHPSESSID, _ga=GA1"), "shop\x00shop.example\x00/p", "", true},
+		{"commas inside a consent value", request("/p", "Cookie", "cookieyes-consent=consentid:abc,consent:yes,action:yes"), "shop\x00shop.example\x00/p", "", true},
+		{"a value with =", request("/p", "Cookie", "OptanonConsent=isGpcEnabled=0&groups=C0001%3A1; _ga=GA1.2"), "shop\x00shop.example\x00/p", "", true},
+		{"a session after commas in a value", request("/p", "Cookie", "cookieyes-consent=consent:yes,PHPSESSID=abc"), "shop\x00shop.example\x00/p", "", false},
+		{"nameless cookie", request("/p", "Cookie", "PHPSESSID"), "shop\x00shop.example\x00/p", "", false},
+		{"nameless analytics cookie", request("/p", "Cookie", "_ga"), "shop\x00shop.example\x00/p", "", true},
+		{"analytics and consent cookies", request("/p", "Cookie", "_ga=GA1.2.3; _ga_ABC123=GS1; CookieConsent=yes, _fbp=fb.1"), "shop\x00shop.example\x00/p", "", true},
+		{"empty cookie header", request("/p", "Cookie", ""), "shop\x00shop.example\x00/p", "", true},
+		{"host in canonical form", request("/p", "Host", "SHOP.Example.:8443"), "shop\x00shop.example\x00/p", "", true},
+		{"another host of the site", request("/p", "Host", "www.shop.example"), "shop\x00www.shop.example\x00/p", "", true},
+		{"authorization", request("/p", "Authorization", "Basic Zm9vOmJhcg=="), "shop\x00shop.example\x00/p", "", false},
+		{"dot segment", request("/a/../p"), "shop\x00shop.example\x00/a/../p", "", false},
+		{"encoded slash", request("/a%2Fp"), "shop\x00shop.example\x00/a%2Fp", "", false},
+		{"double slash", request("//p"), "shop\x00shop.example\x00//p", "", false},
+		{"encoded dot", request("/a/%2e%2e/p"), "shop\x00shop.example\x00/a/%2e%2e/p", "", false},
+		{"encoded letters are fine", request("/caf%C3%A9"), "shop\x00shop.example\x00/caf%C3%A9", "", true},
+		{"language", request("/p", "Accept-Language", "de-DE,en-GB;q=0.8,nl;q=0.5"), "shop\x00shop.example\x00/p", "en", true},
+		{"language wildcard", request("/p", "Accept-Language", "fr, *;q=0.1"), "shop\x00shop.example\x00/p", "nl", true},
+		{"language garbage", request("/p", "Accept-Language", ";;;q=x,,"), "shop\x00shop.example\x00/p", "", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -70,11 +83,16 @@ func TestKeyBuild(t *testing.T) {
 	if k := p.Build(nil, request("/p?"+many.String())); !k.Overlong || k.Storable() {
 		t.Error("40 parameters: want overlong, not storable")
 	}
+	fat := request("/p")
+	fat.SetBodyString("x=CANARY")
+	if k := p.Build(nil, fat); !k.Body || k.Storable() {
+		t.Error("a GET with a body: want Body, not storable")
+	}
 }
 
 func TestKeyBuildDoesNotAllocate(t *testing.T) {
 	p := keys()
-	req := request("/search?q=brood&utm_source=mail&page=2", "Cookie", "consent=1", "Accept-Language", "nl-NL,nl;q=0.9")
+	req := request("/search?q=brood&utm_source=mail&page=2", "Cookie", "_ga=GA1.2.3; CookieConsent=yes, _fbp=1", "Accept-Language", "nl-NL,nl;q=0.9")
 	buf := make([]byte, 0, 256)
 	if n := testing.AllocsPerRun(100, func() { p.Build(buf, req) }); n != 0 {
 		t.Errorf("Build allocates %v times; want 0", n)
@@ -136,6 +154,7 @@ func TestPolicyRules(t *testing.T) {
 		{"personal request", keys().Build(nil, request("/p", "Cookie", "PHPSESSID=1")), "/p", response(200, "text/html", page), PersonalRequest},
 		{"tracking request", keys().Build(nil, request("/p?utm_source=x")), "/p", response(200, "text/html", page), TrackingParam},
 		{"unclean path", keys().Build(nil, request("/a/../p")), "/p", response(200, "text/html", page), UncleanPath},
+		{"request with a body", Key{Body: true}, "/p", response(200, "text/html", page), RequestBody},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -325,7 +344,7 @@ func TestRevalidateByWireSum(t *testing.T) {
 	c.Store(&k, first)
 
 	clk = clk.Add(time.Minute)
-	if !c.Revalidate(&k, nl, WireSum(answer(page))) {
+	if c.Revalidate(&k, nl, WireSum(answer(page))) != first {
 		t.Fatal("the same answer did not revalidate the copy")
 	}
 	if got := c.Lookup(&k, nl); got != first || !got.Validated().Equal(clk) {
@@ -343,13 +362,13 @@ func TestRevalidateByWireSum(t *testing.T) {
 		"vary":     response(200, "text/html", page, "Vary", "Accept-Language, Accept"),
 	}
 	for name, resp := range changed {
-		if c.Revalidate(&k, nl, WireSum(resp)) {
+		if c.Revalidate(&k, nl, WireSum(resp)) != nil {
 			t.Errorf("a different %s revalidated the copy", name)
 		}
 	}
 	en := request("/p", "Accept-Language", "en")
 	ken := keys().Build(nil, en)
-	if c.Revalidate(&ken, en, WireSum(answer(page))) {
+	if c.Revalidate(&ken, en, WireSum(answer(page))) != nil {
 		t.Error("the nl copy was revalidated for an en request")
 	}
 
@@ -359,12 +378,12 @@ func TestRevalidateByWireSum(t *testing.T) {
 	}
 	c2 := New(Config{Memory: 1 << 20, Now: func() time.Time { return clk }})
 	c2.Store(&k, decoded[0])
-	if c2.Revalidate(&k, nl, WireSum(answer(page))) {
+	if c2.Revalidate(&k, nl, WireSum(answer(page))) != nil {
 		t.Error("a copy from Redis revalidated by a wire sum it never had")
 	}
 	again, _ := p.Build(&k, nl, answer(page), clk)
 	c2.Store(&k, again) // unchanged content: the copy in place learns the wire sum
-	if !c2.Revalidate(&k, nl, WireSum(answer(page))) || c2.Lookup(&k, nl) != decoded[0] {
+	if c2.Revalidate(&k, nl, WireSum(answer(page))) == nil || c2.Lookup(&k, nl) != decoded[0] {
 		t.Error("after an unchanged Store, the same answer did not revalidate the copy in place")
 	}
 }
@@ -502,4 +521,44 @@ func TestRedisTier(t *testing.T) {
 	cp3, _ := p.Build(&k3, req3, response(200, "text/html", page+"3"), time.Now())
 	a.Store(&k3, cp3)
 	testkit.WaitFor(t, 15*time.Second, "writes to resume", func() bool { return b.LookupRemote(ctx, &k3, req3) != nil })
+}
+
+// TestRedisWriterSurvivesPanic: a write that panics (here a nil copy, which
+// no caller queues; any bug in encoding would do the same) is logged, the
+// tier reports itself unhealthy while the writer waits to restart, and the
+// writer then writes again.
+func TestRedisWriterSurvivesPanic(t *testing.T) {
+	r := testkit.StartRedis(t)
+	client, err := state.OpenRedis(r.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	var logs testkit.Buffer
+	c := New(Config{Memory: 1 << 20, Redis: client, Retention: time.Hour, RedisRefresh: time.Minute,
+		Log: slog.New(slog.NewTextHandler(&logs, nil))})
+	c.Start()
+	t.Cleanup(c.Close)
+	c.remote.put([]byte("shop\x00shop.example\x00/bug"), []*Copy{nil}, time.Hour, time.Now())
+	sawDown := false
+	testkit.WaitFor(t, 10*time.Second, "the writer's panic", func() bool {
+		st := c.Stats()
+		sawDown = sawDown || (st.RedisWriterPanics == 1 && !st.RedisHealthy)
+		return st.RedisWriterPanics == 1
+	})
+	if !sawDown {
+		t.Error("the tier reported healthy while its writer waited to restart")
+	}
+	if !strings.Contains(logs.String(), "panicked") || !strings.Contains(logs.String(), "redis copy writer") {
+		t.Errorf("the panic was not logged: %s", logs.String())
+	}
+	p := policy()
+	req := request("/p")
+	k := keys().Build(nil, req)
+	cp, _ := p.Build(&k, req, response(200, "text/html", page), time.Now())
+	c.Store(&k, cp)
+	testkit.WaitFor(t, 10*time.Second, "the restarted writer to write", func() bool { return c.Stats().RedisWrites == 1 })
+	if st := c.Stats(); !st.RedisHealthy {
+		t.Errorf("after the restart: %+v; want healthy", st)
+	}
 }

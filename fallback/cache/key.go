@@ -5,6 +5,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/awningproxy/awning/sites"
 	"github.com/valyala/fasthttp"
 )
 
@@ -15,19 +16,32 @@ type KeyPolicy struct {
 	ignoreExact  map[string]bool
 	ignorePrefix []string // "utm_*" as "utm_"
 	ignoreGlobs  []string // anything else, matched with path.Match
-	cookieExact  map[string]bool
-	cookiePrefix []string
-	cookieGlobs  []string
+	anonExact    map[string]bool
+	anonPrefix   []string
+	anonGlobs    []string
 	languages    []string
 }
 
-// NewKeyPolicy returns the key policy of site: ignore are the query
-// parameters left out of keys, private the cookies that make a request
-// personal (both path.Match globs), languages the site's page languages.
-func NewKeyPolicy(site string, ignore, private, languages []string) *KeyPolicy {
-	p := &KeyPolicy{site: []byte(site), ignoreExact: map[string]bool{}, cookieExact: map[string]bool{}, languages: languages}
-	p.ignorePrefix, p.ignoreGlobs = splitGlobs(ignore, p.ignoreExact)
-	p.cookiePrefix, p.cookieGlobs = splitGlobs(private, p.cookieExact)
+// KeyConfig is what a site's keys are built from.
+type KeyConfig struct {
+	// Site is the site's name, the first part of every key.
+	Site string
+	// IgnoreQuery are globs (path.Match) of the query parameters left out
+	// of keys: tracking parameters.
+	IgnoreQuery []string
+	// AnonymousCookies are globs of the only cookie names a request may
+	// carry and still be anonymous: cookies that cannot personalise a page
+	// (analytics, consent). Any other cookie makes the request personal.
+	AnonymousCookies []string
+	// Languages are the site's page languages, its main one first.
+	Languages []string
+}
+
+// NewKeyPolicy returns the key policy of a site.
+func NewKeyPolicy(cfg KeyConfig) *KeyPolicy {
+	p := &KeyPolicy{site: []byte(cfg.Site), ignoreExact: map[string]bool{}, anonExact: map[string]bool{}, languages: cfg.Languages}
+	p.ignorePrefix, p.ignoreGlobs = splitGlobs(cfg.IgnoreQuery, p.ignoreExact)
+	p.anonPrefix, p.anonGlobs = splitGlobs(cfg.AnonymousCookies, p.anonExact)
 	return p
 }
 
@@ -75,15 +89,15 @@ func matchGlobs(name []byte, exact map[string]bool, prefixes, general []string) 
 
 // Key is a request's cache key and what it says about storing.
 type Key struct {
-	// Primary is site, path and normalized query: what every variant of a
-	// page shares. It aliases the buffer given to Build.
+	// Primary is site, canonical host, path and normalized query: what
+	// every variant of a page shares. It aliases the buffer given to Build.
 	Primary []byte
 	// Lang is the site language that best matches Accept-Language, used
 	// for answers that Vary on it.
 	Lang string
-	// Personal: the request carries Authorization or a private cookie. Its
-	// answer is never stored and never shared with another request; it may
-	// be served a public copy.
+	// Personal: the request carries Authorization, or a cookie that is not
+	// on the site's anonymous list. Its answer is never stored and never
+	// shared with another request; it may be served an anonymous copy.
 	Personal bool
 	// Tracking: a dropped (ignore_query) parameter was present. The origin
 	// got it and may have reflected it, so the answer is not stored; the
@@ -95,15 +109,20 @@ type Key struct {
 	Unclean bool
 	// Overlong: too many query parameters to normalize; not stored.
 	Overlong bool
+	// Body: the request carries a body (a "fat" GET). Awning does not
+	// forward it, but an answer to a request that tried to say more than
+	// its URL is not kept for everyone.
+	Body bool
 	// Bypass: the request passed maintenance (an allowed address or the
 	// bypass cookie); it sees a shop closed to others, so its answer is
 	// never stored or shared. Set by the caller.
 	Bypass bool
 }
 
-// Storable reports whether the key allows keeping the answer.
+// Storable reports whether the key allows keeping the answer. Only
+// requests with a storable key share an origin request (collapsing).
 func (k *Key) Storable() bool {
-	return !k.Personal && !k.Tracking && !k.Unclean && !k.Overlong && !k.Bypass
+	return !k.Personal && !k.Tracking && !k.Unclean && !k.Overlong && !k.Body && !k.Bypass
 }
 
 // maxParams bounds the query parameters a key normalizes without
@@ -121,6 +140,8 @@ func (p *KeyPolicy) Build(buf []byte, req *fasthttp.Request) Key {
 	k := Key{Primary: buf[:0]}
 	k.Primary = append(k.Primary, p.site...)
 	k.Primary = append(k.Primary, 0)
+	k.Primary = appendHost(k.Primary, req.Host())
+	k.Primary = append(k.Primary, 0)
 
 	uri := req.Header.RequestURI()
 	if len(uri) > 0 && uri[0] != '/' {
@@ -132,17 +153,85 @@ func (p *KeyPolicy) Build(buf []byte, req *fasthttp.Request) Key {
 	k.Primary = append(k.Primary, rawPath...)
 	k.Primary, k.Tracking, k.Overlong = p.appendQuery(k.Primary, rawQuery)
 
-	if len(req.Header.PeekBytes(hAuthorization)) > 0 {
-		k.Personal = true
-	}
-	for name := range req.Header.Cookies() {
-		if matchGlobs(name, p.cookieExact, p.cookiePrefix, p.cookieGlobs) {
-			k.Personal = true
-			break
-		}
-	}
+	k.Personal = p.personal(req)
+	k.Body = hasBody(req)
 	k.Lang = p.negotiate(req.Header.PeekBytes(hAcceptLanguage))
 	return k
+}
+
+// appendHost appends the canonical form of the request's host, the form
+// routing matched. Every key names its host: one host of a site may
+// redirect to another (www to the apex), and a copy of that redirect must
+// never answer for the other host.
+func appendHost(dst, host []byte) []byte {
+	start := len(dst)
+	dst, ok := sites.AppendCanonical(dst, host)
+	if !ok {
+		return append(dst[:start], '?') // no usable host: a key of its own
+	}
+	return dst
+}
+
+// personal reports whether req carries credentials or a cookie that is
+// not known to be anonymous. Cookies are read as origins read them: PHP
+// and others split the Cookie header at commas as well as semicolons, so
+// "theme=dark, PHPSESSID=1" carries a session.
+func (p *KeyPolicy) personal(req *fasthttp.Request) bool {
+	if len(req.Header.PeekBytes(hAuthorization)) > 0 {
+		return true
+	}
+	for name, value := range req.Header.Cookies() {
+		if !p.anonymousCookie(name, value) {
+			return true
+		}
+	}
+	return false
+}
+
+// anonymousCookie reports whether a cookie as fasthttp parsed it (split at
+// semicolons) names only anonymous cookies. A comma starts another cookie,
+// as origins that split at commas read it: "dark, PHPSESSID=1" is two. A
+// part without "=" there is a name without a value (or a value without a
+// name), which carries no session: "consentid:1,consent:yes" is one
+// cookie's value (CookieYes writes its consent so). A cookie with no name
+// at all ("Cookie: PHPSESSID") is named by its value, as PHP takes it.
+func (p *KeyPolicy) anonymousCookie(name, value []byte) bool {
+	if len(name) == 0 {
+		for part := range bytes.SplitSeq(value, []byte(",")) {
+			n, _, _ := bytes.Cut(part, []byte("="))
+			if !p.anonymousName(n) {
+				return false
+			}
+		}
+		return true
+	}
+	if i := bytes.LastIndexByte(name, ','); i >= 0 {
+		name = name[i+1:] // "PHPSESSID, _ga=1": only _ga has a value
+	}
+	if !p.anonymousName(name) {
+		return false
+	}
+	_, rest, _ := bytes.Cut(value, []byte(",")) // the first part is this cookie's own value, "=" or not
+	for part := range bytes.SplitSeq(rest, []byte(",")) {
+		if n, _, ok := bytes.Cut(part, []byte("=")); ok && !p.anonymousName(n) {
+			return false
+		}
+	}
+	return true
+}
+
+// anonymousName reports whether one cookie name (untrimmed) is on the
+// anonymous list. An empty name is not: nothing says what an origin makes
+// of it.
+func (p *KeyPolicy) anonymousName(name []byte) bool {
+	name = bytes.Trim(name, " \t")
+	return len(name) > 0 && matchGlobs(name, p.anonExact, p.anonPrefix, p.anonGlobs)
+}
+
+// hasBody reports whether a request carries a body: a Content-Length
+// above 0, a chunked body, or body bytes however they came.
+func hasBody(req *fasthttp.Request) bool {
+	return len(req.Body()) > 0 || req.Header.ContentLength() > 0 || req.Header.ContentLength() == -1
 }
 
 // appendQuery appends "?" and the query's parameters sorted by name (stable,

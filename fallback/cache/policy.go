@@ -16,10 +16,11 @@ type Reason string
 const (
 	OK              Reason = ""
 	NotGET          Reason = "method"
-	PersonalRequest Reason = "personal-request" // Authorization or a private cookie
+	PersonalRequest Reason = "personal-request" // Authorization, or a cookie not on the anonymous list
 	TrackingParam   Reason = "tracking-parameter"
 	UncleanPath     Reason = "unclean-path"
 	TooManyParams   Reason = "too-many-parameters"
+	RequestBody     Reason = "request-body" // a GET with a body
 	StatusNotKept   Reason = "status"
 	TypeNotKept     Reason = "content-type"
 	SetCookie       Reason = "set-cookie"
@@ -75,6 +76,8 @@ func (p *Policy) Check(k *Key, path []byte, resp *fasthttp.Response) Reason {
 		return UncleanPath
 	case k.Overlong:
 		return TooManyParams
+	case k.Body:
+		return RequestBody
 	}
 	if st := resp.StatusCode(); st != 200 && !p.Statuses[st] {
 		return StatusNotKept

@@ -7,11 +7,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
-	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/awningproxy/awning/internal/supervisor"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -31,9 +31,10 @@ type remote struct {
 	writes, writeErrors, dropped atomic.Uint64
 	reads, readHits, readErrors  atomic.Uint64
 
-	stop chan struct{}
-	wg   sync.WaitGroup
-	once sync.Once
+	writer supervisor.Loop // restarts the writer loop after a panic
+	ctx    context.Context // ends at close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 }
 
 type writeJob struct {
@@ -47,7 +48,9 @@ type writeJob struct {
 const writeTimeout = time.Second
 
 func newRemote(client redis.UniversalClient, retention time.Duration, log *slog.Logger) *remote {
-	r := &remote{client: client, retention: retention, log: log, queue: make(chan writeJob, 1024), stop: make(chan struct{})}
+	r := &remote{client: client, retention: retention, log: log, queue: make(chan writeJob, 1024)}
+	r.writer = supervisor.Loop{Name: "redis copy writer", Log: log}
+	r.ctx, r.cancel = context.WithCancel(context.Background())
 	r.healthy.Store(true)
 	return r
 }
@@ -100,33 +103,33 @@ func (r *remote) put(primary []byte, variants []*Copy, ttl time.Duration, now ti
 
 func (r *remote) start() {
 	r.wg.Add(1)
-	go r.loop()
+	go func() {
+		defer r.wg.Done()
+		r.writer.Run(r.ctx, r.loop)
+	}()
 }
 
 func (r *remote) close() {
-	r.once.Do(func() { close(r.stop) })
+	r.cancel()
 	r.wg.Wait()
 }
 
-func (r *remote) loop() {
-	defer r.wg.Done()
-	defer func() {
-		if v := recover(); v != nil {
-			r.log.Error("redis copy writer panicked", "panic", v, "stack", string(debug.Stack()))
-		}
-	}()
+// loop writes queued copies and, while Redis is unavailable, pings it
+// every two seconds. A panic ends it; start's supervisor runs it again
+// after a backoff, and Stats reports Redis unhealthy meanwhile.
+func (r *remote) loop(ctx context.Context) {
 	ping := time.NewTicker(2 * time.Second)
 	defer ping.Stop()
 	for {
 		select {
-		case <-r.stop:
+		case <-ctx.Done():
 			return
 		case job := <-r.queue:
 			r.write(job)
 		case <-ping.C:
 			if !r.healthy.Load() {
-				ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
-				err := r.client.Ping(ctx).Err()
+				pctx, cancel := context.WithTimeout(ctx, writeTimeout)
+				err := r.client.Ping(pctx).Err()
 				cancel()
 				if err == nil {
 					r.setHealthy(true, nil)

@@ -200,7 +200,6 @@ func TestProberSurvivesPanics(t *testing.T) {
 	tr := &panicTransport{}
 	c := newClock()
 	p := NewProber(ProberConfig{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: c.Now})
-	p.backoff = time.Second
 	var ticks atomic.Int64
 	p.tick = func() {
 		if ticks.Add(1) == 3 {

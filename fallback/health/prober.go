@@ -4,10 +4,11 @@ import (
 	"container/heap"
 	"context"
 	"log/slog"
-	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/awningproxy/awning/internal/supervisor"
 )
 
 // ProberConfig builds a Prober.
@@ -26,8 +27,9 @@ type ProberConfig struct {
 // as a site uses them: a config reload that keeps an endpoint keeps its
 // state and its schedule.
 //
-// The scheduler survives a panic: it logs it, waits (1s, doubling up to
-// 30s) and starts again; meanwhile Healthy reports false. A Prober is safe
+// The scheduler survives a panic (internal/supervisor): it logs it, waits
+// (1s, doubling up to 30s) and starts again; meanwhile Healthy reports
+// false. A Prober is safe
 // for concurrent use. Start runs it; Close stops it and waits.
 type Prober struct {
 	log *slog.Logger
@@ -44,24 +46,23 @@ type Prober struct {
 	ctx     context.Context
 	cancel  context.CancelFunc
 	loopWG  sync.WaitGroup
-	healthy atomic.Bool
-	panics  atomic.Uint64
+	loop    supervisor.Loop
+	running atomic.Bool // between Start and Close
 
 	// tick, when set (tests), runs at every wake-up of the scheduler.
 	tick func()
-	// backoff is the first wait after a panic. Default 1s.
-	backoff time.Duration
 }
 
 // NewProber returns a Prober. It starts nothing; see Start.
 func NewProber(cfg ProberConfig) *Prober {
 	p := &Prober{
 		log: cfg.Log, now: cfg.Now, endpoints: map[EndpointKey]*Endpoint{},
-		kick: make(chan struct{}, 1), backoff: time.Second,
+		kick: make(chan struct{}, 1),
 	}
 	if p.log == nil {
 		p.log = slog.Default()
 	}
+	p.loop = supervisor.Loop{Name: "health prober", Log: p.log, MinBackoff: time.Second}
 	if p.now == nil {
 		p.now = time.Now
 	}
@@ -77,9 +78,12 @@ func (p *Prober) Start() {
 		return
 	}
 	p.started = true
-	p.healthy.Store(true)
+	p.running.Store(true)
 	p.loopWG.Add(1)
-	go p.supervise()
+	go func() {
+		defer p.loopWG.Done()
+		p.loop.Run(p.ctx, p.run)
+	}()
 }
 
 // Close stops the scheduler, cuts probes in flight short and waits.
@@ -90,12 +94,12 @@ func (p *Prober) Close() {
 	p.cancel()
 	p.loopWG.Wait()
 	p.rounds.Wait()
-	p.healthy.Store(false)
+	p.running.Store(false)
 }
 
 // Healthy reports whether the scheduler runs: false before Start, after
 // Close, and while it waits to restart after a panic.
-func (p *Prober) Healthy() bool { return p.healthy.Load() }
+func (p *Prober) Healthy() bool { return p.running.Load() && p.loop.Healthy() }
 
 // acquire returns the endpoint for key, made with tr when it is new, and
 // counts one more user.
@@ -132,39 +136,10 @@ func (p *Prober) release(ep *Endpoint) {
 	}
 }
 
-// supervise runs the scheduler, restarting it after a panic.
-func (p *Prober) supervise() {
-	defer p.loopWG.Done()
-	wait := p.backoff
-	for {
-		if !p.run() {
-			return // closed
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-p.ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
-		wait = min(2*wait, 30*time.Second)
-		p.healthy.Store(true)
-		p.log.Info("health prober restarted after a panic")
-	}
-}
-
 // run is the scheduler: it starts the rounds that are due and sleeps
-// until the next. It returns false when the Prober closes, true after a
-// panic (logged).
-func (p *Prober) run() (panicked bool) {
-	defer func() {
-		if v := recover(); v != nil {
-			p.healthy.Store(false) // before the count: whoever sees the panic sees it unhealthy
-			p.panics.Add(1)
-			p.log.Error("health prober panicked; probes stop until it restarts", "panic", v, "stack", string(debug.Stack()))
-			panicked = true
-		}
-	}()
+// until the next, until ctx ends. p.loop restarts it after a panic (with
+// backoff, logged), reporting the prober unhealthy meanwhile.
+func (p *Prober) run(ctx context.Context) {
 	t := time.NewTimer(time.Hour)
 	defer t.Stop()
 	for {
@@ -174,8 +149,8 @@ func (p *Prober) run() (panicked bool) {
 		wait := p.startDue(time.Now())
 		t.Reset(wait)
 		select {
-		case <-p.ctx.Done():
-			return false
+		case <-ctx.Done():
+			return
 		case <-p.kick:
 		case <-t.C:
 		}
@@ -231,7 +206,7 @@ func (p *Prober) Stats() ProberStats {
 	p.mu.Lock()
 	n := len(p.endpoints)
 	p.mu.Unlock()
-	return ProberStats{Healthy: p.healthy.Load(), Panics: p.panics.Load(), Endpoints: n}
+	return ProberStats{Healthy: p.Healthy(), Panics: p.loop.Panics(), Endpoints: n}
 }
 
 // Endpoints returns a snapshot of every endpoint.

@@ -9,11 +9,12 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/awningproxy/awning/internal/supervisor"
 )
 
 // Outcome is what warming one page did.
@@ -41,9 +42,9 @@ type Config struct {
 	Interval time.Duration
 	// Fetch gets a sitemap (path and query) from the origin, decompressed.
 	Fetch func(ctx context.Context, path string) ([]byte, error)
-	// Warm fetches and keeps one page (path and query) unless a copy of it
-	// is younger than fresh.
-	Warm func(ctx context.Context, path string, fresh time.Duration) Outcome
+	// Warm fetches and keeps one page (one of Hosts, path and query, as
+	// the sitemap lists it) unless a copy of it is younger than fresh.
+	Warm func(ctx context.Context, host, path string, fresh time.Duration) Outcome
 	// Log receives one line when a crawl starts and one when it ends.
 	Log *slog.Logger
 	// FirstAfter delays the first crawl. Default 10s.
@@ -67,10 +68,14 @@ type Warmer struct {
 	lastURLs atomic.Int64
 	running  atomic.Bool
 
+	loop   supervisor.Loop // restarts the crawl loop after a panic
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
+
+// page is one page to warm.
+type page struct{ host, path string }
 
 // New builds a Warmer.
 func New(cfg Config) *Warmer {
@@ -81,6 +86,7 @@ func New(cfg Config) *Warmer {
 		cfg.FirstAfter = 10 * time.Second
 	}
 	w := &Warmer{cfg: cfg}
+	w.loop = supervisor.Loop{Name: "sitemap warming " + cfg.Site, Log: cfg.Log}
 	w.ctx, w.cancel = context.WithCancel(context.Background())
 	return w
 }
@@ -88,7 +94,7 @@ func New(cfg Config) *Warmer {
 // Start runs the crawl loop: first after FirstAfter, then every Interval.
 func (w *Warmer) Start() {
 	w.wg.Add(1)
-	go w.loop()
+	go w.run()
 }
 
 // Close stops the crawl (a crawl in progress ends at its next page) and
@@ -98,22 +104,24 @@ func (w *Warmer) Close() {
 	w.wg.Wait()
 }
 
-func (w *Warmer) loop() {
+func (w *Warmer) run() {
 	defer w.wg.Done()
-	defer func() {
-		if v := recover(); v != nil {
-			w.cfg.Log.Error("sitemap warming panicked", "site", w.cfg.Site, "panic", v, "stack", string(debug.Stack()))
-		}
-	}()
+	w.loop.Run(w.ctx, w.crawlLoop)
+}
+
+// crawlLoop crawls after FirstAfter, then every Interval, until ctx ends.
+// A panic ends it; run starts it again (after a backoff) and reports the
+// warmer unhealthy meanwhile.
+func (w *Warmer) crawlLoop(ctx context.Context) {
 	t := time.NewTimer(w.cfg.FirstAfter)
 	defer t.Stop()
 	for {
 		select {
-		case <-w.ctx.Done():
+		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		w.Run(w.ctx)
+		w.Run(ctx)
 		t.Reset(w.cfg.Interval)
 	}
 }
@@ -152,7 +160,7 @@ func (w *Warmer) Run(ctx context.Context) Report {
 			return rep
 		case <-tick.C:
 		}
-		o := w.cfg.Warm(ctx, u, w.cfg.Interval)
+		o := w.cfg.Warm(ctx, u.host, u.path, w.cfg.Interval)
 		w.totals[o].Add(1)
 		switch o {
 		case Stored:
@@ -178,6 +186,10 @@ type Stats struct {
 	Runs, Stored, Fresh, NotKept, Failed, Skipped uint64
 	LastURLs                                      int64
 	Running                                       bool
+	// Healthy is false while the crawl loop waits to restart after a
+	// panic; Panics counts them.
+	Healthy bool
+	Panics  uint64
 }
 
 // Stats returns the counters.
@@ -185,14 +197,15 @@ func (w *Warmer) Stats() Stats {
 	return Stats{
 		Runs: w.runs.Load(), Stored: w.totals[Stored].Load(), Fresh: w.totals[Fresh].Load(),
 		NotKept: w.totals[NotKept].Load(), Failed: w.totals[Failed].Load(), Skipped: w.totals[Skipped].Load(), LastURLs: w.lastURLs.Load(), Running: w.running.Load(),
+		Healthy: w.loop.Healthy(), Panics: w.loop.Panics(),
 	}
 }
 
 // collect reads the sitemap and its nested indexes, breadth first, and
-// returns the site's page paths (with queries), each once.
-func (w *Warmer) collect(ctx context.Context) ([]string, error) {
-	seen := map[string]bool{}
-	var pages []string
+// returns the site's pages, each once.
+func (w *Warmer) collect(ctx context.Context) ([]page, error) {
+	seen := map[page]bool{}
+	var pages []page
 	queue := []struct {
 		path  string
 		depth int
@@ -215,19 +228,24 @@ func (w *Warmer) collect(ctx context.Context) ([]string, error) {
 		}
 		for _, loc := range locs {
 			p, ok := w.local(loc)
-			if !ok || seen[p] {
+			if !ok {
 				continue
 			}
-			seen[p] = true
 			if index {
-				if item.depth+1 <= maxDepth {
+				sm := page{path: p.path} // nested sitemaps are fetched by path from the site's origin
+				if !seen[sm] && item.depth+1 <= maxDepth {
 					queue = append(queue, struct {
 						path  string
 						depth int
-					}{p, item.depth + 1})
+					}{p.path, item.depth + 1})
 				}
+				seen[sm] = true
 				continue
 			}
+			if seen[p] {
+				continue
+			}
+			seen[p] = true
 			pages = append(pages, p)
 			if len(pages) == maxURLs {
 				break
@@ -237,12 +255,13 @@ func (w *Warmer) collect(ctx context.Context) ([]string, error) {
 	return pages, firstErr
 }
 
-// local returns the path and query of a sitemap location on one of the
-// site's hosts; locations elsewhere are never crawled.
-func (w *Warmer) local(loc string) (string, bool) {
+// local returns the host (canonical), path and query of a sitemap
+// location on one of the site's hosts; locations elsewhere are never
+// crawled.
+func (w *Warmer) local(loc string) (page, bool) {
 	u, err := url.Parse(strings.TrimSpace(loc))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.User != nil {
-		return "", false
+		return page{}, false
 	}
 	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
 	for _, h := range w.cfg.Hosts {
@@ -254,10 +273,10 @@ func (w *Warmer) local(loc string) (string, bool) {
 			if u.RawQuery != "" {
 				p += "?" + u.RawQuery
 			}
-			return p, true
+			return page{host: h, path: p}, true
 		}
 	}
-	return "", false
+	return page{}, false
 }
 
 // parse reads a sitemap (urlset) or sitemap index (sitemapindex) and

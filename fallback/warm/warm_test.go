@@ -8,8 +8,11 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/awningproxy/awning/internal/testkit"
 )
 
 func TestParse(t *testing.T) {
@@ -52,10 +55,10 @@ func (f *fakeSite) fetch(ctx context.Context, path string) ([]byte, error) {
 	return []byte(body), nil
 }
 
-func (f *fakeSite) warm(ctx context.Context, path string, fresh time.Duration) Outcome {
+func (f *fakeSite) warm(ctx context.Context, host, path string, fresh time.Duration) Outcome {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.warmed = append(f.warmed, path)
+	f.warmed = append(f.warmed, host+path)
 	if strings.Contains(path, "cart") {
 		return NotKept
 	}
@@ -77,7 +80,7 @@ func TestRunFollowsIndexesAndStaysOnSite(t *testing.T) {
 		Rate: 1000, Interval: time.Hour, Fetch: f.fetch, Warm: f.warm, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	rep := w.Run(context.Background())
 	sort.Strings(f.warmed)
-	want := []string{"/", "/cart", "/product/1", "/product/2?color=red"}
+	want := []string{"shop.example/", "shop.example/cart", "shop.example/product/1", "www.shop.example/product/2?color=red"}
 	if strings.Join(f.warmed, " ") != strings.Join(want, " ") {
 		t.Errorf("warmed %q; want %q", f.warmed, want)
 	}
@@ -109,5 +112,38 @@ func TestRunStopsOnClose(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	if w.Stats().Stored != n {
 		t.Error("pages were warmed after Close returned")
+	}
+}
+
+// TestLoopSurvivesPanic: a crawl that panics is logged, the warmer reports
+// itself unhealthy while its loop waits to restart, and the loop crawls
+// again.
+func TestLoopSurvivesPanic(t *testing.T) {
+	f := &fakeSite{files: map[string]string{"/sitemap.xml": `<urlset><url><loc>https://shop.example/p</loc></url></urlset>`}}
+	var calls atomic.Int64
+	var sawDown atomic.Bool
+	w := New(Config{Site: "shop", Hosts: []string{"shop.example"}, Sitemap: "/sitemap.xml", Rate: 1000, Interval: time.Millisecond,
+		Fetch: f.fetch, FirstAfter: time.Millisecond, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Warm: func(ctx context.Context, host, path string, fresh time.Duration) Outcome {
+			if calls.Add(1) == 1 {
+				panic("a bug met by one page")
+			}
+			return f.warm(ctx, host, path, fresh)
+		}})
+	w.Start()
+	defer w.Close()
+	testkit.WaitFor(t, 5*time.Second, "the panic", func() bool {
+		st := w.Stats()
+		if st.Panics == 1 && !st.Healthy {
+			sawDown.Store(true)
+		}
+		return st.Panics == 1
+	})
+	testkit.WaitFor(t, 10*time.Second, "the loop to crawl again", func() bool { return w.Stats().Stored >= 1 })
+	if !sawDown.Load() {
+		t.Error("the warmer did not report itself unhealthy while its loop waited to restart")
+	}
+	if st := w.Stats(); !st.Healthy || st.Panics != 1 || st.Runs < 2 {
+		t.Errorf("after the restart: %+v; want healthy, 1 panic, 2 runs or more", st)
 	}
 }

@@ -31,6 +31,7 @@ type Origin struct {
 	ln       net.Listener      // nil while refusing
 	conns    map[net.Conn]bool // true while idle: waiting for its next request
 	received []Received
+	wire     []*Buffer // the bytes read on each connection, in accept order
 	closed   bool
 	wg       sync.WaitGroup
 
@@ -111,6 +112,21 @@ func (o *Origin) RequestsFor(prefix string) int {
 		}
 	}
 	return n
+}
+
+// Wire returns every byte the origin read so far, exactly as it came, one
+// connection after another in the order they were accepted: for tests
+// that check what reached the origin below any parser (a smuggled request,
+// a header spelled with underscores).
+func (o *Origin) Wire() string {
+	o.mu.Lock()
+	wire := append([]*Buffer(nil), o.wire...)
+	o.mu.Unlock()
+	var b strings.Builder
+	for _, w := range wire {
+		b.WriteString(w.String())
+	}
+	return b.String()
 }
 
 // Received returns a copy of every request read so far.
@@ -216,7 +232,11 @@ func (o *Origin) serveConn(c net.Conn) {
 		delete(o.conns, c)
 		o.mu.Unlock()
 	}()
-	br := bufio.NewReader(c)
+	wire := &Buffer{}
+	o.mu.Lock()
+	o.wire = append(o.wire, wire)
+	o.mu.Unlock()
+	br := bufio.NewReader(io.TeeReader(c, wire))
 	for {
 		req, err := http.ReadRequest(br)
 		if err != nil {

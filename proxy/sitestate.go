@@ -1,0 +1,112 @@
+package proxy
+
+import (
+	"errors"
+
+	"github.com/awningproxy/awning/fallback/health"
+	"github.com/awningproxy/awning/pages"
+)
+
+// SiteState is what ops and merchants changed at run time for one site,
+// as the proxy applies it (the state package keeps it and the node turns it
+// into this): what the pages show, the maintenance rule, the ops override.
+// Its zero value is "nothing changed".
+type SiteState struct {
+	// Pages is what the outage and maintenance pages show beyond the
+	// configuration: branding, incident updates, the maintenance window.
+	Pages pages.State
+	// Maintenance is the maintenance rule; nil for none.
+	Maintenance *Maintenance
+	// ForceFallback: ops declared the origin down. When false, the config's
+	// force_fallback applies.
+	ForceFallback bool
+}
+
+// dynamic is a site's run-time part of the request path: swapped whole
+// when the state or the configuration changes. Its pages are rendered on
+// first use (pagecache.go).
+type dynamic struct {
+	pages lazyPages
+	maint *maintRule // nil without maintenance
+}
+
+// ApplyState applies a site's run-time state: its pages (rendered anew
+// when next needed) and maintenance rule are swapped in, and the ops
+// override is set. It is kept, so a config reload renders the site with it
+// too.
+func (s *Server) ApplyState(site string, in SiteState) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	snap := s.snap.Load()
+	ss := snap.sites.Named(site)
+	if ss == nil {
+		return errors.New("proxy: no site named " + site)
+	}
+	st := snap.states[ss.Index]
+	s.inputs[site] = in
+	if old := st.dyn.Swap(s.newDynamic(st, in)); old != nil {
+		s.pageCache.drop(&old.pages)
+	}
+	st.applyForce(in)
+	return nil
+}
+
+// newDynamic prepares what a site's run-time state changes on the request
+// path. Nothing is rendered yet.
+func (s *Server) newDynamic(st *siteState, in SiteState) *dynamic {
+	d := &dynamic{pages: lazyPages{site: st.pageSite, state: in.Pages, maint: in.Maintenance != nil, cache: s.pageCache}}
+	if m := in.Maintenance; m != nil {
+		d.maint = &maintRule{readOnly: m.ReadOnly, allow: m.Allow, pages: &d.pages}
+		if !m.Start.IsZero() {
+			d.maint.start = m.Start.UnixNano()
+		}
+		if !m.End.IsZero() {
+			d.maint.end = m.End.UnixNano()
+		}
+		if m.BypassSecret != "" {
+			d.maint.secret = []byte(m.BypassSecret)
+		}
+	}
+	return d
+}
+
+// applyForce sets the health override from the state, or from the config
+// when ops released it.
+func (st *siteState) applyForce(in SiteState) {
+	switch f := st.site.Config.ForceFallback; {
+	case in.ForceFallback:
+		st.health.SetForce(health.ForceFallback)
+	case f == nil:
+		st.health.SetForce(health.ForceAuto)
+	case *f:
+		st.health.SetForce(health.ForceFallback)
+	default:
+		st.health.SetForce(health.ForceOrigin)
+	}
+}
+
+// Preview renders a site's page as it is now (its run-time state
+// included) with the logo inlined, for merchants and the admin API. lang
+// picks the language order starting with it; "" gives the shop's own.
+func (s *Server) Preview(site string, mode pages.Mode, lang string) ([]byte, error) {
+	s.mu.Lock()
+	in := s.inputs[site]
+	s.mu.Unlock()
+	snap := s.snap.Load()
+	ss := snap.sites.Named(site)
+	if ss == nil {
+		return nil, errors.New("proxy: no site named " + site)
+	}
+	set, err := pages.Render(snap.states[ss.Index].pageSite, in.Pages, pages.Options{InlineLogo: true})
+	if err != nil {
+		return nil, err
+	}
+	p := set.Outage
+	if mode == pages.Maintenance {
+		p = set.Maintenance
+	}
+	if v := p.Variant(lang); lang != "" && v != nil {
+		return v.HTML, nil
+	}
+	return p.Variants()[0].HTML, nil
+}
