@@ -2,6 +2,7 @@ package health
 
 import (
 	"log/slog"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -378,7 +379,7 @@ func (s *Site) Stats() Stats {
 		ProbesOK:       s.probesOK.Load(),
 		ProbesFailed:   s.probesFailed.Load(),
 	}
-	seen := map[*Endpoint]bool{}
+	var seen []*Endpoint // a site has a few origins: no map
 	for _, o := range s.origins {
 		state, reason, since := o.get()
 		os := OriginStats{URL: o.url, State: state, Reason: reason, Since: since}
@@ -387,8 +388,8 @@ func (s *Site) Stats() Stats {
 		o.mu.Unlock()
 		if o.ep != nil {
 			os.Endpoint, _ = o.ep.verdict()
-			if !seen[o.ep] {
-				seen[o.ep] = true
+			if !slices.Contains(seen, o.ep) {
+				seen = append(seen, o.ep)
 				st.ProbesOK += o.ep.probesOK.Load()
 				st.ProbesFailed += o.ep.probesFailed.Load()
 			}
