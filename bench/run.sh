@@ -416,9 +416,10 @@ phase_D() {
 # ---------------------------------------------------------------- S: many sites
 
 # S: one node with $SITES sites (two hosts each, one origin endpoint)
-# serving copies of pages of random shops, beside a node with one site
-# serving its copy, in the same rounds: what thousands of sites cost the
-# request path (routing, per-site state, a cache of $SITES copies).
+# serving copies of a page of random shops, beside a node with one site
+# serving $SITES pages at random (as many copies: what many sites cost,
+# not what many copies cost) and serving a single page (the best case), in
+# the same rounds.
 phase_S() {
 	stop_all
 	down_started=
@@ -430,16 +431,17 @@ phase_S() {
 	one=$WORK/awning-s-one.yaml
 	mkdir -p "$WORK/awning-s-many" "$WORK/awning-s-one"
 	"$BIN/scale" -write "$SITES" -origin http://127.0.0.1:18000 -listen 127.0.0.1:18220 -admin 127.0.0.1:18296 \
-		-dir "$WORK/awning-s-many" -extra 'cache: {memory: 2GiB}' >"$many"
+		-dir "$WORK/awning-s-many" -extra 'cache: {memory: 4GiB}' >"$many"
 	"$BIN/scale" -write 1 -origin http://127.0.0.1:18000 -listen 127.0.0.1:18221 -admin 127.0.0.1:18297 \
-		-dir "$WORK/awning-s-one" -extra 'cache: {memory: 2GiB}' >"$one"
+		-dir "$WORK/awning-s-one" -extra 'cache: {memory: 4GiB}' >"$one"
+	sed -i 's/level: info/level: warn/' "$many" "$one"
 	start_go awning "$BIN/awning" serve --config "$many"
 	start_go awning-1site "$BIN/awning" serve --config "$one"
 	wait_http http://127.0.0.1:18220/healthz 120
 	wait_http http://127.0.0.1:18221/healthz
-	log "S: a copy of /product/1 for each of $SITES sites"
+	log "S: a copy of a page of each of $SITES sites, and of $SITES pages of one site"
 	"$BIN/scale" -warm 127.0.0.1:18220 -n "$SITES"
-	"$BIN/scale" -warm 127.0.0.1:18221 -n 1
+	"$BIN/scale" -warm 127.0.0.1:18221 -n 1 -pages "$SITES"
 	stop origin
 	log "S: waiting for the one endpoint's probes to close every site"
 	local i
@@ -455,12 +457,13 @@ phase_S() {
 	# rounds measure serving, so every copy is served once first.
 	log "S: each copy served stale once"
 	"$BIN/scale" -warm 127.0.0.1:18220 -n "$SITES" -served stale
-	"$BIN/scale" -warm 127.0.0.1:18221 -n 1 -served stale
+	"$BIN/scale" -warm 127.0.0.1:18221 -n 1 -pages "$SITES" -served stale
 	mkdir -p "$OUT/S"
 	curl -s -o /dev/null -D - -H "Host: shop$((SITES / 3)).example" -H 'Accept-Encoding: gzip' http://127.0.0.1:18220/product/1 | tr -d '\r' >"$OUT/S/awning.head"
 	grep -q 'Awning-Served: stale' "$OUT/S/awning.head" || { echo "run.sh: S: no copy served:" >&2; cat "$OUT/S/awning.head" >&2; exit 1; }
-	OWNER=()
-	WRK_SCRIPT=$ROOT/bench/conf/sites.lua rounds awning="http://127.0.0.1:18220/$SITES" awning-1site=http://127.0.0.1:18221/1
+	OWNER=([awning-1page]=awning-1site)
+	WRK_SCRIPT=$ROOT/bench/conf/sites.lua rounds awning="http://127.0.0.1:18220/$SITES/1" \
+		awning-1site="http://127.0.0.1:18221/1/$SITES" awning-1page=http://127.0.0.1:18221/1/1
 	stop_all
 }
 

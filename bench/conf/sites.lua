@@ -1,10 +1,12 @@
--- wrk script of workload S: each request is for /product/1 on one of N
--- shops at random, N taken from the URL's path (http://host:port/10000),
--- so that one script drives both the many-site node and the one-site
--- node with requests of the same shape.
-local n = tonumber(string.sub(wrk.path, 2)) or 1
+-- wrk script of workload S: each request is for one of P pages of one of
+-- N shops, both at random, N and P taken from the URL's path
+-- (http://host:port/N/P): /10000/1 is 10,000 shops with a page each,
+-- /1/10000 one shop with 10,000 pages (as many copies), /1/1 one page.
+local s, p = string.match(wrk.path, "^/(%d+)/(%d+)$")
+local n, pages = tonumber(s) or 1, tonumber(p) or 1
 math.randomseed(11)
 request = function()
   local host = "shop" .. math.random(0, n - 1) .. ".example"
-  return wrk.format("GET", "/product/1", {["Host"] = host, ["Accept-Encoding"] = "gzip"})
+  local path = "/product/" .. math.random(1, pages)
+  return wrk.format("GET", path, {["Host"] = host, ["Accept-Encoding"] = "gzip"})
 end

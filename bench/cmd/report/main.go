@@ -65,7 +65,7 @@ var titles = map[string]string{
 	"E-keepalive": "E — TLS, requests over kept-alive connections (the copy of A)",
 	"E-full":      "E — TLS, new connections with full handshakes",
 	"E-resumed":   "E — TLS, new connections with resumed sessions",
-	"S":           "S — copies served over 10,000 sites at random (awning) beside one site (awning-1site), origin down",
+	"S":           "S — origin down, copies served: a page of each of 10,000 sites at random (awning), 10,000 pages of one site at random (awning-1site: as many copies), one page of one site (awning-1page)",
 }
 
 var workloadOrder = []string{"A", "B", "B-many", "C", "D-circuit", "E-keepalive", "E-full", "E-resumed", "S"}

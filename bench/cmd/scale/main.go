@@ -17,9 +17,9 @@
 //	go run ./bench/cmd/scale -awning /tmp/awning -sites 100,1000,10000,50000
 //
 // With -write N it only writes the configuration of N sites to stdout,
-// and with -warm ADDR -n N it requests a page of each of N sites from a
-// node at ADDR so that each has a copy (bench/run.sh workload S uses
-// both).
+// and with -warm ADDR -n N [-pages P] it requests P pages of each of N
+// sites from a node at ADDR so that each has a copy (bench/run.sh workload
+// S uses both).
 package main
 
 import (
@@ -53,12 +53,12 @@ func main() {
 	extra := flag.String("extra", "", "with -write: YAML added at the top level (cache: {memory: 1GiB})")
 	warmAddr := flag.String("warm", "", "only warm copies: GET -path for the first host of each of -n sites from this address")
 	warmN := flag.Int("n", 0, "with -warm: how many sites")
-	warmPath := flag.String("path", "/product/1", "with -warm: the path")
+	warmPages := flag.Int("pages", 1, "with -warm: request /product/1 to /product/<pages> of each site")
 	warmServed := flag.String("served", "origin", "with -warm: the Awning-Served every answer must have (origin, or stale to build each copy's stale form once)")
 	flag.Parse()
 	switch {
 	case *warmAddr != "":
-		if err := warm(*warmAddr, *warmN, *warmPath, *warmServed); err != nil {
+		if err := warm(*warmAddr, *warmN, *warmPages, *warmServed); err != nil {
 			log.Fatal(err)
 		}
 		return
@@ -283,22 +283,25 @@ func memory(pid int) (rss, peak int64) {
 	return rss, peak
 }
 
-// warm requests path for the first host of each of n sites, 32 at a time,
-// and fails unless every answer was served as want says (origin: so a copy
-// is kept; stale: so the copy's stale form, banner and gzip, is built).
-func warm(addr string, n int, path, want string) error {
+// warm requests /product/1 to /product/<pages> for the first host of each
+// of n sites, 32 at a time, and fails unless every answer was served as
+// want says (origin: so a copy is kept; stale: so the copy's stale form,
+// banner and gzip, is built).
+func warm(addr string, n, pages int, want string) error {
 	c := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 32}}
-	jobs := make(chan int)
+	type job struct{ site, page int }
+	jobs := make(chan job)
 	errs := make(chan error, 32)
 	for w := 0; w < 32; w++ {
 		go func() {
 			var err error
-			for i := range jobs {
+			for j := range jobs {
 				if err != nil {
 					continue
 				}
+				path := "/product/" + strconv.Itoa(j.page)
 				req, _ := http.NewRequest("GET", "http://"+addr+path, nil)
-				req.Host = fmt.Sprintf("shop%d.example", i)
+				req.Host = fmt.Sprintf("shop%d.example", j.site)
 				req.Header.Set("Accept-Encoding", "gzip")
 				resp, rerr := c.Do(req)
 				if rerr != nil {
@@ -315,7 +318,9 @@ func warm(addr string, n int, path, want string) error {
 		}()
 	}
 	for i := 0; i < n; i++ {
-		jobs <- i
+		for p := 1; p <= pages; p++ {
+			jobs <- job{i, p}
+		}
 	}
 	close(jobs)
 	for w := 0; w < 32; w++ {
