@@ -185,6 +185,11 @@ func (s *Server) Update(opt Options) error {
 		s.releaseLocked(old.replacedBy(snap))
 	}
 	snap.fresh = nil
+	for name := range s.inputs {
+		if snap.sites.Named(name) == nil {
+			delete(s.inputs, name) // a removed site's state goes with it
+		}
+	}
 	return nil
 }
 
