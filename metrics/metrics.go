@@ -140,8 +140,7 @@ func (m *Metrics) loop() {
 }
 
 func (m *Metrics) sample() {
-	st := m.opt.Proxy.Stats()
-	m.window.add(m.opt.Now(), &st)
+	m.window.add(m.opt.Now(), m.opt.Proxy)
 }
 
 func goVersion() string { return runtime.Version() }

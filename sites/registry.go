@@ -82,8 +82,11 @@ func trimPrefix(err error) string {
 // Index. An extra site whose name or one of whose hosts is taken (by r,
 // or by an earlier extra site) is left out, and reported in the errors
 // with what took it: the config file's site always wins, so does the
-// earlier registration.
+// earlier registration. Without extra sites it returns r.
 func (r *Registry) With(extra []*config.Site) (*Registry, []error) {
+	if len(extra) == 0 {
+		return r, nil // immutable: shared, not copied
+	}
 	out := &Registry{
 		sites:  make([]*Site, len(r.sites), len(r.sites)+len(extra)),
 		byHost: make(map[string]*Site, len(r.byHost)+2*len(extra)),
