@@ -40,9 +40,13 @@ fuzz:
 	$(GO) test ./config -run '^$$' -fuzz FuzzParseSite -fuzztime 60s
 	$(GO) test ./sites -run '^$$' -fuzz FuzzCanonical -fuzztime 60s
 	$(GO) test ./proxy -run '^$$' -fuzz FuzzGuardConn -fuzztime 60s
+	$(GO) test ./proxy -run '^$$' -fuzz FuzzResponseFraming -fuzztime 60s
+	$(GO) test ./proxy -run '^$$' -fuzz FuzzOriginAnswer -fuzztime 60s
+	$(GO) test ./internal/gunzip -run '^$$' -fuzz FuzzGunzip -fuzztime 60s
 	$(GO) test ./pages -run '^$$' -fuzz FuzzAcceptLanguage -fuzztime 60s
 	$(GO) test ./pages -run '^$$' -fuzz FuzzLogo -fuzztime 60s
 	$(GO) test ./fallback/cache -run '^$$' -fuzz FuzzKeyBuild -fuzztime 60s
 	$(GO) test ./fallback/cache -run '^$$' -fuzz FuzzDecodeEntry -fuzztime 60s
 	$(GO) test ./admin -run '^$$' -fuzz FuzzMaintenanceBody -fuzztime 60s
 	$(GO) test ./admin -run '^$$' -fuzz FuzzMutatingRoutes -fuzztime 60s
+	$(GO) test ./admin -run '^$$' -fuzz FuzzStrictJSON -fuzztime 60s

@@ -13,7 +13,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -41,6 +44,9 @@ type env struct {
 	srv   *httptest.Server
 	store *state.Store
 	proxy *proxy.Server
+	cfg   *config.Config
+	reg   *sites.Registry
+	now   atomic.Int64 // the API's clock, unix nanos; 0 for the real one
 }
 
 func newEnv(t testing.TB) *env {
@@ -56,13 +62,17 @@ sites:
   - name: bakkerij
     hosts: [bakkerij.example]
     origin: {urls: ["http://127.0.0.1:1"]}
-    page: {languages: [nl, en]}
+    page: {languages: [nl, en], brand: "Bakkerij de Vries", contact: "info@bakkerij.example", logo: "logo.png"}
   - name: winkel
     hosts: [winkel.example]
     origin: {urls: ["http://127.0.0.1:2"]}
-    page: {languages: [de]}
+    page: {languages: [de], timezone: Europe/Berlin}
 `
-	cfg, err := config.Parse("test.yaml", []byte(yaml))
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "logo.png"), testPNG(t, 64, 64), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Parse(filepath.Join(dir, "test.yaml"), []byte(yaml))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,12 +86,17 @@ sites:
 		t.Fatal(err)
 	}
 	t.Cleanup(px.Close)
-	e := &env{proxy: px}
+	e := &env{proxy: px, cfg: cfg, reg: reg}
 	e.store, err = state.NewStore(state.StoreConfig{Dir: t.TempDir(), Log: log, OnChange: func([]string) {}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := New(Options{Config: cfg, Sites: reg, Store: e.store, Proxy: px, Log: log})
+	a := New(Options{Config: cfg, Sites: reg, Store: e.store, Proxy: px, Log: log, Now: func() time.Time {
+		if n := e.now.Load(); n != 0 {
+			return time.Unix(0, n)
+		}
+		return time.Now()
+	}})
 	e.srv = httptest.NewServer(a)
 	t.Cleanup(e.srv.Close)
 	return e

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"io"
 	"mime"
 	"net/http"
@@ -68,7 +69,7 @@ func (c *call) scope() string {
 // languages are the page languages of the route's site; nil for every site.
 func (c *call) languages() []string {
 	if c.site != nil {
-		return c.site.Config.Page.Languages
+		return c.langs
 	}
 	return nil
 }
@@ -77,8 +78,10 @@ func (c *call) languages() []string {
 type SiteView struct {
 	Name          string           `json:"name"`
 	Hosts         []string         `json:"hosts"`
-	Source        string           `json:"source"` // "config" (the file) or "api" (PUT /v1/sites/{site})
-	Open          bool             `json:"open"`   // shoppers reach the shop: origin up, no maintenance
+	Source        string           `json:"source"`        // "config" (the file) or "api" (PUT /v1/sites/{site})
+	URL           string           `json:"url,omitempty"` // the first host through this node's listener (Options.SiteURL)
+	TimeZone      string           `json:"timezone"`      // page.timezone: the zone the site's pages, and the CLI, show times in
+	Open          bool             `json:"open"`          // shoppers reach the shop: origin up, no maintenance
 	Maintenance   *MaintenanceView `json:"maintenance,omitempty"`
 	ForceFallback bool             `json:"force_fallback"`
 	Origins       []OriginView     `json:"origins"`
@@ -90,7 +93,19 @@ type SiteView struct {
 type MaintenanceView struct {
 	state.Maintenance
 	Active bool   `json:"active"`
-	Scope  string `json:"scope"` // "site", or "all" for a window on every site
+	Status string `json:"status"` // "active", "scheduled" (starts later) or "ended" (its end has passed)
+	Scope  string `json:"scope"`  // "site", or "all" for a window on every site
+}
+
+func maintenanceView(m *state.Maintenance, now time.Time, scope string) *MaintenanceView {
+	v := &MaintenanceView{Maintenance: *m, Active: m.ActiveAt(now), Status: "active", Scope: scope}
+	switch {
+	case m.End != nil && !now.Before(*m.End):
+		v.Status = "ended"
+	case m.Start != nil && now.Before(*m.Start):
+		v.Status = "scheduled"
+	}
+	return v
 }
 
 // OriginView is what is known of one origin.
@@ -104,16 +119,19 @@ type OriginView struct {
 func (s *Server) siteView(c *call, site *sites.Site) SiteView {
 	now := s.now()
 	sc, global := s.store.Scope(site.Name), s.store.Scope(state.Global)
-	v := SiteView{Name: site.Name, Hosts: site.Hosts, Source: "config", ForceFallback: sc.ForceFallback, Branded: sc.Branding != nil}
+	v := SiteView{Name: site.Name, Hosts: site.Hosts, Source: "config", TimeZone: site.Config.Page.TimeZone, ForceFallback: sc.ForceFallback, Branded: sc.Branding != nil}
 	if site.API {
 		v.Source = "api"
+	}
+	if s.siteURL != nil && len(site.Hosts) > 0 {
+		v.URL = s.siteURL(site.Hosts[0])
 	}
 	v.Updates = len(sc.Updates) + len(global.Updates)
 	switch m := sc.Maintenance; {
 	case m != nil && m.Enabled:
-		v.Maintenance = &MaintenanceView{Maintenance: *m, Active: m.ActiveAt(now), Scope: "site"}
+		v.Maintenance = maintenanceView(m, now, "site")
 	case global.Maintenance != nil && global.Maintenance.Enabled:
-		v.Maintenance = &MaintenanceView{Maintenance: *global.Maintenance, Active: global.Maintenance.ActiveAt(now), Scope: "all"}
+		v.Maintenance = maintenanceView(global.Maintenance, now, "all")
 	}
 	if v.Maintenance != nil && !c.tok.ops {
 		v.Maintenance.BypassSecret = "" // merchants see that there is maintenance, not how to pass it
@@ -153,7 +171,7 @@ func (s *Server) getMaintenance(c *call) error {
 		writeJSON(c.w, http.StatusOK, map[string]any{"enabled": false})
 		return nil
 	}
-	writeJSON(c.w, http.StatusOK, MaintenanceView{Maintenance: *m, Active: m.ActiveAt(s.now()), Scope: scopeName(c)})
+	writeJSON(c.w, http.StatusOK, maintenanceView(m, s.now(), scopeName(c)))
 	return nil
 }
 
@@ -174,11 +192,23 @@ func (s *Server) putMaintenance(c *call) error {
 		return err
 	}
 	m.By, m.At = c.tok.name, s.now().UTC()
-	detail := "enabled=" + strconv.FormatBool(m.Enabled) + " mode=" + m.Mode
+	start := m.At
+	if m.Start != nil {
+		start = *m.Start
+	}
+	detail := "enabled=" + strconv.FormatBool(m.Enabled) + " mode=" + m.Mode + " start=" + start.Format(time.RFC3339)
 	if m.End != nil {
 		detail += " end=" + m.End.Format(time.RFC3339)
 	}
+	// If-None-Match: * (RFC 9110 13.1.2) asks to set a window only where
+	// none is set or scheduled: the CLI sends it, so that a second
+	// `maintenance on` does not silently replace the first one's times and
+	// message. A window whose end has passed counts as none.
+	onlyNew := c.r.Header.Get("If-None-Match") == "*"
 	if _, err := s.change(c, c.scope(), detail, func(sc *state.Scope) error {
+		if cur := sc.Maintenance; onlyNew && cur != nil && cur.Enabled && (cur.End == nil || s.now().Before(*cur.End)) {
+			return &apiError{http.StatusPreconditionFailed, "a maintenance window is already set or scheduled here; a PUT without If-None-Match: * replaces it"}
+		}
 		sc.Maintenance = m
 		if !m.Enabled {
 			sc.Maintenance = nil
@@ -258,19 +288,39 @@ func newID() string {
 }
 
 func (s *Server) getPage(c *call) error {
-	b := s.store.Scope(c.scope()).Branding
-	if b == nil {
-		b = &pages.Branding{}
-	}
-	writeJSON(c.w, http.StatusOK, brandingView(b))
+	writeJSON(c.w, http.StatusOK, brandingView(c, s.store.Scope(c.scope()).Branding))
 	return nil
 }
 
-// brandingView shows branding without the logo's bytes.
-func brandingView(b *pages.Branding) map[string]any {
-	out := map[string]any{"brand": b.Brand, "color": b.Color, "status_url": b.StatusURL, "contact": b.Contact,
-		"message": b.Message, "reassurance": b.Reassurance, "logo": len(b.Logo) > 0}
-	return out
+// brandingView shows a site's branding as its pages show it: the
+// merchant's changes over the config file's page:, with "overrides" naming
+// the fields the merchant changed (the rest are the config file's), and
+// the logo as whether there is one rather than its bytes.
+func brandingView(c *call, b *pages.Branding) map[string]any {
+	cfg := c.site.Config.Page
+	base := pages.Branding{Brand: cfg.Brand, Color: cfg.Color, StatusURL: cfg.StatusURL, Contact: cfg.Contact,
+		Message: cfg.Message, Reassurance: cfg.Reassurance, Languages: cfg.Languages, TimeZone: cfg.TimeZone}
+	var own pages.Branding
+	if b != nil {
+		own = *b
+	}
+	eff := own.Over(base)
+	overrides := []string{}
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{
+		{"brand", own.Brand != ""}, {"color", own.Color != ""}, {"status_url", own.StatusURL != ""}, {"contact", own.Contact != ""},
+		{"message", own.Message != nil}, {"reassurance", own.Reassurance != nil}, {"logo", own.Logo != nil},
+		{"languages", len(own.Languages) > 0}, {"timezone", own.TimeZone != ""},
+	} {
+		if f.set {
+			overrides = append(overrides, f.name)
+		}
+	}
+	return map[string]any{"brand": eff.Brand, "color": eff.Color, "status_url": eff.StatusURL, "contact": eff.Contact,
+		"message": eff.Message, "reassurance": eff.Reassurance, "logo": len(own.Logo) > 0 || cfg.Logo != "",
+		"languages": eff.Languages, "timezone": eff.TimeZone, "overrides": overrides}
 }
 
 func (s *Server) putPage(c *call) error {
@@ -281,10 +331,10 @@ func (s *Server) putPage(c *call) error {
 	if err := b.Validate(); err != nil {
 		return err
 	}
-	if err := onlyLanguages("message", b.Message, c.languages()); err != nil {
+	if err := onlyLanguages("message", b.Message, pageLanguages(&b, c)); err != nil {
 		return err
 	}
-	if err := onlyLanguages("reassurance", b.Reassurance, c.languages()); err != nil {
+	if err := onlyLanguages("reassurance", b.Reassurance, pageLanguages(&b, c)); err != nil {
 		return err
 	}
 	sc, err := s.change(c, c.scope(), "branding", func(sc *state.Scope) error {
@@ -297,7 +347,7 @@ func (s *Server) putPage(c *call) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(c.w, http.StatusOK, brandingView(sc.Branding))
+	writeJSON(c.w, http.StatusOK, brandingView(c, sc.Branding))
 	return nil
 }
 
@@ -317,7 +367,16 @@ func (s *Server) putLogo(c *call) error {
 	default:
 		return &apiError{http.StatusUnsupportedMediaType, "send a PNG, JPEG or WebP image (SVG is refused: it can carry scripts)"}
 	}
-	data, err := io.ReadAll(http.MaxBytesReader(c.w, c.r.Body, maxLogoBody))
+	// One message for every logo over the limit, whether the body said
+	// its size, was read to the limit, or is just over it.
+	if c.r.ContentLength > pages.MaxLogoBytes {
+		return logoTooLarge(c.r.ContentLength)
+	}
+	data, err := io.ReadAll(http.MaxBytesReader(c.w, c.r.Body, pages.MaxLogoBytes))
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return logoTooLarge(-1)
+	}
 	if err != nil {
 		return err
 	}
@@ -336,8 +395,18 @@ func (s *Server) putLogo(c *call) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(c.w, http.StatusOK, brandingView(sc.Branding))
+	writeJSON(c.w, http.StatusOK, brandingView(c, sc.Branding))
 	return nil
+}
+
+// logoTooLarge refuses a logo over pages.MaxLogoBytes; size is -1 when
+// the body did not say.
+func logoTooLarge(size int64) error {
+	msg := sprintf("logo: larger than the %d KB limit", pages.MaxLogoBytes>>10)
+	if size > 0 {
+		msg = sprintf("logo: %d KB is larger than the %d KB limit", (size+1023)>>10, pages.MaxLogoBytes>>10)
+	}
+	return &apiError{http.StatusRequestEntityTooLarge, msg + "; save it smaller or as WebP (about 35 KB keeps the page fast)"}
 }
 
 func (s *Server) deleteLogo(c *call) error {
@@ -352,11 +421,7 @@ func (s *Server) deleteLogo(c *call) error {
 	if err != nil {
 		return err
 	}
-	b := sc.Branding
-	if b == nil {
-		b = &pages.Branding{}
-	}
-	writeJSON(c.w, http.StatusOK, brandingView(b))
+	writeJSON(c.w, http.StatusOK, brandingView(c, sc.Branding))
 	return nil
 }
 
@@ -370,10 +435,10 @@ func (s *Server) preview(c *call) error {
 		return badRequest("mode: want outage or maintenance, got %s", quote(string(mode)))
 	}
 	lang := c.r.URL.Query().Get("lang")
-	if lang != "" && !slices.Contains(c.site.Config.Page.Languages, lang) {
-		return badRequest("lang: the site's pages are in %v", c.site.Config.Page.Languages)
+	if lang != "" && !slices.Contains(c.languages(), lang) {
+		return badRequest("lang: the site's pages are in %v", c.languages())
 	}
-	html, err := s.proxy.Preview(c.site.Name, mode, lang)
+	html, err := s.renderPreview(c, mode, lang)
 	if err != nil {
 		return err
 	}

@@ -1,12 +1,14 @@
 package admin
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
+	"net/netip"
 	"regexp"
 	"slices"
 	"strconv"
@@ -23,25 +25,28 @@ func sprintf(format string, args ...any) string { return fmt.Sprintf(format, arg
 func quote(s string) string { return strconv.Quote(s) }
 
 // decodeJSON reads a size-limited JSON body strictly into v: an unknown
-// field, a second value or trailing garbage is an error that says so, and
-// the caller changes nothing.
-func decodeJSON(c *call, v any) error {
+// field, a key given twice in one object, a second value or trailing
+// garbage is an error that says so, and the caller changes nothing.
+func decodeJSON(c *call, v any) error { return decodeJSONUpTo(c, v, maxJSONBody) }
+
+// decodeJSONUpTo is decodeJSON for a body of up to limit bytes.
+func decodeJSONUpTo(c *call, v any, limit int64) error {
 	if ct := c.r.Header.Get("Content-Type"); ct != "" {
 		if mt, _, _ := mime.ParseMediaType(ct); mt != "application/json" {
 			return &apiError{http.StatusUnsupportedMediaType, "send the body as application/json"}
 		}
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(c.w, c.r.Body, maxJSONBody))
+	data, err := readJSON(http.MaxBytesReader(c.w, c.r.Body, limit))
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return err
-		}
-		if errors.Is(err, io.EOF) {
-			return badRequest("the body is empty; send a JSON object")
-		}
 		return badRequest("bad JSON body: %s", strings.TrimPrefix(err.Error(), "json: "))
+	}
+	if path, ok := duplicateKey(data); ok {
+		return badRequest("bad JSON body: %s is given twice (keys are matched without regard to case)", quote(path))
 	}
 	if dec.More() {
 		return badRequest("bad JSON body: more than one JSON value")
@@ -95,10 +100,18 @@ func (b *maintenanceBody) toState(now time.Time, languages []string) (*state.Mai
 	if end != nil && !end.After(now) && *b.Enabled {
 		return nil, badRequest("end: %s is in the past", end.Format(time.RFC3339))
 	}
+	allow := make([]netip.Prefix, 0, len(b.Allow))
 	for i, a := range b.Allow {
-		if _, err := config.ParsePrefix(a); err != nil {
+		p, err := config.ParsePrefix(a)
+		if err != nil {
 			return nil, badRequest("allow[%d]: %v", i, err)
 		}
+		allow = append(allow, p)
+	}
+	if coverAll(allow) {
+		return nil, badRequest("allow: %s lets every address past maintenance, so it would stop no one; "+
+			"to open the shop to everyone, turn maintenance off (awning maintenance off, or DELETE this maintenance)",
+			strings.Join(b.Allow, ", "))
 	}
 	if b.BypassSecret != "" && !reSecret.MatchString(b.BypassSecret) {
 		return nil, badRequest("bypass_secret: want 16 to 128 letters, digits or . _ ~ - (it goes in a URL)")

@@ -12,15 +12,17 @@ import (
 	"github.com/awningproxy/awning/config"
 	"github.com/awningproxy/awning/fallback/health"
 	"github.com/awningproxy/awning/pages"
+	"github.com/awningproxy/awning/proxy"
 	"github.com/awningproxy/awning/sites"
 	"github.com/awningproxy/awning/state"
 )
 
 // Proxy is what the API reads from the request path: each site's origin
-// health, and its pages for previews.
+// health, its pages for previews, and its answers by outcome.
 type Proxy interface {
 	Health(site string) *health.Site
-	Preview(site string, mode pages.Mode, lang string) ([]byte, error)
+	RenderPreview(site string, mode pages.Mode, lang string, draft *pages.Branding) ([]byte, error)
+	Stats() proxy.Stats
 }
 
 // Options build a Server.
@@ -39,6 +41,21 @@ type Options struct {
 	Log *slog.Logger
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// Checks reports the node's dependencies for GET /readyz. Optional.
+	Checks func(context.Context) map[string]Check
+	// SiteURL returns the URL shoppers reach a host at through this node
+	// (scheme, host, and the port when it is not the scheme's default), for
+	// links such as the maintenance bypass. Optional.
+	SiteURL func(host string) string
+
+	// The web console (console.go): Console serves its files at /ui/;
+	// Sessions keeps its sign-ins (default: this node's memory) for
+	// SessionTTL (default DefaultSessionTTL); Fleet lists the nodes.
+	// All optional.
+	Console    http.Handler
+	Sessions   *state.Sessions
+	SessionTTL time.Duration
+	Fleet      *state.Fleet
 }
 
 // Server serves the admin API: JSON over HTTP, authenticated by bearer
@@ -53,9 +70,12 @@ type Server struct {
 	proxy   Proxy
 	metrics http.Handler
 	now     func() time.Time
+	checks  func(context.Context) map[string]Check
+	siteURL func(host string) string
 	mux     *http.ServeMux
 	ready   atomic.Bool
 	conf    atomic.Pointer[view]
+	ui      uiState
 }
 
 // view is the configuration the API works with, swapped on reload.
@@ -65,17 +85,14 @@ type view struct {
 	tokens tokenTable
 }
 
-// Body limits: a JSON body is small; a logo is at most 200 KB (the limit
-// is a little higher so the error says what was wrong).
-const (
-	maxJSONBody = 64 << 10
-	maxLogoBody = 256 << 10
-)
+// maxJSONBody bounds a JSON body; a logo has its own limit,
+// pages.MaxLogoBytes.
+const maxJSONBody = 64 << 10
 
 // New builds the admin server. It answers /healthz at once and /readyz once
-// SetReady(true) is called.
+// SetReady(true) is called and every required check passes (ready.go).
 func New(opt Options) *Server {
-	s := &Server{log: opt.Log, store: opt.Store, proxy: opt.Proxy, metrics: opt.Metrics, now: opt.Now, mux: http.NewServeMux()}
+	s := &Server{log: opt.Log, store: opt.Store, proxy: opt.Proxy, metrics: opt.Metrics, now: opt.Now, checks: opt.Checks, siteURL: opt.SiteURL, mux: http.NewServeMux()}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -88,18 +105,13 @@ func New(opt Options) *Server {
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"alive": true})
 	})
-	s.mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if !s.ready.Load() {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false})
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"ready": true})
-	})
+	s.mux.HandleFunc("GET /readyz", s.readyz)
 	if s.metrics != nil {
 		s.mux.Handle("GET /metrics", s.metrics)
 	}
 	if s.store != nil && s.proxy != nil {
 		s.routes()
+		s.consoleRoutes(opt)
 	}
 	return s
 }
@@ -137,6 +149,12 @@ type call struct {
 	tok  *token
 	view *view
 	site *sites.Site // for /v1/sites/{site} routes
+	// session is the console session of a cookie-authenticated call; nil
+	// for a bearer token.
+	session *sessionCaller
+	// langs are the site's page languages: the merchant's, else the
+	// config's.
+	langs []string
 }
 
 // handle registers an API route: authentication, cross-site refusal, the
@@ -149,19 +167,22 @@ func (s *Server) handle(pattern string, a access, h func(*call) error) {
 			return
 		}
 		v := s.conf.Load()
-		tok := authenticate(v.tokens, r)
+		tok, sess, status, msg := s.caller(r, v)
 		if tok == nil {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="awning"`)
-			writeError(w, http.StatusUnauthorized, "a valid token is required (Authorization: Bearer <token>)")
+			if status == http.StatusUnauthorized {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="awning"`)
+			}
+			writeError(w, status, msg)
 			return
 		}
-		c := &call{w: w, r: r, tok: tok, view: v}
+		c := &call{w: w, r: r, tok: tok, view: v, session: sess}
 		if name := r.PathValue("site"); name != "" {
 			c.site = v.sites.Named(name)
 			if c.site == nil || !tok.reaches(name) {
 				writeError(w, http.StatusNotFound, "no site named "+quote(name))
 				return
 			}
+			c.langs = s.siteLanguages(c.site)
 		}
 		if a == opsOnly && !tok.ops {
 			writeError(w, http.StatusForbidden, "this needs an ops token")
@@ -215,19 +236,15 @@ func (s *Server) fail(c *call, err error) {
 	}
 }
 
-// change applies fn to a scope through the store and audits it.
+// change applies fn to a scope through the store, with its audit entry
+// written in the same step.
 func (s *Server) change(c *call, scope, detail string, fn func(*state.Scope) error) (state.Scope, error) {
 	ctx, cancel := context.WithTimeout(c.r.Context(), 5*time.Second)
 	defer cancel()
-	sc, err := s.store.Change(ctx, scope, fn)
-	if err != nil {
-		return sc, err
-	}
-	s.store.Audit(ctx, state.AuditEntry{
+	return s.store.ChangeAudited(ctx, scope, state.AuditEntry{
 		Time: s.now().UTC(), Who: c.tok.name, From: c.r.RemoteAddr,
-		Action: c.r.Method + " " + c.r.URL.Path, Scope: scope, Detail: detail,
-	})
-	return sc, nil
+		Action: c.r.Method + " " + c.r.URL.Path, Detail: detail,
+	}, fn)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

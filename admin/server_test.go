@@ -1,10 +1,13 @@
 package admin
 
 import (
+	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -48,3 +51,36 @@ func TestProbes(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestReadyzChecks: a failed required check makes the node unready; a
+// failed optional one is reported and the node stays ready.
+func TestReadyzChecks(t *testing.T) {
+	var checks map[string]Check
+	s := New(Options{
+		Log:    slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Checks: func(context.Context) map[string]Check { return checks },
+	})
+	s.SetReady(true)
+	tests := []struct {
+		name   string
+		checks map[string]Check
+		want   int
+	}{
+		{"all well", map[string]Check{"listeners": {OK: true, Required: true}, "redis": {OK: true}}, 200},
+		{"redis down", map[string]Check{"listeners": {OK: true, Required: true}, "redis": {Error: "connection refused"}}, 200},
+		{"listeners closed", map[string]Check{"listeners": {Required: true, Error: "draining"}, "redis": {OK: true}}, 503},
+	}
+	for _, tt := range tests {
+		checks = tt.checks
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+		var got struct {
+			Ready  bool
+			Checks map[string]Check
+		}
+		json.Unmarshal(rec.Body.Bytes(), &got)
+		if rec.Code != tt.want || got.Ready != (tt.want == 200) || !reflect.DeepEqual(got.Checks, tt.checks) {
+			t.Errorf("%s: %d %s; want %d with every check", tt.name, rec.Code, rec.Body.String(), tt.want)
+		}
+	}
+}

@@ -54,6 +54,12 @@ type Listen struct {
 	// Admin is the admin API listener. Default "127.0.0.1:9090"; keep it off
 	// public interfaces.
 	Admin string `yaml:"admin"`
+	// Console is a listener of the web console's own: the console at /ui/
+	// and the API it calls, without /metrics and the probes, for putting
+	// it behind the platform's own login or VPN while listen.admin stays
+	// on loopback. The console is served on listen.admin as well. Default
+	// "": none.
+	Console string `yaml:"console"`
 	// ReusePort binds every listener with SO_REUSEPORT, so that a new
 	// Awning process can bind the same ports while the old one still
 	// serves, and the old one then drains: an upgrade without a refused
@@ -75,8 +81,8 @@ func (l Listen) ReusePortOn() bool { return l.ReusePort == nil || *l.ReusePort }
 // Bound returns the part of l that takes effect only when a node starts
 // (the addresses and how they are bound), for telling a reload that
 // changed it.
-func (l Listen) Bound() [4]string {
-	return [4]string{l.HTTP, l.HTTPS, l.Admin, fmt.Sprint(l.ReusePortOn())}
+func (l Listen) Bound() [5]string {
+	return [5]string{l.HTTP, l.HTTPS, l.Admin, l.Console, fmt.Sprint(l.ReusePortOn())}
 }
 
 // State says where shared state lives.

@@ -45,6 +45,12 @@ func (c *Config) validate() Errors {
 		v.listen("listen.https", c.Listen.HTTPS)
 	}
 	v.listen("listen.admin", c.Listen.Admin)
+	if c.Listen.Console != "" {
+		v.listen("listen.console", c.Listen.Console)
+		if c.Listen.Console == c.Listen.Admin && !strings.HasSuffix(c.Listen.Console, ":0") {
+			v.errorf("listen.console", "is listen.admin's address; the console is served there already: leave listen.console empty or give it an address of its own")
+		}
+	}
 	if d := c.Listen.DrainTimeout.D(); d < time.Second || d > 10*time.Minute {
 		v.errorf("listen.drain_timeout", "must be between 1s and 10m, got %s", c.Listen.DrainTimeout)
 	}

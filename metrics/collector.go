@@ -31,6 +31,7 @@ type descs struct {
 	originInFlight, originInFlightLimit, probes               *prometheus.Desc
 	proberUp, proberPanics, endpoints                         *prometheus.Desc
 	pagesSites, pagesBytes, pagesRenders, pagesEvictions      *prometheus.Desc
+	originRefused                                             *prometheus.Desc
 	entries, memBytes, memLimit, lookups, stored, revalidated *prometheus.Desc
 	notStored, evicted, expired                               *prometheus.Desc
 	redisUp, redisReads, redisWrites, redisWriterPanics       *prometheus.Desc
@@ -67,6 +68,7 @@ func newDescs() (descs, []*prometheus.Desc) {
 		transitions:         desc("awning_origin_transitions_total", "Origin state changes (up, degraded, down) of the site's origins.", "site"),
 		shortCircuited:      desc("awning_origin_short_circuited_total", "Requests answered from the fallback without contacting the origin: circuit tripped or fallback forced.", "site"),
 		overflow:            desc("awning_origin_overflow_total", "Requests answered from the fallback because origin.max_inflight requests were at the origin.", "site"),
+		originRefused:       desc("awning_origin_refused_total", "Origin answers Awning refused as failures, by reason: framing, malformed, extra-bytes, upgrade, interim, bad-gzip, gzip-too-large (docs/origins.md).", "site", "reason"),
 		originInFlight:      desc("awning_origin_in_flight", "Requests at the site's origins now.", "site"),
 		originInFlightLimit: desc("awning_origin_in_flight_limit", "The in-flight cap now: origin.max_inflight, lower while slow_start ramps up after a recovery; 0 for no cap.", "site"),
 		probes:              desc("awning_health_probes_total", "Active health probes that informed the site, by result: those of its origins' endpoints (shared with every site on them) and its own recovery probes.", "site", "result"),
@@ -210,6 +212,9 @@ func (c *collector) collectSite(ch chan<- prometheus.Metric, s *proxy.SiteStats,
 	counter(d.transitions, h.Transitions, s.Name)
 	counter(d.shortCircuited, h.ShortCircuited, s.Name)
 	counter(d.overflow, h.Overflow, s.Name)
+	for _, r := range proxy.RefusalReasons() {
+		counter(d.originRefused, s.OriginRefused[r], s.Name, r)
+	}
 	gauge(d.originInFlight, float64(h.Inflight), s.Name)
 	gauge(d.originInFlightLimit, float64(h.Limit), s.Name)
 	counter(d.probes, h.ProbesOK, s.Name, "ok")

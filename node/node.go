@@ -60,9 +60,14 @@ type Node struct {
 	proxy    *proxy.Server
 	admin    *admin.Server
 	metrics  *metrics.Metrics
+	console  nodeConsole // the web console's sessions, fleet heartbeat and files
 
 	reloads, reloadErrors atomic.Uint64
-	loadedAt              atomic.Int64 // unix nanos the config in force was loaded
+	loadedAt              atomic.Int64           // unix nanos the config in force was loaded
+	reloadErr             atomic.Pointer[string] // the last reload's error; nil after a good one
+	phase                 atomic.Int32           // phaseStarting, phaseServing, phaseDraining
+	dirProbe              dirProbe
+	windows               *windowLog // logs maintenance windows starting and ending
 
 	// HTTPS; all nil with tls.mode off.
 	certs    *certs.Manager
@@ -82,6 +87,8 @@ type Addrs struct {
 	HTTP  []string
 	HTTPS []string // empty with tls.mode off
 	Admin []string
+	// Console is listen.console's addresses; empty without it.
+	Console []string
 }
 
 // New reads the configuration and builds every component, without listening
@@ -102,6 +109,9 @@ func New(opt Options) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkStateDir(cfg, true); err != nil {
+		return nil, err
+	}
 	if cfg.State.Redis != "" {
 		if n.redis, err = state.OpenRedis(cfg.State.Redis); err != nil {
 			return nil, config.Errors{cfg.Errorf("state.redis", "%v", err)}
@@ -115,6 +125,7 @@ func New(opt Options) (*Node, error) {
 	n.fileReg = fileReg
 	n.loadAPISites() // what the snapshot file remembers; Redis may bring more
 	reg := n.siteTable(fileReg)
+	n.windows = newWindowLog(n.log, n.maintenanceWindows)
 	n.webhook = n.newWebhook(cfg, nil)
 	n.cache = cache.New(cache.Config{
 		Memory:       int64(cfg.Cache.Memory),
@@ -147,7 +158,13 @@ func New(opt Options) (*Node, error) {
 		n.Close()
 		return nil, err
 	}
-	n.admin = admin.New(admin.Options{Config: cfg, Sites: reg, Store: n.state, Proxy: n.proxy, Metrics: n.metrics.Handler(), Log: n.log})
+	if err := n.newConsole(opt.Version); err != nil {
+		n.Close()
+		return nil, err
+	}
+	n.admin = admin.New(n.adminConsoleOptions(admin.Options{Config: cfg, Sites: reg, Store: n.state, Proxy: n.proxy, Metrics: n.metrics.Handler(), Log: n.log,
+		Checks: n.checks, SiteURL: n.siteURL}))
+	n.console.events.admin.Store(n.admin)
 	n.loadedAt.Store(time.Now().UnixNano())
 	returnMemory()
 	return n, nil
@@ -166,6 +183,12 @@ func returnMemory() { debug.FreeOSMemory() }
 // (whose background fetches still store copies) goes before the cache,
 // and everything that talks to Redis goes before the Redis client.
 func (n *Node) Close() {
+	if n.admin != nil {
+		n.admin.Close()
+	}
+	if n.console.fleet != nil {
+		n.console.fleet.Close()
+	}
 	if n.metrics != nil {
 		n.metrics.Close()
 	}
@@ -195,11 +218,7 @@ func (n *Node) Close() {
 }
 
 func (n *Node) proxyOptions(cfg *config.Config, reg *sites.Registry) proxy.Options {
-	opt := proxy.Options{Config: cfg, Sites: reg, Logger: n.log, Cache: n.cache}
-	if n.webhook != nil {
-		opt.Notifier = n.webhook
-	}
-	return opt
+	return proxy.Options{Config: cfg, Sites: reg, Logger: n.log, Cache: n.cache, Notifier: n.notifier()}
 }
 
 // newWebhook starts the webhook for cfg, or returns old when the URL is
@@ -241,29 +260,33 @@ func (n *Node) Addrs() Addrs { return n.addrs }
 func (n *Node) Run(ctx context.Context) error {
 	defer n.Close()
 	cfg := n.Config()
-	reuse := cfg.Listen.ReusePortOn()
-	httpLns, err := listen(cfg.Listen.HTTP, reuse)
+	httpLns, httpsLns, adminLns, err := n.openListeners(cfg)
 	if err != nil {
 		return err
 	}
-	var httpsLns []net.Listener
-	if n.certs != nil {
-		if httpsLns, err = listen(cfg.Listen.HTTPS, reuse); err != nil {
-			closeAll(httpLns)
-			return err
-		}
-	}
-	adminLns, err := listen(cfg.Listen.Admin, reuse)
+	consoleLns, err := n.listenConsole(cfg)
 	if err != nil {
 		closeAll(httpLns)
 		closeAll(httpsLns)
+		closeAll(adminLns)
 		return err
 	}
 
 	n.cache.Start()
 	n.state.Start()
 	n.metrics.Start()
-	errc := make(chan error, len(httpLns)+len(httpsLns)+len(adminLns)+1)
+	n.admin.Start()
+	wctx, stopWindows := context.WithCancel(context.Background())
+	windowsDone := make(chan struct{})
+	go func() {
+		defer close(windowsDone)
+		n.windows.run(wctx)
+	}()
+	defer func() { // before Close: the loop reads the state store
+		stopWindows()
+		<-windowsDone
+	}()
+	errc := make(chan error, len(httpLns)+len(httpsLns)+len(adminLns)+len(consoleLns)+1)
 	var wg sync.WaitGroup
 	serve := func(ln net.Listener, f func(net.Listener) error) {
 		wg.Add(1)
@@ -290,6 +313,7 @@ func (n *Node) Run(ctx context.Context) error {
 			n.proxy.Shutdown(context.Background())
 			adminSrv.Close()
 			closeAll(adminLns)
+			closeAll(consoleLns)
 			wg.Wait()
 			return err
 		}
@@ -298,6 +322,13 @@ func (n *Node) Run(ctx context.Context) error {
 		n.addrs.Admin = append(n.addrs.Admin, ln.Addr().String())
 		serve(ln, adminSrv.Serve)
 	}
+	consoleSrv := n.consoleServer()
+	for _, ln := range consoleLns {
+		n.addrs.Console = append(n.addrs.Console, ln.Addr().String())
+		serve(ln, consoleSrv.Serve)
+	}
+	n.console.fleet.Start() // announces the addresses just opened
+	n.phase.Store(phaseServing)
 	n.admin.SetReady(true)
 	close(n.ready)
 	n.log.Info("awning is serving", "http", n.addrs.HTTP, "https", n.addrs.HTTPS, "admin", n.addrs.Admin, "sites", len(cfg.Sites))
@@ -308,6 +339,7 @@ func (n *Node) Run(ctx context.Context) error {
 	case err = <-errc:
 	}
 	sdNotify(n.log, "STOPPING=1\nSTATUS=draining requests in flight")
+	n.phase.Store(phaseDraining)
 	n.admin.SetReady(false)
 	drain := n.Config().Listen.DrainTimeout.D()
 	n.log.Info("awning is stopping: draining requests in flight", "deadline", drain)
@@ -321,6 +353,7 @@ func (n *Node) Run(ctx context.Context) error {
 	closeAll(httpLns)
 	closeAll(httpsLns)
 	adminSrv.Shutdown(sctx)
+	consoleSrv.Shutdown(sctx)
 	wg.Wait()
 	stopTLS()
 	n.log.Info("awning stopped")
@@ -336,10 +369,13 @@ func (n *Node) Reload() error {
 	err := n.reload()
 	if err != nil {
 		n.reloadErrors.Add(1)
+		msg := err.Error()
+		n.reloadErr.Store(&msg)
 		n.log.Error("config reload failed; still serving the previous configuration", "file", n.path, "err", err)
 		return err
 	}
 	n.reloads.Add(1)
+	n.reloadErr.Store(nil)
 	n.loadedAt.Store(time.Now().UnixNano())
 	returnMemory()
 	return nil

@@ -16,6 +16,9 @@ import (
 // changed (every site when the global scope did). It is the store's
 // OnChange, and runs again after a reload for the sites the new config has.
 func (n *Node) applyState(changed []string) {
+	if n.windows != nil {
+		n.windows.changed()
+	}
 	if n.proxy == nil || n.reg.Load() == nil {
 		return // still building: New applies everything once the proxy exists
 	}
@@ -81,6 +84,18 @@ func siteState(global, sc state.Scope) proxy.SiteState {
 			}
 		}
 		out.Maintenance, out.Pages.Window = pm, w
+	}
+	return out
+}
+
+// maintenanceWindows returns every scope's maintenance window, for the
+// window log.
+func (n *Node) maintenanceWindows() map[string]*state.Maintenance {
+	out := map[string]*state.Maintenance{}
+	for _, name := range n.state.Names() {
+		if m := n.state.Scope(name).Maintenance; m != nil {
+			out[name] = m
+		}
 	}
 	return out
 }

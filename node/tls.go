@@ -74,7 +74,8 @@ func (n *Node) startTLS(lns []net.Listener, serve func(net.Listener, func(net.Li
 	if err := n.certs.Start(); err != nil {
 		stop()
 		closeAll(lns)
-		return nil, err
+		return nil, cfg.Errorf("tls.mode", "%s certificates cannot be used: %v; their store is %s (under state.dir)",
+			cfg.TLS.Mode, err, stateDirs(cfg)[1])
 	}
 	for _, ln := range lns {
 		tl := listener.New(ln, listener.Options{

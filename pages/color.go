@@ -119,3 +119,32 @@ func (c Colors) cssVars() string {
 		";--accent:" + c.Accent + ";--accent-dark:" + c.AccentDark + ";--tint:" + c.Tint + ";--tint-dark:" + c.TintDark +
 		";--soft:" + c.Soft + ";--soft-dark:" + c.SoftDark + "}"
 }
+
+// Palette is what a page derives from a brand colour, with the WCAG 2.2
+// contrast ratio of each text colour against what it is drawn on: for the
+// console's colour check, so a merchant sees the accent their page will
+// use rather than a second computation of it.
+type Palette struct {
+	Colors
+	// ButtonContrast is OnButton on Button; AccentContrast is Accent on the
+	// badge colour Soft (white cards contrast more); BrandOnWhite is the
+	// brand colour itself as text on white, which is why Accent may differ.
+	ButtonContrast, AccentContrast, BrandOnWhite float64
+}
+
+// PaletteOf returns the palette of a #rgb or #rrggbb brand colour; false
+// when it is not one.
+func PaletteOf(hex string) (Palette, bool) {
+	c, ok := parseHex(hex)
+	if !ok {
+		return Palette{}, false
+	}
+	cs := newColors(c)
+	p := Palette{Colors: cs, BrandOnWhite: contrast(c, white)}
+	button, _ := parseHex(cs.Button)
+	on, _ := parseHex(cs.OnButton)
+	accent, _ := parseHex(cs.Accent)
+	soft, _ := parseHex(cs.Soft)
+	p.ButtonContrast, p.AccentContrast = contrast(on, button), contrast(accent, soft)
+	return p, true
+}

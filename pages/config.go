@@ -75,6 +75,14 @@ func FromSite(cfg *config.Config, sc *config.Site, path string) (*Site, error) {
 			errorf(p+"."+e.Field, "%s", e.Msg)
 		}
 	}
+	// The stale banner's words are shown on the shop's pages too.
+	bc := &fieldChecker{}
+	for _, l := range sortedKeys(sc.Cache.BannerText) {
+		bc.text("banner_text."+l, sc.Cache.BannerText[l], MaxMessageLen, false)
+	}
+	for _, e := range bc.errs {
+		errorf(path+".cache."+e.Field, "%s", e.Msg)
+	}
 
 	if pg.Template != "" {
 		src, err := readFile(cfg, pg.Template, maxTemplateSize)

@@ -126,3 +126,23 @@ func TestFromConfigErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestConfigTextInvisibleCharacters: a bidi override or zero-width space in
+// the config's page texts or stale banner is an error naming the field.
+func TestConfigTextInvisibleCharacters(t *testing.T) {
+	cfg := writeConfig(t, `
+      brand: "Bakkerij \u202Eseirv"
+      languages: [nl, en]
+      message: {nl: "Even geduld\u200B"}
+`, nil)
+	cfg.Sites[0].Cache.BannerText = map[string]string{"en": "Saved copy\u2067"}
+	_, err := FromConfig(cfg, 0)
+	if err == nil {
+		t.Fatal("accepted invisible characters")
+	}
+	for _, want := range []string{"sites[0].page.brand", "sites[0].page.message.nl", "sites[0].cache.banner_text.en", "U+202E", "U+200B", "U+2067"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %s", err, want)
+		}
+	}
+}

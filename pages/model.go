@@ -46,6 +46,12 @@ type Branding struct {
 	// 4096 pixels on each side. SVG is refused: it can carry scripts. In
 	// JSON it is base64, as encoding/json writes []byte.
 	Logo []byte `json:"logo,omitempty"`
+	// Languages, when set, replace the site's page languages, the shop's
+	// main language first; each must be one pages speak.
+	Languages []string `json:"languages,omitempty"`
+	// TimeZone, when set, replaces the site's time zone: an IANA name such
+	// as Europe/Amsterdam, for the times pages show.
+	TimeZone string `json:"timezone,omitempty"`
 }
 
 // Over returns b with every field that b leaves empty taken from base.
@@ -74,6 +80,12 @@ func (b Branding) Over(base Branding) Branding {
 	}
 	if b.Logo != nil {
 		out.Logo = b.Logo
+	}
+	if b.Languages != nil {
+		out.Languages = b.Languages
+	}
+	if b.TimeZone != "" {
+		out.TimeZone = b.TimeZone
 	}
 	return out
 }

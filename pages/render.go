@@ -91,6 +91,10 @@ type Options struct {
 	// InlineLogo writes the logo into the page as a data: URL instead of
 	// linking Awning's logo path: for previews saved to a file.
 	InlineLogo bool
+	// NoScript leaves out the auto-return script and its <noscript>
+	// refresh: for previews shown in a frame, which are looked at, never
+	// run (a sandboxed frame would log the blocked script as an error).
+	NoScript bool
 }
 
 // Set is one site's pages, rendered once per change of what they show. A
@@ -131,10 +135,11 @@ func render(site *Site, st State, opt Options) (*Set, error) {
 	if st.Branding != nil {
 		b = st.Branding.Over(b)
 	}
-	r := &renderer{site: site, st: st, b: b, loc: site.Location, tmpl: site.Template}
+	r := &renderer{site: site, st: st, b: b, langs: site.Languages, loc: site.Location, tmpl: site.Template}
 	if r.loc == nil {
 		r.loc = time.UTC
 	}
+	r.merchantLocale()
 	if r.tmpl == nil {
 		r.tmpl = defaultTemplate
 	}
@@ -160,6 +165,7 @@ type renderer struct {
 	site       *Site
 	st         State
 	b          Branding
+	langs      []string // the page languages: the merchant's, else the site's
 	loc        *time.Location
 	tmpl       *template.Template
 	retryAfter int
@@ -216,6 +222,9 @@ func (r *renderer) prepare(opt Options) {
 	r.head = template.HTML(`<meta name="robots" content="noindex">` + "\n" +
 		`<noscript><meta http-equiv="refresh" content="` + strconv.Itoa(refresh) + `"></noscript>` + "\n" +
 		"<script>" + returnJS + "</script>")
+	if opt.NoScript {
+		r.head = `<meta name="robots" content="noindex">`
+	}
 	styleSrc := cspHash(css)
 	if r.site.Template != nil {
 		// A custom design brings its own inline CSS, in <style> elements and
@@ -229,7 +238,7 @@ func (r *renderer) prepare(opt Options) {
 
 // page renders one mode in every language order.
 func (r *renderer) page(mode Mode) (*Page, error) {
-	langs := r.site.Languages
+	langs := r.langs
 	p := &Page{mode: mode, langs: langs, csp: r.csp, retryAfter: r.retryAfter}
 	var w Window
 	if mode == Maintenance && r.st.Window != nil {
@@ -331,7 +340,7 @@ func (r *renderer) block(l string, mode Mode, w *Window) Block {
 // updateMessage picks an update's message for language l: its own, else the
 // site's main language's, else the first in the site's order, else any.
 func (r *renderer) updateMessage(u Update, l string) (lang, msg string) {
-	try := append([]string{l}, r.site.Languages...)
+	try := append([]string{l}, r.langs...)
 	try = append(try, sortedKeys(u.Message)...)
 	for _, c := range try {
 		if m := strings.TrimSpace(u.Message[c]); m != "" && Known(c) {
@@ -361,7 +370,7 @@ func (r *renderer) json(mode Mode, w *Window, blocks map[string]Block) (head, ta
 	head = appendJSONString(head, string(mode))
 	head = append(head, `,"retry_after":`...)
 	tail = append(tail, `,"message":{`...)
-	for i, l := range r.site.Languages {
+	for i, l := range r.langs {
 		if i > 0 {
 			tail = append(tail, ',')
 		}
@@ -386,4 +395,18 @@ func appendJSONString(dst []byte, s string) []byte {
 // whole seconds (RFC 9110 §10.2.3) and 0 would invite a retry storm.
 func seconds(d time.Duration) int {
 	return max(1, int((d+time.Second-1)/time.Second))
+}
+
+// merchantLocale applies the merchant's languages and time zone, when they
+// set them and they are valid (Validate refused anything else when it was
+// stored; a page never fails to render on merchant data).
+func (r *renderer) merchantLocale() {
+	if ls := r.b.Languages; len(ls) > 0 && len(ls) <= maxLanguages && validLanguages(ls) {
+		r.langs = ls
+	}
+	if tz := r.b.TimeZone; tz != "" {
+		if loc, err := loadZone(tz); err == nil {
+			r.loc = loc
+		}
+	}
 }

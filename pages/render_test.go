@@ -616,3 +616,66 @@ func hasMeta(metas []*html.Node, name, content string) bool {
 	}
 	return false
 }
+
+// TestPaletteOf: every brand colour gives readable buttons and accents;
+// the brand colour itself may not, which is why the accent differs.
+func TestPaletteOf(t *testing.T) {
+	for _, hex := range []string{"#b5651d", "#ffff00", "#777", "#000000", "#ffffff", "#1e90ff"} {
+		p, ok := PaletteOf(hex)
+		if !ok {
+			t.Fatalf("PaletteOf(%q) refused", hex)
+		}
+		if p.ButtonContrast < 4.5 || p.AccentContrast < 4.5 {
+			t.Errorf("%s: button %.2f, accent %.2f; want both at least 4.5", hex, p.ButtonContrast, p.AccentContrast)
+		}
+		if p.BrandOnWhite >= 4.5 && p.Accent != p.Brand {
+			t.Errorf("%s reads on white (%.2f) but the accent is %s", hex, p.BrandOnWhite, p.Accent)
+		}
+	}
+	if p, _ := PaletteOf("#ffff00"); p.BrandOnWhite >= 4.5 || p.Accent == "#ffff00" {
+		t.Errorf("yellow: on white %.2f, accent %s; want a darker accent", p.BrandOnWhite, p.Accent)
+	}
+	if _, ok := PaletteOf("red"); ok {
+		t.Error(`PaletteOf("red") accepted`)
+	}
+}
+
+// TestMerchantLanguagesAndZone: a merchant's languages and time zone take
+// the place of the site's; invalid ones are refused by Validate and, had
+// they been stored anyway, ignored by Render.
+func TestMerchantLanguagesAndZone(t *testing.T) {
+	site, st := fixture(t, "nl", "en")
+	end := time.Date(2025, 1, 14, 15, 0, 0, 0, time.UTC)
+	st.Window = &Window{End: end}
+	st.Branding = &Branding{Languages: []string{"de", "en"}, TimeZone: "America/New_York"}
+	set, err := Render(site, st, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var langs []string
+	for _, v := range set.Maintenance.Variants() {
+		langs = append(langs, v.Lang)
+	}
+	if got := strings.Join(langs, " "); got != "de en" {
+		t.Errorf("variants %q; want the merchant's languages, de en", got)
+	}
+	if html := string(set.Maintenance.Variant("en").HTML); !strings.Contains(html, "10:00") || !strings.Contains(html, "EST") {
+		t.Errorf("the end of maintenance is not shown in New York time (10:00 EST)")
+	}
+	for _, b := range []Branding{
+		{Languages: []string{"xx"}},
+		{Languages: []string{"nl", "nl"}},
+		{Languages: []string{}},
+		{TimeZone: "Mars/Olympus"},
+		{TimeZone: "Local"},
+	} {
+		if err := b.Validate(); err == nil {
+			t.Errorf("Validate(%+v) accepted it", b)
+		}
+		st.Branding = &b
+		set, err := Render(site, st, Options{})
+		if err != nil || set.Outage.Variants()[0].Lang != "nl" {
+			t.Errorf("Render with %+v: %v; want the site's own languages", b, err)
+		}
+	}
+}

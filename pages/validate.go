@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -105,7 +106,40 @@ func (b *Branding) Validate() error {
 			c.errorf("logo", "%v", err)
 		}
 	}
+	if b.Languages != nil {
+		switch {
+		case len(b.Languages) == 0 || len(b.Languages) > maxLanguages:
+			c.errorf("languages", "want 1 to %d languages, got %d", maxLanguages, len(b.Languages))
+		case !validLanguages(b.Languages):
+			c.errorf("languages", "want languages pages speak (%s), each once, got %q", strings.Join(Languages(), ", "), b.Languages)
+		}
+	}
+	if b.TimeZone != "" {
+		if _, err := loadZone(b.TimeZone); err != nil {
+			c.errorf("timezone", "want a time zone such as Europe/Amsterdam, got %q", b.TimeZone)
+		}
+	}
 	return c.err()
+}
+
+// validLanguages reports whether every language is one pages speak, each
+// once.
+func validLanguages(ls []string) bool {
+	for i, l := range ls {
+		if !Known(l) || slices.Contains(ls[:i], l) {
+			return false
+		}
+	}
+	return true
+}
+
+// loadZone loads an IANA time zone, refusing "Local" (the node's own zone,
+// which differs between nodes) and names that are not zone names.
+func loadZone(name string) (*time.Location, error) {
+	if name == "Local" || len(name) > 64 {
+		return nil, fmt.Errorf("pages: time zone %q", name)
+	}
+	return time.LoadLocation(name)
 }
 
 var reUpdateID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
@@ -159,7 +193,12 @@ func (c *fieldChecker) messages(field string, m map[string]string) {
 }
 
 // text checks length and characters. Markup needs no check here: every
-// text is escaped when rendered, so "<b>" shows as "<b>".
+// text is escaped when rendered, so "<b>" shows as "<b>". What escaping
+// cannot neutralise is refused: control characters, and invisible format
+// characters (Unicode category Cf: bidi overrides and isolates such as
+// U+202E, zero-width spaces and joiners U+200B..U+200F, the BOM U+FEFF),
+// which reorder or hide what a shopper reads ("Gesloten" that displays as
+// something else, a link text that is not what it seems).
 func (c *fieldChecker) text(field, s string, max int, newlines bool) {
 	if !utf8.ValidString(s) {
 		c.errorf(field, "not valid UTF-8")
@@ -174,6 +213,10 @@ func (c *fieldChecker) text(field, s string, max int, newlines bool) {
 		}
 		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
 			c.errorf(field, "contains a control character (%U)", r)
+			return
+		}
+		if unicode.Is(unicode.Cf, r) {
+			c.errorf(field, "contains an invisible formatting character (%U) that can reorder or hide text; remove it", r)
 			return
 		}
 	}

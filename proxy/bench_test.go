@@ -1,6 +1,9 @@
 package proxy
 
 import (
+	"bytes"
+	"compress/gzip"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -11,6 +14,12 @@ import (
 // startFastOrigin serves body from a fasthttp server on loopback: an origin
 // fast enough that the benchmark measures Awning, not the origin.
 func startFastOrigin(b *testing.B, body []byte) string {
+	return startFastOriginEncoded(b, body, "")
+}
+
+// startFastOriginEncoded is startFastOrigin for a body already in a content
+// coding ("" for none).
+func startFastOriginEncoded(b *testing.B, body []byte, encoding string) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -18,6 +27,9 @@ func startFastOrigin(b *testing.B, body []byte) string {
 	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
 		ctx.SetContentType("text/html; charset=utf-8")
 		ctx.Response.Header.Set("Cache-Control", "public, max-age=60")
+		if encoding != "" {
+			ctx.Response.Header.Set("Content-Encoding", encoding)
+		}
 		ctx.SetBody(body)
 	}}
 	go srv.Serve(ln)
@@ -31,9 +43,50 @@ func startFastOrigin(b *testing.B, body []byte) string {
 // fasthttp's client allocations per request.
 func BenchmarkPassThrough(b *testing.B) {
 	origin := startFastOrigin(b, []byte(strings.Repeat("<p>product page</p>", 800)))
+	benchPassThrough(b, origin, nil)
+}
+
+// BenchmarkPassThroughGzip is BenchmarkPassThrough for an origin that sends
+// the page gzip-compressed, as most do when asked (Awning asks for gzip).
+// Each answer's gzip is checked to decode to its end; an answer identical
+// to one already checked (this one, after the first) costs a hash of its
+// body, not an inflate.
+func BenchmarkPassThroughGzip(b *testing.B) {
+	origin := startFastOriginEncoded(b, benchGzipPage(), "gzip")
+	benchPassThrough(b, origin, nil)
+}
+
+// BenchmarkPassThroughGzipEveryAnswerNew is BenchmarkPassThroughGzip with
+// the memory of checked bodies off: what a page that changes on every
+// request (a token, a timestamp) costs, one inflate per answer.
+func BenchmarkPassThroughGzipEveryAnswerNew(b *testing.B) {
+	origin := startFastOriginEncoded(b, benchGzipPage(), "gzip")
+	benchPassThrough(b, origin, func(s *Server) {
+		for _, st := range s.snap.Load().states {
+			for _, o := range st.pool.origins {
+				o.check = nil
+			}
+		}
+	})
+}
+
+func benchGzipPage() []byte {
+	var buf bytes.Buffer
+	w := gzip.NewWriter(&buf)
+	for i := range 800 {
+		fmt.Fprintf(w, "<p>product page %d</p>", i)
+	}
+	w.Close()
+	return buf.Bytes()
+}
+
+func benchPassThrough(b *testing.B, origin string, tweak func(*Server)) {
 	s, err := New(options(b, oneSite(origin)))
 	if err != nil {
 		b.Fatal(err)
+	}
+	if tweak != nil {
+		tweak(s)
 	}
 	var req fasthttp.Request
 	req.Header.SetMethod("GET")

@@ -46,8 +46,9 @@ func (o Outcome) String() string { return outcomeNames[o] }
 // counter; every update is one atomic add on memory the site owns, so
 // counting costs no lookup and no allocation.
 type siteCounters struct {
-	served  [NumOutcomes]atomic.Uint64
-	latency latencyHistogram
+	served   [NumOutcomes]atomic.Uint64
+	latency  latencyHistogram
+	refusals refusalCounts // origin answers refused (originresp.go)
 }
 
 func (c *siteCounters) count(o Outcome) { c.served[o].Add(1) }
@@ -133,6 +134,9 @@ type SiteStats struct {
 	// (shoppers' requests and sitemap warming; not probes), for answers and
 	// timeouts: a refused connection has no latency worth showing.
 	OriginLatency LatencyStats
+	// OriginRefused counts origin answers Awning refused, by reason
+	// (docs/origins.md); see RefusalReasons.
+	OriginRefused map[string]uint64
 	Health        health.Stats
 	// Warm is nil for a site without sitemap warming.
 	Warm *warm.Stats
@@ -168,6 +172,7 @@ func (s *Server) Stats() Stats {
 		for o := range x.Served {
 			x.Served[o] = ss.count.served[o].Load()
 		}
+		x.OriginRefused = ss.count.refusals.stats()
 		if ss.warmer != nil {
 			w := ss.warmer.Stats()
 			x.Warm = &w

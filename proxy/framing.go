@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"errors"
 	"net"
+
+	"github.com/valyala/fasthttp"
 )
 
 // Framing errors. Each is a way for two HTTP parsers to disagree on where a
@@ -16,6 +18,22 @@ var (
 	errCLandTE  = errors.New("proxy: both Content-Length and Transfer-Encoding")
 	errBadTE    = errors.New("proxy: Transfer-Encoding other than chunked")
 	errDoubleTE = errors.New("proxy: more than one Transfer-Encoding")
+	// errBodyOnGet: a GET or HEAD with a body. RFC 9110 §9.3.1 gives such a
+	// body no meaning, some origins read it and some do not, and a copy
+	// made from a GET must not depend on what the shopper sent beside the
+	// key: refused (issue 13).
+	errBodyOnGet = errors.New("proxy: GET or HEAD request with a body")
+	// errUnderscoreFraming: Transfer_Encoding or Content_Length. Awning
+	// does not read them as framing, but CGI-style servers (PHP's
+	// $_SERVER['HTTP_TRANSFER_ENCODING']) and some proxies do: a request
+	// framed two ways. Other underscore spellings are dropped on the way to
+	// the origin by the header table (forward.go).
+	errUnderscoreFraming = errors.New("proxy: framing header spelled with _")
+	// errConnect: CONNECT asks for a tunnel, which Awning never opens.
+	errConnect = errors.New("proxy: CONNECT")
+	// errBadHost: a Host that is not an RFC 3986 host[:port], such as one
+	// with userinfo ("other.test@shop.test").
+	errBadHost = errors.New("proxy: invalid Host")
 )
 
 // fasthttp already refuses duplicate or non-numeric Content-Length, unknown
@@ -23,9 +41,12 @@ var (
 // request line, obs-fold, "Transfer-Encoding: identity", and (v1.77) serves
 // a request with both Content-Length and Transfer-Encoding before closing.
 // guardConn closes those gaps below the parser, where the request line is
-// still visible; checkRawHeaders repeats the header checks on what fasthttp
-// parsed, for the one case guardConn cannot follow (a pipelined request
-// after a chunked body).
+// still visible: it follows Content-Length and chunked bodies alike, so
+// every request head on a connection is scanned, pipelined or not.
+// checkRequest repeats the header checks on what fasthttp parsed (the one
+// check for requests that reach the pipeline another way, such as HTTP/2)
+// and adds those that need the parsed request: method, Host, and header
+// names.
 
 // guardListener wraps accepted connections in guardConn.
 type guardListener struct{ net.Listener }
@@ -54,14 +75,15 @@ func (c *guardTLSConn) Handshake() error                     { return c.tls.Hand
 func (c *guardTLSConn) ConnectionState() tls.ConnectionState { return c.tls.ConnectionState() }
 
 // guardConn follows request boundaries on a connection: it scans each
-// request head for framing that parsers disagree on, skips Content-Length
-// bodies, and after a chunked body waits for the next response before it
-// scans again. A guardConn is used by one connection-serving goroutine only.
+// request head for framing that parsers disagree on and skips bodies,
+// Content-Length or chunked, to the next head. A guardConn is used by one
+// connection-serving goroutine only.
 type guardConn struct {
 	net.Conn
 
 	state    uint8
 	bodyLeft int64 // bytes of Content-Length body still to skip
+	chunk    chunkedBody
 	bad      error
 
 	// Head state.
@@ -73,6 +95,7 @@ type guardConn struct {
 	te      int      // Transfer-Encoding headers seen
 	teBad   bool     // a Transfer-Encoding other than chunked
 	fold    bool     // the current line is an obs-fold continuation
+	noBody  bool     // the method is GET or HEAD
 
 	// Write coalescing (coalesce.go).
 	held     *[]byte // a full write buffer held back; nil for none
@@ -82,9 +105,9 @@ type guardConn struct {
 }
 
 const (
-	stateHead = iota // scanning a request head
-	stateBody        // skipping a Content-Length body
-	stateLost        // after a chunked body: wait for the response
+	stateHead    = iota // scanning a request head
+	stateBody           // skipping a Content-Length body
+	stateChunked        // following a chunked body
 )
 
 func (c *guardConn) resetHead() {
@@ -96,6 +119,7 @@ func (c *guardConn) resetHead() {
 	c.te = 0
 	c.teBad = false
 	c.fold = false
+	c.noBody = false
 }
 
 // Read hands fasthttp the bytes read, unless they show bad framing: then it
@@ -109,7 +133,7 @@ func (c *guardConn) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	n, err := c.Conn.Read(p)
-	if n > 0 && c.state != stateLost {
+	if n > 0 {
 		if c.bad = c.scan(p[:n]); c.bad != nil {
 			return 0, c.bad
 		}
@@ -117,21 +141,21 @@ func (c *guardConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// Write notes the end of an exchange: once a final response is written after
-// a chunked body, the next bytes read start a new request head. Interim
-// "100 Continue" responses are followed by the body, not by a head.
-func (c *guardConn) Write(p []byte) (int, error) {
-	if c.state == stateLost && !bytes.HasPrefix(p, []byte("HTTP/1.1 1")) {
-		c.resetHead()
-	}
-	return c.write(p)
-}
+// Write sends a response, coalescing writes (coalesce.go).
+func (c *guardConn) Write(p []byte) (int, error) { return c.write(p) }
 
 func (c *guardConn) scan(b []byte) error {
 	for len(b) > 0 {
 		switch c.state {
-		case stateLost:
-			return nil
+		case stateChunked:
+			n, end, err := c.chunk.feed(b)
+			if err != nil {
+				return err
+			}
+			if b = b[n:]; end {
+				c.resetHead()
+			}
+			continue
 		case stateBody:
 			n := min(int64(len(b)), c.bodyLeft)
 			c.bodyLeft -= n
@@ -199,8 +223,10 @@ func (c *guardConn) endLine() error {
 		return c.endHead()
 	}
 	c.lines++
-	if c.lines == 1 {
-		return nil // the request line
+	if c.lines == 1 { // the request line
+		line := c.line[:min(n, len(c.line))]
+		c.noBody = bytes.HasPrefix(line, []byte("get ")) || bytes.HasPrefix(line, []byte("head "))
+		return nil
 	}
 	line := c.line[:min(n, len(c.line))]
 	if v, ok := bytes.CutPrefix(line, []byte("content-length:")); ok {
@@ -232,8 +258,11 @@ func (c *guardConn) endHead() error {
 		return errDoubleTE
 	case c.te == 1 && c.cl >= 0:
 		return errCLandTE
+	case c.noBody && (c.te == 1 || c.cl > 0):
+		return errBodyOnGet
 	case c.te == 1:
-		c.state = stateLost
+		c.state = stateChunked
+		c.chunk.reset()
 	case c.cl > 0:
 		c.state = stateBody
 		c.bodyLeft = c.cl
@@ -259,9 +288,141 @@ func parseLength(v []byte) int64 {
 	return n
 }
 
+// checkRequest checks a request fasthttp parsed, before it is routed. An
+// error means 400 (405 for CONNECT, see refusalFor) and the connection
+// closed; nothing of the request reaches an origin.
+func checkRequest(req *fasthttp.Request) error {
+	h := &req.Header
+	chunked, err := scanRawHeaders(h.RawHeaders())
+	if err != nil {
+		return err
+	}
+	switch {
+	case h.IsConnect():
+		return errConnect
+	case (h.IsGet() || h.IsHead()) && (h.ContentLength() > 0 || chunked || len(req.Body()) > 0):
+		return errBodyOnGet
+	case !validHost(h.Host()):
+		return errBadHost
+	}
+	if uri := h.RequestURI(); len(uri) > 0 && uri[0] != '/' && !(len(uri) == 1 && uri[0] == '*') {
+		// absolute-form (RFC 9112 §3.2.2): its authority names the host too.
+		if _, rest, ok := bytes.Cut(uri, []byte("://")); ok {
+			if i := bytes.IndexAny(rest, "/?#"); i >= 0 {
+				rest = rest[:i]
+			}
+			if !validHost(rest) {
+				return errBadHost
+			}
+		}
+	}
+	return nil
+}
+
+var (
+	hAllow = []byte("Allow")
+	// connectRefused answers CONNECT (RFC 9110 §15.5.6: a 405 says what is
+	// allowed).
+	connectRefused = &answer{
+		status:      fasthttp.StatusMethodNotAllowed,
+		contentType: ctText,
+		body:        []byte("Awning does not open tunnels: CONNECT is not allowed.\n"),
+		headers: [][2][]byte{
+			{hCacheControl, vNoStore},
+			{hAllow, []byte("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")},
+		},
+	}
+)
+
+// refusalFor is the answer to a request checkRequest refused.
+func refusalFor(err error) *answer {
+	if errors.Is(err, errConnect) {
+		return connectRefused
+	}
+	return badRequest
+}
+
+// validHost reports whether h is an RFC 3986 host with an optional port:
+// a reg-name (unreserved, percent-encoded and sub-delims characters) or an
+// IP literal in brackets. An empty Host is left to the routing (421).
+// Userinfo ("a@b"), spaces, quotes and the like are not a host.
+func validHost(h []byte) bool {
+	if len(h) == 0 {
+		return true
+	}
+	name := h
+	if h[0] == '[' {
+		end := bytes.IndexByte(h, ']')
+		if end < 2 {
+			return false
+		}
+		for _, c := range h[1:end] {
+			if c != ':' && !hostChars[c] {
+				return false
+			}
+		}
+		return validPort(h[end+1:])
+	}
+	if i := bytes.IndexByte(h, ':'); i >= 0 {
+		name = h[:i]
+		if !validPort(h[i:]) {
+			return false
+		}
+	}
+	for i := 0; i < len(name); i++ {
+		switch c := name[i]; {
+		case c == '%':
+			if i+2 >= len(name) || unhex(name[i+1]) < 0 || unhex(name[i+2]) < 0 {
+				return false
+			}
+			i += 2
+		case !hostChars[c]:
+			return false
+		}
+	}
+	return true
+}
+
+// validPort reports whether p is empty or ":" and digits.
+func validPort(p []byte) bool {
+	if len(p) == 0 {
+		return true
+	}
+	if p[0] != ':' || len(p) > 6 {
+		return false
+	}
+	for _, c := range p[1:] {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// hostChars are RFC 3986's unreserved and sub-delims characters.
+var hostChars = func() (t [256]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	for _, c := range "-._~!$&'()*+,;=" {
+		t[c] = true
+	}
+	return t
+}()
+
 // checkRawHeaders checks the header block fasthttp parsed, as received on
 // the wire.
 func checkRawHeaders(raw []byte) error {
+	_, err := scanRawHeaders(raw)
+	return err
+}
+
+// scanRawHeaders checks a raw header block and reports whether it declares
+// a chunked body.
+func scanRawHeaders(raw []byte) (chunked bool, err error) {
 	var cl, te int
 	for len(raw) > 0 {
 		i := bytes.IndexByte(raw, '\n')
@@ -269,7 +430,7 @@ func checkRawHeaders(raw []byte) error {
 			break
 		}
 		if i == 0 || raw[i-1] != '\r' {
-			return errBareLF
+			return false, errBareLF
 		}
 		line := raw[:i-1]
 		raw = raw[i+1:]
@@ -277,7 +438,11 @@ func checkRawHeaders(raw []byte) error {
 			break
 		}
 		if line[0] == ' ' || line[0] == '\t' {
-			return errObsFold
+			return false, errObsFold
+		}
+		if colon := bytes.IndexByte(line, ':'); colon > 0 && bytes.IndexByte(line[:colon], '_') >= 0 &&
+			underscoreFraming(line[:colon]) {
+			return false, errUnderscoreFraming
 		}
 		switch line[0] | 0x20 {
 		case 'c':
@@ -288,18 +453,35 @@ func checkRawHeaders(raw []byte) error {
 			if v, ok := cutPrefixFold(line, "transfer-encoding:"); ok {
 				te++
 				if !equalFold(bytes.TrimSpace(v), "chunked") {
-					return errBadTE
+					return false, errBadTE
 				}
 			}
 		}
 	}
 	switch {
 	case te > 1:
-		return errDoubleTE
+		return false, errDoubleTE
 	case te > 0 && cl > 0:
-		return errCLandTE
+		return false, errCLandTE
 	}
-	return nil
+	return te > 0, nil
+}
+
+// underscoreFraming reports whether name, read with "-" for "_", is
+// Transfer-Encoding or Content-Length.
+func underscoreFraming(name []byte) bool {
+	var buf [len("transfer-encoding")]byte
+	if len(name) != len("transfer-encoding") && len(name) != len("content-length") {
+		return false
+	}
+	for i, c := range name {
+		if c == '_' {
+			c = '-'
+		}
+		buf[i] = lower(c)
+	}
+	n := string(buf[:len(name)])
+	return n == "transfer-encoding" || n == "content-length"
 }
 
 func hasPrefixFold(b []byte, prefix string) bool {

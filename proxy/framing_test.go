@@ -35,6 +35,23 @@ var smuggling = []struct {
 	{"bare LF end of head", "GET / HTTP/1.1\r\nHost: shop.example\r\n\n"},
 	{"bare LF in pipelined request", "GET /a HTTP/1.1\r\nHost: shop.example\r\n\r\nGET /b HTTP/1.1\nHost: shop.example\r\n\r\n"},
 	{"bare LF after CL body", "POST /a HTTP/1.1\r\nHost: shop.example\r\nContent-Length: 3\r\n\r\na\nbGET /b HTTP/1.1\nHost: shop.example\r\n\r\n"},
+	{"bare LF after chunked body", "POST /a HTTP/1.1\r\nHost: shop.example\r\nTransfer-Encoding: chunked\r\n\r\n3\r\na\nb\r\n0\r\n\r\nGET /b HTTP/1.1\nHost: shop.example\r\n\r\n"},
+	{"bare LF after chunked body with trailer", "POST /a HTTP/1.1\r\nHost: shop.example\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: 1\r\n\r\nGET /b HTTP/1.1\nHost: shop.example\r\n\r\n"},
+	{"bad chunk size", "POST / HTTP/1.1\r\nHost: shop.example\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n"},
+	{"chunk size bare LF", "POST / HTTP/1.1\r\nHost: shop.example\r\nTransfer-Encoding: chunked\r\n\r\n3\nabc\r\n0\r\n\r\n"},
+	{"GET with body", "GET / HTTP/1.1\r\nHost: shop.example\r\nContent-Length: 3\r\n\r\nabc"},
+	{"GET chunked", "GET / HTTP/1.1\r\nHost: shop.example\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"},
+	{"GET chunked empty", "GET / HTTP/1.1\r\nHost: shop.example\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"},
+	{"HEAD with body", "HEAD / HTTP/1.1\r\nHost: shop.example\r\nContent-Length: 3\r\n\r\nabc"},
+	{"GET with body pipelined", "GET /a HTTP/1.1\r\nHost: shop.example\r\n\r\nGET / HTTP/1.1\r\nHost: shop.example\r\nContent-Length: 1\r\n\r\nx"},
+	{"underscore TE with CL", "POST / HTTP/1.1\r\nHost: shop.example\r\nTransfer_Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n"},
+	{"underscore CL", "POST / HTTP/1.1\r\nHost: shop.example\r\nContent_Length: 5\r\nContent-Length: 3\r\n\r\nabc"},
+	{"underscore TE alone", "POST / HTTP/1.1\r\nHost: shop.example\r\ntransfer_encoding: chunked\r\n\r\n0\r\n\r\n"},
+	{"Host with userinfo", "GET / HTTP/1.1\r\nHost: other.example@shop.example\r\n\r\n"},
+	{"Host with quote", "GET / HTTP/1.1\r\nHost: shop.example\"\r\n\r\n"},
+	{"Host with bad port", "GET / HTTP/1.1\r\nHost: shop.example:80x\r\n\r\n"},
+	{"Host with bad percent", "GET / HTTP/1.1\r\nHost: shop%zz.example\r\n\r\n"},
+	{"absolute-form with userinfo", "GET http://other.example@shop.example/ HTTP/1.1\r\nHost: shop.example\r\n\r\n"},
 	{"two hosts", "GET / HTTP/1.1\r\nHost: shop.example\r\nHost: other.example\r\n\r\n"},
 	{"no host", "GET / HTTP/1.1\r\n\r\n"},
 	{"NUL in value", "GET / HTTP/1.1\r\nHost: shop.example\r\nX-A: b\x00c\r\n\r\n"},
@@ -95,6 +112,13 @@ func TestCleanFramingAccepted(t *testing.T) {
 		{"chunked body with LF", "POST /1 HTTP/1.1\r\nHost: shop.example\r\nTransfer-Encoding: chunked\r\n\r\n3\r\na\nb\r\n0\r\n\r\n", 1},
 		{"TE chunked mixed case", "POST /1 HTTP/1.1\r\nHost: shop.example\r\ntransfer-encoding: Chunked\r\n\r\n0\r\n\r\n", 1},
 		{"HTTP/1.0", "GET /1 HTTP/1.0\r\nHost: shop.example\r\n\r\n", 1},
+		{"pipelined after chunked body", "POST /1 HTTP/1.1\r\nHost: shop.example\r\nTransfer-Encoding: chunked\r\n\r\n3;ext=1\r\na\nb\r\n0\r\nX-T: 1\r\n\r\nGET /2 HTTP/1.1\r\nHost: shop.example\r\n\r\n", 2},
+		{"GET with zero length", "GET /1 HTTP/1.1\r\nHost: shop.example\r\nContent-Length: 0\r\n\r\n", 1},
+		{"Host with port", "GET /1 HTTP/1.1\r\nHost: shop.example:8080\r\n\r\n", 1},
+		{"Host upper case, trailing dot", "GET /1 HTTP/1.1\r\nHost: SHOP.example.\r\n\r\n", 1},
+		{"absolute-form", "GET http://shop.example/1 HTTP/1.1\r\nHost: shop.example\r\n\r\n", 1},
+		{"underscore in another header", "GET /1 HTTP/1.1\r\nHost: shop.example\r\nX_Custom_Thing: 1\r\n\r\n", 1},
+		{"underscore in a header Awning drops", "GET /1 HTTP/1.1\r\nHost: shop.example\r\nX_Forwarded_For: 10.0.0.1\r\n\r\n", 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -144,6 +168,52 @@ func TestCleanFramingAccepted(t *testing.T) {
 	})
 }
 
+// TestConnectRefused: CONNECT gets 405 with Allow, the connection is
+// closed, and the origin hears nothing (it was forwarded and got a 200).
+func TestConnectRefused(t *testing.T) {
+	o := testkit.NewOrigin(t, testkit.Echo())
+	p := startProxy(t, oneSite(o.URL()))
+	for _, raw := range []string{
+		"CONNECT shop.example:80 HTTP/1.1\r\nHost: shop.example:80\r\n\r\n",
+		"CONNECT shop.example:443 HTTP/1.1\r\nHost: shop.example\r\n\r\n",
+	} {
+		c := testkit.Dial(t, p.addr)
+		c.Send(raw)
+		resp, _, err := c.ReadResponse("CONNECT", 3*time.Second)
+		if err != nil {
+			t.Fatalf("%q: %v", raw, err)
+		}
+		if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") == "" {
+			t.Errorf("%q: %d Allow %q; want 405 with Allow", raw, resp.StatusCode, resp.Header.Get("Allow"))
+		}
+		if !c.Closed(2 * time.Second) {
+			t.Errorf("%q: connection left open", raw)
+		}
+	}
+	if n := o.Requests(); n != 0 {
+		t.Errorf("origin got %d requests; want 0", n)
+	}
+}
+
+func TestValidHost(t *testing.T) {
+	for _, tt := range []struct {
+		host string
+		want bool
+	}{
+		{"shop.example", true}, {"shop.example:8443", true}, {"SHOP.example.", true}, {"[::1]", true},
+		{"[::1]:80", true}, {"127.0.0.1:80", true}, {"a_b.example", true}, {"xn--bcher-kva.example", true},
+		{"caf%C3%A9.example", true}, {"", true},
+		{"a@b.example", false}, {"a b", false}, {"shop.example:", true}, {"shop.example:80:80", false},
+		{"shop.example:99999999", false}, {"[::1", false}, {"[]", false}, {"[::1]x", false},
+		{"shop.example/", false}, {"shop.example\\", false}, {"%zz", false}, {"%4", false}, {"shop\x00", false},
+		{"\"shop\"", false}, {"<shop>", false}, {"shop.example#x", false}, {"shop.example?x", false},
+	} {
+		if got := validHost([]byte(tt.host)); got != tt.want {
+			t.Errorf("validHost(%q) = %v; want %v", tt.host, got, tt.want)
+		}
+	}
+}
+
 // scanAll runs a guard over input split into chunks of size n and returns
 // its verdict.
 func scanAll(input []byte, n int) error {
@@ -187,6 +257,7 @@ func FuzzGuardConn(f *testing.F) {
 			t.Errorf("chunks of %d: %v; whole: %v", n, got, want)
 		}
 		checkRawHeaders(in) // must not panic
+		validHost(in)
 	})
 }
 

@@ -49,10 +49,10 @@ func (s *Server) recoverRequest(ctx *fasthttp.RequestCtx) {
 // route answers the request and returns the site it was for (nil when it
 // was refused or for no site).
 func (s *Server) route(ctx *fasthttp.RequestCtx, snap *snapshot) *siteState {
-	if err := checkRawHeaders(ctx.Request.Header.RawHeaders()); err != nil {
+	if err := checkRequest(&ctx.Request); err != nil {
 		s.log.Debug("refused request", "reason", err, "peer", ctx.RemoteIP())
 		s.refused.Add(1)
-		badRequest.write(ctx)
+		refusalFor(err).write(ctx)
 		ctx.SetConnectionClose()
 		return nil
 	}

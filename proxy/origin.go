@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/url"
 	"strconv"
@@ -24,14 +25,26 @@ type origin struct {
 	url    string // as configured, for logs
 	scheme []byte // http or https
 	client *fasthttp.HostClient
+	limit  int            // limits.response_body, which also bounds a gzip body decompressed
+	check  *checkedBodies // shared by the Server's origins; nil checks every body
+
+	// What Awning refused from this origin is logged at most once a
+	// minute for all the sites on it (originresp.go); each site counts its
+	// own (pool.refusals).
+	log      *slog.Logger // nil: no log
+	unlogged atomic.Int64 // refusals since the last log line
+	lastLog  atomic.Int64 // unix nanos of the last log line
 }
 
 // pool balances a site's requests over its origins. It is safe for
 // concurrent use.
 type pool struct {
-	origins []*origin
-	next    atomic.Uint32
-	latency *latencyHistogram // the site's; nil in tests that build a bare pool
+	origins  []*origin
+	next     atomic.Uint32
+	latency  *latencyHistogram // the site's; nil in tests that build a bare pool
+	limit    int               // limits.response_body
+	site     string            // for logs
+	refusals *refusalCounts    // the site's; nil in tests that build a bare pool
 }
 
 // poolOptions are the limits that apply to every origin of every site.
@@ -39,6 +52,15 @@ type poolOptions struct {
 	responseBody   int
 	responseHeader int
 	dialer         *fasthttp.TCPDialer
+	log            *slog.Logger
+	checked        *checkedBodies // gzip bodies known good; nil checks every body
+}
+
+// attach ties the pool to its site's name (for logs) and counters, which
+// outlive the pool across reloads.
+func (p *pool) attach(site string, count *siteCounters) {
+	p.latency = &count.latency
+	p.site, p.refusals = site, &count.refusals
 }
 
 func newOrigin(raw string, oc *config.Origin, opt poolOptions) (*origin, error) {
@@ -61,6 +83,17 @@ func newOrigin(raw string, oc *config.Origin, opt poolOptions) (*origin, error) 
 		firstByte = 0 // the total deadline already bounds it
 	}
 	dialer := opt.dialer
+	var tlsConfig *tls.Config
+	if isTLS {
+		name := oc.TLSServerName
+		if name == "" {
+			name = oc.HostHeader
+		}
+		if name == "" {
+			name = u.Hostname()
+		}
+		tlsConfig = &tls.Config{ServerName: name, MinVersion: tls.VersionTLS12}
+	}
 	hc := &fasthttp.HostClient{
 		Addr:                      addr,
 		IsTLS:                     isTLS,
@@ -75,25 +108,40 @@ func newOrigin(raw string, oc *config.Origin, opt poolOptions) (*origin, error) 
 		ReadBufferSize:                opt.responseHeader,
 		MaxResponseBodySize:           opt.responseBody,
 		DisableHeaderNamesNormalizing: false,
+		TLSConfig:                     tlsConfig, // used by Dial; fasthttp sees a connection already TLS
 		Dial: func(addr string) (net.Conn, error) {
-			c, err := dialer.DialTimeout(addr, connect)
-			if err != nil {
-				return nil, err
-			}
-			return &originConn{Conn: c, firstByte: firstByte, peek: newPeeker(c)}, nil
+			return dialOrigin(dialer, addr, connect, firstByte, tlsConfig)
 		},
 	}
-	if isTLS {
-		name := oc.TLSServerName
-		if name == "" {
-			name = oc.HostHeader
-		}
-		if name == "" {
-			name = u.Hostname()
-		}
-		hc.TLSConfig = &tls.Config{ServerName: name, MinVersion: tls.VersionTLS12}
+	return &origin{url: raw, scheme: []byte(u.Scheme), client: hc, limit: opt.responseBody, check: opt.checked, log: opt.log}, nil
+}
+
+// dialOrigin opens a connection to an origin: TCP, the TLS handshake of an
+// https origin (within the connect timeout, like the TCP connect), and the
+// guard on what the origin sends, above TLS where it reads the answers as
+// fasthttp will. A failed handshake is reported as a failure to connect:
+// nothing was sent, so another origin may be tried.
+func dialOrigin(dialer *fasthttp.TCPDialer, addr string, connect, firstByte time.Duration, tlsConfig *tls.Config) (net.Conn, error) {
+	c, err := dialer.DialTimeout(addr, connect)
+	if err != nil {
+		return nil, err
 	}
-	return &origin{url: raw, scheme: []byte(u.Scheme), client: hc}, nil
+	var conn net.Conn = &originConn{Conn: c, firstByte: firstByte, peek: newPeeker(c)}
+	if tlsConfig != nil {
+		tc := tls.Client(conn, tlsConfig)
+		tc.SetDeadline(time.Now().Add(connect))
+		if err := tc.Handshake(); err != nil {
+			c.Close()
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				return nil, fasthttp.ErrDialTimeout
+			}
+			return nil, &net.OpError{Op: "dial", Net: "tcp", Addr: c.RemoteAddr(), Err: err}
+		}
+		tc.SetDeadline(time.Time{})
+		conn = tc
+	}
+	return newOriginGuard(conn), nil
 }
 
 // retryIfErr decides which failed attempts fasthttp may repeat. A stale
@@ -133,6 +181,9 @@ func (p *pool) do(req *fasthttp.Request, resp *fasthttp.Response, deadline time.
 		req.URI().SetSchemeBytes(o.scheme) // fasthttp checks it against the client's IsTLS
 		t0 := time.Now()
 		err = o.exchange(req, resp, deadline)
+		if r, ok := refusalOf(err); ok {
+			o.refused(p.site, p.refusals, r, err)
+		}
 		r, ok := healthResult(err, resp, time.Since(t0))
 		if ok {
 			h.Report(i, r)
@@ -191,11 +242,24 @@ func (p *pool) probe(ctx context.Context, i int, method, path string, host strin
 // a healthy origin be reported failing. So when they ran out on stale
 // connections, the rest of the idle pool (as old as them) is dropped and the
 // request sent once more, on a new connection.
+//
+// Every check on what an origin sends ends here: the connection's guard
+// (originresp.go) reports the answer's framing and checkAnswer its body;
+// the caller counts and logs what they refuse (origin.refused), once per
+// exchange, for the site it asked for.
 func (o *origin) exchange(req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time) error {
 	err := o.client.DoDeadline(req, resp, deadline)
 	if errors.Is(err, errStaleConn) {
 		o.client.CloseIdleConnections()
 		err = o.client.DoDeadline(req, resp, deadline)
+	}
+	if err != nil {
+		// fasthttp closed the connection: its guard is ours alone to read.
+		if g := guardOf(resp); g != nil && g.bad != nil {
+			err = g.bad
+		}
+	} else {
+		err = o.checkAnswer(resp)
 	}
 	return err
 }
@@ -211,12 +275,20 @@ func isConnectError(err error) bool {
 }
 
 // failureReason names what went wrong talking to an origin, for logs, the
-// Cache-Status header and health accounting.
+// Cache-Status header and health accounting. An error it does not know is
+// "error", never a guess: the log line that carries it has the cause.
 func failureReason(err error) string {
+	if r, ok := refusalOf(err); ok {
+		return r.String()
+	}
 	var ne net.Error
+	var small *fasthttp.ErrSmallBuffer
+	var chunk fasthttp.ErrBrokenChunk
 	switch {
 	case err == nil:
 		return ""
+	case errors.Is(err, errNoOrigin):
+		return "no-origin"
 	case errors.Is(err, fasthttp.ErrDialTimeout):
 		return "connect-timeout"
 	case errors.Is(err, syscall.ECONNREFUSED):
@@ -227,11 +299,15 @@ func failureReason(err error) string {
 		return "reset"
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		return "too-large"
+	case errors.As(err, &small):
+		return "header-too-large"
 	case errors.Is(err, fasthttp.ErrNoFreeConns):
 		return "no-free-conns"
 	case errors.Is(err, fasthttp.ErrConnectionClosed), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
 		errors.Is(err, errStaleConn):
 		return "closed"
+	case errors.As(err, &chunk):
+		return "malformed"
 	}
 	var te *tls.CertificateVerificationError
 	if errors.As(err, &te) {
@@ -241,7 +317,7 @@ func failureReason(err error) string {
 	if errors.As(err, &op) && op.Op == "dial" {
 		return "connect"
 	}
-	return "malformed"
+	return "error"
 }
 
 // errStaleConn reports a kept-alive connection the origin closed while it

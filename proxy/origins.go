@@ -51,7 +51,7 @@ func newOriginTable() *originTable {
 // that already use it, and counts a reference to each. On error, nothing
 // is counted.
 func (t *originTable) pool(oc *config.Origin, opt poolOptions) (*pool, error) {
-	p := &pool{origins: make([]*origin, 0, len(oc.URLs))}
+	p := &pool{origins: make([]*origin, 0, len(oc.URLs)), limit: opt.responseBody}
 	for _, raw := range oc.URLs {
 		k := keyOf(raw, oc, opt)
 		o := t.byKey[k]
@@ -111,6 +111,9 @@ func (o *origin) Probe(ctx context.Context, method, path, host string) (int, []b
 	}
 	req.URI().SetSchemeBytes(o.scheme)
 	if err := o.exchange(req, resp, deadline); err != nil {
+		if r, ok := refusalOf(err); ok {
+			o.refused("", nil, r, err) // logged for the origin; no site asked
+		}
 		return 0, nil, errors.New(failureReason(err))
 	}
 	body := resp.Body()

@@ -150,7 +150,7 @@ func (s *Server) relayFetched(ctx *fasthttp.RequestCtx, f *fetch) {
 		r.Header.SetContentLength(f.resp.Header.ContentLength())
 	} else if f.gzip && equalFold(r.Header.ContentEncoding(), "gzip") && !acceptsGzip(ctx) {
 		// Awning asked for gzip; this client did not.
-		if plain, err := r.BodyGunzip(); err == nil {
+		if plain, err := f.st.pool.gunzip(r.Body()); err == nil {
 			r.Header.DelBytes(hContentEncoding)
 			r.SetBodyRaw(plain)
 		}

@@ -49,6 +49,7 @@ type Server struct {
 	http    *fasthttp.Server
 	plain   *plainServer // nil unless Options.Plain
 	dialer  *fasthttp.TCPDialer
+	checked *checkedBodies // gzip bodies from origins known to decode within the limit
 	prober  *health.Prober // probes every origin endpoint of every site
 	origins *originTable   // origins shared by sites; guarded by mu
 	// pageCache holds the sites' rendered pages, bounded by cache.pages.
@@ -132,6 +133,7 @@ func New(opt Options) (*Server, error) {
 		},
 		cache:   opt.Cache,
 		origins: newOriginTable(),
+		checked: newCheckedBodies(),
 		flights: newFlights(),
 		now:     opt.Now,
 		inputs:  map[string]SiteState{},
@@ -314,6 +316,8 @@ func (s *Server) build(opt Options, prev *snapshot) (_ *snapshot, err error) {
 		responseBody:   int(cfg.Limits.ResponseBody),
 		responseHeader: int(cfg.Limits.ResponseHeader),
 		dialer:         s.dialer,
+		log:            s.log,
+		checked:        s.checked,
 	}
 	share := newInterner()
 	keep := prev != nil && prev.cfg == cfg
@@ -351,7 +355,7 @@ func (s *Server) build(opt Options, prev *snapshot) (_ *snapshot, err error) {
 		if prevState != nil {
 			prevHealth, count = prevState.health, prevState.count
 		}
-		p.latency = &count.latency
+		p.attach(site.Name, count)
 		probeHost := site.Hosts[0]
 		if sc.Origin.HostHeader != "" {
 			probeHost = sc.Origin.HostHeader

@@ -120,7 +120,9 @@ func (s *Server) fetchSitemap(ctx context.Context, st *siteState, path string) (
 	}
 	body := resp.Body()
 	if equalFold(resp.Header.ContentEncoding(), "gzip") || bytes.HasPrefix(body, []byte{0x1f, 0x8b}) {
-		return fasthttp.AppendGunzipBytes(nil, body) // also sitemap.xml.gz files
+		// Also sitemap.xml.gz files, which come without Content-Encoding
+		// and so unchecked: bounded like any origin answer.
+		return st.pool.gunzip(body)
 	}
 	return append([]byte(nil), body...), nil
 }

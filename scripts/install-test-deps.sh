@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs what Awning's tests need on a Debian or Ubuntu machine, when it is
-# missing: redis-server (state and cache tests start their own on a free
-# loopback port), Chromium (the outage page is tested in a real browser) and
+# missing: redis-server and redis-cli (state and cache tests start their own
+# servers on free loopback ports, Redis Clusters too), redis-sentinel (the
+# failover drills start a Sentinel set), Chromium (the outage page is tested in a real browser) and
 # systemd-analyze (deploy/systemd's unit is verified; package systemd, which
 # works as a plain program here: nothing is started or enabled).
 # Tests never skip because a tool is missing; they fail and point here.
@@ -9,6 +10,8 @@ set -eu
 
 need=""
 command -v redis-server >/dev/null 2>&1 || need="$need redis-server"
+command -v redis-cli >/dev/null 2>&1 || need="$need redis-tools"
+command -v redis-sentinel >/dev/null 2>&1 || need="$need redis-sentinel"
 command -v chromium >/dev/null 2>&1 || need="$need chromium"
 command -v systemd-analyze >/dev/null 2>&1 || need="$need systemd"
 if [ -z "$need" ]; then

@@ -3,9 +3,9 @@ package state
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"sort"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // AuditEntry records one change made through the admin API.
@@ -18,39 +18,74 @@ type AuditEntry struct {
 	Detail string    `json:"detail,omitempty"`
 }
 
-// Bounds of the audit log.
-const (
-	auditKeepRemote = 10_000 // entries in the Redis stream (approximately)
-	auditKeepLocal  = 1_000  // entries kept in memory on each node
-)
+// auditKeepLocal bounds the entries each node keeps (in memory and in its
+// snapshot) to write back to a Redis that lost its audit stream.
+const auditKeepLocal = 1_000
 
-// Audit records e in the process log, in memory and, with Redis, in a
-// bounded stream every node can read. A Redis failure is logged and does not
-// fail the caller: the change it records has already happened.
+// auditRecord is an entry with its ID in the audit stream: the stamp of the
+// change it records.
+type auditRecord struct {
+	ID    Stamp      `json:"id"`
+	Entry AuditEntry `json:"entry"`
+}
+
+// auditLog keeps the newest entries a node knows, in ID order, each once.
+// It is not safe for concurrent use; the Store's mu guards it.
+type auditLog struct {
+	recs []auditRecord
+}
+
+func (l *auditLog) add(r auditRecord) {
+	i := sort.Search(len(l.recs), func(i int) bool { return l.recs[i].ID.Compare(r.ID) >= 0 })
+	if i < len(l.recs) && l.recs[i].ID == r.ID {
+		return
+	}
+	if len(l.recs) >= auditKeepLocal {
+		if i == 0 {
+			return // older than everything kept
+		}
+		copy(l.recs, l.recs[1:i])
+		l.recs[i-1] = r
+		return
+	}
+	l.recs = append(l.recs, auditRecord{})
+	copy(l.recs[i+1:], l.recs[i:])
+	l.recs[i] = r
+}
+
+func auditJSON(a *auditRecord) string {
+	if a == nil {
+		return ""
+	}
+	return mustJSON(a.Entry)
+}
+
+// Audit records e, an admin action that changed no scope, in the process
+// log, on this node and, with Redis, in the audit stream every node reads.
+// A change records its entry itself (ChangeAudited). A Redis failure is
+// logged and does not fail the caller.
 func (s *Store) Audit(ctx context.Context, e AuditEntry) {
 	if e.Scope == Global {
 		e.Scope = globalName
 	}
-	s.log.Info("admin change", "who", e.Who, "from", e.From, "action", e.Action, "scope", e.Scope, "detail", e.Detail)
+	s.log.Info("admin action", "who", e.Who, "from", e.From, "action", e.Action, "scope", e.Scope, "detail", e.Detail)
+	id := s.clock.Now()
+	if s.redis != nil {
+		ctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		got, err := auditScript.Run(ctx, s.redis, []string{keyHead, keyAudit}, id.String(), mustJSON(e)).Text()
+		if err == nil {
+			id, err = ParseStamp(got)
+		}
+		if err != nil {
+			s.log.Warn("audit entry not written to redis; it is in this log", "err", err)
+		}
+		s.clock.Observe(id)
+	}
 	s.mu.Lock()
-	s.audit = append(s.audit, e)
-	if len(s.audit) > auditKeepLocal {
-		s.audit = append(s.audit[:0], s.audit[len(s.audit)-auditKeepLocal:]...)
-	}
+	s.audit.add(auditRecord{ID: id, Entry: e})
+	s.saveLocked()
 	s.mu.Unlock()
-	if s.redis == nil {
-		return
-	}
-	data, _ := json.Marshal(e)
-	ctx, cancel := context.WithTimeout(ctx, time.Second)
-	defer cancel()
-	err := s.redis.XAdd(ctx, &redis.XAddArgs{
-		Stream: keyAudit, MaxLen: auditKeepRemote, Approx: true,
-		Values: []any{"entry", string(data)},
-	}).Err()
-	if err != nil {
-		s.log.Warn("audit entry not written to redis; it is in this log", "err", err)
-	}
 }
 
 // AuditLog returns up to n entries, newest first: from Redis when shared
@@ -59,7 +94,7 @@ func (s *Store) AuditLog(ctx context.Context, n int) ([]AuditEntry, error) {
 	if s.redis != nil {
 		msgs, err := s.redis.XRevRangeN(ctx, keyAudit, "+", "-", int64(n)).Result()
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("state: read audit log: %w", err)
 		}
 		out := make([]AuditEntry, 0, len(msgs))
 		for _, m := range msgs {
@@ -72,9 +107,9 @@ func (s *Store) AuditLog(ctx context.Context, n int) ([]AuditEntry, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]AuditEntry, 0, min(n, len(s.audit)))
-	for i := len(s.audit) - 1; i >= 0 && len(out) < n; i-- {
-		out = append(out, s.audit[i])
+	out := make([]AuditEntry, 0, min(n, len(s.audit.recs)))
+	for i := len(s.audit.recs) - 1; i >= 0 && len(out) < n; i-- {
+		out = append(out, s.audit.recs[i].Entry)
 	}
 	return out, nil
 }

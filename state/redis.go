@@ -29,9 +29,19 @@ const (
 //	                                             Sentinel (rediss+sentinel:// for TLS)
 //	redis+cluster://host:port?addr=host2:port   Cluster (rediss+cluster:// for TLS)
 //
-// Query parameters set go-redis options (dial_timeout=2s, pool_size=50).
-// Every client honours context deadlines (ContextTimeoutEnabled), so a
-// caller's deadline bounds each call. OpenRedis does not connect.
+// Query parameters set go-redis options (dial_timeout=2s, pool_size=50),
+// except those that would read from replicas (read_only, route_by_latency,
+// route_randomly), which are ignored: nodes adopt the state they read, so
+// they read it from masters. Every client honours context deadlines
+// (ContextTimeoutEnabled), so a caller's deadline bounds each call.
+//
+// The Sentinel client follows every listed sentinel and moves all its
+// connections, pub/sub included, to a new master the moment one announces
+// it; its goroutines stop with Close. The Cluster client reloads its slot
+// map as soon as a node refuses a connection, times out or answers
+// CLUSTERDOWN (at most every 200ms), so writes to a failed master's slots
+// resume once its replica is promoted rather than a minute later.
+// OpenRedis does not wait for a connection.
 func OpenRedis(rawURL string) (redis.UniversalClient, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
@@ -48,22 +58,30 @@ func OpenRedis(rawURL string) (redis.UniversalClient, error) {
 		if opt.MasterName == "" {
 			return nil, fmt.Errorf("state: redis sentinel URL needs ?master_name=")
 		}
-		defaults(&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.PoolTimeout, &opt.ContextTimeoutEnabled, &opt.DisableIdentity)
-		return redis.NewFailoverClient(opt), nil
+		if len(opt.SentinelAddrs) == 0 {
+			return nil, fmt.Errorf("state: redis sentinel URL names no sentinel")
+		}
+		defaults(&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.PoolTimeout, &opt.DialerRetries, &opt.ContextTimeoutEnabled, &opt.DisableIdentity)
+		return newSentinelClient(opt), nil
 	case mode == "cluster" && (base == "redis" || base == "rediss"):
 		opt, err := redis.ParseClusterURL(plain)
 		if err != nil {
 			return nil, fmt.Errorf("state: redis cluster URL: %w", err)
 		}
-		defaults(&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.PoolTimeout, &opt.ContextTimeoutEnabled, &opt.DisableIdentity)
+		defaults(&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.PoolTimeout, &opt.DialerRetries, &opt.ContextTimeoutEnabled, &opt.DisableIdentity)
 		opt.MaintNotificationsConfig = noMaintNotifications()
-		return redis.NewClusterClient(opt), nil
+		// The state must be read where it is written: a replica may lag,
+		// and nodes adopt what they read.
+		opt.ReadOnly, opt.RouteByLatency, opt.RouteRandomly = false, false, false
+		c := redis.NewClusterClient(opt)
+		watchSlots(c)
+		return c, nil
 	case mode == "" && (base == "redis" || base == "rediss" || base == "unix"):
 		opt, err := redis.ParseURL(rawURL)
 		if err != nil {
 			return nil, fmt.Errorf("state: redis URL: %w", err)
 		}
-		defaults(&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.PoolTimeout, &opt.ContextTimeoutEnabled, &opt.DisableIdentity)
+		defaults(&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.PoolTimeout, &opt.DialerRetries, &opt.ContextTimeoutEnabled, &opt.DisableIdentity)
 		opt.MaintNotificationsConfig = noMaintNotifications()
 		return redis.NewClient(opt), nil
 	}
@@ -71,9 +89,11 @@ func OpenRedis(rawURL string) (redis.UniversalClient, error) {
 }
 
 // defaults sets what every topology's options share: Awning's timeouts
-// where the URL set none, context deadlines honoured, and no CLIENT SETINFO
-// on connect (older servers log it as an unknown command).
-func defaults(dial, read, write, pool *time.Duration, ctxTimeout, noIdentity *bool) {
+// where the URL set none, one dial retry instead of go-redis's five (a
+// refused connection is an answer: the caller, or Change, tries again, and
+// a cluster reloads its slot map at once), context deadlines honoured, and
+// no CLIENT SETINFO on connect (older servers log it as an unknown command).
+func defaults(dial, read, write, pool *time.Duration, dialRetries *int, ctxTimeout, noIdentity *bool) {
 	for _, d := range []struct {
 		v   *time.Duration
 		def time.Duration
@@ -81,6 +101,9 @@ func defaults(dial, read, write, pool *time.Duration, ctxTimeout, noIdentity *bo
 		if *d.v == 0 {
 			*d.v = d.def
 		}
+	}
+	if *dialRetries == 0 {
+		*dialRetries = 1
 	}
 	*ctxTimeout, *noIdentity = true, true
 }

@@ -30,9 +30,8 @@ func TestOpenRedisForms(t *testing.T) {
 		switch c.(type) {
 		case *redis.Client:
 			kind = "single"
-			if tt.kind == "sentinel" {
-				kind = "sentinel" // a failover client is a *redis.Client too
-			}
+		case *sentinelClient:
+			kind = "sentinel"
 		case *redis.ClusterClient:
 			kind = "cluster"
 		}
@@ -42,6 +41,15 @@ func TestOpenRedisForms(t *testing.T) {
 		if c != nil {
 			c.Close()
 		}
+	}
+
+	c, err := OpenRedis("redis+cluster://n1:6379?addr=n2:6379&read_only=true&route_randomly=true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if o := c.(*redis.ClusterClient).Options(); o.ReadOnly || o.RouteRandomly || o.RouteByLatency {
+		t.Errorf("cluster options read from replicas (%+v); the state must be read from masters", o)
 	}
 }
 

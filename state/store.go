@@ -2,21 +2,22 @@ package state
 
 import (
 	"context"
+	crand "crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
-	"runtime/debug"
+	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/awningproxy/awning/internal/supervisor"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -25,96 +26,147 @@ import (
 // disagree about it.
 var ErrUnavailable = errors.New("state: shared state (redis) unavailable; nothing was changed")
 
-// Redis keys, all under one hash tag so scripts touch one Cluster slot.
-const (
-	keyCounter = "{awning-state}:version"
-	keyScopes  = "{awning-state}:scopes"
-	keyPrefix  = "{awning-state}:scope:"
-	keyAudit   = "{awning-state}:audit"
-	channel    = "awning:state"
-	globalName = "*" // the Global scope's name in Redis and in the snapshot
-)
+// ErrUnconfirmed is returned by Change when the change reached Redis but
+// could not be confirmed durable before the caller's deadline: no replica
+// acknowledged it while the topology has one, or Redis' answer was lost. It
+// may still be in force, or be lost in a failover; read the state before
+// trying again. errors.Is(ErrUnconfirmed, ErrUnavailable) holds, so callers
+// that map outages to 503 need no change.
+var ErrUnconfirmed error = unconfirmedError{}
+
+type unconfirmedError struct{}
+
+func (unconfirmedError) Error() string {
+	return "state: the change reached redis but was not confirmed durable in time (no replica acknowledged it); it may or may not be in force, read the state before trying again"
+}
+
+func (unconfirmedError) Is(target error) bool { return target == ErrUnavailable }
 
 // StoreConfig builds a Store.
 type StoreConfig struct {
 	// Redis shares the state between nodes; nil keeps it on this node, in
-	// memory and in the snapshot file.
+	// memory and in the snapshot file. Use a client from OpenRedis: with
+	// Sentinel it knows the sentinels, which Change asks before it accepts
+	// a write no replica confirmed.
 	Redis redis.UniversalClient
 	// Dir holds the snapshot file (state.json). Required.
 	Dir string
-	// OnChange is called, outside any lock, with the names of the scopes
-	// that changed (Global for every site). Optional.
+	// OnChange is called with the names of the scopes that changed (Global
+	// for every site), outside the store's locks and one call at a time, so
+	// that it may read the store. Optional.
 	OnChange func(scopes []string)
 	// Log receives state events. Default slog.Default().
 	Log *slog.Logger
-	// CheckEvery is how often a node compares its version with Redis', to
+	// CheckEvery is how often a node compares its state with Redis', to
 	// catch anything pub/sub lost. Default 1s.
 	CheckEvery time.Duration
+	// WaitTimeout bounds how long one write waits for a replica to confirm
+	// it (Redis WAIT). Default 1s.
+	WaitTimeout time.Duration
+	// Now is the wall clock stamps follow. Default time.Now.
+	Now func() time.Time
 }
 
-// Store keeps the shared state: one Scope per site plus the Global one,
-// each with a version. With Redis, every change is written there with a new
-// version (a compare-and-set, so concurrent changes through different nodes
-// never overwrite each other) and announced on pub/sub; every node applies
-// what it hears, re-reads everything after each (re)subscription, and
-// compares versions every CheckEvery to catch what pub/sub lost. Every node
-// also keeps the last state it saw in a snapshot file, so a node restarted
-// while Redis is down still knows a shop is in maintenance; a Redis that
-// comes back empty is restored from the nodes, never taken as "no
-// maintenance".
+// Store keeps the shared state: one Scope per site plus the Global one.
+//
+// Every change gets a Version: a stamp from a hybrid logical clock and the
+// writer's id. With Redis, a change is a compare-and-set on the scope's
+// version, written with its audit entry by one script and announced on
+// pub/sub; when the master has replicas, Change answers only once one of
+// them confirmed the write (WAIT), so a failover does not lose it. Redis is
+// the authority: every node adopts what Redis holds, applying what it hears
+// on pub/sub, re-reading everything after each (re)subscription and when
+// Redis' newest stamp differs from the one it last read (checked every
+// CheckEvery). A Redis that lost the state (flushed, restarted empty) has
+// lost its epoch key too, and a master that restarted may have come back
+// from an older save; the nodes then merge their state back into it, each
+// scope only where theirs is newer, so the newest change of every scope
+// wins and the nodes converge on it. Every node also keeps the last state it
+// saw in a snapshot file, so a node restarted while Redis is down still knows
+// a shop is in maintenance.
 //
 // A Store is safe for concurrent use. Start runs its Redis loop; Close stops
 // it.
 type Store struct {
 	redis    redis.UniversalClient
+	topo     topology
 	path     string
 	onChange func([]string)
 	log      *slog.Logger
 	every    time.Duration
+	wait     time.Duration
+	writer   string // this node's id in the versions it writes
+	clock    clock
+
+	// syncMu makes each read of Redis and the apply of what it read one
+	// step, so that a slow read never overwrites what a later one applied.
+	syncMu sync.Mutex
+	// notifyMu makes OnChange calls one at a time.
+	notifyMu sync.Mutex
 
 	mu      sync.Mutex
-	scopes  map[string]versioned
-	counter int64 // the highest version seen
-	audit   []AuditEntry
+	scopes  map[string]record
+	epoch   string    // the generation of the Redis state this node follows
+	head    Stamp     // Redis' newest change as last read in full
+	runID   string    // the run id of the master at the last check
+	runSeen time.Time // when that was
+	audit   auditLog
 
-	redisOK    atomic.Bool
-	applied    atomic.Uint64 // changes applied from other nodes
-	resyncs    atomic.Uint64
-	restores   atomic.Uint64
-	lastRemote atomic.Int64 // the Redis counter at the last check
+	loop        supervisor.Loop // runs the sync loop again after a panic
+	redisOK     atomic.Bool
+	syncing     atomic.Bool   // the sync loop is running
+	applied     atomic.Uint64 // changes adopted from Redis
+	resyncs     atomic.Uint64
+	restores    atomic.Uint64 // merges that wrote scopes Redis had lost
+	unconfirmed atomic.Uint64 // writes no replica confirmed at the first try
 
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
 
-type versioned struct {
-	Version int64 `json:"version"`
-	Scope   Scope `json:"data"`
+// record is a scope as stored: its data and the version that wrote it.
+type record struct {
+	Version
+	// Chain holds the IDs of the last changes the data includes, newest
+	// first: a writer whose confirmation was interrupted finds its own.
+	Chain []string `json:"chain,omitempty"`
+	Scope Scope    `json:"data"`
+	// Legacy is the shared counter of snapshots written before stamps.
+	Legacy int64 `json:"version,omitempty"`
+	// audit is the audit entry of the change that wrote it, when known.
+	audit *auditRecord
 }
 
-// snapshot is the file format of state.json.
-type snapshot struct {
-	Counter int64                `json:"counter"`
-	Scopes  map[string]versioned `json:"scopes"`
-}
+func (r record) includes(id string) bool { return slices.Contains(r.Chain, id) }
 
 // NewStore builds a Store and loads the snapshot file, if there is one.
 func NewStore(cfg StoreConfig) (*Store, error) {
 	s := &Store{
 		redis:    cfg.Redis,
+		topo:     topologyOf(cfg.Redis),
 		path:     filepath.Join(cfg.Dir, "state.json"),
 		onChange: cfg.OnChange,
 		log:      cfg.Log,
 		every:    cfg.CheckEvery,
-		scopes:   map[string]versioned{},
+		wait:     cfg.WaitTimeout,
+		writer:   newID(6),
+		clock:    clock{wall: cfg.Now},
+		scopes:   map[string]record{},
 	}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
-	if s.every == 0 {
+	if s.every <= 0 {
 		s.every = time.Second
 	}
+	if s.wait <= 0 {
+		s.wait = time.Second
+	}
+	if s.clock.wall == nil {
+		s.clock.wall = time.Now
+	}
+	s.loop = supervisor.Loop{Name: "state sync", Log: s.log}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if err := s.load(); err != nil {
 		return nil, err
@@ -122,72 +174,10 @@ func NewStore(cfg StoreConfig) (*Store, error) {
 	return s, nil
 }
 
-func (s *Store) load() error {
-	data, err := os.ReadFile(s.path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("state: read snapshot: %w", err)
-	}
-	var snap snapshot
-	if err := json.Unmarshal(data, &snap); err != nil {
-		// A damaged snapshot must not stop a node from serving; Redis (or
-		// the next change) brings the state back.
-		s.log.Error("state snapshot unreadable; starting without it", "file", s.path, "err", err)
-		return nil
-	}
-	for name, v := range snap.Scopes {
-		if name == globalName {
-			name = Global
-		}
-		s.scopes[name] = v
-	}
-	s.counter = snap.Counter
-	s.log.Info("state loaded from snapshot", "file", s.path, "version", s.counter, "scopes", len(s.scopes))
-	return nil
-}
-
-// saveLocked writes the snapshot atomically: a crash leaves the old file or
-// the new one, never half of either.
-func (s *Store) saveLocked() {
-	snap := snapshot{Counter: s.counter, Scopes: map[string]versioned{}}
-	for name, v := range s.scopes {
-		if name == Global {
-			name = globalName
-		}
-		snap.Scopes[name] = v
-	}
-	data, err := json.MarshalIndent(snap, "", " ")
-	if err == nil {
-		err = writeFileAtomic(s.path, data)
-	}
-	if err != nil {
-		s.log.Error("state snapshot not written; the state is kept in memory and in redis", "file", s.path, "err", err)
-	}
-}
-
-func writeFileAtomic(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".state-*.json")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+func newID(n int) string {
+	b := make([]byte, n)
+	crand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 // Scope returns the named scope (Global for every site). The value must be
@@ -198,11 +188,27 @@ func (s *Store) Scope(name string) Scope {
 	return s.scopes[name].Scope
 }
 
-// Version returns the highest version this node has seen.
+// VersionOf returns the version of the named scope as this node holds it;
+// the zero Version when it was never changed.
+func (s *Store) VersionOf(name string) Version {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.scopes[name].Version
+}
+
+// Version returns the newest version this node holds, as one number (the
+// milliseconds and counter of its stamp): nodes that hold the same state
+// show the same number, and it grows with every change.
 func (s *Store) Version() int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.counter
+	var newest Stamp
+	for _, r := range s.scopes {
+		if r.Stamp.Compare(newest) > 0 {
+			newest = r.Stamp
+		}
+	}
+	return newest.Ms<<20 | min(newest.Seq, 1<<20-1)
 }
 
 // Names returns the names of every scope that holds something.
@@ -210,8 +216,8 @@ func (s *Store) Names() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []string
-	for name, v := range s.scopes {
-		if !v.Scope.IsZero() {
+	for name, r := range s.scopes {
+		if !r.Scope.IsZero() {
 			out = append(out, name)
 		}
 	}
@@ -225,89 +231,255 @@ func (s *Store) Shared() bool { return s.redis != nil }
 // Change applies fn to a copy of the named scope and stores the result
 // under a new version. fn's error aborts the change (nothing is written).
 // With Redis, the change is written there first, with a compare-and-set on
-// the scope's version (retried when another node changed it meanwhile);
-// when Redis cannot be written, Change returns ErrUnavailable and nothing
-// changes.
+// the scope's version (fn runs again on the newer scope when another node
+// changed it meanwhile), and confirmed by a replica when the master has
+// one. While Redis does not answer, Change tries again until ctx ends (10s
+// when ctx has no deadline), so a change made during a failover lands on
+// the new master; then it returns ErrUnavailable (nothing changed) or
+// ErrUnconfirmed (the change may be in force).
 func (s *Store) Change(ctx context.Context, name string, fn func(*Scope) error) (Scope, error) {
-	if s.redis == nil {
-		return s.changeLocal(name, fn)
-	}
-	backoff := time.Millisecond
-	for try := 0; try < 30; try++ {
-		if try > 0 {
-			// Another node changed the scope between our read and our
-			// write; wait a little (with jitter, so racing nodes spread out)
-			// and base the change on the newer scope.
-			select {
-			case <-time.After(backoff + time.Duration(rand.Int64N(int64(backoff)))):
-			case <-ctx.Done():
-				return Scope{}, ctx.Err()
+	return s.change(ctx, name, nil, fn)
+}
+
+// ChangeAudited is Change with the audit entry that records it, written in
+// the same step as the change: the audit stream holds every change that is
+// in the state and no change that is not. The entry's Scope is set to name.
+func (s *Store) ChangeAudited(ctx context.Context, name string, e AuditEntry, fn func(*Scope) error) (Scope, error) {
+	e.Scope = redisName(name)
+	return s.change(ctx, name, &e, fn)
+}
+
+// Bounds of Change's attempts.
+const (
+	defaultChangeTime = 10 * time.Second
+	maxConflicts      = 30
+	retryPause        = 100 * time.Millisecond // the longest pause between attempts while Redis fails
+)
+
+func (s *Store) change(ctx context.Context, name string, e *AuditEntry, fn func(*Scope) error) (sc Scope, err error) {
+	if e != nil {
+		defer func() {
+			if err == nil {
+				s.log.Info("admin change", "who", e.Who, "from", e.From, "action", e.Action, "scope", e.Scope, "detail", e.Detail)
 			}
-			backoff = min(2*backoff, 50*time.Millisecond)
+		}()
+	}
+	if s.redis == nil {
+		return s.changeLocal(name, e, fn)
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, defaultChangeTime)
+		defer cancel()
+	}
+	var auditJSON string
+	if e != nil {
+		b, _ := json.Marshal(e)
+		auditJSON = string(b)
+	}
+	id := newID(8)
+	var (
+		conflicts    int
+		failures     int
+		maybeWritten bool  // a write of this change may have reached Redis
+		written      Stamp // its stamp, when Redis' answer came
+		lastErr      error
+	)
+	fail := func(err error) (Scope, error) {
+		if maybeWritten {
+			return Scope{}, fmt.Errorf("%w: %w", ErrUnconfirmed, err)
 		}
-		cur, version, err := s.readRemote(ctx, name)
+		return Scope{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			if lastErr == nil {
+				lastErr = err
+			}
+			return fail(lastErr)
+		}
+		if lastErr != nil {
+			s.log.Debug("shared state change not done yet; trying again", "scope", name, "change", id, "err", lastErr)
+			failures++
+			if err := pause(ctx, min(time.Duration(failures)*5*time.Millisecond, retryPause)); err != nil {
+				return fail(lastErr)
+			}
+		}
+		cur, epoch, err := s.readWithEpoch(ctx, name)
 		if err != nil {
-			return Scope{}, fmt.Errorf("%w (%v)", ErrUnavailable, err)
+			lastErr = cause(lastErr, err)
+			continue
 		}
-		next := cur.clone()
+		if epoch != s.currentEpoch() {
+			// Redis lost the state, or this node has not synced with it
+			// yet: merge first, so the change is based on the real scope.
+			lastErr = errNewEpoch
+			if err := s.merge(ctx); err != nil {
+				lastErr = cause(lastErr, err)
+			}
+			continue
+		}
+		if maybeWritten && cur.includes(id) {
+			// Our change is in Redis; it only needs a replica to confirm it.
+			ok, err := s.reconfirm(ctx)
+			if err != nil || !ok {
+				lastErr = cause(lastErr, cmp(err, errNotConfirmed))
+				continue
+			}
+			if s.settle(name, cur, auditOf(written, e), epoch) {
+				return cur.Scope, nil
+			}
+			lastErr = errStateLost
+			continue
+		}
+		next := cur.Scope.clone()
 		if err := fn(&next); err != nil {
 			return Scope{}, err
 		}
-		data, _ := json.Marshal(next)
-		v, err := casScript.Run(ctx, s.redis, []string{keyPrefix + redisName(name), keyCounter, keyScopes},
-			version, data, redisName(name), channel).Int64()
-		if err != nil {
-			return Scope{}, fmt.Errorf("%w (%v)", ErrUnavailable, err)
-		}
-		if v < 0 {
+		w, err := s.write(ctx, name, cur.Version, next, id, auditJSON)
+		switch {
+		case err != nil:
+			if w.status == casOK || !nothingSent(err) {
+				maybeWritten = true
+			}
+			if !w.stamp.IsZero() {
+				written = w.stamp
+			}
+			lastErr = cause(lastErr, err)
+			continue
+		case w.status == casEpoch:
+			lastErr = errNewEpoch
+			if err := s.merge(ctx); err != nil {
+				lastErr = cause(lastErr, err)
+			}
+			continue
+		case w.status == casConflict:
+			conflicts++
+			if conflicts > maxConflicts {
+				return Scope{}, errors.New("state: too many concurrent changes to one scope; try again")
+			}
+			// Another node changed the scope between our read and our
+			// write; wait a little (with jitter, so racing nodes spread
+			// out) and base the change on the newer scope.
+			backoff := min(time.Millisecond<<min(conflicts, 6), 50*time.Millisecond)
+			if err := pause(ctx, backoff+time.Duration(rand.Int64N(int64(backoff)))); err != nil {
+				return fail(err)
+			}
+			lastErr = nil
 			continue
 		}
-		s.apply(map[string]versioned{name: {Version: v, Scope: next}})
-		return next, nil
+		maybeWritten, written = true, w.stamp
+		if !w.confirmed {
+			lastErr = errNotConfirmed
+			continue
+		}
+		chain := append([]string{id}, cur.Chain[:min(len(cur.Chain), chainLength-1)]...)
+		rec := record{Version: Version{Stamp: w.stamp, Writer: s.writer}, Chain: chain, Scope: next}
+		if s.settle(name, rec, auditOf(w.stamp, e), w.epoch) {
+			return next, nil
+		}
+		// Redis lost the state between the write and its confirmation
+		// (this node merged since): the write may be gone with it.
+		lastErr = errStateLost
 	}
-	return Scope{}, errors.New("state: too many concurrent changes to one scope; try again")
 }
 
-func (s *Store) changeLocal(name string, fn func(*Scope) error) (Scope, error) {
+// auditOf is the audit record of a change written under stamp; nil without
+// an entry or when the stamp is not known (Redis' answer was lost: the
+// entry is in the stream all the same).
+func auditOf(stamp Stamp, e *AuditEntry) *auditRecord {
+	if e == nil || stamp.IsZero() {
+		return nil
+	}
+	return &auditRecord{ID: stamp, Entry: *e}
+}
+
+var (
+	errNotConfirmed = errors.New("no replica confirmed the write")
+	errStateLost    = errors.New("redis lost the state while the change was being confirmed")
+	errNewEpoch     = errors.New("redis lost the state, or another node wrote it back; merged this node's")
+)
+
+func (s *Store) currentEpoch() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.epoch
+}
+
+// cause picks the error to report: the new one, unless it only says the
+// deadline ran out while an earlier one says why.
+func cause(prev, err error) error {
+	if prev != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) {
+		return prev
+	}
+	return err
+}
+
+func cmp(err, def error) error {
+	if err != nil {
+		return err
+	}
+	return def
+}
+
+func pause(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// settle applies a confirmed change on this node, unless the node already
+// holds a newer version (adopted from Redis meanwhile), and keeps its audit
+// entry. It reports false, and applies nothing, when the node no longer
+// follows epoch, the state the change was written to: Redis lost it since
+// (this node merged its own state back, without the change), so the change
+// must be made again.
+func (s *Store) settle(name string, rec record, a *auditRecord, epoch string) bool {
+	s.clock.Observe(rec.Stamp)
+	s.syncMu.Lock()
+	s.mu.Lock()
+	if s.epoch != epoch {
+		s.mu.Unlock()
+		s.syncMu.Unlock()
+		return false
+	}
+	var changed []string
+	if cur, ok := s.scopes[name]; !ok || rec.Version.Compare(cur.Version) > 0 {
+		s.scopes[name] = rec
+		changed = append(changed, name)
+	}
+	if a != nil {
+		s.audit.add(*a)
+	}
+	s.saveLocked()
+	s.mu.Unlock()
+	s.syncMu.Unlock()
+	s.notify(changed)
+	return true
+}
+
+func (s *Store) changeLocal(name string, e *AuditEntry, fn func(*Scope) error) (Scope, error) {
 	s.mu.Lock()
 	next := s.scopes[name].Scope.clone()
 	if err := fn(&next); err != nil {
 		s.mu.Unlock()
 		return Scope{}, err
 	}
-	s.counter++
-	s.scopes[name] = versioned{Version: s.counter, Scope: next}
+	stamp := s.clock.Now()
+	s.scopes[name] = record{Version: Version{Stamp: stamp, Writer: s.writer}, Scope: next}
+	if e != nil {
+		s.audit.add(auditRecord{ID: stamp, Entry: *e})
+	}
 	s.saveLocked()
 	s.mu.Unlock()
 	s.notify([]string{name})
 	return next, nil
 }
-
-// casScript writes a scope if its version is still the one the change was
-// based on, under a new version from the shared counter, and announces it.
-var casScript = redis.NewScript(`
-local cur = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
-if cur ~= tonumber(ARGV[1]) then return -1 end
-local v = redis.call('INCR', KEYS[2])
-redis.call('HSET', KEYS[1], 'data', ARGV[2], 'version', v)
-redis.call('SADD', KEYS[3], ARGV[3])
-redis.call('PUBLISH', ARGV[4], ARGV[3] .. ' ' .. v)
-return v
-`)
-
-// restoreScript writes a node's whole state back to a Redis that lost it,
-// unless Redis already holds a newer state (another node restored first).
-var restoreScript = redis.NewScript(`
-local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
-local mine = tonumber(ARGV[1])
-if cur >= mine then return 0 end
-for i = 2, #ARGV, 3 do
-  redis.call('HSET', KEYS[3] .. ARGV[i], 'data', ARGV[i+1], 'version', ARGV[i+2])
-  redis.call('SADD', KEYS[2], ARGV[i])
-end
-redis.call('SET', KEYS[1], mine)
-return 1
-`)
 
 func redisName(name string) string {
 	if name == Global {
@@ -323,231 +495,46 @@ func localName(name string) string {
 	return name
 }
 
-func (s *Store) readRemote(ctx context.Context, name string) (Scope, int64, error) {
-	vals, err := s.redis.HMGet(ctx, keyPrefix+redisName(name), "data", "version").Result()
-	if err != nil {
-		return Scope{}, 0, err
-	}
-	return decodeRemote(vals)
-}
+var scopeFields = []string{fieldData, fieldStamp, fieldWriter, fieldChain, fieldAudit, fieldLegacy}
 
-func decodeRemote(vals []any) (Scope, int64, error) {
-	var sc Scope
-	if len(vals) != 2 || vals[0] == nil {
-		return sc, 0, nil
+// decodeRemote reads HMGET's answer for scopeFields.
+func decodeRemote(vals []any) (record, error) {
+	var r record
+	if len(vals) != len(scopeFields) || vals[0] == nil {
+		return r, nil
 	}
-	data, _ := vals[0].(string)
-	vs, _ := vals[1].(string)
-	version, err := strconv.ParseInt(vs, 10, 64)
-	if err != nil {
-		return sc, 0, fmt.Errorf("state: bad version %q", vs)
+	str := func(i int) string { v, _ := vals[i].(string); return v }
+	if err := json.Unmarshal([]byte(str(0)), &r.Scope); err != nil {
+		return record{}, fmt.Errorf("state: bad scope: %w", err)
 	}
-	if err := json.Unmarshal([]byte(data), &sc); err != nil {
-		return sc, 0, fmt.Errorf("state: bad scope: %w", err)
+	stamp := str(1)
+	if stamp == "" && str(5) != "" {
+		stamp = "0-" + str(5) // written before stamps: the old counter
 	}
-	return sc, version, nil
-}
-
-// apply takes scopes that are newer than what this node has, saves the
-// snapshot and tells OnChange.
-func (s *Store) apply(in map[string]versioned) {
-	s.mu.Lock()
-	var changed []string
-	for name, v := range in {
-		if cur, ok := s.scopes[name]; ok && cur.Version >= v.Version {
-			continue
+	var err error
+	if r.Stamp, err = ParseStamp(stamp); err != nil {
+		return record{}, err
+	}
+	r.Writer = str(2)
+	r.Chain = strings.Fields(str(3))
+	if a := str(4); a != "" {
+		var e AuditEntry
+		if json.Unmarshal([]byte(a), &e) == nil {
+			r.audit = &auditRecord{ID: r.Stamp, Entry: e}
 		}
-		s.scopes[name] = v
-		s.counter = max(s.counter, v.Version)
-		changed = append(changed, name)
 	}
-	if len(changed) > 0 {
-		s.saveLocked()
-	}
-	s.mu.Unlock()
-	s.notify(changed)
+	return r, nil
 }
 
+// notify tells OnChange, one call at a time: a call reads the state as it
+// is when it runs, so the last one to run sees the newest, and two calls
+// must not interleave (an older reading applied after a newer one).
 func (s *Store) notify(changed []string) {
 	if len(changed) > 0 && s.onChange != nil {
 		sort.Strings(changed)
+		s.notifyMu.Lock()
+		defer s.notifyMu.Unlock()
 		s.onChange(changed)
-	}
-}
-
-// Start runs the Redis loop (subscription, checks, restores). Without Redis
-// it does nothing.
-func (s *Store) Start() {
-	if s.redis == nil {
-		return
-	}
-	s.wg.Add(1)
-	go s.loop()
-}
-
-// Close stops the Redis loop and waits for it.
-func (s *Store) Close() {
-	s.cancel()
-	s.wg.Wait()
-}
-
-func (s *Store) loop() {
-	defer s.wg.Done()
-	defer func() {
-		if v := recover(); v != nil {
-			s.log.Error("state loop panicked", "panic", v, "stack", string(debug.Stack()))
-		}
-	}()
-	pubsub := s.redis.Subscribe(s.ctx, channel)
-	defer pubsub.Close()
-	msgs := pubsub.ChannelWithSubscriptions(redis.WithChannelSize(256))
-	tick := time.NewTicker(s.every)
-	defer tick.Stop()
-	s.check()
-	for {
-		select {
-		case <-s.ctx.Done():
-			return
-		case m, ok := <-msgs:
-			if !ok {
-				return
-			}
-			switch m := m.(type) {
-			case *redis.Subscription:
-				// Subscribed, for the first time or after a reconnect:
-				// pub/sub lost whatever was published meanwhile.
-				s.resync()
-			case *redis.Message:
-				s.heard(m.Payload)
-			}
-		case <-tick.C:
-			s.check()
-		}
-	}
-}
-
-// heard applies an announced change ("name version") if it is news.
-func (s *Store) heard(payload string) {
-	name, vs, ok := strings.Cut(payload, " ")
-	v, err := strconv.ParseInt(vs, 10, 64)
-	if !ok || err != nil {
-		return
-	}
-	name = localName(name)
-	s.mu.Lock()
-	known := s.scopes[name].Version
-	s.mu.Unlock()
-	if v <= known {
-		return
-	}
-	ctx, cancel := context.WithTimeout(s.ctx, 2*time.Second)
-	defer cancel()
-	sc, version, err := s.readRemote(ctx, name)
-	if err != nil {
-		s.setRedisOK(false, err)
-		return
-	}
-	s.applied.Add(1)
-	s.apply(map[string]versioned{name: {Version: version, Scope: sc}})
-}
-
-// check compares this node's version with Redis': a newer Redis is
-// re-read, an empty one restored.
-func (s *Store) check() {
-	ctx, cancel := context.WithTimeout(s.ctx, 2*time.Second)
-	defer cancel()
-	remote, ok := s.remoteVersion(ctx)
-	if !ok {
-		return
-	}
-	s.setRedisOK(true, nil)
-	local := s.Version()
-	switch {
-	case remote < local:
-		s.restore(ctx)
-	case remote != s.lastRemote.Load():
-		s.resync()
-	}
-}
-
-// remoteVersion reads Redis' state version: 0 when Redis holds none (it
-// was emptied), false when Redis did not answer, which is recorded.
-func (s *Store) remoteVersion(ctx context.Context) (int64, bool) {
-	v, err := s.redis.Get(ctx, keyCounter).Int64()
-	if errors.Is(err, redis.Nil) {
-		return 0, true
-	}
-	if err != nil {
-		s.setRedisOK(false, err)
-		return 0, false
-	}
-	return v, true
-}
-
-// resync re-reads every scope from Redis and applies what is newer.
-func (s *Store) resync() {
-	ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
-	defer cancel()
-	s.resyncs.Add(1)
-	remote, ok := s.remoteVersion(ctx)
-	if !ok {
-		return
-	}
-	if remote < s.Version() {
-		s.restore(ctx)
-		return
-	}
-	names, err := s.redis.SMembers(ctx, keyScopes).Result()
-	if err != nil {
-		s.setRedisOK(false, err)
-		return
-	}
-	cmds := make([]*redis.SliceCmd, len(names))
-	_, err = s.redis.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, n := range names {
-			cmds[i] = p.HMGet(ctx, keyPrefix+n, "data", "version")
-		}
-		return nil
-	})
-	if err != nil {
-		s.setRedisOK(false, err)
-		return
-	}
-	in := map[string]versioned{}
-	for i, n := range names {
-		sc, v, err := decodeRemote(cmds[i].Val())
-		if err != nil {
-			s.log.Warn("unreadable shared state; ignored", "scope", n, "err", err)
-			continue
-		}
-		in[localName(n)] = versioned{Version: v, Scope: sc}
-	}
-	s.lastRemote.Store(remote)
-	s.apply(in)
-}
-
-// restore writes this node's state to a Redis that has less (it restarted
-// empty, or was flushed): a maintenance set before must not end because
-// Redis forgot it.
-func (s *Store) restore(ctx context.Context) {
-	s.mu.Lock()
-	args := []any{s.counter}
-	for name, v := range s.scopes {
-		data, _ := json.Marshal(v.Scope)
-		args = append(args, redisName(name), data, v.Version)
-	}
-	local := s.counter
-	s.mu.Unlock()
-	done, err := restoreScript.Run(ctx, s.redis, []string{keyCounter, keyScopes, keyPrefix}, args...).Int64()
-	if err != nil {
-		s.setRedisOK(false, err)
-		return
-	}
-	if done == 1 {
-		s.restores.Add(1)
-		s.lastRemote.Store(local)
-		s.log.Warn("redis had lost the shared state; restored it from this node", "version", local, "scopes", (len(args)-1)/3)
-		s.redis.Publish(ctx, channel, globalName+" "+strconv.FormatInt(local, 10))
 	}
 }
 
@@ -562,17 +549,79 @@ func (s *Store) setRedisOK(ok bool, err error) {
 	}
 }
 
+// running reports whether the sync loop runs: started, subscribed, and not
+// waiting to restart after a panic.
+func (s *Store) running() bool { return s.syncing.Load() && s.loop.Healthy() }
+
 // StoreStats counts what the store did, for metrics and tests.
 type StoreStats struct {
-	Version                    int64
-	Shared, RedisOK            bool
-	Applied, Resyncs, Restores uint64
+	// Version is the store's Version.
+	Version int64
+	// Shared: the state is in Redis. RedisOK: Redis answered the last
+	// check. Syncing: the sync loop runs (false while it restarts after a
+	// panic).
+	Shared, RedisOK, Syncing bool
+	// Applied counts changes adopted from Redis; Resyncs full re-reads;
+	// Restores merges that wrote back scopes Redis had lost; Unconfirmed
+	// writes no replica confirmed at the first try; Panics sync loop panics.
+	Applied, Resyncs, Restores, Unconfirmed, Panics uint64
 }
 
 // Stats returns the store's counters.
 func (s *Store) Stats() StoreStats {
 	return StoreStats{
-		Version: s.Version(), Shared: s.redis != nil, RedisOK: s.redisOK.Load(),
+		Version: s.Version(), Shared: s.redis != nil, RedisOK: s.redisOK.Load(), Syncing: s.running(),
 		Applied: s.applied.Load(), Resyncs: s.resyncs.Load(), Restores: s.restores.Load(),
+		Unconfirmed: s.unconfirmed.Load(), Panics: s.loop.Panics(),
 	}
+}
+
+// Healthy returns nil while the store follows Redis (or needs no Redis),
+// and what is wrong otherwise: the sync loop restarting after a panic, or
+// Redis not answering. The node keeps serving its last state either way.
+func (s *Store) Healthy() error {
+	switch {
+	case s.redis == nil:
+		return nil
+	case !s.running():
+		return errors.New("state: sync loop not running (restarting after a panic, or not started)")
+	case !s.redisOK.Load():
+		return errors.New("state: redis unreachable; serving the last state seen")
+	}
+	return nil
+}
+
+// Versions returns the version of every scope this node holds.
+func (s *Store) Versions() map[string]Version {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]Version, len(s.scopes))
+	for name, r := range s.scopes {
+		out[name] = r.Version
+	}
+	return out
+}
+
+// RemoteVersions reads the version of every scope Redis holds, for
+// operators and tests that check nodes agree with it.
+func RemoteVersions(ctx context.Context, client redis.UniversalClient) (map[string]Version, error) {
+	names, err := client.SMembers(ctx, keyScopes).Result()
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]Version{}
+	for _, n := range names {
+		vals, err := client.HMGet(ctx, keyPrefix+n, scopeFields...).Result()
+		if err != nil {
+			return nil, err
+		}
+		r, err := decodeRemote(vals)
+		if err != nil {
+			return nil, err
+		}
+		if !r.Stamp.IsZero() {
+			out[localName(n)] = r.Version
+		}
+	}
+	return out, nil
 }

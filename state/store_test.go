@@ -6,7 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -92,8 +96,16 @@ func TestLocalStoreKeepsStateInSnapshot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !inMaintenance(again, "bakkerij", "full") || len(again.Scope(Global).Updates) != 1 || again.Version() != 2 {
-		t.Errorf("a restarted node lost the state: version %d", again.Version())
+	if !inMaintenance(again, "bakkerij", "full") || len(again.Scope(Global).Updates) != 1 {
+		t.Errorf("a restarted node lost the state: %+v", again.Scope("bakkerij"))
+	}
+	for _, name := range []string{"bakkerij", Global} {
+		if got, want := again.VersionOf(name), s.VersionOf(name); got != want || got.Stamp.IsZero() {
+			t.Errorf("version of %q after restart = %+v; want %+v", name, got, want)
+		}
+	}
+	if s.VersionOf(Global).Compare(s.VersionOf("bakkerij")) <= 0 {
+		t.Errorf("the later change has the older version: %+v then %+v", s.VersionOf("bakkerij"), s.VersionOf(Global))
 	}
 }
 
@@ -192,9 +204,14 @@ func TestRedisDownRefusesChanges(t *testing.T) {
 	a := newStore(t, dir, r.URL())
 	a.Change(context.Background(), "bakkerij", maintenanceOn("full"))
 	r.Stop()
-	_, err := a.Change(context.Background(), "bakkerij", maintenanceOff)
-	if !errors.Is(err, ErrUnavailable) {
-		t.Fatalf("change with redis down: %v; want ErrUnavailable", err)
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	_, err := a.Change(ctx, "bakkerij", maintenanceOff)
+	if !errors.Is(err, ErrUnavailable) || errors.Is(err, ErrUnconfirmed) {
+		t.Fatalf("change with redis down: %v; want ErrUnavailable (nothing was sent)", err)
+	}
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("change with redis down: %v; want the cause (connection refused) kept in the chain", err)
 	}
 	if !inMaintenance(a, "bakkerij", "full") {
 		t.Error("a refused change was applied")
@@ -233,4 +250,65 @@ func TestMaintenanceActiveAt(t *testing.T) {
 	if (&Maintenance{Enabled: false}).ActiveAt(t0) || (*Maintenance)(nil).ActiveAt(t0) {
 		t.Error("disabled maintenance is active")
 	}
+}
+
+// TestSyncLoopSurvivesPanics: a panic in the sync loop (here from OnChange,
+// on a change heard from another node) is recovered and logged, the store
+// reports itself unhealthy while the loop restarts with a growing pause,
+// and once the cause is gone the loop runs again and the node has the
+// change, announced to OnChange.
+func TestSyncLoopSurvivesPanics(t *testing.T) {
+	r := testkit.StartRedis(t)
+	a := newStore(t, t.TempDir(), r.URL())
+	client, err := OpenRedis(r.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	var broken atomic.Bool
+	var mu sync.Mutex
+	var told []string
+	logs := &testkit.Buffer{}
+	b, err := NewStore(StoreConfig{Redis: client, Dir: t.TempDir(), CheckEvery: 100 * time.Millisecond,
+		Log: slog.New(slog.NewTextHandler(logs, nil)),
+		OnChange: func(names []string) {
+			if broken.Load() {
+				panic("proxy refused the state")
+			}
+			mu.Lock()
+			told = append(told, names...)
+			mu.Unlock()
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Start()
+	t.Cleanup(b.Close)
+	testkit.WaitFor(t, 10*time.Second, "b to follow redis", func() bool { return b.Healthy() == nil })
+
+	broken.Store(true)
+	if _, err := a.Change(context.Background(), "bakkerij", maintenanceOn("full")); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, 10*time.Second, "b to report itself unhealthy", func() bool { return b.Healthy() != nil })
+	testkit.WaitFor(t, 10*time.Second, "the loop to restart and fail again", func() bool { return b.Stats().Panics >= 2 })
+	if !strings.Contains(logs.String(), "panicked; restarting it") || !strings.Contains(logs.String(), "state sync") ||
+		!strings.Contains(logs.String(), "proxy refused the state") {
+		t.Errorf("the panic was not logged:\n%s", logs.String())
+	}
+
+	broken.Store(false)
+	testkit.WaitFor(t, 10*time.Second, "b to be healthy again", func() bool { return b.Healthy() == nil && b.Stats().Syncing })
+	if !inMaintenance(b, "bakkerij", "full") {
+		t.Error("b lost the change heard while its loop panicked")
+	}
+	testkit.WaitFor(t, 10*time.Second, "OnChange to hear of bakkerij", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Contains(told, "bakkerij")
+	})
+	if _, err := a.Change(context.Background(), "bakkerij", maintenanceOff); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, 10*time.Second, "b to follow later changes", func() bool { return b.Scope("bakkerij").Maintenance == nil })
 }

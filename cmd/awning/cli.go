@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -42,5 +44,44 @@ error.`,
 		siteCommand(stdout),
 		versionCommand(stdout),
 	)
+	strictGroups(root)
 	return root
+}
+
+// strictGroups makes every command that only groups others (maintenance,
+// page, update, ...) refuse a subcommand it does not know, with the ones
+// it might have meant. Left to cobra, `awning maintenance stauts` prints
+// the help and exits 0, which a script or an operator at 3 a.m. takes for
+// success. Given no subcommand, a group still prints its help.
+func strictGroups(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		strictGroups(sub)
+	}
+	if c.Runnable() || !c.HasSubCommands() {
+		return
+	}
+	c.SuggestionsMinimumDistance = 2 // cobra's own default, which SuggestionsFor does not apply
+	c.Args = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return nil
+		}
+		return unknownCommand(cmd, args[0])
+	}
+	// Flags are parsed before the subcommand is checked: `awning page sett
+	// --site x` would say "unknown flag: --site" about the wrong word.
+	c.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		if args := cmd.Flags().Args(); cmd.HasSubCommands() && len(args) > 0 {
+			return unknownCommand(cmd, args[0])
+		}
+		return err
+	})
+	c.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+}
+
+func unknownCommand(cmd *cobra.Command, name string) error {
+	msg := fmt.Sprintf("unknown command %q for %q", name, cmd.CommandPath())
+	if s := cmd.SuggestionsFor(name); len(s) > 0 {
+		msg += fmt.Sprintf("; did you mean %s?", strings.Join(s, " or "))
+	}
+	return fmt.Errorf("%s (`%s --help` lists its commands)", msg, cmd.CommandPath())
 }

@@ -64,9 +64,9 @@ type apiError struct {
 func (e *apiError) Error() string { return fmt.Sprintf("%s (HTTP %d)", e.msg, e.status) }
 
 // call sends a request; body is JSON-encoded unless it is []byte (sent as
-// ctype). It returns the response body of a 2xx answer, else the API's
-// error.
-func (c *apiClient) call(ctx context.Context, method, path string, body any, ctype string) ([]byte, error) {
+// ctype); header holds extra header names and values, in pairs. It returns
+// the response body of a 2xx answer, else the API's error.
+func (c *apiClient) call(ctx context.Context, method, path string, body any, ctype string, header ...string) ([]byte, error) {
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -86,6 +86,9 @@ func (c *apiClient) call(ctx context.Context, method, path string, body any, cty
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {

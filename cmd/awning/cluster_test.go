@@ -157,12 +157,12 @@ func TestThreeProcessesShareMaintenance(t *testing.T) {
 		if err := admin.Do(context.Background(), "CLIENT", "KILL", "TYPE", "pubsub").Err(); err != nil {
 			t.Fatal(err)
 		}
-		cli("maintenance", "on", "--site", "shop", "--mode", "full")
-		cli("maintenance", "on", "--site", "shop", "--mode", "read-only")
+		cli("maintenance", "on", "--site", "shop", "--mode", "full", "--replace")
+		cli("maintenance", "on", "--site", "shop", "--mode", "read-only", "--replace")
 		for _, n := range nodes {
 			testkit.WaitFor(t, 10*time.Second, n.name+" to converge on read-only", func() bool { return n.maintenance(t) == "read-only" })
 		}
-		cli("maintenance", "on", "--site", "shop", "--mode", "full")
+		cli("maintenance", "on", "--site", "shop", "--mode", "full", "--replace")
 		for _, n := range nodes {
 			testkit.WaitFor(t, 10*time.Second, n.name+" to converge on full", func() bool { return n.maintenance(t) == "full" })
 		}

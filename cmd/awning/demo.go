@@ -89,9 +89,12 @@ func demo(ctx context.Context, f demoFlags, stdout, stderr io.Writer) error {
 	rand.Read(tb[:])
 	token := "awn_demo_" + base64.RawURLEncoding.EncodeToString(tb[:])
 	sum := sha256.Sum256([]byte(token))
+	rand.Read(tb[:])
+	merchantToken := "awn_demo_" + base64.RawURLEncoding.EncodeToString(tb[:])
+	merchantSum := sha256.Sum256([]byte(merchantToken))
 	template.Must(template.New("demo").Parse(demoConfigTemplate)).Execute(&cfg, map[string]string{
 		"Listen": f.listen, "HTTPS": f.https, "Admin": f.admin, "StateDir": f.stateDir, "ShopURL": "http://" + shop.Addr(),
-		"TokenHash": hex.EncodeToString(sum[:]),
+		"TokenHash": hex.EncodeToString(sum[:]), "MerchantHash": hex.EncodeToString(merchantSum[:]),
 	})
 	if err := os.WriteFile(path, cfg.Bytes(), 0o600); err != nil {
 		return err
@@ -108,6 +111,7 @@ func demo(ctx context.Context, f demoFlags, stdout, stderr io.Writer) error {
 		select {
 		case <-n.Ready():
 			printDemoHelp(stdout, n.Addrs(), shop.Addr(), controlLn.Addr().String(), path, n.CertManager().CAPath(), token)
+			printConsoleLinks(stdout, n.Addrs().Admin[0], token, merchantToken)
 		case <-ctx.Done():
 		}
 	}()

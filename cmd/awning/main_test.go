@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -163,6 +164,21 @@ func TestDemo(t *testing.T) {
 	if !strings.Contains(got, "Maintenance is on for bakkerij") || !strings.Contains(got, "/.well-known/awning/bypass/") {
 		t.Errorf("maintenance on printed %q", got)
 	}
+	// The bypass link works as printed: the demo's HTTPS port is in it.
+	if link := regexp.MustCompile(`Bypass \(sets a cookie for this shop\): (https://localhost:(\d+)/\S+)`).FindStringSubmatch(got); link == nil || "localhost:"+link[2] != m[2] {
+		t.Errorf("maintenance on printed %q; want a bypass link on %s", got, m[2])
+	} else {
+		noRedirect := *hc
+		noRedirect.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		resp, err := noRedirect.Get(link[1])
+		if err != nil {
+			t.Fatalf("bypass link: %v", err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 303 || !strings.Contains(resp.Header.Get("Set-Cookie"), "awning_bypass=") {
+			t.Errorf("bypass link %s: %d %q; want 303 with the bypass cookie", link[1], resp.StatusCode, resp.Header.Get("Set-Cookie"))
+		}
+	}
 	resp, body = fetch(t, "GET", web+"/product/1")
 	if resp.StatusCode != 503 || resp.Header.Get("Awning-Served") != "maintenance" || resp.Header.Get("Retry-After") == "" || !strings.Contains(body, "noindex") {
 		t.Errorf("in maintenance: %d %q", resp.StatusCode, resp.Header.Get("Awning-Served"))
@@ -175,9 +191,26 @@ func TestDemo(t *testing.T) {
 		t.Errorf("status printed %q", got)
 	}
 	cli("maintenance", "off", "--site", "bakkerij")
+
+	// page set --json shows the page as shoppers see it: the config's
+	// brand and logo, the contact changed here, and which is which.
+	var page struct {
+		Brand, Contact string
+		Logo           bool
+		Overrides      []string
+	}
+	json.Unmarshal([]byte(cli("page", "set", "--site", "bakkerij", "--contact", "help@bakkerij.example", "--json")), &page)
+	if page.Brand != "Bakkerij de Vries" || page.Contact != "help@bakkerij.example" || !page.Logo || strings.Join(page.Overrides, ",") != "contact" {
+		t.Errorf("page set --json: %+v; want the config's brand and logo, the new contact, overrides [contact]", page)
+	}
+	json.Unmarshal([]byte(cli("page", "set", "--site", "bakkerij", "--color", "#000000", "--json")), &page)
+	if strings.Join(page.Overrides, ",") != "color,contact" {
+		t.Errorf("a second page set: overrides %v; want color and contact, the config's values not pinned", page.Overrides)
+	}
 	if resp, _ = fetch(t, "GET", web+"/product/1"); resp.Header.Get("Awning-Served") != "origin" {
 		t.Errorf("after maintenance off: %q", resp.Header.Get("Awning-Served"))
 	}
+	checkConsoleLinks(t, &out)
 }
 
 func TestCheckConfig(t *testing.T) {

@@ -4,8 +4,10 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -16,32 +18,44 @@ import (
 
 func maintenanceCommand(stdout io.Writer) *cobra.Command {
 	var api apiFlags
+	var tz zoneFlag
 	cmd := &cobra.Command{
 		Use:   "maintenance",
 		Short: "Put a shop, or every shop, into maintenance and take it out",
 		Long: `Put a shop (--site) or every shop (--all) into maintenance, on every
-Awning node at once, through the admin API ($AWNING_ADMIN, $AWNING_TOKEN).`,
+Awning node at once, through the admin API ($AWNING_ADMIN, $AWNING_TOKEN).
+
+Times are read and printed in the shop's zone (page.timezone), whatever
+zone this machine is in; --tz chooses another. With --all, the zone the
+shops share; when they differ, a time such as 16:00 needs --tz.`,
 		Args: cobra.NoArgs,
 	}
 	api.register(cmd)
-	cmd.AddCommand(maintenanceOnCommand(stdout, &api), maintenanceOffCommand(stdout, &api), maintenanceStatusCommand(stdout, &api))
+	tz.register(cmd)
+	cmd.AddCommand(maintenanceOnCommand(stdout, &api, &tz), maintenanceOffCommand(stdout, &api), maintenanceStatusCommand(stdout, &api, &tz))
 	return cmd
 }
 
 type maintenanceFlags struct {
 	site, mode, start, until, forDur, secret string
-	all, bypass                              bool
+	all, bypass, replace                     bool
 	message, allow                           []string
 }
 
-func maintenanceOnCommand(stdout io.Writer, api *apiFlags) *cobra.Command {
+func maintenanceOnCommand(stdout io.Writer, api *apiFlags, tz *zoneFlag) *cobra.Command {
 	var f maintenanceFlags
 	cmd := &cobra.Command{
 		Use:   "on",
-		Short: "Turn maintenance on",
+		Short: "Turn maintenance on, now or for a window",
+		Long: `Turn maintenance on, now or for a window (--start, --until, --for).
+
+A shop has one maintenance window. When one is already on or scheduled,
+this refuses and shows it: add --replace to replace it, message and times
+included. A window whose end has passed counts as none.`,
 		Example: `  awning maintenance on --site bakkerij --for 2h
   awning maintenance on --all --mode read-only --until 16:00 --message nl="We zijn de kassa aan het vernieuwen" --message en="We are renewing our checkout"
-  awning maintenance on --site bakkerij --start "2026-12-27 06:00" --until "2026-12-27 08:00" --bypass`,
+  awning maintenance on --site bakkerij --start "2026-12-27 06:00" --until "2026-12-27 08:00" --bypass
+  awning maintenance on --site bakkerij --until 18:00 --replace       # move the end of the window in force`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, path, err := api.scoped(f.site, f.all, "maintenance")
@@ -52,7 +66,21 @@ func maintenanceOnCommand(stdout io.Writer, api *apiFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			from, to, err := window(f.start, f.until, f.forDur, time.Now(), time.Local)
+			views, err := siteViews(cmd, c, f.site)
+			if err != nil {
+				return fmt.Errorf("maintenance on: %w", err)
+			}
+			loc, zones, err := tz.pick(views...)
+			if err != nil {
+				return fmt.Errorf("maintenance on: %w", err)
+			}
+			if loc == nil {
+				if needsZone(f.start) || needsZone(f.until) {
+					return fmt.Errorf("maintenance on: the shops show times in different zones (%s); say which zone --start and --until are in with --tz", strings.Join(zones, ", "))
+				}
+				loc = time.UTC
+			}
+			from, to, err := window(f.start, f.until, f.forDur, time.Now(), loc)
 			if err != nil {
 				return err
 			}
@@ -64,12 +92,20 @@ func maintenanceOnCommand(stdout io.Writer, api *apiFlags) *cobra.Command {
 			}
 			body := map[string]any{"enabled": true, "mode": f.mode, "message": msg, "allow": f.allow, "bypass_secret": secret}
 			if from != nil {
-				body["start"] = from.Format(time.RFC3339)
+				body["start"] = from.Format(time.RFC3339Nano)
 			}
 			if to != nil {
-				body["end"] = to.Format(time.RFC3339)
+				body["end"] = to.Format(time.RFC3339Nano)
 			}
-			data, err := c.call(cmd.Context(), "PUT", path, body, "")
+			var header []string
+			if !f.replace {
+				header = []string{"If-None-Match", "*"} // only where no window is set
+			}
+			data, err := c.call(cmd.Context(), "PUT", path, body, "", header...)
+			var ae *apiError
+			if errors.As(err, &ae) && ae.status == http.StatusPreconditionFailed {
+				return existingWindow(cmd, c, path, f.site, loc)
+			}
 			if err != nil {
 				return fmt.Errorf("maintenance on: %w", err)
 			}
@@ -79,12 +115,18 @@ func maintenanceOnCommand(stdout io.Writer, api *apiFlags) *cobra.Command {
 			}
 			var m admin.MaintenanceView
 			json.Unmarshal(data, &m)
-			fmt.Fprintf(stdout, "Maintenance is on for %s: %s.\n", scopeWords(f.site), describeMaintenance(&m))
-			if secret != "" && f.site != "" {
-				if v, err := siteView(cmd, c, f.site); err == nil && len(v.Hosts) > 0 {
-					fmt.Fprintf(stdout, "Bypass (sets a cookie for this shop): https://%s/.well-known/awning/bypass/%s\n", v.Hosts[0], secret)
-					fmt.Fprintln(stdout, "  (add the port when Awning does not listen on 443; any of the shop's hosts works)")
+			verb := "on"
+			if m.Status == "scheduled" {
+				verb = "scheduled"
+			}
+			fmt.Fprintf(stdout, "Maintenance is %s for %s: %s.\n", verb, scopeWords(f.site), describeMaintenance(&m, loc))
+			if secret != "" && f.site != "" && len(views) == 1 && len(views[0].Hosts) > 0 {
+				base := views[0].URL
+				if base == "" { // an older node: the API does not say
+					base = "https://" + views[0].Hosts[0]
 				}
+				fmt.Fprintf(stdout, "Bypass (sets a cookie for this shop): %s/.well-known/awning/bypass/%s\n", base, secret)
+				fmt.Fprintln(stdout, "  (any of the shop's hosts works; behind a load balancer, use the address shoppers use)")
 			} else if secret != "" {
 				fmt.Fprintf(stdout, "Bypass on any shop host: /.well-known/awning/bypass/%s\n", secret)
 			}
@@ -96,13 +138,31 @@ func maintenanceOnCommand(stdout io.Writer, api *apiFlags) *cobra.Command {
 	fl.BoolVar(&f.all, "all", false, "every shop")
 	fl.StringVar(&f.mode, "mode", "full", "full (every request gets the maintenance page) or read-only (browsing from copies; ordering paused)")
 	fl.StringArrayVar(&f.message, "message", nil, "the message per language, lang=text (repeat per language)")
-	fl.StringVar(&f.start, "start", "", "when it begins: 16:00, 2026-12-24 16:00, RFC 3339, or +1h (default now)")
-	fl.StringVar(&f.until, "until", "", "when the shop is expected back: 16:00, 2026-12-24 16:00, RFC 3339, or +2h")
+	fl.StringVar(&f.start, "start", "", "when it begins, in the shop's zone: 16:00, 2026-12-24 16:00, RFC 3339, or +1h (default now)")
+	fl.StringVar(&f.until, "until", "", "when the shop is expected back, in the shop's zone: 16:00, 2026-12-24 16:00, RFC 3339, or +2h")
 	fl.StringVar(&f.forDur, "for", "", "how long, such as 45m or 2h (instead of --until)")
 	fl.StringArrayVar(&f.allow, "allow", nil, "client address or CIDR let through (repeat)")
 	fl.BoolVar(&f.bypass, "bypass", false, "make a bypass secret and print the link that lets its visitor through")
 	fl.StringVar(&f.secret, "bypass-secret", "", "use this bypass secret (16 to 128 URL-safe characters)")
+	fl.BoolVar(&f.replace, "replace", false, "replace the window already on or scheduled (its message and times too)")
 	return cmd
+}
+
+// existingWindow is the error of a `maintenance on` that found a window
+// already set: it says which, so that ops decide on --replace knowingly.
+func existingWindow(cmd *cobra.Command, c *apiClient, path, site string, loc *time.Location) error {
+	what := "a maintenance window"
+	if data, err := c.call(cmd.Context(), "GET", path, nil, ""); err == nil {
+		var m admin.MaintenanceView
+		if json.Unmarshal(data, &m) == nil && m.Enabled {
+			what = fmt.Sprintf("maintenance %s (%s", m.Status, describeMaintenance(&m, loc))
+			if m.By != "" {
+				what += ", set by " + m.By
+			}
+			what += ")"
+		}
+	}
+	return fmt.Errorf("maintenance on: %s already has %s; add --replace to replace it, message and times included, or turn it off first", scopeWords(site), what)
 }
 
 func maintenanceOffCommand(stdout io.Writer, api *apiFlags) *cobra.Command {
@@ -135,41 +195,43 @@ func maintenanceOffCommand(stdout io.Writer, api *apiFlags) *cobra.Command {
 	return cmd
 }
 
-func maintenanceStatusCommand(stdout io.Writer, api *apiFlags) *cobra.Command {
+func maintenanceStatusCommand(stdout io.Writer, api *apiFlags, tz *zoneFlag) *cobra.Command {
 	var site string
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show which shops are open, in maintenance, or served from the fallback",
-		Args:  cobra.NoArgs,
+		Long: `Show which shops are open, in maintenance, or served from the fallback.
+Each shop's times are in its own zone (page.timezone), or in --tz.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := api.client()
 			if err != nil {
 				return err
 			}
-			path := "/v1/sites"
-			if site != "" {
-				path += "/" + site
-			}
-			data, err := c.call(cmd.Context(), "GET", path, nil, "")
-			if err != nil {
-				return fmt.Errorf("maintenance status: %w", err)
-			}
 			if api.json {
+				path := "/v1/sites"
+				if site != "" {
+					path += "/" + site
+				}
+				data, err := c.call(cmd.Context(), "GET", path, nil, "")
+				if err != nil {
+					return fmt.Errorf("maintenance status: %w", err)
+				}
 				printJSON(stdout, data)
 				return nil
 			}
-			var views []admin.SiteView
-			if site != "" {
-				var v admin.SiteView
-				json.Unmarshal(data, &v)
-				views = append(views, v)
-			} else {
-				json.Unmarshal(data, &views)
+			views, err := siteViews(cmd, c, site)
+			if err != nil {
+				return fmt.Errorf("maintenance status: %w", err)
 			}
 			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "SITE\tSHOPPERS\tMAINTENANCE\tORIGINS")
 			for _, v := range views {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", v.Name, shoppers(v), maintenanceColumn(v.Maintenance), originsColumn(v))
+				loc, err := tz.printZone(v)
+				if err != nil {
+					return fmt.Errorf("maintenance status: %w", err)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", v.Name, shoppers(v), maintenanceColumn(v.Maintenance, loc), originsColumn(v))
 			}
 			return tw.Flush()
 		},
@@ -194,14 +256,21 @@ func scopeWords(site string) string {
 	return site
 }
 
-func describeMaintenance(m *admin.MaintenanceView) string {
+// describeMaintenance says what a window does and when, in loc.
+func describeMaintenance(m *admin.MaintenanceView, loc *time.Location) string {
 	var b strings.Builder
 	b.WriteString(m.Mode)
-	if m.Start != nil && !m.Active {
-		fmt.Fprintf(&b, ", from %s", m.Start.Local().Format("Mon 2 Jan 15:04 MST"))
+	switch {
+	case m.Status == "ended" && m.End != nil:
+		fmt.Fprintf(&b, ", ended %s", at(*m.End, loc))
+		return b.String()
+	case m.Start != nil && !m.Active:
+		fmt.Fprintf(&b, ", from %s", at(*m.Start, loc))
+	case m.Start != nil:
+		fmt.Fprintf(&b, ", since %s", at(*m.Start, loc))
 	}
 	if m.End != nil {
-		fmt.Fprintf(&b, ", until %s", m.End.Local().Format("Mon 2 Jan 15:04 MST"))
+		fmt.Fprintf(&b, ", until %s", at(*m.End, loc))
 	} else {
 		b.WriteString(", until turned off")
 	}
@@ -220,18 +289,19 @@ func shoppers(v admin.SiteView) string {
 	return "open"
 }
 
-func maintenanceColumn(m *admin.MaintenanceView) string {
+func maintenanceColumn(m *admin.MaintenanceView, loc *time.Location) string {
 	if m == nil {
 		return "-"
 	}
-	s := describeMaintenance(m)
+	s := describeMaintenance(m, loc)
 	if m.Scope == "all" {
 		s += " (all sites)"
 	}
-	if !m.Active {
-		s = "scheduled: " + s
+	status := m.Status
+	if status == "" { // an older node
+		status = map[bool]string{true: "active", false: "scheduled"}[m.Active]
 	}
-	return s
+	return status + ": " + s
 }
 
 func originsColumn(v admin.SiteView) string {

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"text/tabwriter"
 
@@ -17,14 +18,20 @@ import (
 
 func updateCommand(stdout io.Writer) *cobra.Command {
 	var api apiFlags
+	var tz zoneFlag
 	var site string
 	var all bool
 	cmd := &cobra.Command{
 		Use:   "update",
 		Short: "Post, list and retract incident updates shown on the outage and maintenance pages",
-		Args:  cobra.NoArgs,
+		Long: `Post, list and retract incident updates shown on the outage and
+maintenance pages. Times are printed in the shop's zone (page.timezone), as
+the pages show them; with --all, in the zone the shops share, else UTC;
+--tz chooses another.`,
+		Args: cobra.NoArgs,
 	}
 	api.register(cmd)
+	tz.register(cmd)
 	cmd.PersistentFlags().StringVar(&site, "site", "", "the shop")
 	cmd.PersistentFlags().BoolVar(&all, "all", false, "every shop")
 
@@ -81,6 +88,14 @@ func updateCommand(stdout io.Writer) *cobra.Command {
 			}
 			var us []pages.Update
 			json.Unmarshal(data, &us)
+			views, err := siteViews(cmd, c, site)
+			if err != nil {
+				return fmt.Errorf("update list: %w", err)
+			}
+			loc, err := tz.printZone(views...)
+			if err != nil {
+				return fmt.Errorf("update list: %w", err)
+			}
 			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tPOSTED\tMESSAGE")
 			for _, u := range us {
@@ -88,7 +103,8 @@ func updateCommand(stdout io.Writer) *cobra.Command {
 				for l, m := range u.Message {
 					parts = append(parts, l+": "+m)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", u.ID, u.Time.Local().Format("2 Jan 15:04"), strings.Join(parts, " | "))
+				sort.Strings(parts)
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", u.ID, at(u.Time, loc), strings.Join(parts, " | "))
 			}
 			return tw.Flush()
 		},

@@ -43,7 +43,9 @@ func pageSetCommand(stdout io.Writer, api *apiFlags) *cobra.Command {
 		Use:   "set",
 		Short: "Change a shop's branding over the admin API (merchant or ops token)",
 		Long: `Change what a shop's outage and maintenance pages show. Fields not given
-keep their current value; the logo has its own command.`,
+keep their current value; the logo has its own command. With --json, the
+answer shows the page as shoppers see it (the config file's page: with the
+changes over it) and "overrides" names the fields changed here.`,
 		Example: `  awning page set --site bakkerij --color "#b5651d" --contact support@bakkerij.example
   awning page set --site bakkerij --message nl="We bakken even opnieuw" --reassurance en="Your orders are safe"`,
 		Args: cobra.NoArgs,
@@ -59,12 +61,10 @@ keep their current value; the logo has its own command.`,
 			if err != nil {
 				return fmt.Errorf("page set: %w", err)
 			}
-			var b pages.Branding // the current branding, minus the logo
-			var cur map[string]json.RawMessage
-			json.Unmarshal(data, &cur)
-			delete(cur, "logo")
-			raw, _ := json.Marshal(cur)
-			json.Unmarshal(raw, &b)
+			b, err := ownBranding(data)
+			if err != nil {
+				return fmt.Errorf("page set: %w", err)
+			}
 			set := func(dst *string, v string) {
 				if v != "" {
 					*dst = v
@@ -111,6 +111,30 @@ keep their current value; the logo has its own command.`,
 	fl.StringArrayVar(&f.message, "message", nil, "outage message per language, lang=text (repeat; replaces all messages)")
 	fl.StringArrayVar(&f.reassurance, "reassurance", nil, "a reassurance line, lang=text (repeat; replaces all lines)")
 	return cmd
+}
+
+// ownBranding returns the merchant's own changes from the API's view of a
+// site's branding: the fields it names in "overrides" (the others are the
+// config file's, which a PUT must not pin), minus the logo, which has its
+// own route.
+func ownBranding(view []byte) (pages.Branding, error) {
+	var b pages.Branding
+	var cur map[string]json.RawMessage
+	if err := json.Unmarshal(view, &cur); err != nil {
+		return b, err
+	}
+	own := map[string]json.RawMessage{}
+	var overrides []string
+	if err := json.Unmarshal(cur["overrides"], &overrides); err != nil {
+		return b, fmt.Errorf("the admin API did not say which fields are the merchant's: %w", err)
+	}
+	for _, name := range overrides {
+		if name != "logo" {
+			own[name] = cur[name]
+		}
+	}
+	raw, _ := json.Marshal(own)
+	return b, json.Unmarshal(raw, &b)
 }
 
 func pageLogoCommand(stdout io.Writer, api *apiFlags) *cobra.Command {

@@ -36,12 +36,9 @@ func serve(ctx context.Context, path string, logOut io.Writer) error {
 		return err
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	done := make(chan struct{})
-	defer func() { <-done }()
 	go func() {
 		defer close(done)
 		for {
@@ -53,5 +50,11 @@ func serve(ctx context.Context, path string, logOut io.Writer) error {
 			}
 		}
 	}()
-	return n.Run(ctx)
+	err = n.Run(ctx)
+	// Stop the reload loop before waiting for it: a Run that failed at
+	// once (a port taken) must end the process, not wait for a signal.
+	cancel()
+	<-done
+	signal.Stop(hup)
+	return err
 }

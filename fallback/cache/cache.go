@@ -235,12 +235,15 @@ type Stats struct {
 	Entries, Bytes, MaxBytes                          int64
 	Hits, Misses, Expired, Evicted, Stored, Unchanged uint64
 	NotStored                                         map[Reason]uint64
-	// RedisHealthy: Redis answers, and the writer loop runs (it is not
-	// waiting to restart after a panic, which RedisWriterPanics counts).
+	// RedisHealthy: every Redis shard answers, and the writer loop runs (it
+	// is not waiting to restart after a panic, which RedisWriterPanics
+	// counts). RedisShardsDown counts the shards that do not answer (a
+	// Cluster's other shards serve their copies meanwhile).
 	Shared, RedisHealthy                        bool
 	RedisWrites, RedisWriteErrors, RedisDropped uint64
 	RedisReads, RedisHits, RedisReadErrors      uint64
 	RedisWriterPanics                           uint64
+	RedisShardsDown                             int
 }
 
 // Stats returns a snapshot of the counters.
@@ -256,7 +259,8 @@ func (c *Cache) Stats() Stats {
 		return true
 	})
 	if r := c.remote; r != nil {
-		s.Shared, s.RedisHealthy = true, r.healthy.Load() && r.writer.Healthy()
+		s.RedisShardsDown = int(r.numDown.Load())
+		s.Shared, s.RedisHealthy = true, s.RedisShardsDown == 0 && r.writer.Healthy()
 		s.RedisWriterPanics = r.writer.Panics()
 		s.RedisWrites, s.RedisWriteErrors, s.RedisDropped = r.writes.Load(), r.writeErrors.Load(), r.dropped.Load()
 		s.RedisReads, s.RedisHits, s.RedisReadErrors = r.reads.Load(), r.readHits.Load(), r.readErrors.Load()

@@ -2,12 +2,14 @@ package cache
 
 import (
 	"bytes"
+	"errors"
 	"hash/maphash"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/awningproxy/awning/internal/gunzip"
 	"github.com/valyala/fasthttp"
 )
 
@@ -108,13 +110,14 @@ func (p *Policy) Build(k *Key, req *fasthttp.Request, resp *fasthttp.Response, n
 	raw := resp.Body()
 	var plain []byte
 	if bytes.EqualFold(resp.Header.ContentEncoding(), []byte("gzip")) {
+		// Bounded: a few hundred KB of gzip can stand for gigabytes.
 		var err error
-		plain, err = fasthttp.AppendGunzipBytes(nil, raw)
-		if err != nil {
-			return nil, CorruptBody
-		}
-		if len(plain) > p.MaxObject {
+		plain, err = gunzip.Append(nil, raw, p.MaxObject)
+		switch {
+		case errors.Is(err, gunzip.ErrTooLarge):
 			return nil, TooLarge
+		case err != nil:
+			return nil, CorruptBody
 		}
 		c.Body, c.Gzipped = append([]byte(nil), raw...), true
 	} else {
@@ -220,7 +223,8 @@ func (c *Copy) PlainBody() []byte {
 		return c.Body
 	}
 	c.plainOnce.Do(func() {
-		c.plain, _ = fasthttp.AppendGunzipBytes(nil, c.Body) // checked at Build
+		// Checked to decode to Size bytes at Build (or when read from Redis).
+		c.plain, _ = gunzip.Append(make([]byte, 0, c.Size), c.Body, c.Size)
 	})
 	return c.plain
 }

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"time"
 
-	"github.com/valyala/fasthttp"
+	"github.com/awningproxy/awning/internal/gunzip"
 )
 
 // The Redis tier stores all variants of a page as one value, in a small
@@ -168,8 +168,9 @@ func decodeEntry(data []byte) ([]*Copy, error) {
 		}
 		if d.err == nil && c.Gzipped {
 			// A body that will be sent as gzip must be gzip: check it once
-			// here, when a node first takes the copy from Redis.
-			if _, err := fasthttp.AppendGunzipBytes(nil, c.Body); err != nil {
+			// here, when a node first takes the copy from Redis, and only
+			// as far as the size it claims.
+			if n, err := gunzip.Check(c.Body, c.Size); err != nil || n != c.Size {
 				d.err = errCorrupt
 			}
 		}

@@ -332,11 +332,18 @@ func Response(status int, body string, header ...string) []byte {
 }
 
 // Respond answers every request with status, body and header lines, keeping
-// the connection alive.
+// the connection alive. A HEAD request gets the same head and no body, as
+// HTTP requires (RFC 9110 §9.3.2): bytes after it would be the start of a
+// next answer, which Awning refuses.
 func Respond(status int, body string, header ...string) Behavior {
 	resp := Response(status, body, header...)
+	head := resp[:len(resp)-len(body)]
 	return func(x *Exchange) {
-		x.Write(resp)
+		if x.Request.Method == http.MethodHead {
+			x.Write(head)
+		} else {
+			x.Write(resp)
+		}
 		x.KeepAlive = true
 	}
 }
@@ -348,7 +355,12 @@ func OK(body string) Behavior { return Respond(http.StatusOK, body) }
 // can tell answers to different requests apart.
 func Echo() Behavior {
 	return func(x *Exchange) {
-		x.Write(Response(http.StatusOK, x.Request.Method+" "+x.Request.RequestURI))
+		body := x.Request.Method + " " + x.Request.RequestURI
+		resp := Response(http.StatusOK, body)
+		if x.Request.Method == http.MethodHead {
+			resp = resp[:len(resp)-len(body)]
+		}
+		x.Write(resp)
 		x.KeepAlive = true
 	}
 }

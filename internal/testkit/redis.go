@@ -45,6 +45,7 @@ func (r *Redis) start() {
 	cmd := exec.Command("redis-server",
 		"--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no",
 		"--dir", r.dir, "--protected-mode", "no", "--loglevel", "warning")
+	dieWithTest(cmd)
 	var out bytes.Buffer // shown only when the server fails to start
 	cmd.Stdout = &out
 	cmd.Stderr = &out

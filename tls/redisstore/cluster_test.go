@@ -1,0 +1,91 @@
+package redisstore
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/awningproxy/awning/internal/testkit"
+	"github.com/awningproxy/awning/state"
+	"github.com/awningproxy/awning/tls/tickets"
+)
+
+// TestOnClusterThroughFailovers runs the certificate store and the session
+// ticket keys (tls/tickets, tested here to start one Cluster for both) on a
+// real Redis Cluster: their multi-key scripts are valid there (every key
+// under one hash tag), and both go on working, with what they stored, after
+// a CLUSTER FAILOVER and after the master holding them is killed.
+func TestOnClusterThroughFailovers(t *testing.T) {
+	c := testkit.StartCluster(t)
+	rdb, err := state.OpenRedis(c.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	s, err := New(rdb, Options{LockTTL: 3 * time.Second, LockPoll: 50 * time.Millisecond, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	k, err := tickets.New(tickets.Options{Redis: rdb, Rotate: time.Hour, Refresh: time.Minute, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxT(t)
+
+	// works checks what both keep in Redis, through whatever failed before.
+	stored := map[string]string{}
+	round := 0
+	works := func(what string) {
+		t.Helper()
+		round++
+		name := "certificates/ca/shop" + string(rune('a'+round)) + ".example/cert.crt"
+		testkit.WaitFor(t, 15*time.Second, what+": a certificate to be stored", func() bool {
+			return s.Store(ctx, name, []byte(name)) == nil
+		})
+		stored[name] = name
+		for name, want := range stored {
+			if got, err := s.Load(ctx, name); err != nil || string(got) != want {
+				t.Errorf("%s: Load(%q) = %q, %v; want what was stored before", what, name, got, err)
+			}
+		}
+		list, err := s.List(ctx, "certificates", true)
+		for name := range stored {
+			if !slices.Contains(list, name) {
+				t.Errorf("%s: List = %v, %v; misses %s", what, list, err, name)
+			}
+		}
+		lockCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		if err := s.Lock(lockCtx, "issue-"+name); err != nil {
+			t.Errorf("%s: Lock: %v", what, err)
+		} else if err := s.Unlock(ctx, "issue-"+name); err != nil {
+			t.Errorf("%s: Unlock: %v", what, err)
+		}
+		cancel()
+		testkit.WaitFor(t, 15*time.Second, what+": ticket keys to sync", func() bool { return k.Sync(ctx) == nil })
+		if st := k.Stats(); st.Keys != 1 || st.Rotations != 1 {
+			t.Errorf("%s: ticket keys %+v; want the one key made at first, kept", what, st)
+		}
+	}
+	works("a healthy cluster")
+
+	certSlot := c.KeySlot(DefaultPrefix + "/index")
+	m, reps := c.MasterOf(certSlot)
+	testkit.WaitReplicated(t, m, reps[0])
+	if _, err := reps[0].Do("CLUSTER", "FAILOVER"); err != nil {
+		t.Fatal(err)
+	}
+	works("CLUSTER FAILOVER")
+
+	// One master at a time: a replica is elected by a majority of masters.
+	for _, key := range []string{DefaultPrefix + "/index", tickets.DefaultKey} {
+		c.WaitHealthy(t, 30*time.Second)
+		m, reps := c.MasterOf(c.KeySlot(key))
+		testkit.WaitReplicated(t, m, reps[0])
+		m.Kill()
+		works("the master holding " + key + " killed")
+		m.Start()
+	}
+	c.WaitHealthy(t, 30*time.Second)
+}
