@@ -949,7 +949,7 @@
     var shown = h("div", { class: "once", hidden: true, role: "region", "aria-label": t("tok.once") });
     var err = h("p", { class: "error", role: "alert", hidden: true });
     var nameId = id("tok-name"), sitesId = id("tok-sites");
-    var nameIn = h("input", { id: nameId, required: true, autocomplete: "off", pattern: "[A-Za-z0-9._-]{1,64}", "aria-describedby": nameId + "-h" });
+    var nameIn = h("input", { id: nameId, required: true, autocomplete: "off", pattern: "[A-Za-z0-9._\\-]{1,64}", "aria-describedby": nameId + "-h" });
     var sitesIn = h("input", { id: sitesId, required: true, autocomplete: "off", "aria-describedby": sitesId + "-h" });
     var form = h("form", { class: "card narrow", onsubmit: function (ev) {
       ev.preventDefault();
