@@ -55,7 +55,7 @@ func FromSite(cfg *config.Config, sc *config.Site, path string) (*Site, error) {
 			errorf(fmt.Sprintf("%s.languages[%d]", p, j), "no translations for %q; pages speak %s", l, strings.Join(Languages(), ", "))
 		}
 	}
-	loc, err := time.LoadLocation(pg.TimeZone)
+	loc, err := zone(pg.TimeZone)
 	if err != nil {
 		errorf(p+".timezone", "%v", err)
 	}
