@@ -274,6 +274,9 @@ func TestBadBodiesChangeNothing(t *testing.T) {
 		{"long message", "PUT", "/v1/sites/bakkerij/maintenance", "application/json", `{"enabled": true, "message": {"nl": "` + strings.Repeat("a", 700) + `"}}`, 400, "message.nl"},
 		{"too large", "PUT", "/v1/sites/bakkerij/maintenance", "application/json", `{"enabled": true, "message": {"nl": "` + strings.Repeat("a", 70<<10) + `"}}`, 413, "larger than"},
 		{"update without message", "POST", "/v1/sites/bakkerij/updates", "application/json", `{}`, 400, "message"},
+		{"update ended already", "POST", "/v1/sites/bakkerij/updates", "application/json", `{"message": {"nl": "x"}, "expires": "` + past + `"}`, 400, "expires"},
+		{"update with a bad end", "POST", "/v1/sites/bakkerij/updates", "application/json", `{"message": {"nl": "x"}, "expires": "tomorrow"}`, 400, "expires"},
+		{"update ending in a year", "POST", "/v1/sites/bakkerij/updates", "application/json", `{"message": {"nl": "x"}, "expires": "8760h"}`, 400, "expires"},
 		{"bad colour", "PUT", "/v1/sites/bakkerij/page", "application/json", `{"color": "red"}`, 400, "color"},
 		{"http status page", "PUT", "/v1/sites/bakkerij/page", "application/json", `{"status_url": "http://status.example"}`, 400, "status_url"},
 		{"javascript contact", "PUT", "/v1/sites/bakkerij/page", "application/json", `{"contact": "javascript:alert(1)"}`, 400, "contact"},
@@ -395,4 +398,34 @@ func FuzzMutatingRoutes(f *testing.F) {
 			t.Fatalf("%s %s refused with %d but changed the state", r.method, r.path, status)
 		}
 	})
+}
+
+// TestUpdateExpires: an update takes an end, as a duration or a time, and
+// the list says which updates are live.
+func TestUpdateExpires(t *testing.T) {
+	e := newEnv(t)
+	at := time.Now().Add(3 * time.Hour).UTC().Truncate(time.Second)
+	for _, expires := range []string{"90m", at.Format(time.RFC3339)} {
+		status, body := e.call(t, opsToken, "POST", "/v1/sites/bakkerij/updates", "application/json",
+			[]byte(`{"message": {"nl": "Kort bericht"}, "expires": "`+expires+`"}`))
+		var u pages.Update
+		json.Unmarshal([]byte(body), &u)
+		if status != 201 || u.Expires.IsZero() || u.Expires.Before(time.Now().Add(89*time.Minute)) {
+			t.Errorf("expires %s: %d %s", expires, status, body)
+		}
+	}
+	e.call(t, opsToken, "POST", "/v1/sites/bakkerij/updates", "application/json", []byte(`{"message": {"nl": "Zonder einde"}}`))
+	_, body := e.call(t, opsToken, "GET", "/v1/sites/bakkerij/updates", "", nil)
+	var list []struct {
+		pages.Update
+		Live bool `json:"live"`
+	}
+	if err := json.Unmarshal([]byte(body), &list); err != nil || len(list) != 3 {
+		t.Fatalf("list: %v %s", err, body)
+	}
+	for _, u := range list {
+		if !u.Live {
+			t.Errorf("%s not live: %s", u.ID, body)
+		}
+	}
 }

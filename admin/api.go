@@ -230,12 +230,20 @@ func (s *Server) deleteMaintenance(c *call) error {
 	return s.getMaintenance(c)
 }
 
+// updateView is an incident update as the API lists it: live says whether
+// pages show it now (it has not expired).
+type updateView struct {
+	pages.Update
+	Live bool `json:"live"`
+}
+
 func (s *Server) listUpdates(c *call) error {
-	u := s.store.Scope(c.scope()).Updates
-	if u == nil {
-		u = []pages.Update{}
+	now := s.now()
+	out := []updateView{}
+	for _, u := range s.store.Scope(c.scope()).Updates {
+		out = append(out, updateView{Update: u, Live: u.LiveAt(now)})
 	}
-	writeJSON(c.w, http.StatusOK, u)
+	writeJSON(c.w, http.StatusOK, out)
 	return nil
 }
 
@@ -244,7 +252,12 @@ func (s *Server) postUpdate(c *call) error {
 	if err := decodeJSON(c, &b); err != nil {
 		return err
 	}
-	u := pages.Update{ID: newID(), Time: s.now().UTC().Truncate(time.Second), Message: b.Message}
+	now := s.now()
+	expires, err := b.expiresAt(now)
+	if err != nil {
+		return err
+	}
+	u := pages.Update{ID: newID(), Time: now.UTC().Truncate(time.Second), Message: b.Message, Expires: expires}
 	if err := u.Validate(); err != nil {
 		return err
 	}

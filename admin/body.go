@@ -156,4 +156,26 @@ func onlyLanguages[V any](field string, m map[string]V, languages []string) erro
 // updateBody is a POST .../updates body.
 type updateBody struct {
 	Message map[string]string `json:"message"`
+	// Expires ends the update: an RFC 3339 time, or a duration from now
+	// ("90m", "2h"). Optional: by default an update ends an hour after the
+	// site's origin is back and its maintenance is over.
+	Expires string `json:"expires"`
+}
+
+// expiresAt reads an update's expires against now: zero when not given.
+func (b *updateBody) expiresAt(now time.Time) (time.Time, error) {
+	if b.Expires == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339, b.Expires); err == nil {
+		if !t.After(now) {
+			return time.Time{}, badRequest("expires: %s has passed", b.Expires)
+		}
+		return t.UTC(), nil
+	}
+	d, err := time.ParseDuration(b.Expires)
+	if err != nil || d <= 0 {
+		return time.Time{}, badRequest("expires: want an RFC 3339 time or a duration such as 2h, got %q", b.Expires)
+	}
+	return now.Add(d).UTC().Truncate(time.Second), nil
 }

@@ -2,13 +2,21 @@
 # bench/run.sh — Awning beside nginx, Varnish, HAProxy, Caddy and a bare
 # fasthttp server, on this machine, in one run. See docs/benchmarks.md.
 #
-#   bench/run.sh            every workload: B A C E D S
+#   bench/run.sh            every workload: B A C E H D S
 #   bench/run.sh A C        some of them (setup and the outage page are shared)
+#   bench/run.sh H          HTTP/2: A and C over TLS with h2load
 #   bench/run.sh S          Awning alone: copies over 10,000 sites beside one site
 #
-# Environment: ROUNDS (3), DURATION (10s, each wrk or hsload run), CONNS (64), SITES (10000, workload S),
-# HS_CONNS (32), OUT (bench/results/<time>), SERVER_CPU (0), CLIENT_CPU (1),
-# AWNING_BIN (a prebuilt awning; default: built from this tree).
+# Environment: ROUNDS (3), DURATION (10s, each wrk, hsload or h2load run),
+# CONNS (64), HS_CONNS (32), H2_CONNS (64) and H2_STREAMS (10) for h2load,
+# SITES (10000, workload S),
+# OUT (bench/results/<time>), SERVER_CPU (0), CLIENT_CPU (1),
+# AWNING_BIN (a prebuilt awning; default: built from this tree),
+# AWNING_BASE_BIN (optional: a second awning, say one built from an older
+# commit, run beside the first as "awning-base" in A and C, so that a change
+# is measured in the same rounds), ORIGIN_PORT (18000; its control port is
+# 9 more): another free port keeps a second bench run on the same machine
+# from bringing "the origin down" back up.
 #
 # Servers run on SERVER_CPU (Go servers with GOMAXPROCS=1, nginx with one
 # worker, HAProxy with one thread), the load generators on CLIENT_CPU. Every
@@ -22,15 +30,19 @@ ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10s}
 CONNS=${CONNS:-64}
 HS_CONNS=${HS_CONNS:-32}
+H2_CONNS=${H2_CONNS:-64}
+H2_STREAMS=${H2_STREAMS:-10}
+ORIGIN_PORT=${ORIGIN_PORT:-18000}
+CONTROL_PORT=$((ORIGIN_PORT + 9))
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 OUT=${OUT:-$ROOT/bench/results/$(date +%Y%m%d-%H%M%S)}
 WORKLOADS=("$@")
-[ ${#WORKLOADS[@]} -gt 0 ] || WORKLOADS=(B A C E D S)
+[ ${#WORKLOADS[@]} -gt 0 ] || WORKLOADS=(B A C E H D S)
 SITES=${SITES:-10000}
 
-for tool in nginx varnishd haproxy caddy wrk openssl curl taskset; do
-	command -v "$tool" >/dev/null || { echo "run.sh: $tool is missing (apt-get install nginx varnish haproxy caddy wrk openssl curl)" >&2; exit 1; }
+for tool in nginx varnishd haproxy caddy wrk h2load openssl curl taskset; do
+	command -v "$tool" >/dev/null || { echo "run.sh: $tool is missing (apt-get install nginx varnish haproxy caddy wrk nghttp2-client openssl curl)" >&2; exit 1; }
 done
 
 WORK=$(mktemp -d /tmp/awning-bench.XXXXXX)
@@ -121,13 +133,28 @@ wrk_run() {
 	local name=$1 f=$2 url=$3 pid t0=0 t1=0
 	pid=${PID[${OWNER[$name]:-$name}]:-}
 	[ -n "$pid" ] && t0=$(cpu_ticks "$pid")
-	taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNS" -d"$DURATION" --latency ${WRK_SCRIPT:+-s "$WRK_SCRIPT"} \
-		-H 'Host: shop.example' -H 'Accept-Encoding: gzip' "$url" >"$f"
+	if [ -n "${H2:-}" ]; then
+		h2load_run "$url" "$DURATION" >"$f"
+	else
+		taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNS" -d"$DURATION" --latency ${WRK_SCRIPT:+-s "$WRK_SCRIPT"} \
+			-H 'Host: shop.example' -H 'Accept-Encoding: gzip' "$url" >"$f"
+	fi
 	if [ -n "$pid" ]; then
 		t1=$(cpu_ticks "$pid")
 		echo "server_cpu_s: $(awk -v a="$t0" -v b="$t1" -v t="$(getconf CLK_TCK)" 'BEGIN{printf "%.2f", (b-a)/t}')" >>"$f"
 	fi
 	echo "loadavg: $(loadavg)" >>"$f"
+}
+
+# h2load_run URL DURATION: HTTP/2 over TLS, H2_CONNS connections with
+# H2_STREAMS streams each, for DURATION. URL names shop.example (the SNI
+# and :authority) and the port; h2load connects to 127.0.0.1.
+h2load_run() {
+	local url=$1 port
+	port=${url#https://shop.example:}
+	port=${port%%/*}
+	taskset -c "$CLIENT_CPU" h2load -t1 -c"$H2_CONNS" -m"$H2_STREAMS" -D"$2" \
+		-H 'Accept-Encoding: gzip' --connect-to="127.0.0.1:$port" "$url"
 }
 
 # rounds: run every server of the workload once per round, interleaved, so
@@ -139,8 +166,12 @@ rounds() {
 	[ -z "${WRK_SCRIPT:-}" ] || echo "wrk script: $WRK_SCRIPT" >"$OUT/$W/script.txt"
 	for pair in "$@"; do # warm each once (connections, JIT-free but caches)
 		url=${pair#*=}
-		taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNS" -d2s ${WRK_SCRIPT:+-s "$WRK_SCRIPT"} \
-			-H 'Host: shop.example' -H 'Accept-Encoding: gzip' "$url" >/dev/null
+		if [ -n "${H2:-}" ]; then
+			h2load_run "$url" 2s >/dev/null
+		else
+			taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNS" -d2s ${WRK_SCRIPT:+-s "$WRK_SCRIPT"} \
+				-H 'Host: shop.example' -H 'Accept-Encoding: gzip' "$url" >/dev/null
+		fi
 	done
 	for ((r = 1; r <= ROUNDS; r++)); do
 		for pair in "$@"; do
@@ -160,6 +191,7 @@ for c in origin limit hsload report scale; do go build -o "$BIN/$c" "./bench/cmd
 
 conf() { # conf TEMPLATE NAME PORT ADMIN [HTTPPORT]: a config with placeholders filled
 	sed -e "s|@DIR@|$WORK|g" -e "s|@NAME@|$2|g" -e "s|@PORT@|${3:-}|g" -e "s|@ADMIN@|${4:-}|g" -e "s|@HTTPPORT@|${5:-}|g" \
+		-e "s|127.0.0.1:18000|127.0.0.1:$ORIGIN_PORT|g" -e "s|\"18000\"|\"$ORIGIN_PORT\"|g" \
 		"$ROOT/bench/conf/$1" >"$WORK/$2.${1##*.}"
 	echo "$WORK/$2.${1##*.}"
 }
@@ -174,6 +206,8 @@ for h in shop.example 127.0.0.1; do # clients that send no name reach 127.0.0.1
 	cp "$WORK/cert/shop.example.crt" "$WORK/awning-awning-tls/local-ca/leaves/$h.crt"
 	cp "$WORK/cert/shop.example.key" "$WORK/awning-awning-tls/local-ca/leaves/$h.key"
 done
+cat "$WORK/cert/shop.example.crt" "$WORK/cert/shop.example.key" >"$WORK/cert/shop.example.pem" # HAProxy's form
+[ -z "${AWNING_BASE_BIN:-}" ] || cp "$AWNING_BASE_BIN" "$BIN/awning-base"
 
 # Awning's outage page, byte for byte, for the others to serve in C.
 log "rendering the outage page"
@@ -200,6 +234,8 @@ stop awning
 	echo "haproxy: $(haproxy -v | head -1 | cut -d' ' -f3)"
 	echo "caddy: $(caddy version | cut -d' ' -f1)"
 	echo "wrk: -t1 -c$CONNS -d$DURATION, rounds $ROUNDS, servers on CPU $SERVER_CPU, load on CPU $CLIENT_CPU"
+	echo "h2load: $(h2load --version | cut -d' ' -f2) -t1 -c$H2_CONNS -m$H2_STREAMS -D$DURATION"
+	[ -z "${AWNING_BASE_BIN:-}" ] || echo "awning-base: $("$BIN/awning-base" version 2>&1 | head -1)"
 	echo "page: $("$BIN/report" -pagesize)"
 	echo "outage page: $(stat -c %s "$WORK/www/outage.html") bytes, $(stat -c %s "$WORK/www/outage.html.gz") gzip"
 	echo "loadavg at start: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -207,8 +243,8 @@ stop awning
 
 start_origin() {
 	[ -n "${PID[origin]:-}" ] && return
-	start_go origin "$BIN/origin" -listen 127.0.0.1:18000 -control 127.0.0.1:18009
-	wait_http http://127.0.0.1:18000/healthz
+	start_go origin "$BIN/origin" -listen "127.0.0.1:$ORIGIN_PORT" -control "127.0.0.1:$CONTROL_PORT"
+	wait_http "http://127.0.0.1:$ORIGIN_PORT/healthz"
 }
 varnish_start() { # varnish_start NAME VCL -a ADDR...
 	local name=$1 vcl=$2
@@ -230,7 +266,7 @@ phase_B() {
 	start_go caddy env XDG_CONFIG_HOME="$WORK/caddy" XDG_DATA_HOME="$WORK/caddy" caddy run --adapter caddyfile --config "$(conf Caddyfile caddy)"
 	for u in 18200 18301 18302 18401 18500 18600; do wait_http "http://127.0.0.1:$u/healthz"; done
 	mkdir -p "$OUT/B"
-	expect limit http://127.0.0.1:18000/product/1 'Content-Encoding: gzip'
+	expect limit "http://127.0.0.1:$ORIGIN_PORT/product/1" 'Content-Encoding: gzip'
 	expect awning http://127.0.0.1:18200/product/1 'Awning-Served: origin'
 	expect nginx http://127.0.0.1:18301/product/1 'Content-Encoding: gzip'
 	expect nginx-store http://127.0.0.1:18302/product/1 'X-Cache-Status: BYPASS'
@@ -238,7 +274,7 @@ phase_B() {
 	expect haproxy http://127.0.0.1:18500/product/1 'Content-Encoding: gzip'
 	expect caddy http://127.0.0.1:18600/product/1 'Content-Encoding: gzip'
 	OWNER=([limit]=origin [nginx-store]=nginx)
-	rounds limit=http://127.0.0.1:18000/product/1 awning=http://127.0.0.1:18200/product/1 \
+	rounds limit="http://127.0.0.1:$ORIGIN_PORT/product/1" awning=http://127.0.0.1:18200/product/1 \
 		nginx=http://127.0.0.1:18301/product/1 nginx-store=http://127.0.0.1:18302/product/1 \
 		varnish=http://127.0.0.1:18401/product/1 haproxy=http://127.0.0.1:18500/product/1 \
 		caddy=http://127.0.0.1:18600/product/1
@@ -246,7 +282,7 @@ phase_B() {
 	# rarely ask for one page, so Awning's collapsing of identical requests
 	# into one origin request does not help it here.
 	W=B-many
-	WRK_SCRIPT=$ROOT/bench/conf/many.lua rounds limit=http://127.0.0.1:18000 awning=http://127.0.0.1:18200 \
+	WRK_SCRIPT=$ROOT/bench/conf/many.lua rounds limit="http://127.0.0.1:$ORIGIN_PORT" awning=http://127.0.0.1:18200 \
 		nginx=http://127.0.0.1:18301 haproxy=http://127.0.0.1:18500 caddy=http://127.0.0.1:18600
 	stop_all
 }
@@ -261,16 +297,22 @@ start_down() {
 	start_origin
 	start_go awning "$BIN/awning" serve --config "$(conf awning.yaml awning 18200 18290)"
 	start_go awning-tls "$BIN/awning" serve --config "$(conf awning-tls.yaml awning-tls 18243 18291 18280)"
+	base_urls=
+	if [ -n "${AWNING_BASE_BIN:-}" ]; then
+		start_go awning-base "$BIN/awning-base" serve --config "$(conf awning.yaml awning-base 18201 18294)"
+		base_urls=http://127.0.0.1:18201
+	fi
 	start nginx nginx -c "$(conf nginx.conf nginx)" -g 'daemon off;'
 	varnish_start varnish "$(conf varnish.vcl varnish)" -a shop=127.0.0.1:18400 -a pass=127.0.0.1:18401
 	start haproxy haproxy -db -f "$(conf haproxy.cfg haproxy)"
 	start_go caddy env XDG_CONFIG_HOME="$WORK/caddy" XDG_DATA_HOME="$WORK/caddy" caddy run --adapter caddyfile --config "$(conf Caddyfile caddy)"
-	start_go limit "$BIN/limit" -listen 127.0.0.1:18100 -outage "$WORK/www/outage.html"
+	start_go limit "$BIN/limit" -listen 127.0.0.1:18100 -outage "$WORK/www/outage.html" \
+		-h2 127.0.0.1:18143 -cert "$WORK/cert/shop.example.crt" -key "$WORK/cert/shop.example.key"
 	for u in http://127.0.0.1:18200 https://127.0.0.1:18243 http://127.0.0.1:18300 https://127.0.0.1:18343 \
-		http://127.0.0.1:18400 http://127.0.0.1:18500 http://127.0.0.1:18600 http://127.0.0.1:18100; do
+		http://127.0.0.1:18400 http://127.0.0.1:18500 http://127.0.0.1:18600 http://127.0.0.1:18100 $base_urls; do
 		wait_http "$u/healthz"
 	done
-	for u in http://127.0.0.1:18200 https://127.0.0.1:18243 http://127.0.0.1:18300 https://127.0.0.1:18343 http://127.0.0.1:18400; do
+	for u in http://127.0.0.1:18200 https://127.0.0.1:18243 http://127.0.0.1:18300 https://127.0.0.1:18343 http://127.0.0.1:18400 $base_urls; do
 		get "$u/product/1" >/dev/null
 	done
 	stop origin
@@ -278,7 +320,8 @@ start_down() {
 	local i
 	for ((i = 0; i < 100; i++)); do
 		get http://127.0.0.1:18200/product/1 | grep -q 'Cache-Status: Awning; hit' &&
-			get https://127.0.0.1:18243/product/1 | grep -q 'Cache-Status: Awning; hit' && break
+			get https://127.0.0.1:18243/product/1 | grep -q 'Cache-Status: Awning; hit' &&
+			{ [ -z "$base_urls" ] || get "$base_urls/product/1" | grep -q 'Cache-Status: Awning; hit'; } && break
 		sleep 0.1
 	done
 	sleep 2 # HAProxy's and Varnish's probes, Caddy's passive check
@@ -294,7 +337,9 @@ phase_A() {
 	expect awning http://127.0.0.1:18200/product/1 'Awning-Served: stale'
 	expect nginx http://127.0.0.1:18300/product/1 'X-Cache-Status: HIT'
 	expect varnish http://127.0.0.1:18400/product/1 'Age: [1-9]'
-	rounds limit=http://127.0.0.1:18100/product/1 awning=http://127.0.0.1:18200/product/1 \
+	local base=()
+	[ -z "$base_urls" ] || base=(awning-base="$base_urls/product/1")
+	rounds limit=http://127.0.0.1:18100/product/1 awning=http://127.0.0.1:18200/product/1 "${base[@]}" \
 		nginx=http://127.0.0.1:18300/product/1 varnish=http://127.0.0.1:18400/product/1
 }
 
@@ -310,9 +355,54 @@ phase_C() {
 	expect varnish http://127.0.0.1:18400/product/nocopy '^HTTP/1.1 503'
 	expect haproxy http://127.0.0.1:18500/product/nocopy '^HTTP/1.1 503'
 	expect caddy http://127.0.0.1:18600/product/nocopy 'Content-Encoding: gzip'
-	rounds limit=http://127.0.0.1:18100/outage awning=http://127.0.0.1:18200/product/nocopy \
+	local base=()
+	[ -z "$base_urls" ] || base=(awning-base="$base_urls/product/nocopy")
+	rounds limit=http://127.0.0.1:18100/outage awning=http://127.0.0.1:18200/product/nocopy "${base[@]}" \
 		nginx=http://127.0.0.1:18300/product/nocopy varnish=http://127.0.0.1:18400/product/nocopy \
 		haproxy=http://127.0.0.1:18500/product/nocopy caddy=http://127.0.0.1:18600/product/nocopy
+}
+
+# ---------------------------------------------------------------- H: HTTP/2
+
+# h2_expect NAME URL REGEX: one HTTP/2 request as h2load makes it; the head
+# must say HTTP/2 and match REGEX.
+h2_expect() {
+	local name=$1 url=$2 re=$3 head port
+	port=${url#https://shop.example:}
+	port=${port%%/*}
+	head=$(curl -sk --http2 -o /dev/null -D - --max-time 10 --resolve "shop.example:$port:127.0.0.1" \
+		-H 'Accept-Encoding: gzip' "$url" | tr -d '\r')
+	printf '%s\n' "$head" >"$OUT/$W/$name.head"
+	if ! grep -q '^HTTP/2 ' <<<"$head" || ! grep -Eqi "$re" <<<"$head"; then
+		echo "run.sh: $W/$name: $url: not HTTP/2 or no match for /$re/ in:" >&2
+		printf '%s\n' "$head" >&2
+		exit 1
+	fi
+}
+
+phase_H() {
+	log "H: HTTP/2 over TLS with h2load (-c$H2_CONNS -m$H2_STREAMS), origin down"
+	start_down
+	# limit: the same bytes from Go's HTTP/2 server with a plain handler,
+	# the ceiling of the server Awning's HTTP/2 runs on.
+	local awning=https://shop.example:18243 nginx=https://shop.example:18344
+	local haproxy=https://shop.example:18543 caddy=https://shop.example:18643 limit=https://shop.example:18143
+	W=H-A
+	mkdir -p "$OUT/$W"
+	OWNER=([awning]=awning-tls)
+	h2_expect awning "$awning/product/1" 'Awning-Served: stale'
+	h2_expect nginx "$nginx/product/1" 'X-Cache-Status: HIT'
+	h2_expect limit "$limit/product/1" 'Content-Encoding: gzip'
+	H2=1 rounds limit="$limit/product/1" awning="$awning/product/1" nginx="$nginx/product/1"
+	W=H-C
+	mkdir -p "$OUT/$W"
+	h2_expect awning "$awning/product/nocopy" 'Awning-Served: outage'
+	h2_expect nginx "$nginx/product/nocopy" 'Content-Encoding: gzip'
+	h2_expect haproxy "$haproxy/product/nocopy" '^HTTP/2 503'
+	h2_expect caddy "$caddy/product/nocopy" 'Content-Encoding: gzip'
+	h2_expect limit "$limit/outage" 'Content-Encoding: gzip'
+	H2=1 rounds limit="$limit/outage" awning="$awning/product/nocopy" nginx="$nginx/product/nocopy" \
+		haproxy="$haproxy/product/nocopy" caddy="$caddy/product/nocopy"
 }
 
 # hs_once NAME ADDR PID ROUND [ARGS]: one hsload run, with the server's CPU
@@ -380,7 +470,7 @@ phase_D() {
 	sleep 2 # the copies expire for nginx and Varnish (max-age=1)
 	W=D-wait
 	mkdir -p "$OUT/$W"
-	curl -s -X POST 'http://127.0.0.1:18009/mode?m=blackhole' >/dev/null
+	curl -s -X POST "http://127.0.0.1:$CONTROL_PORT/mode?m=blackhole" >/dev/null
 	log "D: one shopper a second for 40 s at each proxy, each waiting at most 65 s"
 	local t
 	for ((t = 0; t < 40; t++)); do
@@ -409,7 +499,7 @@ phase_D() {
 		awning-tuned-outage="${url[awning-tuned]}/product/nocopy" \
 		nginx-tuned-copy="${url[nginx-tuned]}/product/d?ttl=1" \
 		varnish-default-copy="${url[varnish-default]}/product/d?ttl=1"
-	curl -s -X POST 'http://127.0.0.1:18009/mode?m=ok' >/dev/null
+	curl -s -X POST "http://127.0.0.1:$CONTROL_PORT/mode?m=ok" >/dev/null
 	stop_all
 }
 
@@ -430,9 +520,9 @@ phase_S() {
 	many=$WORK/awning-s-many.yaml
 	one=$WORK/awning-s-one.yaml
 	mkdir -p "$WORK/awning-s-many" "$WORK/awning-s-one"
-	"$BIN/scale" -write "$SITES" -origin http://127.0.0.1:18000 -listen 127.0.0.1:18220 -admin 127.0.0.1:18296 \
+	"$BIN/scale" -write "$SITES" -origin "http://127.0.0.1:$ORIGIN_PORT" -listen 127.0.0.1:18220 -admin 127.0.0.1:18296 \
 		-dir "$WORK/awning-s-many" -extra 'cache: {memory: 4GiB}' >"$many"
-	"$BIN/scale" -write 1 -origin http://127.0.0.1:18000 -listen 127.0.0.1:18221 -admin 127.0.0.1:18297 \
+	"$BIN/scale" -write 1 -origin "http://127.0.0.1:$ORIGIN_PORT" -listen 127.0.0.1:18221 -admin 127.0.0.1:18297 \
 		-dir "$WORK/awning-s-one" -extra 'cache: {memory: 4GiB}' >"$one"
 	sed -i 's/level: info/level: warn/' "$many" "$one"
 	start_go awning "$BIN/awning" serve --config "$many"
@@ -469,8 +559,8 @@ phase_S() {
 
 for w in "${WORKLOADS[@]}"; do
 	case $w in
-	A | B | C | D | E | S) "phase_$w" ;;
-	*) echo "run.sh: unknown workload $w (A B C D E S)" >&2; exit 2 ;;
+	A | B | C | D | E | H | S) "phase_$w" ;;
+	*) echo "run.sh: unknown workload $w (A B C D E H S)" >&2; exit 2 ;;
 	esac
 done
 stop_all

@@ -19,6 +19,9 @@ type Config struct {
 	State State `yaml:"state"`
 	// TLS configures certificates for shop domains.
 	TLS TLS `yaml:"tls"`
+	// HTTP2 bounds HTTP/2 connections on the HTTPS listener (and HTTP/3
+	// ones on listen.http3).
+	HTTP2 HTTP2 `yaml:"http2"`
 	// Cache configures the last-known-good copies.
 	Cache Cache `yaml:"cache"`
 	// Admin configures who may use the admin API.
@@ -54,6 +57,12 @@ type Listen struct {
 	// Admin is the admin API listener. Default "127.0.0.1:9090"; keep it off
 	// public interfaces.
 	Admin string `yaml:"admin"`
+	// HTTP3 is the UDP address HTTP/3 (QUIC) is served on, with the HTTPS
+	// listener's certificates; HTTPS answers then advertise it in Alt-Svc.
+	// It needs tls.mode acme or self-signed. Default "": off, until it has
+	// run in production (the UDP buffers QUIC wants are in
+	// docs/operations.md).
+	HTTP3 string `yaml:"http3"`
 	// Console is a listener of the web console's own: the console at /ui/
 	// and the API it calls, without /metrics and the probes, for putting
 	// it behind the platform's own login or VPN while listen.admin stays
@@ -81,8 +90,8 @@ func (l Listen) ReusePortOn() bool { return l.ReusePort == nil || *l.ReusePort }
 // Bound returns the part of l that takes effect only when a node starts
 // (the addresses and how they are bound), for telling a reload that
 // changed it.
-func (l Listen) Bound() [5]string {
-	return [5]string{l.HTTP, l.HTTPS, l.Admin, l.Console, fmt.Sprint(l.ReusePortOn())}
+func (l Listen) Bound() [6]string {
+	return [6]string{l.HTTP, l.HTTPS, l.Admin, l.Console, l.HTTP3, fmt.Sprint(l.ReusePortOn())}
 }
 
 // State says where shared state lives.
@@ -144,6 +153,23 @@ type TLS struct {
 	// wait in a queue (four times as long) and then in the kernel's.
 	// Default 256.
 	MaxHandshakes int `yaml:"max_handshakes"`
+}
+
+// HTTP2 bounds HTTP/2 (and HTTP/3) connections. Browsers that offer h2 in
+// ALPN get it; the rest get HTTP/1.1. Changes take effect at the next
+// restart.
+type HTTP2 struct {
+	// MaxConcurrentStreams bounds the requests one connection may have in
+	// flight at once (SETTINGS_MAX_CONCURRENT_STREAMS; for HTTP/3 the
+	// bidirectional stream limit). Default 128, as nginx.
+	MaxConcurrentStreams int `yaml:"max_concurrent_streams"`
+	// MaxHeaderListSize bounds a request's header fields, decompressed
+	// (SETTINGS_MAX_HEADER_LIST_SIZE); larger get 431. Default:
+	// limits.request_header.
+	MaxHeaderListSize Size `yaml:"max_header_list_size"`
+	// IdleTimeout closes a connection with no request in flight for this
+	// long. Default 75s, as HTTP/1.1 keep-alive.
+	IdleTimeout Duration `yaml:"idle_timeout"`
 }
 
 // Cache configures last-known-good copies.
@@ -369,6 +395,19 @@ type Origin struct {
 	// FallbackAfter is how long a shopper waits for the origin when a copy
 	// exists, before the copy is served. Default 3s.
 	FallbackAfter Duration `yaml:"fallback_after"`
+	// WriteTimeout bounds a whole exchange for every method but GET and
+	// HEAD (an order, a payment, a login): such a request is sent once and
+	// never answered from a copy, and a checkout is worth the wait. When it
+	// passes, or the origin fails after the request was sent, the shopper
+	// gets the unconfirmed page (status 504): the order may have gone
+	// through. Default 30s (at least timeout).
+	WriteTimeout Duration `yaml:"write_timeout"`
+	// FailureMarkers are texts that, found in the first 64 KB of a 2xx
+	// HTML answer, make it a failure (a platform's custom error page that
+	// answers 200): the shopper gets the copy or the outage page, the
+	// answer is not stored, and health counts it failed. Added to the
+	// built-in markers of common platforms' error pages. Default: none.
+	FailureMarkers []string `yaml:"failure_markers"`
 	// SlowAfter marks answers slower than this as degraded. Default 2s.
 	SlowAfter Duration `yaml:"slow_after"`
 	// MaxInflight caps concurrent requests to the origin. Default 0: no cap.
@@ -407,6 +446,14 @@ type Health struct {
 	ExpectStatus []int `yaml:"expect_status"`
 	// ExpectBody, when set, must occur in the probe answer body.
 	ExpectBody string `yaml:"expect_body"`
+	// HangAfter declares the origin down when an exchange has waited this
+	// long and no exchange with the origin ended meanwhile: an origin that
+	// accepts connections and never answers (a hung database) is known down
+	// without waiting for timeouts to pile up, with or without a probe
+	// path. Requests other than GET and HEAD (an order waiting on a payment
+	// provider) do not count. Default 4s (at most timeout); set it to
+	// timeout to rely on timeouts alone.
+	HangAfter Duration `yaml:"hang_after"`
 	// PassiveFailures is how many failed live answers in a row (refused,
 	// reset, timed out, 5xx/52x) mark an origin down. Default 3.
 	PassiveFailures int `yaml:"passive_failures"`

@@ -23,6 +23,8 @@ const (
 	DefaultConnectTimeout  = 2 * time.Second
 	DefaultTimeout         = 10 * time.Second
 	DefaultFallbackAfter   = 3 * time.Second
+	DefaultWriteTimeout    = 30 * time.Second
+	DefaultHangAfter       = 4 * time.Second
 	DefaultSlowAfter       = 2 * time.Second
 	DefaultMaxConns        = 512
 	DefaultHealthInterval  = 2 * time.Second
@@ -44,6 +46,9 @@ const (
 	DefaultOnDemandWindow   = time.Minute
 	DefaultHandshakeTimeout = 10 * time.Second
 	DefaultMaxHandshakes    = 256
+
+	DefaultMaxConcurrentStreams = 128
+	DefaultHTTP2IdleTimeout     = 75 * time.Second
 )
 
 // DefaultChallenges are the ACME challenges answered unless tls.challenges
@@ -83,6 +88,8 @@ func (c *Config) setDefaults() {
 	def(&c.TLS.OnDemandWindow, Duration(DefaultOnDemandWindow))
 	def(&c.TLS.HandshakeTimeout, Duration(DefaultHandshakeTimeout))
 	def(&c.TLS.MaxHandshakes, DefaultMaxHandshakes)
+	def(&c.HTTP2.MaxConcurrentStreams, DefaultMaxConcurrentStreams)
+	def(&c.HTTP2.IdleTimeout, Duration(DefaultHTTP2IdleTimeout))
 	def(&c.Cache.Memory, DefaultMemory)
 	def(&c.Cache.Pages, DefaultPages)
 	def(&c.Cache.Retention, Duration(DefaultRetention))
@@ -97,6 +104,7 @@ func (c *Config) setDefaults() {
 	def(&c.Limits.ResponseBody, DefaultResponseBody)
 	def(&c.Limits.ResponseHeader, DefaultResponseHeader)
 	def(&c.Cache.MaxObject, min(DefaultMaxObject, c.Limits.ResponseBody))
+	def(&c.HTTP2.MaxHeaderListSize, c.Limits.RequestHeader)
 	def(&c.Log.Format, "json")
 	def(&c.Log.Level, "info")
 	for i := range c.Sites {
@@ -111,6 +119,7 @@ func (s *Site) setDefaults() {
 	def(&o.FirstByteTimeout, o.Timeout)
 	def(&o.FallbackAfter, min(Duration(DefaultFallbackAfter), o.Timeout))
 	def(&o.SlowAfter, min(Duration(DefaultSlowAfter), o.Timeout))
+	def(&o.WriteTimeout, max(Duration(DefaultWriteTimeout), o.Timeout))
 	def(&o.MaxConns, DefaultMaxConns)
 	h := &o.Health
 	def(&h.Interval, Duration(DefaultHealthInterval))
@@ -121,6 +130,7 @@ func (s *Site) setDefaults() {
 	def(&h.ErrorRatio, DefaultErrorRatio)
 	def(&h.Window, Duration(DefaultWindow))
 	def(&h.MinRequests, DefaultMinRequests)
+	def(&h.HangAfter, min(Duration(DefaultHangAfter), o.Timeout))
 	if s.CheckoutPaths == nil {
 		s.CheckoutPaths = []string{"/cart", "/checkout"}
 	}

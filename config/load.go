@@ -90,8 +90,9 @@ func parse(name string, data []byte) (*Config, Errors) {
 		errs = append(errs, &Error{File: name, Line: extra.Line, Msg: "the file holds more than one YAML document; keep one"})
 	}
 	cfg.setDefaults()
+	decoded := errs // only the decoder's errors hide validation's
 	for _, e := range cfg.validate() {
-		if !refused(errs, e.Path) {
+		if !refused(decoded, e.Path) {
 			errs = append(errs, e)
 		}
 	}

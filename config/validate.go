@@ -45,6 +45,12 @@ func (c *Config) validate() Errors {
 		v.listen("listen.https", c.Listen.HTTPS)
 	}
 	v.listen("listen.admin", c.Listen.Admin)
+	if c.Listen.HTTP3 != "" {
+		v.listen("listen.http3", c.Listen.HTTP3)
+		if c.TLS.Mode == "off" {
+			v.errorf("listen.http3", "HTTP/3 needs TLS: set tls.mode to acme or self-signed, or remove listen.http3")
+		}
+	}
 	if c.Listen.Console != "" {
 		v.listen("listen.console", c.Listen.Console)
 		if c.Listen.Console == c.Listen.Admin && !strings.HasSuffix(c.Listen.Console, ":0") {
@@ -77,6 +83,7 @@ func (c *Config) validate() Errors {
 	}
 	v.url("tls.ca", c.TLS.CA, "https")
 	v.tls()
+	v.http2()
 
 	if c.Cache.Memory < 1<<20 {
 		v.errorf("cache.memory", "must be at least 1MiB, got %s", c.Cache.Memory)
@@ -171,6 +178,19 @@ func (v *checker) tls() {
 	}
 	if t.MaxHandshakes < 1 || t.MaxHandshakes > 1<<16 {
 		v.errorf("tls.max_handshakes", "must be between 1 and 65536, got %d", t.MaxHandshakes)
+	}
+}
+
+func (v *checker) http2() {
+	h := v.c.HTTP2
+	if h.MaxConcurrentStreams < 1 || h.MaxConcurrentStreams > 1000 {
+		v.errorf("http2.max_concurrent_streams", "must be between 1 and 1000, got %d", h.MaxConcurrentStreams)
+	}
+	if h.MaxHeaderListSize < 4<<10 || h.MaxHeaderListSize > 1<<20 {
+		v.errorf("http2.max_header_list_size", "must be between 4KiB and 1MiB, got %s", h.MaxHeaderListSize)
+	}
+	if d := h.IdleTimeout.D(); d < time.Second || d > time.Hour {
+		v.errorf("http2.idle_timeout", "must be between 1s and 1h, got %s", h.IdleTimeout)
 	}
 }
 
@@ -289,6 +309,10 @@ func (v *checker) site(p string, s *Site) {
 			v.errorf(d.path, "%s is longer than origin.timeout (%s)", d.val, o.Timeout)
 		}
 	}
+	if o.WriteTimeout < o.Timeout {
+		v.errorf(op+".write_timeout", "%s is shorter than origin.timeout (%s): an order deserves at least the wait a page gets", o.WriteTimeout, o.Timeout)
+	}
+	v.failureMarkers(op+".failure_markers", o.FailureMarkers)
 	if o.MaxInflight < 0 {
 		v.errorf(op+".max_inflight", "must not be negative")
 	}
@@ -330,6 +354,9 @@ func (v *checker) site(p string, s *Site) {
 	}
 	if h.MinRequests < 1 {
 		v.errorf(hp+".min_requests", "must be at least 1, got %d", h.MinRequests)
+	}
+	if h.HangAfter.D() < 100*time.Millisecond || h.HangAfter > o.Timeout {
+		v.errorf(hp+".hang_after", "must be between 100ms and origin.timeout (%s), got %s", o.Timeout, h.HangAfter)
 	}
 	for i, st := range h.ExpectStatus {
 		if st < 100 || st > 599 {
@@ -436,6 +463,26 @@ func (v *checker) tokens(sites map[string]int) {
 			if _, ok := sites[s]; !ok && s != "*" {
 				v.errorf(fmt.Sprintf("%s.sites[%d]", p, j), "no site is named %q", s)
 			}
+		}
+	}
+}
+
+// MaxFailureMarkers bounds origin.failure_markers: each is looked for in
+// every 2xx HTML answer of the site.
+const MaxFailureMarkers = 32
+
+// failureMarkers checks origin.failure_markers: a marker must be specific
+// enough never to occur in a good page.
+func (v *checker) failureMarkers(p string, markers []string) {
+	if len(markers) > MaxFailureMarkers {
+		v.errorf(p, "at most %d markers, got %d", MaxFailureMarkers, len(markers))
+	}
+	for i, m := range markers {
+		switch {
+		case len(strings.TrimSpace(m)) < 8:
+			v.errorf(fmt.Sprintf("%s[%d]", p, i), "%q is too short to tell an error page from a good one (at least 8 characters)", m)
+		case len(m) > 256:
+			v.errorf(fmt.Sprintf("%s[%d]", p, i), "at most 256 bytes, got %d", len(m))
 		}
 	}
 }

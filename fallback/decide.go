@@ -17,9 +17,14 @@ const (
 	Outage
 	// Maintenance: the site's maintenance page (or JSON).
 	Maintenance
+	// Unconfirmed: a request that is not a GET or HEAD (an order, a
+	// payment) was sent to the origin, which never gave an answer the
+	// shopper may have: the unconfirmed page (or JSON), status 504. The
+	// order may have gone through; the page says so, and not to pay again.
+	Unconfirmed
 )
 
-var answerNames = [...]string{"origin", "stale", "outage", "maintenance"}
+var answerNames = [...]string{"origin", "stale", "outage", "maintenance", "unconfirmed"}
 
 // String returns the answer's Awning-Served value.
 func (a Answer) String() string { return answerNames[a] }
@@ -43,6 +48,11 @@ type Facts struct {
 	// ("forced"), the origin has max_inflight requests ("overloaded"), or
 	// read-only maintenance ("read-only").
 	NotAsked string
+	// Sent: the request went out to the origin (a connection was open and
+	// writing began), so the origin may have acted on it whatever came
+	// back. A request refused before (circuit open, maintenance, no
+	// connection) was not sent.
+	Sent bool
 	// Answered: the origin's answer may go to the shopper. It was received
 	// whole, within the time allowed, and its status is not one of a
 	// failing origin (500, 502-504, 520-530).
@@ -55,7 +65,9 @@ type Facts struct {
 	// FwdStatus is the origin's status when it answered with a failure.
 	FwdStatus int
 	// Failure says how the origin failed when it did not answer: timeout,
-	// refused, reset, malformed, ...
+	// refused, reset, malformed, failure-marker (a 2xx page that is a
+	// platform's error page), origin-down (declared down while the request
+	// waited), ...
 	Failure string
 
 	// HadCopy: a copy of the page existed when the origin was asked.
@@ -86,7 +98,10 @@ func (f *Facts) WantsCopy() bool {
 //  3. Otherwise a GET or HEAD gets the page's copy, whoever asks: during
 //     an outage every shopper, anonymous or not, may see the anonymous
 //     copy.
-//  4. Otherwise the outage page.
+//  4. Any other method that was sent gets the unconfirmed page: the shop
+//     did not confirm, and the order may have gone through. Saying "we'll
+//     be right back" there makes shoppers pay twice.
+//  5. Otherwise the outage page: nothing was sent.
 //
 // It is a pure function of f: the proxy writes what it returns.
 func Decide(f *Facts) Answer {
@@ -100,6 +115,8 @@ func Decide(f *Facts) Answer {
 		return Origin
 	case f.Browse && f.Copy:
 		return Stale
+	case !f.Browse && f.Sent:
+		return Unconfirmed
 	}
 	return Outage
 }
@@ -112,7 +129,7 @@ func Decide(f *Facts) Answer {
 // status when it answered; no copy at all is fwd=uri-miss. It does not
 // allocate when dst has room.
 func AppendCacheStatus(dst []byte, f *Facts, a Answer) []byte {
-	if a == Maintenance || !f.Browse {
+	if a == Maintenance || a == Unconfirmed || !f.Browse {
 		return dst
 	}
 	dst = append(dst, "Awning; "...)

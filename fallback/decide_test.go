@@ -9,29 +9,33 @@ func TestDecide(t *testing.T) {
 			for _, browse := range []bool{false, true} {
 				for _, answered := range []bool{false, true} {
 					for _, hasCopy := range []bool{false, true} {
-						f := Facts{Closed: closed, ReadOnly: readOnly, Browse: browse, Answered: answered, Copy: hasCopy}
-						var want Answer
-						switch {
-						case closed && readOnly && browse && hasCopy:
-							want = Stale
-						case closed:
-							want = Maintenance
-						case answered:
-							want = Origin
-						case browse && hasCopy:
-							want = Stale
-						default:
-							want = Outage
-						}
-						if got := Decide(&f); got != want {
-							t.Errorf("Decide(%+v) = %s; want %s", f, got, want)
-						}
-						// A copy is looked for exactly when it could change
-						// the answer.
-						without, with := f, f
-						without.Copy, with.Copy = false, true
-						if matters := Decide(&without) != Decide(&with); matters != f.WantsCopy() {
-							t.Errorf("WantsCopy(%+v) = %v; a copy changes the answer: %v", f, f.WantsCopy(), matters)
+						for _, sent := range []bool{false, true} {
+							f := Facts{Closed: closed, ReadOnly: readOnly, Browse: browse, Answered: answered, Copy: hasCopy, Sent: sent}
+							var want Answer
+							switch {
+							case closed && readOnly && browse && hasCopy:
+								want = Stale
+							case closed:
+								want = Maintenance
+							case answered:
+								want = Origin
+							case browse && hasCopy:
+								want = Stale
+							case !browse && sent:
+								want = Unconfirmed
+							default:
+								want = Outage
+							}
+							if got := Decide(&f); got != want {
+								t.Errorf("Decide(%+v) = %s; want %s", f, got, want)
+							}
+							// A copy is looked for exactly when it could change
+							// the answer.
+							without, with := f, f
+							without.Copy, with.Copy = false, true
+							if matters := Decide(&without) != Decide(&with); matters != f.WantsCopy() {
+								t.Errorf("WantsCopy(%+v) = %v; a copy changes the answer: %v", f, f.WantsCopy(), matters)
+							}
 						}
 					}
 				}
@@ -57,6 +61,7 @@ func TestAppendCacheStatus(t *testing.T) {
 		{"collapsed failure", Facts{Browse: true, FwdStatus: 503, Failure: "collapsed"}, "Awning; fwd=uri-miss; fwd-status=503; detail=collapsed"},
 		{"outage", Facts{Browse: true, Failure: "refused"}, "Awning; fwd=uri-miss; detail=refused"},
 		{"POST", Facts{Answered: true}, ""},
+		{"POST unconfirmed", Facts{Sent: true, Failure: "timeout"}, ""},
 		{"maintenance", Facts{Closed: true, Browse: true}, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

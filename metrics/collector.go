@@ -24,11 +24,12 @@ type collector struct {
 // documents each, and TestEveryMetricIsDocumented holds the two together.
 type descs struct {
 	requests, inFlight, openConns, originDuration, panics *prometheus.Desc
+	protoRequests, protoConns                             *prometheus.Desc
 	fallbackRatio, servingFallback                        *prometheus.Desc
 
 	siteOpen, tripped, trips, maintenance                     *prometheus.Desc
 	originState, transitions, shortCircuited, overflow        *prometheus.Desc
-	originInFlight, originInFlightLimit, probes               *prometheus.Desc
+	originInFlight, originInFlightLimit, probes, hangs        *prometheus.Desc
 	proberUp, proberPanics, endpoints                         *prometheus.Desc
 	pagesSites, pagesBytes, pagesRenders, pagesEvictions      *prometheus.Desc
 	originRefused                                             *prometheus.Desc
@@ -56,9 +57,11 @@ func newDescs() (descs, []*prometheus.Desc) {
 		requests:        desc("awning_requests_total", "Shopper requests answered, by site and outcome (the Awning-Served value; own for Awning's own paths). Requests for no site have site=\"\" and outcome misdirected or refused.", "site", "outcome"),
 		inFlight:        desc("awning_requests_in_flight", "Shopper requests being handled now."),
 		openConns:       desc("awning_open_connections", "Shopper connections open now."),
+		protoRequests:   desc("awning_protocol_requests_total", "Shopper requests on the HTTPS listeners (TCP and QUIC), by the HTTP version they came in: http/1.1, h2 or h3.", "protocol"),
+		protoConns:      desc("awning_protocol_open_connections", "Shopper connections open now on the HTTPS listener that agreed on HTTP/2 (protocol h2); HTTP/1.1 ones are in awning_open_connections.", "protocol"),
 		originDuration:  desc("awning_origin_request_duration_seconds", "Duration of exchanges with a site's origins that got an answer or timed out (shoppers' requests and sitemap warming; not probes).", "site"),
 		fallbackRatio:   desc("awning_site_fallback_ratio", "Share of the site's answers over about the last minute that came from the fallback (stale copies and outage pages) rather than the origin. Maintenance and Awning's own paths are left out.", "site"),
-		servingFallback: desc("awning_site_serving_fallback", "1 while the site is open only thanks to Awning: its origin is closed to shoppers (every origin down, or the fallback forced), or at least half of the last minute's answers came from the fallback.", "site"),
+		servingFallback: desc("awning_site_serving_fallback", "1 while the site is open only thanks to Awning: its origin is closed to shoppers (every origin down, or the fallback forced), or at least half of the last minute's answers came from the fallback. Always 0 in maintenance: planned work is not an outage.", "site"),
 
 		siteOpen:            desc("awning_site_open", "1 when shoppers can reach the site's origin: not every origin down and the fallback not forced. What /.well-known/awning/health answers.", "site"),
 		tripped:             desc("awning_site_circuit_tripped", "1 while every origin of the site is down: shoppers get the fallback without a connection attempt.", "site"),
@@ -79,6 +82,7 @@ func newDescs() (descs, []*prometheus.Desc) {
 		pagesBytes:          desc("awning_pages_rendered_bytes", "Bytes of rendered pages (bounded by cache.pages)."),
 		pagesRenders:        desc("awning_pages_renders_total", "Renderings of a site's pages: a first need, or a need after a change or an eviction."),
 		pagesEvictions:      desc("awning_pages_evictions_total", "Sites' rendered pages dropped to stay within cache.pages."),
+		hangs:               desc("awning_origin_hangs_total", "Times the site's origin was declared down because requests waited origin.health.hang_after and not one exchange with it ended (a hung origin).", "site"),
 
 		entries:           desc("awning_cache_entries", "Pages with copies in this node's memory tier."),
 		memBytes:          desc("awning_cache_memory_bytes", "Bytes of copies in this node's memory tier."),
@@ -140,6 +144,13 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(d.requests, ps.Misdirected, "", "misdirected")
 	counter(d.requests, ps.Refused, "", "refused")
 	counter(d.panics, ps.Panics)
+	for i, p := range c.opt.Proxy.ProtocolStats() {
+		proto := proxy.Protocol(i).String()
+		counter(d.protoRequests, p.Requests, proto)
+		if proxy.Protocol(i) == proxy.ProtoHTTP2 {
+			gauge(d.protoConns, float64(p.OpenConns), proto)
+		}
+	}
 	for i := range ps.Sites {
 		s := &ps.Sites[i]
 		c.collectSite(ch, s, counter, gauge)
@@ -198,7 +209,9 @@ func (c *collector) collectSite(ch chan<- prometheus.Metric, s *proxy.SiteStats,
 	h := &s.Health
 	ratio := c.window.ratio(s)
 	gauge(d.fallbackRatio, ratio, s.Name)
-	gauge(d.servingFallback, boolValue(!h.Open || ratio >= 0.5), s.Name)
+	// Planned work is not an outage: ops chose it, and the alert on
+	// serving_fallback must not page anyone for it.
+	gauge(d.servingFallback, boolValue(s.Maintenance == "" && (!h.Open || ratio >= 0.5)), s.Name)
 	gauge(d.siteOpen, boolValue(h.Open), s.Name)
 	gauge(d.tripped, boolValue(h.Tripped), s.Name)
 	counter(d.trips, h.Trips, s.Name)
@@ -219,6 +232,7 @@ func (c *collector) collectSite(ch chan<- prometheus.Metric, s *proxy.SiteStats,
 	gauge(d.originInFlightLimit, float64(h.Limit), s.Name)
 	counter(d.probes, h.ProbesOK, s.Name, "ok")
 	counter(d.probes, h.ProbesFailed, s.Name, "failed")
+	counter(d.hangs, h.Hangs, s.Name)
 
 	if w := s.Warm; w != nil {
 		counter(d.warmRuns, w.Runs, s.Name)

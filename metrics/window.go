@@ -36,8 +36,9 @@ type siteIndex struct {
 }
 
 // answerCounts are the answers a site gave shoppers: those the origin
-// could have given (origin, stale, outage) and those of them that came
-// from the fallback. Maintenance is left out (ops chose it), and so are
+// could have given (origin, stale, outage, unconfirmed) and those of them
+// that came from the fallback. Maintenance is left out (ops chose it, and
+// copies served in read-only maintenance count as maintenance), and so are
 // Awning's own paths (the outage page polls one every few seconds).
 type answerCounts struct{ total, fallback uint64 }
 
@@ -49,7 +50,7 @@ const (
 func countsOf(s *proxy.SiteStats) answerCounts { return countsOfServed(&s.Served) }
 
 func countsOfServed(served *[proxy.NumOutcomes]uint64) answerCounts {
-	fb := served[proxy.OutcomeStale] + served[proxy.OutcomeOutage]
+	fb := served[proxy.OutcomeStale] + served[proxy.OutcomeOutage] + served[proxy.OutcomeUnconfirmed]
 	return answerCounts{total: served[proxy.OutcomeOrigin] + fb, fallback: fb}
 }
 

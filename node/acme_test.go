@@ -151,10 +151,10 @@ func TestACMEChallenges(t *testing.T) {
 				t.Errorf("%s validated by %q; want %s", tc.host, got, tc.challenge)
 			}
 
-			// A browser (ALPN h2, http/1.1) is served over HTTP/1.1.
+			// A browser (ALPN h2, http/1.1) is served over HTTP/2.
 			resp, body := httpsGet(t, httpsClient(n.Addrs().HTTPS[0], e.ca.Roots(), nil), tc.host, "/")
-			if resp.StatusCode != 200 || body != "shop" || resp.TLS.NegotiatedProtocol != "http/1.1" {
-				t.Errorf("HTTPS: %d %q over %q; want the shop over http/1.1", resp.StatusCode, body, resp.TLS.NegotiatedProtocol)
+			if resp.StatusCode != 200 || body != "shop" || resp.TLS.NegotiatedProtocol != "h2" {
+				t.Errorf("HTTPS: %d %q over %q; want the shop over h2", resp.StatusCode, body, resp.TLS.NegotiatedProtocol)
 			}
 		})
 	}

@@ -67,7 +67,8 @@ type Node struct {
 	reloadErr             atomic.Pointer[string] // the last reload's error; nil after a good one
 	phase                 atomic.Int32           // phaseStarting, phaseServing, phaseDraining
 	dirProbe              dirProbe
-	windows               *windowLog // logs maintenance windows starting and ending
+	windows               *windowLog    // logs maintenance windows starting and ending
+	updates               *updateKeeper // ends incident updates (updates.go)
 
 	// HTTPS; all nil with tls.mode off.
 	certs    *certs.Manager
@@ -86,6 +87,7 @@ type Node struct {
 type Addrs struct {
 	HTTP  []string
 	HTTPS []string // empty with tls.mode off
+	HTTP3 []string // UDP; empty without listen.http3
 	Admin []string
 	// Console is listen.console's addresses; empty without it.
 	Console []string
@@ -126,6 +128,7 @@ func New(opt Options) (*Node, error) {
 	n.loadAPISites() // what the snapshot file remembers; Redis may bring more
 	reg := n.siteTable(fileReg)
 	n.windows = newWindowLog(n.log, n.maintenanceWindows)
+	n.updates = n.newUpdateKeeper()
 	n.webhook = n.newWebhook(cfg, nil)
 	n.cache = cache.New(cache.Config{
 		Memory:       int64(cfg.Cache.Memory),
@@ -271,6 +274,16 @@ func (n *Node) Run(ctx context.Context) error {
 		closeAll(adminLns)
 		return err
 	}
+	var h3Conns []net.PacketConn
+	if n.certs != nil && cfg.Listen.HTTP3 != "" {
+		if h3Conns, err = listenUDP(cfg.Listen.HTTP3, cfg.Listen.ReusePortOn()); err != nil {
+			closeAll(httpLns)
+			closeAll(httpsLns)
+			closeAll(adminLns)
+			closeAll(consoleLns)
+			return listenError(cfg, "listen.http3", cfg.Listen.HTTP3, err)
+		}
+	}
 
 	n.cache.Start()
 	n.state.Start()
@@ -282,20 +295,29 @@ func (n *Node) Run(ctx context.Context) error {
 		defer close(windowsDone)
 		n.windows.run(wctx)
 	}()
-	defer func() { // before Close: the loop reads the state store
+	updatesDone := make(chan struct{})
+	go func() {
+		defer close(updatesDone)
+		n.updates.run(wctx)
+	}()
+	defer func() { // before Close: the loops read the state store
 		stopWindows()
 		<-windowsDone
+		<-updatesDone
 	}()
-	errc := make(chan error, len(httpLns)+len(httpsLns)+len(adminLns)+len(consoleLns)+1)
+	errc := make(chan error, 2*len(httpsLns)+len(httpLns)+len(h3Conns)+len(adminLns)+len(consoleLns)+1)
 	var wg sync.WaitGroup
-	serve := func(ln net.Listener, f func(net.Listener) error) {
+	serveFunc := func(name string, f func() error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := f(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				errc <- fmt.Errorf("serve %s: %w", ln.Addr(), err)
+			if err := f(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("serve %s: %w", name, err)
 			}
 		}()
+	}
+	serve := func(ln net.Listener, f func(net.Listener) error) {
+		serveFunc(ln.Addr().String(), func() error { return f(ln) })
 	}
 	adminSrv := &http.Server{
 		Handler:           n.admin,
@@ -313,10 +335,12 @@ func (n *Node) Run(ctx context.Context) error {
 			n.proxy.Shutdown(context.Background())
 			adminSrv.Close()
 			closeAll(adminLns)
+			closePackets(h3Conns)
 			closeAll(consoleLns)
 			wg.Wait()
 			return err
 		}
+		n.startHTTP3(h3Conns, serveFunc)
 	}
 	for _, ln := range adminLns {
 		n.addrs.Admin = append(n.addrs.Admin, ln.Addr().String())
@@ -331,7 +355,7 @@ func (n *Node) Run(ctx context.Context) error {
 	n.phase.Store(phaseServing)
 	n.admin.SetReady(true)
 	close(n.ready)
-	n.log.Info("awning is serving", "http", n.addrs.HTTP, "https", n.addrs.HTTPS, "admin", n.addrs.Admin, "sites", len(cfg.Sites))
+	n.log.Info("awning is serving", "http", n.addrs.HTTP, "https", n.addrs.HTTPS, "http3", n.addrs.HTTP3, "admin", n.addrs.Admin, "sites", len(cfg.Sites))
 	sdNotify(n.log, "READY=1\nSTATUS=serving")
 
 	select {
@@ -352,6 +376,7 @@ func (n *Node) Run(ctx context.Context) error {
 	// Serve that had not got that far yet would serve on. Close them all.
 	closeAll(httpLns)
 	closeAll(httpsLns)
+	closePackets(h3Conns)
 	adminSrv.Shutdown(sctx)
 	consoleSrv.Shutdown(sctx)
 	wg.Wait()
@@ -417,9 +442,9 @@ func (n *Node) reload() error {
 	}
 	n.cache.Resize(int64(cfg.Cache.Memory))
 	n.level.Set(parseLevel(cfg.Log.Level))
-	if old.Listen.Bound() != cfg.Listen.Bound() || old.Limits != cfg.Limits || old.Log.Format != cfg.Log.Format || old.State != cfg.State ||
+	if old.Listen.Bound() != cfg.Listen.Bound() || old.Limits != cfg.Limits || old.HTTP2 != cfg.HTTP2 || old.Log.Format != cfg.Log.Format || old.State != cfg.State ||
 		!reflect.DeepEqual(old.TLS, cfg.TLS) {
-		n.log.Warn("listen, state, tls, limits and log.format changes take effect at the next restart")
+		n.log.Warn("listen, state, tls, http2, limits and log.format changes take effect at the next restart")
 	}
 	n.log.Info("config reloaded", "file", n.path, "sites", reg.Len())
 	return nil

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/awningproxy/awning/config"
 	"github.com/awningproxy/awning/pages"
@@ -18,6 +19,9 @@ import (
 func (n *Node) applyState(changed []string) {
 	if n.windows != nil {
 		n.windows.changed()
+	}
+	if n.updates != nil {
+		n.updates.changed()
 	}
 	if n.proxy == nil || n.reg.Load() == nil {
 		return // still building: New applies everything once the proxy exists
@@ -47,7 +51,7 @@ func (n *Node) applyRuntime(changed []string) {
 		if !all && !want[site.Name] {
 			continue
 		}
-		in := siteState(global, n.state.Scope(site.Name))
+		in := siteState(global, n.state.Scope(site.Name), time.Now())
 		if err := n.proxy.ApplyState(site.Name, in); err != nil {
 			n.log.Error("run-time state not applied", "site", site.Name, "err", err)
 		}
@@ -58,16 +62,17 @@ func (n *Node) applyRuntime(changed []string) {
 func (n *Node) applyAll() { n.applyRuntime([]string{state.Global}) }
 
 // siteState merges the global scope and a site's own into what the proxy
-// applies: the site's maintenance window wins over the global one; incident
-// updates of both are shown, newest first.
-func siteState(global, sc state.Scope) proxy.SiteState {
+// applies at now: the site's maintenance window wins over the global one;
+// incident updates of both are shown, newest first, until they expire
+// (updates.go renders the pages again when one does).
+func siteState(global, sc state.Scope, now time.Time) proxy.SiteState {
 	m := sc.Maintenance
 	if m == nil || !m.Enabled {
 		m = global.Maintenance
 	}
 	out := proxy.SiteState{ForceFallback: sc.ForceFallback}
 	out.Pages.Branding = sc.Branding
-	out.Pages.Updates = append(slices.Clone(sc.Updates), global.Updates...)
+	out.Pages.Updates = append(liveUpdates(sc.Updates, now), liveUpdates(global.Updates, now)...)
 	sort.SliceStable(out.Pages.Updates, func(i, j int) bool { return out.Pages.Updates[i].Time.After(out.Pages.Updates[j].Time) })
 	if m != nil && m.Enabled {
 		pm := &proxy.Maintenance{ReadOnly: m.Mode == string(pages.ReadOnly), BypassSecret: m.BypassSecret}

@@ -89,6 +89,7 @@ func (n *Node) startTLS(lns []net.Listener, serve func(net.Listener, func(net.Li
 		n.tlsLnsMu.Unlock()
 		n.addrs.HTTPS = append(n.addrs.HTTPS, ln.Addr().String())
 		serve(tl, n.proxy.Serve)
+		serve(tl.HTTP2(), n.proxy.ServeHTTP2)
 	}
 	if len(lns) > 0 {
 		n.proxy.SetHTTPSPort(lns[0].Addr().(*net.TCPAddr).Port)
@@ -136,6 +137,7 @@ func (n *Node) HandshakeStats() listener.Stats {
 		s.Failed += st.Failed
 		s.TimedOut += st.TimedOut
 		s.Challenges += st.Challenges
+		s.HTTP2 += st.HTTP2
 		s.InProgress += st.InProgress
 		s.Waiting += st.Waiting
 	}

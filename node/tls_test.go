@@ -87,7 +87,7 @@ sites:
 
 // TestSelfSignedServesHTTPS runs a node in self-signed mode: shoppers are
 // served over HTTPS with a certificate of the local CA (kept in state.dir
-// and announced in the log), browsers offering h2 get http/1.1, plain HTTP
+// and announced in the log), browsers offering h2 get HTTP/2, plain HTTP
 // redirects, unknown names fail the handshake.
 func TestSelfSignedServesHTTPS(t *testing.T) {
 	o := testkit.NewOrigin(t, testkit.OK("shop"))
@@ -104,8 +104,8 @@ func TestSelfSignedServesHTTPS(t *testing.T) {
 	if resp.StatusCode != 200 || body != "shop" || resp.Header.Get("Awning-Served") != "origin" {
 		t.Fatalf("HTTPS: %d %q %q; want the shop", resp.StatusCode, resp.Header.Get("Awning-Served"), body)
 	}
-	if resp.Proto != "HTTP/1.1" || resp.TLS.NegotiatedProtocol != "http/1.1" {
-		t.Errorf("a client offering h2 got %s over ALPN %q; want HTTP/1.1", resp.Proto, resp.TLS.NegotiatedProtocol)
+	if resp.Proto != "HTTP/2.0" || resp.TLS.NegotiatedProtocol != "h2" {
+		t.Errorf("a client offering h2 got %s over ALPN %q; want HTTP/2", resp.Proto, resp.TLS.NegotiatedProtocol)
 	}
 	if got := resp.Header.Get("Strict-Transport-Security"); got != "max-age=86400" {
 		t.Errorf("Strict-Transport-Security = %q; want max-age=86400", got)

@@ -323,17 +323,23 @@ type browser struct {
 }
 
 type request struct {
-	url, typ string
-	at       time.Time
+	method, url, typ string
+	at               time.Time
 }
 
 func newBrowser(t *testing.T, exe string, hosts ...string) *browser {
+	t.Helper()
+	return newBrowserWith(t, exe, nil, hosts...)
+}
+
+// newBrowserWith is newBrowser with more Chromium options.
+func newBrowserWith(t *testing.T, exe string, extra []chromedp.ExecAllocatorOption, hosts ...string) *browser {
 	t.Helper()
 	var rules []string
 	for _, h := range hosts {
 		rules = append(rules, "MAP "+h+" 127.0.0.1")
 	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+	opts := append([]chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(exe),
 		chromedp.Headless,
 		chromedp.NoSandbox,
@@ -348,7 +354,8 @@ func newBrowser(t *testing.T, exe string, hosts ...string) *browser {
 		// Names resolve to Awning on loopback and nowhere else, so that a
 		// request to any other host fails and shows in the record.
 		chromedp.Flag("host-resolver-rules", strings.Join(append(rules, "MAP * ~NOTFOUND"), ", ")),
-	)
+	}, extra...)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
 	t.Cleanup(func() { cancel(); cancelAlloc() })
 	b := &browser{ctx: ctx}
@@ -386,7 +393,7 @@ func (b *browser) record(ev any) {
 	defer b.mu.Unlock()
 	switch ev := ev.(type) {
 	case *network.EventRequestWillBeSent:
-		b.requests = append(b.requests, request{url: ev.Request.URL, typ: string(ev.Type), at: time.Now()})
+		b.requests = append(b.requests, request{method: ev.Request.Method, url: ev.Request.URL, typ: string(ev.Type), at: time.Now()})
 	case *runtime.EventConsoleAPICalled:
 		var parts []string
 		for _, a := range ev.Args {

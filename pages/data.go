@@ -7,7 +7,8 @@ import "html/template"
 // every string is escaped by html/template where it is used. README and
 // docs/config.md list them for template authors.
 type Data struct {
-	// Mode is "outage" or "maintenance".
+	// Mode is "outage", "maintenance" or "unconfirmed" (an order was sent
+	// and never confirmed: no auto-return, a link back to the shop).
 	Mode string
 	// ReadOnly is true for maintenance that keeps browsing open.
 	ReadOnly bool
@@ -33,7 +34,8 @@ type Data struct {
 	Style template.HTML
 	// Head holds what every page needs in its <head>: the robots noindex
 	// meta, a refresh for browsers without JavaScript, and the auto-return
-	// script. Custom templates must include {{.Head}} inside <head>.
+	// script (for the unconfirmed page, only the meta: it never moves by
+	// itself). Custom templates must include {{.Head}} inside <head>.
 	Head template.HTML
 }
 
@@ -104,4 +106,6 @@ type UpdateView struct {
 // Labels are the default texts of one language.
 type Labels struct {
 	ExpectedBack, Updates, StatusPage, Contact, AutoReturn string
+	// BackToShop links to the shop's home from the unconfirmed page.
+	BackToShop string
 }

@@ -12,6 +12,10 @@ const (
 	Outage Mode = "outage"
 	// Maintenance is the page for a shop that ops closed on purpose.
 	Maintenance Mode = "maintenance"
+	// Unconfirmed is the page for an order (any request but a GET or
+	// HEAD) that was sent to the origin and never confirmed: it may have
+	// gone through, so the page says not to pay again and where to check.
+	Unconfirmed Mode = "unconfirmed"
 )
 
 // Branding is what a merchant controls on their pages. It is data, not
@@ -102,7 +106,17 @@ type Update struct {
 	// each. A language without a message shows the one in the site's main
 	// language (or the first one set), marked with its own language.
 	Message map[string]string `json:"message"`
+	// Expires is when the update is no longer shown; zero until it is
+	// set, by ops or, an hour after the site's origin is back and its
+	// maintenance is over, by Awning (its default retraction).
+	Expires time.Time `json:"expires,omitzero"`
 }
+
+// MaxUpdateLife bounds how far ahead an update's Expires may be set.
+const MaxUpdateLife = 90 * 24 * time.Hour
+
+// LiveAt reports whether the update is shown at now: it has not expired.
+func (u *Update) LiveAt(now time.Time) bool { return u.Expires.IsZero() || now.Before(u.Expires) }
 
 // WindowMode is how much of a shop maintenance closes.
 type WindowMode string

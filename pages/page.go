@@ -14,6 +14,7 @@ type Page struct {
 	mode               Mode
 	langs              []string
 	variants           []Variant
+	formVariants       []Variant // the answers to a form; see FormVariants
 	csp                string
 	retryAfter         int // seconds
 	end                time.Time
@@ -38,6 +39,14 @@ func (p *Page) Mode() Mode { return p.mode }
 // language order: Variants()[i] shows Languages[i] first. The slice must not
 // be modified.
 func (p *Page) Variants() []Variant { return p.variants }
+
+// FormVariants returns the page in every language order, as Variants
+// does, as the answer to a form (any request but a GET or HEAD): once the
+// shop is open again it takes the shopper back to the page they came from,
+// never to the form's target, which would be loaded with GET. The
+// unconfirmed page is always the answer to a form, and never moves by
+// itself.
+func (p *Page) FormVariants() []Variant { return p.formVariants }
 
 // Pick returns the index in Variants of the variant an Accept-Language
 // header asks for: the best-matching site language first (see negotiate),
@@ -82,9 +91,12 @@ func (p *Page) StaticRetryAfter() bool { return p.end.IsZero() }
 // AppendJSON appends the answer for API clients at now to dst:
 // {"error":"outage"|"maintenance","retry_after":N,"message":{"nl":…,…}}
 // with messages in the site's language order, and "until" (RFC 3339) when
-// maintenance has an announced end. It allocates only when dst is too small.
+// maintenance has an announced end; {"error":"unconfirmed","message":{…}}
+// for the unconfirmed page, which invites no retry. It allocates only when dst is too small.
 func (p *Page) AppendJSON(dst []byte, now time.Time) []byte {
 	dst = append(dst, p.jsonHead...)
-	dst = strconv.AppendInt(dst, int64(p.RetryAfter(now)), 10)
+	if p.mode != Unconfirmed {
+		dst = strconv.AppendInt(dst, int64(p.RetryAfter(now)), 10)
+	}
 	return append(dst, p.jsonTail...)
 }

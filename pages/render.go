@@ -17,7 +17,7 @@ import (
 	"github.com/awningproxy/awning/config"
 )
 
-//go:embed assets/page.html.tmpl assets/style.css assets/return.js
+//go:embed assets/page.html.tmpl assets/style.css assets/return.js assets/banner.css assets/banner.js
 var assets embed.FS
 
 // The default design and the auto-return script. They are parsed and
@@ -100,7 +100,7 @@ type Options struct {
 // Set is one site's pages, rendered once per change of what they show. A
 // Set is immutable and safe for concurrent use.
 type Set struct {
-	Outage, Maintenance *Page
+	Outage, Maintenance, Unconfirmed *Page
 	// Logo is the logo the pages link to; nil without one.
 	Logo *Logo
 }
@@ -157,6 +157,9 @@ func render(site *Site, st State, opt Options) (*Set, error) {
 	if set.Maintenance, err = r.page(Maintenance); err != nil {
 		return nil, err
 	}
+	if set.Unconfirmed, err = r.page(Unconfirmed); err != nil {
+		return nil, err
+	}
 	return set, nil
 }
 
@@ -177,8 +180,9 @@ type renderer struct {
 	contactURL string
 	updates    []Update
 	style      template.HTML
-	head       template.HTML
 	csp        string
+	// heads are what each kind of page puts in its <head> (see head).
+	headGet, headForm, headStill template.HTML
 }
 
 func (r *renderer) prepare(opt Options) {
@@ -219,11 +223,21 @@ func (r *renderer) prepare(opt Options) {
 	css := r.colors.cssVars() + styleCSS
 	r.style = template.HTML("<style>" + css + "</style>")
 	refresh := min(max(r.retryAfter, 10), 300)
-	r.head = template.HTML(`<meta name="robots" content="noindex">` + "\n" +
+	robots := `<meta name="robots" content="noindex">`
+	r.headGet = template.HTML(robots + "\n" +
 		`<noscript><meta http-equiv="refresh" content="` + strconv.Itoa(refresh) + `"></noscript>` + "\n" +
 		"<script>" + returnJS + "</script>")
+	// After a form (a POST the shop could not take), going back must never
+	// load the form's target with GET (a 404 at /cart/add, or worse): the
+	// script returns to the page the shopper came from, and there is no
+	// refresh for browsers without JavaScript, which would do just that.
+	r.headForm = template.HTML(robots + "\n" + `<meta name="awning-return" content="form">` + "\n" +
+		"<script>" + returnJS + "</script>")
+	// The unconfirmed page must stay put until read: nothing reloads it
+	// (a reload would send the order again).
+	r.headStill = template.HTML(robots)
 	if opt.NoScript {
-		r.head = `<meta name="robots" content="noindex">`
+		r.headGet, r.headForm = r.headStill, r.headStill
 	}
 	styleSrc := cspHash(css)
 	if r.site.Template != nil {
@@ -236,7 +250,8 @@ func (r *renderer) prepare(opt Options) {
 		"; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 }
 
-// page renders one mode in every language order.
+// page renders one mode in every language order: for a browsed page, and
+// (outage and maintenance) once more for the answer to a form.
 func (r *renderer) page(mode Mode) (*Page, error) {
 	langs := r.langs
 	p := &Page{mode: mode, langs: langs, csp: r.csp, retryAfter: r.retryAfter}
@@ -245,18 +260,37 @@ func (r *renderer) page(mode Mode) (*Page, error) {
 		w = *r.st.Window
 		p.end = w.End
 	}
-	readOnly := mode == Maintenance && w.Mode == ReadOnly
-
 	blocks := make(map[string]Block, len(langs))
 	for _, l := range langs {
 		blocks[l] = r.block(l, mode, &w)
 	}
+	var err error
+	if mode == Unconfirmed {
+		p.variants, err = r.variants(mode, &w, blocks, r.headStill)
+		p.formVariants = p.variants
+	} else {
+		if p.variants, err = r.variants(mode, &w, blocks, r.headGet); err == nil {
+			p.formVariants, err = r.variants(mode, &w, blocks, r.headForm)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	p.jsonHead, p.jsonTail = r.json(mode, &w, blocks)
+	return p, nil
+}
+
+// variants renders a page in every language order with head in <head>.
+func (r *renderer) variants(mode Mode, w *Window, blocks map[string]Block, head template.HTML) ([]Variant, error) {
+	langs := r.langs
+	readOnly := mode == Maintenance && w.Mode == ReadOnly
+	var out []Variant
 	for i := range langs {
 		order := append([]string{langs[i]}, slices.Delete(slices.Clone(langs), i, i+1)...)
 		d := Data{
 			Mode: string(mode), ReadOnly: readOnly, Lang: order[0], Brand: r.brand(),
 			Colors: r.colors, Logo: r.logoData, StatusURL: r.statusURL,
-			ContactURL: r.contactURL, Contact: r.b.Contact, Style: r.style, Head: r.head,
+			ContactURL: r.contactURL, Contact: r.b.Contact, Style: r.style, Head: head,
 		}
 		for j, l := range order {
 			blk := blocks[l]
@@ -268,17 +302,16 @@ func (r *renderer) page(mode Mode) (*Page, error) {
 		if err := r.tmpl.Execute(&buf, &d); err != nil {
 			return nil, fmt.Errorf("render the %s page: %w", mode, err)
 		}
-		if r.site.Template != nil && !bytes.Contains(buf.Bytes(), []byte(r.head)) {
+		if r.site.Template != nil && !bytes.Contains(buf.Bytes(), []byte(head)) {
 			return nil, errors.New("the custom template must write {{.Head}} inside <head>")
 		}
-		p.variants = append(p.variants, Variant{
+		out = append(out, Variant{
 			Lang:            order[0],
 			ContentLanguage: strings.Join(order, ", "),
 			HTML:            buf.Bytes(),
 		})
 	}
-	p.jsonHead, p.jsonTail = r.json(mode, &w, blocks)
-	return p, nil
+	return out, nil
 }
 
 func (r *renderer) brand() string {
@@ -293,10 +326,18 @@ func (r *renderer) block(l string, mode Mode, w *Window) Block {
 	t := translations[l]
 	b := Block{
 		Lang:   l,
-		Labels: Labels{t.ExpectedBack, t.Updates, t.StatusPage, t.Contact, t.AutoReturn},
+		Labels: Labels{t.ExpectedBack, t.Updates, t.StatusPage, t.Contact, t.AutoReturn, t.BackToShop},
 	}
 	var msg string
 	switch {
+	case mode == Unconfirmed:
+		// Awning's own words only: what happened, what not to do, where to
+		// check. A merchant's outage message or reassurance ("your payment
+		// is safe") would say something nobody knows here.
+		b.Badge, b.Title = t.UnconfirmedBadge, t.UnconfirmedTitle
+		b.Message = []string{t.UnconfirmedBody, t.UnconfirmedAdvice}
+		b.Updates = r.updateViews(l, t)
+		return b
 	case mode == Outage:
 		b.Badge, b.Title, msg = t.OutageBadge, t.OutageTitle, t.OutageBody
 		if m := r.b.Message[l]; strings.TrimSpace(m) != "" {
@@ -322,6 +363,13 @@ func (r *renderer) block(l string, mode Mode, w *Window) Block {
 			b.Reassurance = append(b.Reassurance, line)
 		}
 	}
+	b.Updates = r.updateViews(l, t)
+	return b
+}
+
+// updateViews are the incident updates as block l shows them.
+func (r *renderer) updateViews(l string, t *texts) []UpdateView {
+	var out []UpdateView
 	for _, u := range r.updates {
 		ml, m := r.updateMessage(u, l)
 		if m == "" {
@@ -332,9 +380,9 @@ func (r *renderer) block(l string, mode Mode, w *Window) Block {
 		if ml != l {
 			v.Lang = ml
 		}
-		b.Updates = append(b.Updates, v)
+		out = append(out, v)
 	}
-	return b
+	return out
 }
 
 // updateMessage picks an update's message for language l: its own, else the
@@ -365,10 +413,16 @@ func paragraphs(s string) []string {
 // json renders the API clients' answer around its retry_after, which the
 // Page fills in when serving: {"error":…,"retry_after":N,"message":{…}}
 // with the messages in the site's language order.
+//
+// The unconfirmed answer has no retry_after: retrying an order that may
+// have gone through is what it warns against. AppendJSON then writes head
+// and tail alone.
 func (r *renderer) json(mode Mode, w *Window, blocks map[string]Block) (head, tail []byte) {
 	head = append(head, `{"error":`...)
 	head = appendJSONString(head, string(mode))
-	head = append(head, `,"retry_after":`...)
+	if mode != Unconfirmed {
+		head = append(head, `,"retry_after":`...)
+	}
 	tail = append(tail, `,"message":{`...)
 	for i, l := range r.langs {
 		if i > 0 {
@@ -395,6 +449,21 @@ func appendJSONString(dst []byte, s string) []byte {
 // whole seconds (RFC 9110 §10.2.3) and 0 would invite a retry storm.
 func seconds(d time.Duration) int {
 	return max(1, int((d+time.Second-1)/time.Second))
+}
+
+// locale returns the languages and the zone a site's pages use in state
+// st: the merchant's when set (see merchantLocale), else the
+// configuration's.
+func locale(site *Site, st State) ([]string, *time.Location) {
+	r := &renderer{site: site, b: site.Branding, langs: site.Languages, loc: site.Location}
+	if st.Branding != nil {
+		r.b = st.Branding.Over(r.b)
+	}
+	if r.loc == nil {
+		r.loc = time.UTC
+	}
+	r.merchantLocale()
+	return r.langs, r.loc
 }
 
 // merchantLocale applies the merchant's languages and time zone, when they

@@ -88,7 +88,13 @@ func TestGolden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, p := range []*Page{set.Outage, set.Maintenance} {
+		// The answer to a form differs only in <head>: it returns to the
+		// page the form was on.
+		form := set.Outage.FormVariants()[0]
+		t.Run("outage-form-"+pair[0], func(t *testing.T) {
+			golden(t, "outage-form-"+strings.ReplaceAll(form.ContentLanguage, ", ", "-")+".html", form.HTML)
+		})
+		for _, p := range []*Page{set.Outage, set.Maintenance, set.Unconfirmed} {
 			for _, v := range p.Variants() {
 				name := string(p.Mode()) + "-" + strings.ReplaceAll(v.ContentLanguage, ", ", "-")
 				t.Run(name, func(t *testing.T) {
@@ -456,7 +462,10 @@ func TestTranslationsComplete(t *testing.T) {
 			"MaintenanceBadge": tx.MaintenanceBadge, "MaintenanceTitle": tx.MaintenanceTitle, "MaintenanceBody": tx.MaintenanceBody,
 			"ReadOnlyTitle": tx.ReadOnlyTitle, "ReadOnlyBody": tx.ReadOnlyBody, "ExpectedBack": tx.ExpectedBack,
 			"Updates": tx.Updates, "StatusPage": tx.StatusPage, "Contact": tx.Contact, "AutoReturn": tx.AutoReturn,
-			"long": tx.dates.long, "short": tx.dates.short,
+			"long": tx.dates.long, "short": tx.dates.short, "clockFmt": tx.dates.clockFmt,
+			"UnconfirmedBadge": tx.UnconfirmedBadge, "UnconfirmedTitle": tx.UnconfirmedTitle,
+			"UnconfirmedBody": tx.UnconfirmedBody, "UnconfirmedAdvice": tx.UnconfirmedAdvice, "BackToShop": tx.BackToShop,
+			"Saved": tx.Saved, "StaleAt": tx.StaleAt, "StaleOn": tx.StaleOn, "BannerBody": tx.BannerBody, "Paused": tx.Paused,
 		} {
 			if strings.TrimSpace(s) == "" {
 				t.Errorf("%s: %s is empty", l, name)

@@ -180,6 +180,13 @@ func (u *Update) Validate() error {
 		c.errorf("message", "at least one language is required")
 	}
 	c.messages("message", u.Message)
+	switch {
+	case u.Expires.IsZero():
+	case !u.Expires.After(u.Time):
+		c.errorf("expires", "must be after the update's time (%s), got %s", u.Time.Format(time.RFC3339), u.Expires.Format(time.RFC3339))
+	case u.Expires.Sub(u.Time) > MaxUpdateLife:
+		c.errorf("expires", "at most %d days ahead", int(MaxUpdateLife/(24*time.Hour)))
+	}
 	return c.err()
 }
 

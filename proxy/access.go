@@ -29,6 +29,7 @@ func (s *Server) logAccess(ctx *fasthttp.RequestCtx, st *siteState) {
 	}
 	s.log.LogAttrs(context.Background(), slog.LevelInfo, "request",
 		slog.String("site", site),
+		slog.String("proto", string(ctx.Request.Header.Protocol())), // HTTP/1.1, HTTP/2.0 or HTTP/3.0
 		slog.String("method", string(ctx.Method())),
 		slog.String("path", string(ctx.Path())),
 		slog.Int("status", ctx.Response.StatusCode()),

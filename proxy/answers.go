@@ -19,34 +19,37 @@ var (
 	vStale        = []byte("stale")
 	vMaintenance  = []byte("maintenance")
 	vOutage       = []byte("outage")
+	vUnconfirmed  = []byte("unconfirmed")
 	vMisdirected  = []byte("misdirected")
 )
 
 var (
-	hCacheControl    = []byte("Cache-Control")
-	hRetryAfter      = []byte("Retry-After")
-	hContentLanguage = []byte("Content-Language")
-	hXContentType    = []byte("X-Content-Type-Options")
-	hCacheStatus     = []byte("Cache-Status")
-	hAge             = []byte("Age")
-	hVary            = []byte("Vary")
-	hAccept          = []byte("Accept")
-	hAcceptEncoding  = []byte("Accept-Encoding")
-	hContentEncoding = []byte("Content-Encoding")
-	vAcceptEncoding  = []byte("Accept-Encoding")
-	vGzip            = []byte("gzip")
-	hXRobotsTag      = []byte("X-Robots-Tag")
-	hCSP             = []byte("Content-Security-Policy")
-	hAcceptLanguage  = []byte("Accept-Language")
-	vNoStore         = []byte("no-store")
-	vNoIndex         = []byte("noindex")
-	vVaryPage        = []byte("Accept, Accept-Language")
-	vVaryPageGzip    = []byte("Accept, Accept-Language, Accept-Encoding")
-	vImmutable       = []byte("public, max-age=31536000, immutable")
-	vNoSniff         = []byte("nosniff")
-	ctHTML           = []byte("text/html; charset=utf-8")
-	ctJSON           = []byte("application/json")
-	ctText           = []byte("text/plain; charset=utf-8")
+	hCacheControl     = []byte("Cache-Control")
+	hRetryAfter       = []byte("Retry-After")
+	hContentLanguage  = []byte("Content-Language")
+	hXContentType     = []byte("X-Content-Type-Options")
+	hCacheStatus      = []byte("Cache-Status")
+	hAge              = []byte("Age")
+	hVary             = []byte("Vary")
+	hAccept           = []byte("Accept")
+	hAcceptEncoding   = []byte("Accept-Encoding")
+	hContentEncoding  = []byte("Content-Encoding")
+	vAcceptEncoding   = []byte("Accept-Encoding")
+	vGzip             = []byte("gzip")
+	hXRobotsTag       = []byte("X-Robots-Tag")
+	hCSP              = []byte("Content-Security-Policy")
+	hAcceptLanguage   = []byte("Accept-Language")
+	vNoStore          = []byte("no-store")
+	vNoIndex          = []byte("noindex")
+	vVaryPage         = []byte("Accept, Accept-Language")
+	vVaryPageGzip     = []byte("Accept, Accept-Language, Accept-Encoding")
+	vVaryLanguage     = []byte("Accept-Language")
+	vVaryLanguageGzip = []byte("Accept-Encoding, Accept-Language")
+	vImmutable        = []byte("public, max-age=31536000, immutable")
+	vNoSniff          = []byte("nosniff")
+	ctHTML            = []byte("text/html; charset=utf-8")
+	ctJSON            = []byte("application/json")
+	ctText            = []byte("text/plain; charset=utf-8")
 )
 
 // answer is a response Awning writes itself, rendered once when the config
@@ -102,47 +105,81 @@ var misdirectedAnswer = &answer{
 	},
 }
 
-// pageAnswers holds a site's outage (or maintenance) page as answers: one
-// per language order, and the JSON for API clients.
+// pageAnswers holds a site's outage, maintenance or unconfirmed page as
+// answers: one per language order, for browsing and as the answer to a
+// form (see pages.Page.FormVariants), and the JSON for API clients.
 type pageAnswers struct {
 	page *pages.Page
 	html []*answer // by pages.Page.Variants index
+	form []*answer // by pages.Page.FormVariants index
 	json *answer
 }
 
 // newPageAnswers builds the answers for p, served with Awning-Served:
 // served. p's Retry-After must not depend on the time (an outage page, or
-// maintenance without an announced end): it is written once here.
+// maintenance without an announced end): it is written once here. The
+// unconfirmed page answers 504 and has no Retry-After: retrying an order
+// that may have gone through is what it warns against.
 func newPageAnswers(p *pages.Page, served []byte) pageAnswers {
-	retry := []byte(strconv.Itoa(p.RetryAfter(time.Time{})))
+	status := fasthttp.StatusServiceUnavailable
 	common := [][2][]byte{
 		{hAwningServed, served},
 		{hCacheControl, vNoStore},
-		{hRetryAfter, retry},
 		{hXContentType, vNoSniff},
 		{hXRobotsTag, vNoIndex},
 		{hVary, vVaryPage},
 	}
+	if p.Mode() == pages.Unconfirmed {
+		status = fasthttp.StatusGatewayTimeout
+	} else {
+		common = append(common, [2][]byte{hRetryAfter, []byte(strconv.Itoa(p.RetryAfter(time.Time{})))})
+	}
 	a := pageAnswers{page: p}
-	for _, v := range p.Variants() {
-		h := append(slices.Clone(common),
-			[2][]byte{hContentLanguage, []byte(v.ContentLanguage)},
-			[2][]byte{hCSP, []byte(p.CSP())})
-		ans := &answer{status: fasthttp.StatusServiceUnavailable, contentType: ctHTML, body: v.HTML, headers: h}
-		// Pages go out compressed: a third of the bytes to every shopper
-		// through an outage, compressed once per render.
-		if ans.gzip = gzipped(v.HTML); ans.gzip != nil {
-			for i := range h {
-				if bytes.Equal(h[i][0], hVary) {
-					h[i][1] = vVaryPageGzip
+	build := func(vs []pages.Variant) []*answer {
+		var out []*answer
+		for _, v := range vs {
+			h := append(slices.Clone(common),
+				[2][]byte{hContentLanguage, []byte(v.ContentLanguage)},
+				[2][]byte{hCSP, []byte(p.CSP())})
+			ans := &answer{status: status, contentType: ctHTML, body: v.HTML, headers: h}
+			// Pages go out compressed: a third of the bytes to every shopper
+			// through an outage, compressed once per render.
+			if ans.gzip = gzipped(v.HTML); ans.gzip != nil {
+				for i := range h {
+					if bytes.Equal(h[i][0], hVary) {
+						h[i][1] = vVaryPageGzip
+					}
 				}
 			}
+			out = append(out, ans)
 		}
-		a.html = append(a.html, ans)
+		return out
+	}
+	a.html = build(p.Variants())
+	if p.Mode() == pages.Unconfirmed {
+		a.form = a.html // one page, only ever the answer to a form
+	} else {
+		a.form = build(p.FormVariants())
 	}
 	h := append(slices.Clone(common), [2][]byte{hContentLanguage, []byte(p.Variants()[0].ContentLanguage)})
-	a.json = &answer{status: fasthttp.StatusServiceUnavailable, contentType: ctJSON, body: p.AppendJSON(nil, time.Time{}), headers: h}
+	a.json = &answer{status: status, contentType: ctJSON, body: p.AppendJSON(nil, time.Time{}), headers: h}
 	return a
+}
+
+// write writes the page for ctx: JSON for API clients, else the variant in
+// the language order the shopper's Accept-Language asks for, as the answer
+// to a form unless the request is a GET or HEAD.
+func (a *pageAnswers) write(ctx *fasthttp.RequestCtx, apiPaths [][]byte) {
+	if wantsJSON(ctx, apiPaths) {
+		a.json.write(ctx)
+		return
+	}
+	i := a.page.Pick(ctx.Request.Header.PeekBytes(hAcceptLanguage))
+	if ctx.IsGet() || ctx.IsHead() {
+		a.html[i].write(ctx)
+	} else {
+		a.form[i].write(ctx)
+	}
 }
 
 // logoAnswer serves a merchant's logo. Its path names its content, so it is

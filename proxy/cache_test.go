@@ -69,7 +69,7 @@ func TestStaleWhenOriginFails(t *testing.T) {
 			resp, body := p.get(t, "shop.example", "/product/1")
 			elapsed := time.Since(start)
 			assertStale(t, resp, body, "Desem waldkorn")
-			if !strings.Contains(body, `id="awning-stale-banner"`) || !strings.Contains(body, `lang="nl"`) || !strings.Contains(body, "Tijdelijke storing") || !strings.Contains(body, "Temporary disruption") {
+			if !strings.Contains(body, `id="awning-banner"`) || !strings.Contains(body, `lang="nl"`) || !strings.Contains(body, "Tijdelijke storing") || !strings.Contains(body, "You are seeing a saved copy of this page") {
 				t.Errorf("no bilingual banner: %.400s", body)
 			}
 			if limit := 300*time.Millisecond + 2*time.Second; elapsed > limit {
@@ -448,7 +448,7 @@ func TestGzipStoredOnceServedEitherWay(t *testing.T) {
 			}
 			body = string(plain)
 		}
-		if resp.Header.Get("Awning-Served") != "stale" || !strings.Contains(body, "Desem waldkorn") || resp.Header.Get("Vary") != "Accept-Encoding" {
+		if resp.Header.Get("Awning-Served") != "stale" || !strings.Contains(body, "Desem waldkorn") || resp.Header.Get("Vary") != "Accept-Encoding, Accept-Language" {
 			t.Errorf("stale with Accept-Encoding %q: %q %q", ae, resp.Header.Get("Awning-Served"), resp.Header.Get("Vary"))
 		}
 	}
@@ -487,6 +487,11 @@ func TestStaleHitDoesNotAllocate(t *testing.T) {
 	s, ctx := staleHitServer(t)
 	h := s.Handler()
 	h(ctx) // builds the banner form once
+	// The body is copied into the response's buffer, which fasthttp takes
+	// from its pool and the server's Reset returns there: that pool is
+	// left out (under the race detector sync.Pool drops items on purpose),
+	// by keeping the one buffer across requests.
+	ctx.Response.KeepBodyBuffer = true
 	if n := testing.AllocsPerRun(200, func() {
 		ctx.Response.Reset()
 		h(ctx)
@@ -515,6 +520,7 @@ func staleHitServer(tb testing.TB) (*Server, *fasthttp.RequestCtx) {
 	req.SetRequestURI("/product/1")
 	req.Header.SetHost("shop.example")
 	req.Header.Set("Accept-Encoding", "gzip")
+	req.Header.Set("Accept-Language", "en-GB,en;q=0.9,nl;q=0.5") // the banner's second variant
 	ctx.Init(&req, &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 4242}, nil)
 	s.Handler()(ctx)
 	if string(ctx.Response.Header.Peek("Awning-Served")) != "origin" {

@@ -22,9 +22,14 @@ const (
 	// OutcomeOutage: the outage page or JSON (Awning-Served: outage).
 	OutcomeOutage
 	// OutcomeMaintenance: the maintenance page or JSON (Awning-Served:
-	// maintenance). In read-only maintenance, browsing is answered from
-	// copies: those count as OutcomeStale, as their header says.
+	// maintenance), and the copies browsing is answered from in read-only
+	// maintenance (Awning-Served: stale, with the maintenance banner):
+	// planned work, counted apart from the fallback so that it never looks
+	// like an outage.
 	OutcomeMaintenance
+	// OutcomeUnconfirmed: a request other than GET or HEAD was sent and the
+	// origin never confirmed it (Awning-Served: unconfirmed).
+	OutcomeUnconfirmed
 	// OutcomeOwn: Awning's own paths under /.well-known/awning/ (the health
 	// poll of the outage page, the logo) and ACME challenges, which never
 	// reach an origin.
@@ -36,7 +41,7 @@ const (
 	NumOutcomes
 )
 
-var outcomeNames = [NumOutcomes]string{"origin", "stale", "outage", "maintenance", "own", "redirect"}
+var outcomeNames = [NumOutcomes]string{"origin", "stale", "outage", "maintenance", "unconfirmed", "own", "redirect"}
 
 // String returns the outcome as metrics label it.
 func (o Outcome) String() string { return outcomeNames[o] }

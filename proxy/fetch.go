@@ -28,15 +28,20 @@ type fetch struct {
 	path   []byte // normalized request path, for api_paths
 	srv    *Server
 	st     *siteState
-	get    bool        // GET: its answer may be stored; HEAD is only forwarded
-	gzip   bool        // Awning asked the origin for gzip, whatever the shopper takes
-	had    *cache.Copy // the request's copy when the fetch started, or nil
+	get    bool // GET: its answer may be stored; HEAD is only forwarded
+	gzip   bool // Awning asked the origin for gzip, whatever the shopper takes
+	// timeout bounds the exchange: origin.timeout, or write_timeout for
+	// every method but GET and HEAD.
+	timeout time.Duration
+	had     *cache.Copy // the request's copy when the fetch started, or nil
 
 	// collapse: the request may share an origin exchange with equal ones.
 	collapse bool
 	// leadFn is f.lead, bound once per pooled fetch so that joining a
-	// flight costs no closure.
+	// flight costs no closure; runFn is f.run, for the same reason: a go
+	// statement with arguments allocates their closure.
 	leadFn func() (any, error)
+	runFn  func()
 
 	// What came of it; see answered.
 	adm       health.Admission // the origin was not asked: why
@@ -77,7 +82,10 @@ var fetchPool = sync.Pool{New: func() any {
 
 func (s *Server) acquireFetch(st *siteState) *fetch {
 	f := fetchPool.Get().(*fetch)
-	f.srv, f.st = s, st
+	f.srv, f.st, f.timeout = s, st, st.timeout
+	if f.runFn == nil {
+		f.runFn = f.run // here, not in the pool's New: run releases to the pool
+	}
 	return f
 }
 
@@ -89,7 +97,7 @@ func releaseFetch(f *fetch) {
 	f.key = cache.Key{}
 	f.path = f.path[:0]
 	f.srv, f.st, f.had = nil, nil, nil
-	f.get, f.gzip, f.collapse = false, false, false
+	f.get, f.gzip, f.collapse, f.timeout = false, false, false, 0
 	f.adm, f.exchanged, f.err, f.led = health.Admitted, false, nil, false
 	f.shared, f.flightErr, f.stored, f.validated = nil, nil, nil, nil
 	f.reason, f.recent = cache.OK, false
@@ -116,6 +124,11 @@ func isFailureStatus(code int) bool {
 	}
 	return false
 }
+
+// errFailureMarker stands for a 2xx answer that is a platform's error page
+// (cache.Markers): the origin failed, whatever its status said. The answer
+// is in the response, and never relayed or stored.
+var errFailureMarker = errors.New("proxy: the origin answered with an error page (failure marker)")
 
 // errPanicked stands for an exchange whose code panicked: a bug, logged
 // with its stack; the shopper gets the fallback.
@@ -148,23 +161,31 @@ func releaseTimer(t *time.Timer) {
 	timerPool.Put(t)
 }
 
-// wait waits for the fetch at most d and reports whether it finished: then
-// the caller owns f again. Otherwise f is abandoned to the fetch goroutine,
-// which releases it, and the caller must not touch it.
-func (f *fetch) wait(d time.Duration) bool {
+// wait waits for the fetch at most d, or until down is closed (the origin
+// was declared down), and reports whether it finished: then the caller owns
+// f again. Otherwise f is abandoned to the fetch goroutine, which releases
+// it, and the caller must not touch it; released says it was down that
+// ended the wait.
+func (f *fetch) wait(d time.Duration, down <-chan struct{}) (finished, released bool) {
 	t := acquireTimer(max(d, 0))
 	defer releaseTimer(t)
 	select {
 	case <-f.done:
-		return true
+		return true, false
 	case <-t.C:
-		if f.state.CompareAndSwap(fetchRunning, fetchAbandoned) {
-			return false
-		}
-		<-f.done // it finished as the timer fired
-		return true
+	case <-down:
+		released = true
 	}
+	if f.state.CompareAndSwap(fetchRunning, fetchAbandoned) {
+		return false, released
+	}
+	<-f.done // it finished as the wait ended
+	return true, false
 }
+
+// run is runAsync on f's Server: started as go f.runFn(), after
+// srv.bg.Add(1).
+func (f *fetch) run() { f.srv.runAsync(f) }
 
 // runAsync obtains f's answer in its own goroutine, owned by the Server
 // (bg), and hands f back to the handler, or releases it when the handler
@@ -269,18 +290,41 @@ func (s *Server) alone(f *fetch) {
 		f.adm = adm
 		return
 	}
-	s.exchange(f)
-	if f.get && f.answered() {
+	s.exchange(f, true)
+	switch {
+	case f.get && f.answered():
 		s.keep(f)
+	case f.get && errors.Is(f.err, errFailureMarker):
+		f.reason = cache.FailureMarker
+		s.cache.NotStored(cache.FailureMarker)
 	}
 }
 
 // exchange sends f's request to the origin and reads its answer. The
-// caller was admitted by health; exchange ends the admission.
-func (s *Server) exchange(f *fetch) {
+// caller was admitted by health; exchange ends the admission. A browsing
+// exchange is watched for a hung origin (health's hang_after).
+func (s *Server) exchange(f *fetch, browse bool) {
 	defer f.st.health.Done()
+	if browse {
+		f.st.health.Begin()
+		defer f.st.health.End()
+	}
 	f.exchanged = true
-	_, f.err = f.st.pool.do(&f.req, &f.resp, time.Now().Add(f.st.timeout), f.st.health)
+	_, f.err = f.st.pool.do(&f.req, &f.resp, time.Now().Add(f.timeout), f.st.health)
+}
+
+// sent reports whether the request went out to the origin, so that the
+// origin may have acted on it whatever came back: it was asked, and the
+// exchange did not fail before anything was written (no origin to try, no
+// connection, no free connection, only stale pooled ones). A request that
+// failed while it was being written counts as sent: part of an order may
+// be enough for a shop to take it.
+func (f *fetch) sent() bool {
+	if !f.exchanged {
+		return false
+	}
+	err := f.err
+	return err == nil || !(isConnectError(err) || errors.Is(err, errNoOrigin) || errors.Is(err, errStaleConn))
 }
 
 // keep stores f's answer as a copy when every rule allows it; a failed
@@ -290,6 +334,14 @@ func (s *Server) keep(f *fetch) {
 	if r := st.policy.Check(&f.key, f.path, &f.resp); r != cache.OK {
 		f.reason = r
 		s.cache.NotStored(r)
+		return
+	}
+	// A page that shrank to a tenth of its copy is rather a platform's
+	// bare error page than the page: the copy stays.
+	if had := f.had; had != nil && had.HTML && had.Status == 200 && f.resp.StatusCode() == 200 &&
+		cache.PlainSize(&f.resp)*10 < had.Size {
+		f.reason = cache.Shrunk
+		s.cache.NotStored(cache.Shrunk)
 		return
 	}
 	// The copy found before the fetch says whether the page was validated

@@ -1,165 +1,90 @@
 package proxy
 
 import (
-	"slices"
-	"sort"
-	"strconv"
-	"strings"
-
-	"github.com/awningproxy/awning/config"
-	"github.com/awningproxy/awning/fallback/cache"
-	"github.com/awningproxy/awning/fallback/health"
-	"github.com/awningproxy/awning/pages"
+	"hash/maphash"
+	"net/http"
+	"sync/atomic"
+	"time"
 )
 
-// interner shares what sites would otherwise each hold a copy of, within
-// one snapshot: the banner, the cache policies, path lists. Thousands of
-// sites on a platform have the same settings; each then costs a pointer.
-// Everything it hands out is read-only. It lives for one build.
+// interner turns the header names and values of bridged answers into the
+// strings net/http's header map wants without a new string per request for
+// the ones that repeat: the pipeline's answers are mostly precomputed bytes
+// (Awning-Served, Cache-Control, an outage page's Content-Security-Policy, a
+// copy's ETag and Vary), the same bytes request after request.
+//
+// It is a two-way table: a value's hash picks two slots, and a value found
+// in neither takes an empty one or else the second, overwriting it. So it
+// never grows, a value seen once costs what a plain conversion would (plus
+// the slot), and a value seen again costs a hash and a compare or two; two
+// hot values that share a slot (a one-way table meets one such pair in a
+// few of its runs) both stay. Slots are atomic pointers to immutable
+// entries: safe for concurrent use, no lock.
 type interner struct {
-	banners    map[string][]byte
-	policies   map[string]*cache.Policy
-	keys       map[string]*cache.KeyPolicy
-	paths      map[string][][]byte
-	bytes      map[string][]byte
-	transports map[string][]health.Transport
+	seed  maphash.Seed
+	slots [internSlots]atomic.Pointer[internEntry]
+	today atomic.Pointer[dateEntry]
 }
 
-func newInterner() *interner {
-	return &interner{
-		banners: map[string][]byte{}, policies: map[string]*cache.Policy{}, keys: map[string]*cache.KeyPolicy{},
-		paths: map[string][][]byte{}, bytes: map[string][]byte{}, transports: map[string][]health.Transport{},
-	}
+const (
+	internSlots = 4096 // a power of two
+	// internMax bounds what is interned: longer values are rare and
+	// seldom repeat (a long Set-Cookie, a Link list).
+	internMax = 2048
+)
+
+// internEntry is a string and a one-element slice of it, the form a header
+// map holds. The slice's capacity is 1, so an append copies it.
+type internEntry struct {
+	s   string
+	one []string
 }
 
-// banner is pages.Banner for the site's languages and texts.
-func (in *interner) banner(languages []string, texts map[string]string) []byte {
-	k := strings.Join(languages, ",") + "\x00" + joinMap(texts)
-	b, ok := in.banners[k]
-	if !ok {
-		b = pages.Banner(languages, texts)
-		in.banners[k] = b
-	}
-	return b
+type dateEntry struct {
+	unix int64
+	one  []string
 }
 
-// policy is the cache policy of a site with site cache settings sc and
-// API paths apiPaths under the node's cache settings.
-func (in *interner) policy(c *config.Cache, sc *config.SiteCache, apiPaths []string) *cache.Policy {
-	codes := slices.Clone(sc.Statuses)
-	slices.Sort(codes)
-	k := strconv.FormatInt(int64(sc.ShortLifetime), 10) + "\x00" + strconv.FormatBool(sc.IgnoreNoStore) + "\x00" +
-		strings.Join(apiPaths, "\x01") + "\x00" + joinInts(codes)
-	p, ok := in.policies[k]
-	if !ok {
-		statuses := map[int]bool{200: true}
-		for _, code := range sc.Statuses {
-			statuses[code] = true
-		}
-		p = &cache.Policy{
-			Statuses:      statuses,
-			ShortLifetime: sc.ShortLifetime.D(),
-			Retention:     c.Retention.D(),
-			IgnoreNoStore: sc.IgnoreNoStore,
-			MaxObject:     int(c.MaxObject),
-			APIPaths:      in.byteList(apiPaths),
-		}
-		in.policies[k] = p
+func newInterner() *interner { return &interner{seed: maphash.MakeSeed()} }
+
+func (in *interner) entry(b []byte) *internEntry {
+	if len(b) > internMax {
+		s := string(b)
+		return &internEntry{s: s, one: []string{s}}
 	}
-	return p
+	h := maphash.Bytes(in.seed, b)
+	s1, s2 := &in.slots[h&(internSlots-1)], &in.slots[(h>>32)&(internSlots-1)]
+	e1 := s1.Load()
+	if e1 != nil && e1.s == string(b) {
+		return e1
+	}
+	if e := s2.Load(); e != nil && e.s == string(b) {
+		return e
+	}
+	s := string(b)
+	e := &internEntry{s: s, one: []string{s}}
+	if e1 == nil {
+		s1.Store(e)
+	} else {
+		s2.Store(e)
+	}
+	return e
 }
 
-// keyPolicy is the cache key policy of site: the compiled patterns are
-// shared by every site with the same languages.
-func (in *interner) keyPolicy(site string, c *config.Cache, languages []string) *cache.KeyPolicy {
-	k := strings.Join(languages, ",")
-	base, ok := in.keys[k]
-	if !ok {
-		base = cache.NewKeyPolicy(cache.KeyConfig{Site: site, IgnoreQuery: c.IgnoreQuery,
-			AnonymousCookies: c.AnonymousCookies.Names, Languages: languages})
-		in.keys[k] = base
-		return base
-	}
-	return base.ForSite(site)
-}
+// str returns b as a string.
+func (in *interner) str(b []byte) string { return in.entry(b).s }
 
-// byteList returns list as byte slices; nil for none.
-func (in *interner) byteList(list []string) [][]byte {
-	if len(list) == 0 {
-		return nil
-	}
-	k := strings.Join(list, "\x00")
-	out, ok := in.paths[k]
-	if !ok {
-		for _, s := range list {
-			out = append(out, []byte(s))
-		}
-		in.paths[k] = out
-	}
-	return out
-}
+// one returns b as a one-element header value. The caller must not write
+// into it.
+func (in *interner) one(b []byte) []string { return in.entry(b).one }
 
-// byteString returns s as bytes; nil for "".
-func (in *interner) byteString(s string) []byte {
-	if s == "" {
-		return nil
+// date returns the Date header value for now, formatted once a second.
+func (in *interner) date() []string {
+	now := time.Now()
+	if d := in.today.Load(); d != nil && d.unix == now.Unix() {
+		return d.one
 	}
-	b, ok := in.bytes[s]
-	if !ok {
-		b = []byte(s)
-		in.bytes[s] = b
-	}
-	return b
-}
-
-// transportsOf returns p's origins as health transports.
-func (in *interner) transportsOf(p *pool) []health.Transport {
-	var k strings.Builder
-	for _, o := range p.origins {
-		k.WriteString(o.url)
-		k.WriteByte(0)
-	}
-	t, ok := in.transports[k.String()]
-	if !ok || len(t) != len(p.origins) || !sameOrigins(t, p.origins) {
-		t = make([]health.Transport, len(p.origins))
-		for i, o := range p.origins {
-			t[i] = o
-		}
-		in.transports[k.String()] = t
-	}
-	return t
-}
-
-func sameOrigins(t []health.Transport, os []*origin) bool {
-	for i, o := range os {
-		if t[i] != health.Transport(o) {
-			return false
-		}
-	}
-	return true
-}
-
-func joinMap(m map[string]string) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	for _, k := range keys {
-		b.WriteString(k)
-		b.WriteByte(0)
-		b.WriteString(m[k])
-		b.WriteByte(1)
-	}
-	return b.String()
-}
-
-func joinInts(xs []int) string {
-	var b strings.Builder
-	for _, x := range xs {
-		b.WriteString(strconv.Itoa(x))
-		b.WriteByte(',')
-	}
-	return b.String()
+	d := &dateEntry{unix: now.Unix(), one: []string{now.UTC().Format(http.TimeFormat)}}
+	in.today.Store(d)
+	return d.one
 }

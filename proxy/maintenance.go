@@ -29,7 +29,10 @@ type maintRule struct {
 	start, end int64 // unix nanos; 0 for none
 	allow      trustList
 	secret     []byte     // nil without a bypass secret
-	pages      *lazyPages // its dynamic's
+	pages      *lazyPages // its dynamic's: the answers are rendered when first needed
+	// banner is put on copies served in read-only maintenance; its get is
+	// nil without cache.banner.
+	banner lazyBanner
 }
 
 func (m *maintRule) activeAt(now int64) bool {
@@ -52,15 +55,11 @@ func (s *Server) writeMaintenance(ctx *fasthttp.RequestCtx, st *siteState, m *ma
 	st.count.count(OutcomeMaintenance)
 	now := s.now()
 	answers := &m.pages.get().maintenance
-	if wantsJSON(ctx, st.apiPaths) {
-		answers.json.write(ctx)
-		if m.end != 0 {
-			// The body says how long to wait, which counts down to the end.
-			var buf [2048]byte
-			ctx.Response.SetBody(answers.page.AppendJSON(buf[:0], now))
-		}
-	} else {
-		answers.html[answers.page.Pick(ctx.Request.Header.PeekBytes(hAcceptLanguage))].write(ctx)
+	answers.write(ctx, st.apiPaths)
+	if m.end != 0 && wantsJSON(ctx, st.apiPaths) {
+		// The body says how long to wait, which counts down to the end.
+		var buf [2048]byte
+		ctx.Response.SetBody(answers.page.AppendJSON(buf[:0], now))
 	}
 	if m.end != 0 {
 		var buf [20]byte

@@ -121,6 +121,34 @@ func TestReadOnlyMaintenance(t *testing.T) {
 	}
 }
 
+// TestReadOnlyMaintenanceIsPlanned: copies browsed in read-only maintenance
+// carry the maintenance banner, with its message and end, not the outage
+// one, and count as maintenance, not as the fallback.
+func TestReadOnlyMaintenanceIsPlanned(t *testing.T) {
+	o := testkit.NewOrigin(t, htmlPage(productPage))
+	p := startProxy(t, staleSite(o.URL()))
+	p.get(t, "shop.example", "/product/1")
+	end := time.Now().Add(2 * time.Hour).UTC().Truncate(time.Minute)
+	p.ApplyState("shop", SiteState{
+		Maintenance: &Maintenance{ReadOnly: true, End: end},
+		Pages:       pages.State{Window: &pages.Window{Mode: pages.ReadOnly, End: end, Message: map[string]string{"en": "We are moving to a new warehouse."}}},
+	})
+	resp, body := p.get(t, "shop.example", "/product/1", "Accept-Language", "en")
+	assertStale(t, resp, body, "Desem waldkorn")
+	for _, want := range []string{"<strong>Planned maintenance</strong>", "We are moving to a new warehouse.", `<time datetime="` + end.Format(time.RFC3339) + `">`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the copy's banner lacks %q", want)
+		}
+	}
+	if strings.Contains(body, "Temporary disruption") {
+		t.Error("planned work says temporary disruption")
+	}
+	st := p.Stats().Sites[0]
+	if st.Served[OutcomeStale] != 0 || st.Served[OutcomeMaintenance] != 1 {
+		t.Errorf("counted stale %d, maintenance %d; want the copy counted as maintenance", st.Served[OutcomeStale], st.Served[OutcomeMaintenance])
+	}
+}
+
 func TestBypassByAddress(t *testing.T) {
 	o := testkit.NewOrigin(t, htmlPage(productPage))
 	p := startProxy(t, staleSite(o.URL()))

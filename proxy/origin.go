@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/awningproxy/awning/config"
+	"github.com/awningproxy/awning/fallback/cache"
 	"github.com/awningproxy/awning/fallback/health"
 	"github.com/valyala/fasthttp"
 )
@@ -45,6 +46,11 @@ type pool struct {
 	limit    int               // limits.response_body
 	site     string            // for logs
 	refusals *refusalCounts    // the site's; nil in tests that build a bare pool
+	// markers tell a platform's error page answering 2xx from a good page
+	// (fallback/cache), and clean remembers bodies found without one
+	// (soft.go); nil in tests that build a bare pool.
+	markers *cache.Markers
+	clean   *checkedBodies
 }
 
 // poolOptions are the limits that apply to every origin of every site.
@@ -185,6 +191,9 @@ func (p *pool) do(req *fasthttp.Request, resp *fasthttp.Response, deadline time.
 			o.refused(p.site, p.refusals, r, err)
 		}
 		r, ok := healthResult(err, resp, time.Since(t0))
+		if ok && !r.Failed && p.failurePage(resp) { // soft.go
+			r.Failed, r.Reason, err = true, "failure-marker", errFailureMarker
+		}
 		if ok {
 			h.Report(i, r)
 			if p.latency != nil && (err == nil || !isConnectError(err)) {

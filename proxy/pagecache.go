@@ -40,6 +40,7 @@ type lazyPages struct {
 type renderedPages struct {
 	set         *pages.Set
 	outage      pageAnswers
+	unconfirmed pageAnswers // an order sent that the origin never answered
 	maintenance pageAnswers // zero unless the state has maintenance
 	logo        *answer     // nil without a logo
 	logoPath    []byte
@@ -76,8 +77,8 @@ func (l *lazyPages) render() *renderedPages {
 			panic(err) // the built-in design renders for every checked input
 		}
 	}
-	r := &renderedPages{set: set, outage: newPageAnswers(set.Outage, vOutage)}
-	r.size = r.outage.bytes()
+	r := &renderedPages{set: set, outage: newPageAnswers(set.Outage, vOutage), unconfirmed: newPageAnswers(set.Unconfirmed, vUnconfirmed)}
+	r.size = r.outage.bytes() + r.unconfirmed.bytes()
 	if l.maint {
 		r.maintenance = newPageAnswers(set.Maintenance, vMaintenance)
 		r.size += r.maintenance.bytes()

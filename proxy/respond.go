@@ -8,6 +8,7 @@ import (
 	"github.com/awningproxy/awning/fallback"
 	"github.com/awningproxy/awning/fallback/cache"
 	"github.com/awningproxy/awning/fallback/health"
+	"github.com/awningproxy/awning/pages"
 	"github.com/valyala/fasthttp"
 )
 
@@ -40,21 +41,28 @@ func (s *Server) respond(ctx *fasthttp.RequestCtx, r *request, k *cache.Key) {
 	switch a {
 	case fallback.Origin:
 		if r.f.shared != nil {
-			s.writeCopy(ctx, r.f.shared, nil, vOrigin)
+			s.writeCopy(ctx, r.f.shared, vOrigin)
 		} else {
 			s.relayFetched(ctx, r.f)
 		}
 		st.count.count(OutcomeOrigin)
 	case fallback.Stale:
-		s.writeStale(ctx, st, r.copy)
+		s.writeStale(ctx, r, r.copy)
 	case fallback.Outage:
 		s.serveOutage(ctx, st)
 		s.outageServed.Add(1)
 		st.count.count(OutcomeOutage)
 	case fallback.Maintenance:
 		s.writeMaintenance(ctx, st, r.maint)
+	case fallback.Unconfirmed:
+		st.dyn.Load().pages.get().unconfirmed.write(ctx, st.apiPaths)
+		st.count.count(OutcomeUnconfirmed)
+		// Someone may have paid for an order the shop never confirmed:
+		// the merchant will want to look for it.
+		s.log.Warn("the origin never confirmed a request it was sent; the shopper was told it may have gone through",
+			"site", st.site.Name, "method", string(ctx.Method()), "path", string(ctx.Path()), "reason", fa.Failure, "status", fa.FwdStatus)
 	}
-	if a != fallback.Origin && fa.NotAsked == "" && !fa.Closed && s.log.Enabled(context.Background(), slog.LevelDebug) {
+	if a != fallback.Origin && a != fallback.Unconfirmed && fa.NotAsked == "" && !fa.Closed && s.log.Enabled(context.Background(), slog.LevelDebug) {
 		s.log.Debug("origin failed", "site", st.site.Name, "status", fa.FwdStatus, "reason", fa.Failure, "answer", a.String())
 	}
 	var buf [128]byte
@@ -69,6 +77,7 @@ func (s *Server) respond(ctx *fasthttp.RequestCtx, r *request, k *cache.Key) {
 // facts adds what came of the exchange to fa.
 func (f *fetch) facts(fa *fallback.Facts) {
 	fa.HadCopy = f.had != nil
+	fa.Sent = f.sent()
 	switch {
 	case f.shared != nil:
 		fa.Answered, fa.Collapsed = true, true
@@ -82,6 +91,9 @@ func (f *fetch) facts(fa *fallback.Facts) {
 	case f.answered():
 		fa.Answered = true
 		fa.Stored = f.stored != nil
+		fa.NotStored = string(f.reason)
+	case f.err == errFailureMarker:
+		fa.Failure = "failure-marker"
 		fa.NotStored = string(f.reason)
 	case f.err == errPanicked:
 		fa.Failure = "internal-error"
@@ -108,29 +120,47 @@ func (s *Server) findCopy(ctx *fasthttp.RequestCtx, r *request, k *cache.Key) *c
 	return cp
 }
 
-// writeStale writes a copy served for an origin that did not answer: with
-// the site's banner, Age, and no-store towards the browser.
-func (s *Server) writeStale(ctx *fasthttp.RequestCtx, st *siteState, cp *cache.Copy) {
-	s.writeCopy(ctx, cp, st.banner, vStale)
+// writeStale writes a copy served for an origin that did not answer, or
+// for browsing in read-only maintenance: with the site's banner (the
+// maintenance banner in maintenance) in the shopper's language, Age, and
+// no-store towards the browser.
+func (s *Server) writeStale(ctx *fasthttp.RequestCtx, r *request, cp *cache.Copy) {
+	st := r.st
+	b := st.dyn.Load().banner.get()
+	if r.maint != nil {
+		b = r.maint.banner.get()
+	}
+	now := s.now()
+	if b == nil || !cp.HTML {
+		s.writeCopy(ctx, cp, vStale)
+	} else {
+		s.writeBanneredCopy(ctx, cp, b, now)
+	}
 	h := &ctx.Response.Header
 	h.SetCanonical(hCacheControl, vNoStore)
 	var buf [20]byte
-	age := max(0, int(s.now().Sub(cp.Validated())/time.Second))
+	age := max(0, int(now.Sub(cp.Validated())/time.Second))
 	h.SetCanonical(hAge, fasthttp.AppendUint(buf[:0], age))
+	if r.maint != nil {
+		// Planned work, not the fallback: counted with maintenance.
+		s.maintenanceServed.Add(1)
+		st.count.count(OutcomeMaintenance)
+		return
+	}
 	s.staleServed.Add(1)
 	st.count.count(OutcomeStale)
 }
 
-// writeCopy writes a copy as the response: with banner (nil for none), gzip
-// when the client takes it. Every byte written was prepared once per copy.
-func (s *Server) writeCopy(ctx *fasthttp.RequestCtx, cp *cache.Copy, banner, served []byte) {
+// writeCopy writes a copy as the response, as stored: gzip when the client
+// takes it. Every byte written was prepared once per copy.
+func (s *Server) writeCopy(ctx *fasthttp.RequestCtx, cp *cache.Copy, served []byte) {
 	r := &ctx.Response
 	r.SetStatusCode(cp.Status)
 	r.Header.SetContentTypeBytes(cp.ContentType)
 	for _, h := range cp.Header {
 		r.Header.AddBytesKV(h[0], h[1])
 	}
-	body, gz := cp.Serve(banner, acceptsGzip(ctx))
+	body, gz := cp.Serve(acceptsGzip(ctx))
 	if gz {
 		r.Header.SetContentEncodingBytes(vGzip)
 	}
@@ -139,6 +169,31 @@ func (s *Server) writeCopy(ctx *fasthttp.RequestCtx, cp *cache.Copy, banner, ser
 	}
 	r.Header.SetCanonical(hAwningServed, served)
 	r.SetBodyRaw(body) // shared and never modified
+}
+
+// writeBanneredCopy writes a page's copy with banner b in the language
+// order the shopper asks for. The copy's pieces and the banner's variant
+// are prepared once per copy (cache.Copy.WriteStale); writing copies them
+// into the response's pooled buffer, without allocating.
+func (s *Server) writeBanneredCopy(ctx *fasthttp.RequestCtx, cp *cache.Copy, b *pages.Banner, now time.Time) {
+	r := &ctx.Response
+	r.SetStatusCode(cp.Status)
+	r.Header.SetContentTypeBytes(cp.ContentType)
+	r.ResetBody()
+	i := b.Pick(ctx.Request.Header.PeekBytes(hAcceptLanguage))
+	header, gz := cp.WriteStale(r.BodyWriter(), b, i, acceptsGzip(ctx), now)
+	for _, h := range header {
+		r.Header.AddBytesKV(h[0], h[1])
+	}
+	if gz {
+		r.Header.SetContentEncodingBytes(vGzip)
+	}
+	if cp.Gzipped {
+		r.Header.SetCanonical(hVary, vVaryLanguageGzip)
+	} else {
+		r.Header.SetCanonical(hVary, vVaryLanguage)
+	}
+	r.Header.SetCanonical(hAwningServed, vStale)
 }
 
 // relayFetched relays the origin's answer.
@@ -166,10 +221,5 @@ func acceptsGzip(ctx *fasthttp.RequestCtx) bool {
 // else the pre-rendered page in the language order the shopper's
 // Accept-Language asks for.
 func (s *Server) serveOutage(ctx *fasthttp.RequestCtx, st *siteState) {
-	o := &st.dyn.Load().pages.get().outage
-	if wantsJSON(ctx, st.apiPaths) {
-		o.json.write(ctx)
-		return
-	}
-	o.html[o.page.Pick(ctx.Request.Header.PeekBytes(hAcceptLanguage))].write(ctx)
+	st.dyn.Load().pages.get().outage.write(ctx, st.apiPaths)
 }

@@ -26,6 +26,10 @@ type request struct {
 	// asked: the origin was asked, so time passed since the copy was first
 	// looked for. remoteLooked: Redis was asked for the copy already.
 	asked, remoteLooked bool
+	// down is closed when the site's origin is declared down: taken before
+	// the circuit is asked, so that a trip while the request waits on the
+	// origin ends the wait at once (health.Site.Down).
+	down <-chan struct{}
 
 	f *fetch // the origin exchange, when the handler still owns it
 }
@@ -72,6 +76,7 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, snap *snapshot, st *siteState, 
 	key.Bypass = r.bypass
 	r.copy = s.cache.Lookup(&key, &ctx.Request)
 	if !r.facts.Closed {
+		r.down = st.health.Down()
 		adm := st.health.Closed()
 		if adm == health.Admitted {
 			s.forwardBrowse(ctx, snap, &r, &key, now)
@@ -83,10 +88,10 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, snap *snapshot, st *siteState, 
 }
 
 // forwardBrowse asks the origin for a GET or HEAD and answers. The
-// exchange runs in the handler's goroutine when nothing could answer
-// sooner (no copy, no shared tier, no flight to join); otherwise in its own,
-// and the handler waits for it at most fallback_after when a copy can
-// answer, else the origin timeout.
+// exchange runs in its own goroutine, and the handler waits for it at most
+// fallback_after when a copy can answer, else the origin timeout, and never
+// past the moment the origin is declared down: a shopper waiting for a page
+// without a copy then gets the outage page at once.
 func (s *Server) forwardBrowse(ctx *fasthttp.RequestCtx, snap *snapshot, r *request, k *cache.Key, now time.Time) {
 	st := r.st
 	f := s.acquireFetch(st)
@@ -105,16 +110,9 @@ func (s *Server) forwardBrowse(ctx *fasthttp.RequestCtx, snap *snapshot, r *requ
 	f.resp.SkipBody = !f.get
 	r.asked = true
 
-	if r.copy == nil && !s.cache.Shared() && !f.collapse {
-		s.obtain(f)
-		r.f = f
-		s.respond(ctx, r, k)
-		releaseFetch(f)
-		return
-	}
 	start := time.Now()
 	s.bg.Add(1)
-	go s.runAsync(f)
+	go f.runFn()
 	if r.copy == nil && s.cache.Shared() { // look in the shared tier while the origin works
 		rctx, cancel := context.WithDeadline(context.Background(), start.Add(st.fallbackAfter))
 		r.copy = s.cache.LookupRemote(rctx, k, &ctx.Request)
@@ -125,8 +123,12 @@ func (s *Server) forwardBrowse(ctx *fasthttp.RequestCtx, snap *snapshot, r *requ
 	if r.copy != nil {
 		wait = st.fallbackAfter - time.Since(start)
 	}
-	if !f.wait(wait) {
-		r.facts.Failure = "timeout" // f now belongs to its goroutine
+	if finished, released := f.wait(wait, r.down); !finished {
+		// f now belongs to its goroutine.
+		r.facts.Failure = "timeout"
+		if released {
+			r.facts.Failure = "origin-down"
+		}
 		s.respond(ctx, r, k)
 		return
 	}
@@ -136,11 +138,15 @@ func (s *Server) forwardBrowse(ctx *fasthttp.RequestCtx, snap *snapshot, r *requ
 }
 
 // forwardOther sends any method but GET and HEAD to the origin and
-// answers. It is never answered from a copy, and never retried once sent.
+// answers. It is never answered from a copy, and never retried once sent;
+// it may wait write_timeout, and when the origin does not answer after it
+// was sent, the shopper is told the order may have gone through
+// (fallback.Unconfirmed).
 func (s *Server) forwardOther(ctx *fasthttp.RequestCtx, snap *snapshot, r *request) {
 	st := r.st
 	f := s.acquireFetch(st)
 	defer releaseFetch(f)
+	f.timeout = st.writeTimeout
 	o := s.outboundFor(ctx, snap, st)
 	buildOutbound(&f.req, &ctx.Request, &o)
 	if adm := st.health.Admit(); adm != health.Admitted {
@@ -149,7 +155,7 @@ func (s *Server) forwardOther(ctx *fasthttp.RequestCtx, snap *snapshot, r *reque
 		return
 	}
 	r.asked = true
-	s.exchange(f)
+	s.exchange(f, false)
 	r.f = f
 	s.respond(ctx, r, nil)
 }

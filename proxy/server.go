@@ -50,6 +50,7 @@ type Server struct {
 	plain   *plainServer // nil unless Options.Plain
 	dialer  *fasthttp.TCPDialer
 	checked *checkedBodies // gzip bodies from origins known to decode within the limit
+	clean   *checkedBodies // 2xx HTML bodies known to carry no failure marker (soft.go)
 	prober  *health.Prober // probes every origin endpoint of every site
 	origins *originTable   // origins shared by sites; guarded by mu
 	// pageCache holds the sites' rendered pages, bounded by cache.pages.
@@ -71,6 +72,8 @@ type Server struct {
 	mu     sync.Mutex // serializes Update, ApplyState and Close
 	closed bool
 	inputs map[string]SiteState // run-time state by site name, kept across reloads
+
+	protocols // HTTP/2 and HTTP/3, bridged in (h2.go)
 }
 
 // snapshot is everything the request path reads, built once per config and
@@ -103,10 +106,12 @@ type siteState struct {
 	warmer        *warm.Warmer // nil without cache.warm.sitemap
 	keys          *cache.KeyPolicy
 	policy        *cache.Policy
-	banner        []byte // put at the top of pages served stale; nil for none
+	bannerOn      bool              // cache.banner: pages served from copies carry a banner
+	bannerText    map[string]string // cache.banner_text
 	fallbackAfter time.Duration
 	hostHeader    []byte // origin.host_header; nil passes the shop's host
 	timeout       time.Duration
+	writeTimeout  time.Duration // origin.write_timeout: every method but GET and HEAD
 	apiPaths      [][]byte
 	hsts          []byte // Strict-Transport-Security on HTTPS answers; nil for none
 	checkoutPaths [][]byte
@@ -134,6 +139,7 @@ func New(opt Options) (*Server, error) {
 		cache:   opt.Cache,
 		origins: newOriginTable(),
 		checked: newCheckedBodies(),
+		clean:   newCheckedBodies(),
 		flights: newFlights(),
 		now:     opt.Now,
 		inputs:  map[string]SiteState{},
@@ -147,7 +153,8 @@ func New(opt Options) (*Server, error) {
 		s.cache = cache.New(cache.Config{Memory: int64(opt.Config.Cache.Memory), Log: log, Now: s.now})
 		s.ownCache = true
 	}
-	s.http = s.newHTTPServer(s.handle, opt.Config.Limits)
+	s.http = s.newHTTPServer(s.handleServe, opt.Config.Limits)
+	s.initProtocols(opt.Config)
 	if opt.Plain != nil {
 		s.newPlain(*opt.Plain, opt.Config.Limits)
 	}
@@ -242,6 +249,7 @@ func (s *Server) Close() {
 		return
 	}
 	s.closed = true
+	s.bridge.runners.close() // after Shutdown: no bridged request is left
 	s.prober.Close()
 	if snap := s.snap.Load(); snap != nil {
 		s.releaseLocked(snap.states)
@@ -319,7 +327,7 @@ func (s *Server) build(opt Options, prev *snapshot) (_ *snapshot, err error) {
 		log:            s.log,
 		checked:        s.checked,
 	}
-	share := newInterner()
+	share := newSiteShare()
 	keep := prev != nil && prev.cfg == cfg
 	var pageErrs config.Errors
 	snap.states = make([]*siteState, 0, opt.Sites.Len())
@@ -356,6 +364,7 @@ func (s *Server) build(opt Options, prev *snapshot) (_ *snapshot, err error) {
 			prevHealth, count = prevState.health, prevState.count
 		}
 		p.attach(site.Name, count)
+		p.markers, p.clean = cache.NewMarkers(sc.Origin.FailureMarkers), s.clean
 		probeHost := site.Hosts[0]
 		if sc.Origin.HostHeader != "" {
 			probeHost = sc.Origin.HostHeader
@@ -368,20 +377,23 @@ func (s *Server) build(opt Options, prev *snapshot) (_ *snapshot, err error) {
 			fallbackAfter: sc.Origin.FallbackAfter.D(),
 			policy:        share.policy(&cfg.Cache, &sc.Cache, sc.APIPaths),
 			health: health.New(health.Config{
-				Site:       site.Name,
-				Origins:    sc.Origin.URLs,
-				Origin:     &sc.Origin,
-				Force:      sc.ForceFallback,
-				Prober:     s.prober,
-				Transports: share.transportsOf(p),
-				ProbeHost:  probeHost,
-				Notify:     opt.Notifier,
-				Log:        s.log,
-				Now:        opt.Now,
+				Site:        site.Name,
+				Origins:     sc.Origin.URLs,
+				Origin:      &sc.Origin,
+				Force:       sc.ForceFallback,
+				Prober:      s.prober,
+				Transports:  share.transportsOf(p),
+				ProbeHost:   probeHost,
+				FailurePage: p.markers.Find,
+				Notify:      opt.Notifier,
+				Log:         s.log,
+				Now:         opt.Now,
 			}, prevHealth),
-			timeout:  sc.Origin.Timeout.D(),
-			pageSite: ps,
+			timeout:      sc.Origin.Timeout.D(),
+			writeTimeout: sc.Origin.WriteTimeout.D(),
+			pageSite:     ps,
 		}
+		st.bannerOn, st.bannerText = sc.Cache.BannerOn(), sc.Cache.BannerText
 		snap.states = append(snap.states, st)
 		snap.fresh = append(snap.fresh, st)
 		in := s.inputs[site.Name]
@@ -392,9 +404,6 @@ func (s *Server) build(opt Options, prev *snapshot) (_ *snapshot, err error) {
 		st.hostBytes = make([][]byte, len(site.Hosts))
 		for i, h := range site.Hosts {
 			st.hostBytes[i] = []byte(h)
-		}
-		if sc.Cache.BannerOn() {
-			st.banner = share.banner(sc.Page.Languages, sc.Cache.BannerText)
 		}
 		st.apiPaths = share.byteList(sc.APIPaths)
 		st.checkoutPaths = share.byteList(sc.CheckoutPaths)
@@ -449,13 +458,15 @@ func (s *Server) newHTTPServer(h fasthttp.RequestHandler, lim config.Limits) *fa
 // Shutdown stops accepting connections, closes idle ones, and waits for
 // requests in flight until ctx ends.
 func (s *Server) Shutdown(ctx context.Context) error {
+	bridged := s.shutdownBridged(ctx)
 	if s.plain != nil {
 		if err := s.plain.http.ShutdownWithContext(ctx); err != nil {
 			s.http.ShutdownWithContext(ctx)
-			return err
+			return errors.Join(err, bridged())
 		}
 	}
-	return s.http.ShutdownWithContext(ctx)
+	err := s.http.ShutdownWithContext(ctx)
+	return errors.Join(err, bridged())
 }
 
 // Handler returns the request handler, for tests and benchmarks that drive

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"errors"
+	"sync"
 
 	"github.com/awningproxy/awning/fallback/health"
 	"github.com/awningproxy/awning/pages"
@@ -28,6 +29,9 @@ type SiteState struct {
 type dynamic struct {
 	pages lazyPages
 	maint *maintRule // nil without maintenance
+	// banner is put on pages served from copies; its get is nil without
+	// cache.banner.
+	banner lazyBanner
 }
 
 // ApplyState applies a site's run-time state: its pages (rendered anew
@@ -52,9 +56,16 @@ func (s *Server) ApplyState(site string, in SiteState) error {
 }
 
 // newDynamic prepares what a site's run-time state changes on the request
-// path. Nothing is rendered yet.
+// path. Nothing is rendered yet: pages and banners are rendered when first
+// needed.
 func (s *Server) newDynamic(st *siteState, in SiteState) *dynamic {
+	now := s.now()
 	d := &dynamic{pages: lazyPages{site: st.pageSite, state: in.Pages, maint: in.Maintenance != nil, cache: s.pageCache}}
+	if st.bannerOn {
+		// In the languages and zone of the pages (the merchant may choose
+		// them at run time), rendered once per change like the pages.
+		d.banner.build = func() *pages.Banner { return pages.StaleBanner(st.pageSite, in.Pages, st.bannerText) }
+	}
 	if m := in.Maintenance; m != nil {
 		d.maint = &maintRule{readOnly: m.ReadOnly, allow: m.Allow, pages: &d.pages}
 		if !m.Start.IsZero() {
@@ -65,6 +76,11 @@ func (s *Server) newDynamic(st *siteState, in SiteState) *dynamic {
 		}
 		if m.BypassSecret != "" {
 			d.maint.secret = []byte(m.BypassSecret)
+		}
+		if m.ReadOnly && st.bannerOn {
+			// Copies served in planned work say so, with its message and
+			// end, not "temporary disruption".
+			d.maint.banner.build = func() *pages.Banner { return pages.MaintenanceBanner(st.pageSite, in.Pages, now) }
 		}
 	}
 	return d
@@ -109,4 +125,23 @@ func (s *Server) Preview(site string, mode pages.Mode, lang string) ([]byte, err
 		return v.HTML, nil
 	}
 	return p.Variants()[0].HTML, nil
+}
+
+// lazyBanner is a banner rendered when a copy first needs it: most sites
+// never serve one, and a node may hold thousands. Its zero value has no
+// banner.
+type lazyBanner struct {
+	build func() *pages.Banner // nil: no banner
+	once  sync.Once
+	b     *pages.Banner
+}
+
+// get returns the banner, rendering it on first use; nil for none. After
+// that it is an atomic load.
+func (l *lazyBanner) get() *pages.Banner {
+	if l.build == nil {
+		return nil
+	}
+	l.once.Do(func() { l.b = l.build() })
+	return l.b
 }

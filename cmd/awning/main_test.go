@@ -187,6 +187,19 @@ func TestDemo(t *testing.T) {
 	if _, body = fetch(t, "GET", web+"/product/1"); !strings.Contains(body, "De oven draait weer") {
 		t.Error("the posted update is not on the maintenance page")
 	}
+	// An update with an end is shown until then, and listed as ended after.
+	cli("update", "post", "--site", "bakkerij", "--expires", "2s", "--message", "nl=Kort bericht", "--message", "en=A short note")
+	if got := cli("update", "list", "--site", "bakkerij"); !regexp.MustCompile(`(?m)live .*en: A short note`).MatchString(got) ||
+		!regexp.MustCompile(`(?m)live +1h after the shop is back +en: The oven is back on`).MatchString(got) {
+		t.Errorf("update list printed %q; want both updates live, the second with its end", got)
+	}
+	testkit.WaitFor(t, 15*time.Second, "the short note to end", func() bool {
+		_, body := fetch(t, "GET", web+"/product/1")
+		return !strings.Contains(body, "Kort bericht") && strings.Contains(body, "De oven draait weer")
+	})
+	if got := cli("update", "list", "--site", "bakkerij"); !regexp.MustCompile(`(?m)ended .*en: A short note`).MatchString(got) {
+		t.Errorf("update list printed %q; want the short note ended", got)
+	}
 	if got := cli("maintenance", "status"); !strings.Contains(got, "bakkerij") || !strings.Contains(got, "maintenance page") {
 		t.Errorf("status printed %q", got)
 	}

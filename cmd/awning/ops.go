@@ -36,6 +36,7 @@ the pages show them; with --all, in the zone the shops share, else UTC;
 	cmd.PersistentFlags().BoolVar(&all, "all", false, "every shop")
 
 	var msgs []string
+	var expires string
 	post := &cobra.Command{
 		Use:     "post",
 		Short:   "Post an incident update",
@@ -53,7 +54,11 @@ the pages show them; with --all, in the zone the shops share, else UTC;
 			if len(msg) == 0 {
 				return fmt.Errorf("update post: give the update with --message lang=text (one per language)")
 			}
-			data, err := c.call(cmd.Context(), "POST", path, map[string]any{"message": msg}, "")
+			body := map[string]any{"message": msg}
+			if expires != "" {
+				body["expires"] = expires
+			}
+			data, err := c.call(cmd.Context(), "POST", path, body, "")
 			if err != nil {
 				return fmt.Errorf("update post: %w", err)
 			}
@@ -68,6 +73,7 @@ the pages show them; with --all, in the zone the shops share, else UTC;
 		},
 	}
 	post.Flags().StringArrayVar(&msgs, "message", nil, "the update per language, lang=text (repeat per language)")
+	post.Flags().StringVar(&expires, "expires", "", "when the update ends: a duration (90m, 2h) or an RFC 3339 time; default an hour after the shop is back and its maintenance is over")
 
 	list := &cobra.Command{
 		Use:   "list",
@@ -86,7 +92,10 @@ the pages show them; with --all, in the zone the shops share, else UTC;
 				printJSON(stdout, data)
 				return nil
 			}
-			var us []pages.Update
+			var us []struct {
+				pages.Update
+				Live bool `json:"live"`
+			}
 			json.Unmarshal(data, &us)
 			views, err := siteViews(cmd, c, site)
 			if err != nil {
@@ -97,14 +106,21 @@ the pages show them; with --all, in the zone the shops share, else UTC;
 				return fmt.Errorf("update list: %w", err)
 			}
 			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tPOSTED\tMESSAGE")
+			fmt.Fprintln(tw, "ID\tPOSTED\tSHOWN\tENDS\tMESSAGE")
 			for _, u := range us {
 				var parts []string
 				for l, m := range u.Message {
 					parts = append(parts, l+": "+m)
 				}
 				sort.Strings(parts)
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", u.ID, at(u.Time, loc), strings.Join(parts, " | "))
+				shown, ends := "live", "1h after the shop is back"
+				if !u.Live {
+					shown = "ended"
+				}
+				if !u.Expires.IsZero() {
+					ends = at(u.Expires, loc)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", u.ID, at(u.Time, loc), shown, ends, strings.Join(parts, " | "))
 			}
 			return tw.Flush()
 		},

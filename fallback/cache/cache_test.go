@@ -186,7 +186,7 @@ func TestBuildChecksBody(t *testing.T) {
 	if r != OK || !c.Gzipped || !c.HTML || c.Size != len(page) {
 		t.Fatalf("build: %v gz %v html %v size %d", r, c.Gzipped, c.HTML, c.Size)
 	}
-	if got, gz := c.Serve(nil, false); string(got) != page || gz {
+	if got, gz := c.Serve(false); string(got) != page || gz {
 		t.Errorf("plain form = %q", got)
 	}
 	for _, h := range c.Header {
@@ -216,28 +216,6 @@ func TestBuildChecksBody(t *testing.T) {
 		if _, r := p.Build(&k, request("/p"), response(200, "text/html", body), now); r != CDNErrorPage {
 			t.Errorf("marker %q: %v; want cdn-error-page", marker, r)
 		}
-	}
-}
-
-func TestServeBannerOncePerCopy(t *testing.T) {
-	p := policy()
-	k := keys().Build(nil, request("/p"))
-	c, _ := p.Build(&k, request("/p"), response(200, "text/html", page), time.Now())
-	banner := []byte(`<div id="b">stale</div>`)
-	gzBody, gz := c.Serve(banner, true)
-	plain, _ := fasthttp.AppendGunzipBytes(nil, gzBody)
-	if !gz || !bytes.Contains(plain, []byte(`<body class=x><div id="b">stale</div><h1>`)) {
-		t.Fatalf("banner not after <body>: %s", plain)
-	}
-	if n := testing.AllocsPerRun(100, func() { c.Serve(banner, true); c.Serve(banner, false) }); n != 0 {
-		t.Errorf("serving a copy allocates %v times; want 0", n)
-	}
-	img, _ := p.Build(&k, request("/i.png"), response(200, "image/png", "\x89PNG...."), time.Now())
-	if body, gz := img.Serve(banner, true); gz || string(body) != "\x89PNG...." {
-		t.Errorf("image served as %q gzip %v; want untouched", body, gz)
-	}
-	if got := InsertBanner([]byte("no body tag"), banner); !bytes.HasPrefix(got, banner) {
-		t.Errorf("without <body>: %q", got)
 	}
 }
 
@@ -424,7 +402,7 @@ func FuzzDecodeEntry(f *testing.F) {
 			return
 		}
 		for _, c := range copies {
-			c.Serve(nil, true) // a decoded copy must be servable without panicking
+			c.Serve(true) // a decoded copy must be servable without panicking
 		}
 		// Re-encoding canonicalizes (varints, say); after that, the
 		// encoding is a fixed point.

@@ -49,16 +49,9 @@ type Copy struct {
 	wireSum    atomic.Uint64
 	redisWrote atomic.Int64 // unix nanos this content was last written to Redis
 	plainOnce  sync.Once
-	plain      []byte // Body decompressed, for clients without gzip
-	stale      atomic.Pointer[staleForms]
+	plain      []byte                     // Body decompressed, for clients without gzip
+	stale      atomic.Pointer[staleForms] // for serving stale (stale.go)
 	staleMu    sync.Mutex
-}
-
-// staleForms are a copy's bodies as served stale, with a site's banner.
-type staleForms struct {
-	banner []byte // the banner they were built with
-	gzip   []byte
-	plain  []byte
 }
 
 // Validated returns when the origin last gave this content.
@@ -229,65 +222,15 @@ func (c *Copy) PlainBody() []byte {
 	return c.plain
 }
 
-// Serve returns the body to send for this copy: with banner (an HTML
-// fragment put at the top of pages served stale; nil for none), gzip when
-// the client accepts it and the copy is compressible. Every form is built
-// once per copy (and banner) and then shared, so serving a copy costs no
-// compression and no allocation.
-func (c *Copy) Serve(banner []byte, acceptGzip bool) (body []byte, gzipped bool) {
-	if !c.HTML || len(banner) == 0 {
-		if c.Gzipped && acceptGzip {
-			return c.Body, true
-		}
-		return c.PlainBody(), false
-	}
-	f := c.stale.Load()
-	if f == nil || !sameBytes(f.banner, banner) {
-		f = c.buildStale(banner)
-	}
+// Serve returns the body to send for this copy as it is (a copy served
+// stale with a banner is WriteStale's): gzip when the client accepts it
+// and the copy is compressed. Every form is built once per copy and then
+// shared, so serving a copy costs no compression and no allocation.
+func (c *Copy) Serve(acceptGzip bool) (body []byte, gzipped bool) {
 	if c.Gzipped && acceptGzip {
-		return f.gzip, true
+		return c.Body, true
 	}
-	return f.plain, false
-}
-
-func (c *Copy) buildStale(banner []byte) *staleForms {
-	c.staleMu.Lock()
-	defer c.staleMu.Unlock()
-	if f := c.stale.Load(); f != nil && sameBytes(f.banner, banner) {
-		return f
-	}
-	plain := InsertBanner(c.PlainBody(), banner)
-	f := &staleForms{banner: banner, plain: plain}
-	if c.Gzipped {
-		// Built once, sent on every stale hit through an outage: the
-		// smallest form is worth the one-off cost (a few ms for 60 KB).
-		f.gzip = fasthttp.AppendGzipBytesLevel(nil, plain, fasthttp.CompressBestCompression)
-	}
-	c.stale.Store(f)
-	return f
-}
-
-// sameBytes reports whether a and b are the same slice (same backing array
-// and length): banners are rendered once per config, so identity is
-// equality, and comparing pointers keeps serving free of work.
-func sameBytes(a, b []byte) bool {
-	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
-}
-
-// InsertBanner returns page with banner inserted right after the opening
-// <body> tag (or at the start when there is none).
-func InsertBanner(page, banner []byte) []byte {
-	at := 0
-	if i := indexFold(page, []byte("<body")); i >= 0 {
-		if j := bytes.IndexByte(page[i:], '>'); j >= 0 {
-			at = i + j + 1
-		}
-	}
-	out := make([]byte, 0, len(page)+len(banner))
-	out = append(out, page[:at]...)
-	out = append(out, banner...)
-	return append(out, page[at:]...)
+	return c.PlainBody(), false
 }
 
 func indexFold(s, sep []byte) int {

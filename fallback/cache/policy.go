@@ -32,7 +32,9 @@ const (
 	Encoding        Reason = "content-encoding" // a coding other than gzip
 	CorruptBody     Reason = "corrupt-body"     // gzip that does not decompress
 	CDNErrorPage    Reason = "cdn-error-page"
-	Bypassed        Reason = "bypass" // served under a maintenance bypass
+	Bypassed        Reason = "bypass"         // served under a maintenance bypass
+	FailureMarker   Reason = "failure-marker" // a platform's error page with a 2xx status (Markers)
+	Shrunk          Reason = "shrunk"         // a page a tenth the size of its copy: kept out, the copy stays
 )
 
 // Policy is what one site allows to be stored. It is immutable and safe for

@@ -42,6 +42,8 @@ type EndpointKey struct {
 	// Interval, Timeout, Rise and Fall are the probe schedule and verdict.
 	Interval, Timeout time.Duration
 	Rise, Fall        int
+	// Markers is origin.failure_markers: a probe answer showing one fails.
+	Markers string
 }
 
 // KeyFor returns the endpoint key of origin URL raw of a site with origin
@@ -76,6 +78,7 @@ func KeyFor(raw string, oc *config.Origin) EndpointKey {
 			k.ServerName = strings.Split(urlHost, ":")[0]
 		}
 	}
+	k.Markers = strings.Join(oc.FailureMarkers, "\x00")
 	if len(h.ExpectStatus) > 0 {
 		var b strings.Builder
 		for i, st := range h.ExpectStatus {
@@ -104,6 +107,7 @@ type Endpoint struct {
 	transport Transport
 	prober    *Prober
 	expect    []int
+	failed    func(body []byte) bool // the failure markers; nil for none
 
 	// Guarded by prober.mu.
 	refs    int
@@ -261,6 +265,10 @@ func (ep *Endpoint) send(ctx context.Context, method, path, host string, strict 
 		r.Failed, r.Reason = true, fmt.Sprintf("status %d", status)
 	case ep.key.ExpectBody != "" && !bytes.Contains(body, []byte(ep.key.ExpectBody)):
 		r.Failed, r.Reason = true, "body lacks expect_body"
+	case ep.failed != nil && ep.failed(body):
+		// A health page that shows the platform's error page (a database
+		// error behind a 200) is no sign of health.
+		r.Failed, r.Reason = true, "failure marker"
 	}
 	return r, ctx.Err() == nil // a probe cut short by Close says nothing
 }

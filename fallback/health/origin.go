@@ -40,6 +40,9 @@ type Result struct {
 	Reason string
 	// Latency is how long the exchange took.
 	Latency time.Duration
+	// Fatal: the failure alone puts the origin down, whatever
+	// passive_failures says (exchanges waited hang_after unanswered).
+	Fatal bool
 }
 
 // bucket counts live answers in one second of the sliding window.
@@ -138,7 +141,7 @@ func (o *originState) passiveReport(p *params, now time.Time, r Result) (t trans
 		// Only probes bring an origin back: a stray live answer (from the
 		// force-off override) proves little.
 		return transition{}, false, false
-	case r.Failed && o.passiveFail >= p.passiveFailures:
+	case r.Failed && (r.Fatal || o.passiveFail >= p.passiveFailures):
 		o.setPassiveLocked(Down, r.Reason, now)
 		fell = true
 	case r.Failed && total >= uint32(p.minRequests) && float64(failed) >= p.errorRatio*float64(total):

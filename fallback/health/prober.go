@@ -101,14 +101,15 @@ func (p *Prober) Close() {
 // Close, and while it waits to restart after a panic.
 func (p *Prober) Healthy() bool { return p.running.Load() && p.loop.Healthy() }
 
-// acquire returns the endpoint for key, made with tr when it is new, and
-// counts one more user.
-func (p *Prober) acquire(key EndpointKey, tr Transport) *Endpoint {
+// acquire returns the endpoint for key, made with tr and failurePage when
+// it is new, and counts one more user.
+func (p *Prober) acquire(key EndpointKey, tr Transport, failurePage func([]byte) bool) *Endpoint {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	ep := p.endpoints[key]
 	if ep == nil {
 		ep = newEndpoint(p, key, tr)
+		ep.failed = failurePage
 		p.endpoints[key] = ep
 		ep.due = time.Now().Add(key.Interval)
 		heap.Push(&p.queue, ep)

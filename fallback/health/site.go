@@ -32,6 +32,11 @@ type Config struct {
 	// (origin.host_header, else the site's first host): what a shopper's
 	// request would send.
 	ProbeHost string
+	// FailurePage reports whether a probe answer's body is a platform's
+	// error page (failure markers): such a probe fails whatever its
+	// status. Optional. Sites share an endpoint only with the same
+	// origin.failure_markers (EndpointKey), so the first site's serves all.
+	FailurePage func(body []byte) bool
 	// Notify receives each state change. Optional.
 	Notify Notifier
 	// Log receives one line per state change. Default slog.Default().
@@ -93,6 +98,10 @@ type Site struct {
 	overflow       atomic.Uint64
 	probesOK       atomic.Uint64 // the site's own recovery probes
 	probesFailed   atomic.Uint64
+
+	down  downSignal    // closed at each trip (down.go)
+	downs atomic.Uint64 // times down fired
+	hang  hangWatch     // hang.go
 }
 
 // New builds the health of a site and joins its origins to their
@@ -119,6 +128,8 @@ func New(cfg Config, prev *Site) *Site {
 		maxInflight: int64(o.MaxInflight),
 		slowStart:   o.SlowStart.D(),
 	}
+	s.down.init()
+	s.hang.site, s.hang.after = s, o.Health.HangAfter.D()
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -148,7 +159,7 @@ func New(cfg Config, prev *Site) *Site {
 	}
 	if s.prober != nil {
 		for i, org := range s.origins {
-			org.ep = s.prober.acquire(KeyFor(org.url, o), cfg.Transports[i])
+			org.ep = s.prober.acquire(KeyFor(org.url, o), cfg.Transports[i], cfg.FailurePage)
 			org.ep.subscribe(org)
 			if org.passiveDown() {
 				org.ep.passiveFell(org)
@@ -165,12 +176,13 @@ func New(cfg Config, prev *Site) *Site {
 // Name is the site's name.
 func (s *Site) Name() string { return s.name }
 
-// Close leaves the site's endpoints: the last site to leave one stops its
-// probes. Safe to call more than once.
+// Close leaves the site's endpoints (the last site to leave one stops its
+// probes) and stops the hang watch. Safe to call more than once.
 func (s *Site) Close() {
 	if s.closed.Swap(true) {
 		return
 	}
+	s.hang.close()
 	for _, o := range s.origins {
 		if o.ep != nil {
 			o.ep.unsubscribe(o)
@@ -289,7 +301,12 @@ func (s *Site) Report(i int, r Result) {
 }
 
 // SetForce sets the ops override: ForceAuto, ForceFallback or ForceOrigin.
-func (s *Site) SetForce(f int32) { s.force.Store(f) }
+// Forcing the fallback releases the requests waiting on the origin (Down).
+func (s *Site) SetForce(f int32) {
+	if old := s.force.Swap(f); f == ForceFallback && old != ForceFallback {
+		s.downFired()
+	}
+}
 
 func (s *Site) allDown() bool {
 	for _, o := range s.origins {
@@ -310,6 +327,7 @@ func (s *Site) changed(i int, t transition) {
 	s.tripped.Store(nowTripped)
 	if nowTripped && !wasTripped {
 		s.trips.Add(1)
+		s.downFired()
 	}
 	if wasTripped && !nowTripped && s.slowStart > 0 && s.maxInflight > 0 {
 		s.rampFrom.Store(s.now().UnixNano())
@@ -351,6 +369,10 @@ type Stats struct {
 	// site on an endpoint) and its own recovery probes.
 	ProbesOK     uint64
 	ProbesFailed uint64
+	// Downs counts the times waiting requests were released because the
+	// origin was declared down (a trip, or the fallback forced); Hangs the
+	// times hang_after declared it down.
+	Downs, Hangs uint64
 	Origins      []OriginStats
 }
 
@@ -378,6 +400,8 @@ func (s *Site) Stats() Stats {
 		Overflow:       s.overflow.Load(),
 		ProbesOK:       s.probesOK.Load(),
 		ProbesFailed:   s.probesFailed.Load(),
+		Downs:          s.downs.Load(),
+		Hangs:          s.hang.declared.Load(),
 	}
 	var seen []*Endpoint // a site has a few origins: no map
 	for _, o := range s.origins {

@@ -16,7 +16,22 @@
   } catch (e) {}
   wait = Math.min(wait * Math.pow(2, n), max);
 
+  // The answer to a form (a POST the shop could not take) lives at the
+  // form's target: loading that URL again would GET /cart/add (a 404) or,
+  // reloaded, send the form again. Back to the page the form was on, if it
+  // was this shop's, else to the shop's home.
+  var m = document.querySelector('meta[name="awning-return"]');
+  var form = m && m.getAttribute("content") === "form";
   function back() {
+    if (form) {
+      var to = "/";
+      try {
+        var r = new URL(document.referrer);
+        if (r.origin === location.origin) to = r.href;
+      } catch (e) {}
+      location.replace(to);
+      return;
+    }
     // replace() loads the URL with GET and keeps the outage page out of
     // history; with a #fragment it would only scroll, so reload instead.
     if (location.hash) location.reload();

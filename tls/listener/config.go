@@ -5,13 +5,20 @@ import "crypto/tls"
 // ACMETLS1 is the ALPN protocol of ACME's TLS-ALPN-01 challenge (RFC 8737).
 const ACMETLS1 = "acme-tls/1"
 
-// NextProtos is what the listener offers in ALPN. http/1.1 comes first and
-// h2 is absent: Awning's server speaks HTTP/1.1 only, and a client that was
-// told h2 would send a preface the server cannot read. acme-tls/1 must be
-// listed for TLS-ALPN-01 validation, but on its own (as certmagic's
-// TLSConfig sets it) it makes every browser handshake fail: browsers offer
-// h2 and http/1.1, and find no protocol in common.
-var NextProtos = []string{"http/1.1", ACMETLS1}
+// ALPN protocols of HTTP (RFC 9113 §3.2, RFC 9112).
+const (
+	H2     = "h2"
+	HTTP11 = "http/1.1"
+)
+
+// NextProtos is what the listener offers in ALPN, in the server's order of
+// preference (crypto/tls picks the first the client also offers): h2, then
+// http/1.1. A connection that agreed on h2 is handed to HTTP2's listener,
+// every other one to Accept. acme-tls/1 must be listed for TLS-ALPN-01
+// validation, but on its own (as certmagic's TLSConfig sets it) it makes
+// every browser handshake fail: browsers offer h2 and http/1.1, and find no
+// protocol in common.
+var NextProtos = []string{H2, HTTP11, ACMETLS1}
 
 // cipherSuites are the TLS 1.2 suites offered: forward secret AEADs only,
 // for ECDSA certificates first and RSA ones (a certificate given for a

@@ -46,18 +46,21 @@ type Stats struct {
 	Failed     uint64 // handshakes that failed (bad client, no certificate, timeout)
 	TimedOut   uint64 // of Failed: the deadline passed, waiting or shaking hands
 	Challenges uint64 // acme-tls/1 validations answered and closed
+	HTTP2      uint64 // of Handshakes: connections that agreed on h2
 	InProgress int64  // handshakes running now
 	Waiting    int64  // accepted connections waiting for a slot now
 }
 
 type counters struct {
-	accepted, handshakes, resumed, failed, timedOut, challenges atomic.Uint64
-	inProgress, waiting                                         atomic.Int64
+	accepted, handshakes, resumed, failed, timedOut, challenges, h2 atomic.Uint64
+	inProgress, waiting                                             atomic.Int64
 }
 
 // Listener accepts TCP connections from an inner listener and returns them
-// as *tls.Conn with the handshake done. It is safe for concurrent use. Close
-// stops its goroutines and waits for them.
+// as *tls.Conn with the handshake done: from Accept those that agreed on
+// http/1.1 (or on nothing), from HTTP2's listener those that agreed on h2.
+// Serve both when the tls.Config offers h2 (NextProtos does). It is safe for
+// concurrent use. Close stops its goroutines and waits for them.
 type Listener struct {
 	inner   net.Listener
 	cfg     *tls.Config
@@ -67,7 +70,8 @@ type Listener struct {
 	slots chan struct{} // handshakes in progress
 	room  chan struct{} // connections accepted and not yet handed on
 	ready chan net.Conn
-	fatal chan error // a permanent accept error, for Accept
+	h2    chan net.Conn // connections that agreed on h2, for HTTP2
+	fatal chan error    // a permanent accept error, for Accept
 
 	ctx    context.Context // ends at Close
 	cancel context.CancelFunc
@@ -99,6 +103,7 @@ func New(inner net.Listener, opt Options) *Listener {
 		slots:   make(chan struct{}, opt.MaxHandshakes),
 		room:    make(chan struct{}, opt.MaxHandshakes+opt.Queue),
 		ready:   make(chan net.Conn),
+		h2:      make(chan net.Conn),
 		fatal:   make(chan error, 1),
 		ctx:     ctx,
 		cancel:  cancel,
@@ -119,6 +124,24 @@ func (l *Listener) Accept() (net.Conn, error) {
 		return nil, net.ErrClosed
 	}
 }
+
+// HTTP2 returns the listener of the connections that agreed on h2, for an
+// HTTP/2 server. Its Close closes l.
+func (l *Listener) HTTP2() net.Listener { return h2Listener{l} }
+
+type h2Listener struct{ l *Listener }
+
+func (h h2Listener) Accept() (net.Conn, error) {
+	select {
+	case c := <-h.l.h2:
+		return c, nil
+	case <-h.l.ctx.Done():
+		return nil, net.ErrClosed
+	}
+}
+
+func (h h2Listener) Close() error   { return h.l.Close() }
+func (h h2Listener) Addr() net.Addr { return h.l.Addr() }
 
 // Close stops accepting, closes connections still waiting or shaking hands,
 // and waits for the Listener's goroutines.
@@ -144,6 +167,7 @@ func (l *Listener) Stats() Stats {
 		Failed:     l.c.failed.Load(),
 		TimedOut:   l.c.timedOut.Load(),
 		Challenges: l.c.challenges.Load(),
+		HTTP2:      l.c.h2.Load(),
 		InProgress: l.c.inProgress.Load(),
 		Waiting:    l.c.waiting.Load(),
 	}
@@ -235,8 +259,15 @@ func (l *Listener) handshake(raw net.Conn, deadline time.Time) {
 		l.c.resumed.Add(1)
 	}
 	raw.SetDeadline(time.Time{})
+	// Dispatch on the protocol agreed: h2 to Go's HTTP/2 server, the rest
+	// to the HTTP/1.1 server, whose path stays as it was.
+	ready := l.ready
+	if st.NegotiatedProtocol == H2 {
+		l.c.h2.Add(1)
+		ready = l.h2
+	}
 	select {
-	case l.ready <- tc:
+	case ready <- tc:
 	case <-l.ctx.Done():
 		tc.Close()
 	}

@@ -16,7 +16,8 @@ import (
 )
 
 // fixture is a Listener on loopback with a certificate for shop.example
-// from a local CA, serving each connection one byte ("ok") and then EOF.
+// from a local CA, serving each connection from Accept two bytes ("ok") and
+// each from HTTP2's listener "h2", then EOF.
 type fixture struct {
 	ln   *Listener
 	addr string
@@ -44,21 +45,23 @@ func newFixture(t testing.TB, opt Options, getCert func(*tls.ClientHelloInfo) (*
 	}
 	f := &fixture{ln: New(inner, opt), addr: inner.Addr().String(), pool: ca.Pool(), cfg: opt.TLS}
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
+	serve := func(ln net.Listener, answer string) {
 		defer wg.Done()
 		for {
-			c, err := f.ln.Accept()
+			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
 			if _, ok := c.(*tls.Conn); !ok {
 				t.Errorf("Accept returned %T; want *tls.Conn", c)
 			}
-			c.Write([]byte("ok"))
+			c.Write([]byte(answer))
 			c.Close()
 		}
-	}()
+	}
+	wg.Add(2)
+	go serve(f.ln, "ok")
+	go serve(f.ln.HTTP2(), "h2")
 	t.Cleanup(func() {
 		f.ln.Close()
 		wg.Wait()
@@ -82,15 +85,17 @@ func (f *fixture) dial(t testing.TB, protos []string, cache tls.ClientSessionCac
 func TestALPN(t *testing.T) {
 	f := newFixture(t, Options{}, nil)
 	tests := []struct {
-		name   string
-		offer  []string
-		want   string
-		served bool
+		name  string
+		offer []string
+		want  string
+		by    string // which listener served it: "ok" Accept, "h2" HTTP2, "" none
 	}{
-		{"browser offering h2 and http/1.1", []string{"h2", "http/1.1"}, "http/1.1", true},
-		{"http/1.1 only", []string{"http/1.1"}, "http/1.1", true},
-		{"no ALPN", nil, "", true},
-		{"ACME TLS-ALPN-01 validation", []string{ACMETLS1}, ACMETLS1, false},
+		{"browser offering h2 and http/1.1", []string{"h2", "http/1.1"}, "h2", "h2"},
+		{"client preferring http/1.1", []string{"http/1.1", "h2"}, "h2", "h2"},
+		{"http/1.1 only", []string{"http/1.1"}, "http/1.1", "ok"},
+		{"h2 only", []string{"h2"}, "h2", "h2"},
+		{"no ALPN", nil, "", "ok"},
+		{"ACME TLS-ALPN-01 validation", []string{ACMETLS1}, ACMETLS1, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -103,14 +108,14 @@ func TestALPN(t *testing.T) {
 				t.Errorf("negotiated %q; want %q", got, tt.want)
 			}
 			b, _ := io.ReadAll(c)
-			if served := string(b) == "ok"; served != tt.served {
-				t.Errorf("served = %v (%q); want %v", served, b, tt.served)
+			if string(b) != tt.by {
+				t.Errorf("served %q; want %q", b, tt.by)
 			}
 		})
 	}
-	testkit.WaitFor(t, 10*time.Second, "3 handshakes and 1 challenge counted", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "5 handshakes (3 h2) and 1 challenge counted", func() bool {
 		st := f.ln.Stats()
-		return st.Challenges == 1 && st.Handshakes == 3
+		return st.Challenges == 1 && st.Handshakes == 5 && st.HTTP2 == 3
 	})
 }
 

@@ -65,10 +65,12 @@ var titles = map[string]string{
 	"E-keepalive": "E — TLS, requests over kept-alive connections (the copy of A)",
 	"E-full":      "E — TLS, new connections with full handshakes",
 	"E-resumed":   "E — TLS, new connections with resumed sessions",
+	"H-A":         "H — HTTP/2 over TLS (h2load, 64 connections × 10 streams): a copy served, as A (limit: the same bytes from Go's net/http HTTP/2 server; p50 column: h2load's mean time per request, it gives no percentiles)",
+	"H-C":         "H — HTTP/2 over TLS (h2load, 64 connections × 10 streams): the outage page, as C (limit: Go's net/http HTTP/2 server; p50 column: h2load's mean)",
 	"S":           "S — origin down, copies served: a page of each of 10,000 sites at random (awning), 10,000 pages of one site at random (awning-1site: as many copies), one page of one site (awning-1page)",
 }
 
-var workloadOrder = []string{"A", "B", "B-many", "C", "D-circuit", "E-keepalive", "E-full", "E-resumed", "S"}
+var workloadOrder = []string{"A", "B", "B-many", "C", "D-circuit", "E-keepalive", "E-full", "E-resumed", "H-A", "H-C", "S"}
 
 func report(w io.Writer, dir string) error {
 	if b, err := os.ReadFile(filepath.Join(dir, "machine.txt")); err == nil {
@@ -136,7 +138,7 @@ func serverRank(s string) string {
 	return "5" + s
 }
 
-// parseRun reads a wrk or hsload output file.
+// parseRun reads a wrk, hsload or h2load output file.
 func parseRun(path string) (run, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -153,6 +155,20 @@ func parseRun(path string) (run, error) {
 		switch {
 		case fields[0] == "Requests/sec:":
 			r.rps, _ = strconv.ParseFloat(fields[1], 64)
+		case fields[0] == "finished" && fields[1] == "in" && len(fields) >= 4: // h2load
+			r.secs, _ = strconv.ParseFloat(strings.TrimSuffix(fields[2], "s,"), 64)
+			r.rps, _ = strconv.ParseFloat(fields[3], 64)
+		case fields[0] == "requests:" && len(fields) >= 15: // h2load: errored, timeout
+			for _, i := range []int{11, 13} {
+				n, _ := strconv.Atoi(fields[i])
+				r.errs += n
+			}
+		case fields[0] == "status" && fields[1] == "codes:" && len(fields) >= 10: // h2load
+			a, _ := strconv.Atoi(fields[6])
+			b, _ := strconv.Atoi(fields[8])
+			r.non2xx = a + b
+		case fields[0] == "time" && len(fields) >= 6 && fields[2] == "request:": // h2load: min max mean
+			r.p50 = parseDuration(fields[5])
 		case fields[0] == "50%":
 			r.p50 = parseDuration(fields[1])
 		case fields[0] == "99%":
