@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -124,22 +123,6 @@ func sameOrigins(t []health.Transport, os []*origin) bool {
 		}
 	}
 	return true
-}
-
-func joinMap(m map[string]string) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	for _, k := range keys {
-		b.WriteString(k)
-		b.WriteByte(0)
-		b.WriteString(m[k])
-		b.WriteByte(1)
-	}
-	return b.String()
 }
 
 func joinInts(xs []int) string {
