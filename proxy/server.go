@@ -364,7 +364,7 @@ func (s *Server) build(opt Options, prev *snapshot) (_ *snapshot, err error) {
 			prevHealth, count = prevState.health, prevState.count
 		}
 		p.attach(site.Name, count)
-		p.markers, p.clean = cache.NewMarkers(sc.Origin.FailureMarkers), s.clean
+		p.markers, p.clean = share.failureMarkers(sc.Origin.FailureMarkers), s.clean
 		probeHost := site.Hosts[0]
 		if sc.Origin.HostHeader != "" {
 			probeHost = sc.Origin.HostHeader

@@ -20,12 +20,14 @@ type siteShare struct {
 	paths      map[string][][]byte
 	bytes      map[string][]byte
 	transports map[string][]health.Transport
+	markers    map[string]*cache.Markers
 }
 
 func newSiteShare() *siteShare {
 	return &siteShare{
 		policies: map[string]*cache.Policy{}, keys: map[string]*cache.KeyPolicy{},
 		paths: map[string][][]byte{}, bytes: map[string][]byte{}, transports: map[string][]health.Transport{},
+		markers: map[string]*cache.Markers{},
 	}
 }
 
@@ -67,6 +69,19 @@ func (in *siteShare) keyPolicy(site string, c *config.Cache, languages []string)
 		return base
 	}
 	return base.ForSite(site)
+}
+
+// failureMarkers is cache.NewMarkers for a site's origin.failure_markers:
+// sites with the same markers give the same verdict on a body, so they
+// share one Markers (and its verdicts in the clean-bodies memo).
+func (in *siteShare) failureMarkers(list []string) *cache.Markers {
+	k := strings.Join(list, "\x00")
+	m, ok := in.markers[k]
+	if !ok {
+		m = cache.NewMarkers(list)
+		in.markers[k] = m
+	}
+	return m
 }
 
 // byteList returns list as byte slices; nil for none.
