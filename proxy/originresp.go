@@ -524,7 +524,9 @@ func (s *respScanner) statusLine(line []byte, n int) error {
 		}
 		code = code*10 + int(c-'0')
 	}
-	if code < 100 {
+	if code < 100 || code > 599 {
+		// RFC 9110 §15: values outside 100..599 are invalid; fasthttp
+		// would relay a "600" to the shopper as it came.
 		return errRespHead
 	}
 	s.status = code

@@ -1,0 +1,45 @@
+package proxy
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/awningproxy/awning/internal/testkit"
+)
+
+// Red-team rows (review A): what a later shopper gets after an attacker's
+// request or a hostile origin's answer. They talk to the proxy only through
+// raw bytes, an origin that writes exact bytes, and what shoppers get
+// afterwards, so they hold whatever shape the request path takes.
+
+// rtGet sends one request of raw head lines (after the request line) on
+// a new connection and returns the answer.
+func rtGet(t *testing.T, addr, path string, lines ...string) (*http.Response, string) {
+	t.Helper()
+	raw := "GET " + path + " HTTP/1.1\r\nHost: shop.example\r\n"
+	for _, l := range lines {
+		raw += l + "\r\n"
+	}
+	return sendRaw(t, addr, raw+"\r\n")
+}
+
+// langOrigin renders a page in the language it negotiates from every
+// Accept-Language line it received, as most platforms read them (lines
+// joined with ", ", as RFC 9110 §5.3 says they may be): the highest q wins,
+// and only an exact tag of the shop's languages counts ("nl-BE" is not
+
+// TestRedteamStatusOutOfRange: HTTP status codes are 100 to 599 (RFC 9110
+// §15); anything else is a broken answer, a failure, never relayed.
+func TestRedteamStatusOutOfRange(t *testing.T) {
+	for _, status := range []string{"600", "999", "099", "000"} {
+		t.Run(status, func(t *testing.T) {
+			o := testkit.NewOrigin(t, testkit.Raw([]byte("HTTP/1.1 "+status+" Odd\r\nContent-Type: text/html\r\nContent-Length: 9\r\n\r\nODD-STATE")))
+			p := startProxy(t, staleSite(o.URL()))
+			resp, body := rtGet(t, p.addr, "/odd")
+			if resp.Header.Get("Awning-Served") != "outage" || resp.StatusCode != 503 || strings.Contains(body, "ODD-STATE") {
+				t.Errorf("got %d %q %.60q; want the outage page", resp.StatusCode, resp.Header.Get("Awning-Served"), body)
+			}
+		})
+	}
+}
