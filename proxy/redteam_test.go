@@ -43,3 +43,54 @@ func TestRedteamStatusOutOfRange(t *testing.T) {
 		})
 	}
 }
+
+// TestRedteamOriginHeaders: what an origin's answer may not carry to a
+// shopper, live or from its copy.
+func TestRedteamOriginHeaders(t *testing.T) {
+	const page = "<html><body>PAGE</body></html>"
+	for _, tt := range []struct {
+		name, path string
+		header     []string
+		liveAbsent []string // response headers the live answer must not carry
+		copyAbsent []string // response headers the stale copy must not carry
+		notStored  bool     // the answer must not become a copy
+	}{
+		{name: "Alt-Svc sends browsers around Awning", path: "/altsvc",
+			header:     []string{`Alt-Svc: h2="origin-direct.example:443"; ma=2592000`},
+			liveAbsent: []string{"Alt-Svc"}, copyAbsent: []string{"Alt-Svc"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			o := testkit.NewOrigin(t, testkit.Respond(200, page, tt.header...))
+			p := startProxy(t, staleSite(o.URL()))
+			resp, _ := rtGet(t, p.addr, tt.path)
+			if resp.StatusCode != 200 || resp.Header.Get("Awning-Served") != "origin" {
+				t.Fatalf("live: %d %q", resp.StatusCode, resp.Header.Get("Awning-Served"))
+			}
+			for _, h := range tt.liveAbsent {
+				if v := resp.Header.Get(h); v != "" {
+					t.Errorf("live answer carries %s: %q", h, v)
+				}
+			}
+			stored := strings.Contains(resp.Header.Get("Cache-Status"), "stored")
+			if tt.notStored && stored {
+				t.Errorf("answer stored: %q", resp.Header.Get("Cache-Status"))
+			}
+			if !tt.notStored && !stored {
+				t.Fatalf("answer not stored: %q", resp.Header.Get("Cache-Status"))
+			}
+			o.Refuse()
+			resp, body := rtGet(t, p.addr, tt.path)
+			switch served := resp.Header.Get("Awning-Served"); {
+			case tt.notStored && served != "outage":
+				t.Errorf("in the outage: %q %.80q; want the outage page, no copy", served, body)
+			case !tt.notStored && served != "stale":
+				t.Errorf("in the outage: %q; want the copy", served)
+			}
+			for _, h := range tt.copyAbsent {
+				if v := resp.Header.Get(h); v != "" {
+					t.Errorf("copy carries %s: %q", h, v)
+				}
+			}
+		})
+	}
+}
