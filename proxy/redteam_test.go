@@ -58,6 +58,12 @@ func TestRedteamOriginHeaders(t *testing.T) {
 		{name: "Alt-Svc sends browsers around Awning", path: "/altsvc",
 			header:     []string{`Alt-Svc: h2="origin-direct.example:443"; ma=2592000`},
 			liveAbsent: []string{"Alt-Svc"}, copyAbsent: []string{"Alt-Svc"}},
+		{name: "a header the origin's Connection names is hop-by-hop", path: "/conn",
+			header:     []string{"Connection: X-Backend-Token", "X-Backend-Token: SECRET"},
+			liveAbsent: []string{"X-Backend-Token"}, copyAbsent: []string{"X-Backend-Token"}},
+		{name: "Clear-Site-Data is an instruction for one answer", path: "/csd",
+			header:     []string{`Clear-Site-Data: "cookies", "storage"`},
+			copyAbsent: []string{"Clear-Site-Data"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			o := testkit.NewOrigin(t, testkit.Respond(200, page, tt.header...))

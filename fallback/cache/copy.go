@@ -80,6 +80,9 @@ var droppedHeaders = map[string]bool{
 	"server-timing": true, "alt-svc": true, "via": true, "x-cache": true, "x-cache-hits": true,
 	"cf-ray": true, "cf-cache-status": true, "x-served-by": true, "x-timer": true,
 	"awning-served": true, "cache-status": true, "nel": true, "report-to": true,
+	// An instruction for the one answer it came with (sign out, wipe
+	// storage): served from a copy it would reach whoever asks next.
+	"clear-site-data": true,
 }
 
 var seed = maphash.MakeSeed()
@@ -129,9 +132,13 @@ func (p *Policy) Build(k *Key, req *fasthttp.Request, resp *fasthttp.Response, n
 		return nil, CDNErrorPage
 	}
 
+	conn := resp.Header.Peek("Connection")
 	for k, v := range resp.Header.All() {
 		if droppedHeaders[strings.ToLower(string(k))] {
 			continue
+		}
+		if len(conn) > 0 && connectionNames(conn, k) {
+			continue // hop-by-hop by the origin's word (RFC 9110 §7.6.1), as the relay drops it
 		}
 		c.Header = append(c.Header, [2][]byte{append([]byte(nil), k...), append([]byte(nil), v...)})
 	}
@@ -155,6 +162,17 @@ func (p *Policy) Build(k *Key, req *fasthttp.Request, resp *fasthttp.Response, n
 	c.validated.Store(now.UnixNano())
 	c.wireSum.Store(WireSum(resp))
 	return c, OK
+}
+
+// connectionNames reports whether name is one of the comma-separated
+// tokens of a Connection header value.
+func connectionNames(conn, name []byte) bool {
+	for tok := range tokens(conn) {
+		if bytes.EqualFold(tok, name) {
+			return true
+		}
+	}
+	return false
 }
 
 // WireSum identifies an origin answer as it came: status, Content-Type,
