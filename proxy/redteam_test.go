@@ -64,6 +64,14 @@ func TestRedteamOriginHeaders(t *testing.T) {
 		{name: "Clear-Site-Data is an instruction for one answer", path: "/csd",
 			header:     []string{`Clear-Site-Data: "cookies", "storage"`},
 			copyAbsent: []string{"Clear-Site-Data"}},
+		{name: "Set-Cookie2 sets a cookie", path: "/sc2",
+			header: []string{"Set-Cookie2: sid=SECRET; Version=1"}, notStored: true},
+		{name: "Surrogate-Control no-store speaks to Awning", path: "/surrogate",
+			header: []string{"Surrogate-Control: no-store"}, notStored: true},
+		{name: "CDN-Cache-Control private speaks to Awning", path: "/cdncc",
+			header: []string{"CDN-Cache-Control: private"}, notStored: true},
+		{name: "CDN-Cache-Control no-store speaks to Awning", path: "/cdncc2",
+			header: []string{"Cache-Control: public, max-age=60", "CDN-Cache-Control: no-store"}, notStored: true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			o := testkit.NewOrigin(t, testkit.Respond(200, page, tt.header...))

@@ -59,6 +59,10 @@ type Policy struct {
 // kept: each adds variants that dilute the cache.
 const maxVary = 4
 
+// cacheControlFields are the response fields whose private and no-store
+// directives Awning obeys.
+var cacheControlFields = []string{"Cache-Control", "CDN-Cache-Control", "Surrogate-Control"}
+
 var (
 	hCfMitigated = []byte("Cf-Mitigated")
 	hSucuriBlock = []byte("X-Sucuri-Block")
@@ -90,15 +94,24 @@ func (p *Policy) Check(k *Key, path []byte, resp *fasthttp.Response) Reason {
 	for range resp.Header.Cookies() {
 		return SetCookie
 	}
+	if len(resp.Header.PeekAll("Set-Cookie2")) > 0 { // RFC 2965's, obsolete but still a cookie
+		return SetCookie
+	}
 	if len(resp.Header.PeekBytes(hCfMitigated)) > 0 || len(resp.Header.PeekBytes(hSucuriBlock)) > 0 {
 		return CDNErrorPage
 	}
-	for _, cc := range resp.Header.PeekAll("Cache-Control") {
-		if hasToken(cc, "private") {
-			return Private
-		}
-		if hasToken(cc, "no-store") && !p.IgnoreNoStore {
-			return NoStore
+	// Cache-Control, and the fields that speak to a CDN or reverse proxy
+	// alone (RFC 9213's CDN-Cache-Control, Edge Architecture's
+	// Surrogate-Control): Awning is one, so "private" or "no-store" there
+	// keeps the answer out of copies whatever Cache-Control tells browsers.
+	for _, field := range cacheControlFields {
+		for _, cc := range resp.Header.PeekAll(field) {
+			if hasToken(cc, "private") {
+				return Private
+			}
+			if hasToken(cc, "no-store") && !p.IgnoreNoStore {
+				return NoStore
+			}
 		}
 	}
 	n := 0
