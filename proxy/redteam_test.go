@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -28,6 +29,90 @@ func rtGet(t *testing.T, addr, path string, lines ...string) (*http.Response, st
 // Accept-Language line it received, as most platforms read them (lines
 // joined with ", ", as RFC 9110 §5.3 says they may be): the highest q wins,
 // and only an exact tag of the shop's languages counts ("nl-BE" is not
+
+// "nl" to it). It says so in Vary.
+func langOrigin() testkit.Behavior {
+	return func(x *testkit.Exchange) {
+		lang, bestQ := "en", -1.0
+		for _, item := range strings.Split(strings.Join(x.Request.Header.Values("Accept-Language"), ", "), ",") {
+			tag, params, _ := strings.Cut(strings.TrimSpace(item), ";")
+			q := 1.0
+			if v, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok {
+				q, _ = strconv.ParseFloat(v, 64)
+			}
+			if (tag == "nl" || tag == "en") && q > bestQ {
+				lang, bestQ = tag, q
+			}
+		}
+		x.Write(testkit.Response(200, "<html><body><p>LANG="+lang+"</p></body></html>", "Vary: Accept-Language"))
+		x.KeepAlive = true
+	}
+}
+
+// TestRedteamLanguageVariantIsWhatOriginRendered: a copy that varies on
+// Accept-Language is kept under the language Awning negotiated; the origin
+// must have rendered that language, not what it made of the raw header.
+// Otherwise an attacker's Accept-Language (a second line, a regional tag
+// the origin does not know) plants one language's page as another's copy,
+// and in the outage every shopper of that language gets it.
+func TestRedteamLanguageVariantIsWhatOriginRendered(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		attack []string // the attacker's Accept-Language lines
+	}{
+		{"second line", []string{"Accept-Language: en;q=0.1", "Accept-Language: nl"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			o := testkit.NewOrigin(t, langOrigin())
+			p := startProxy(t, staleSite(o.URL()))
+			resp, body := rtGet(t, p.addr, "/lang", tt.attack...)
+			if resp.StatusCode != 200 {
+				t.Fatalf("attack: %d %.200q", resp.StatusCode, body)
+			}
+			// Shoppers of both languages fill in their copies where the
+			// attack left none.
+			for _, lang := range []string{"nl", "en"} {
+				rtGet(t, p.addr, "/lang", "Accept-Language: "+lang)
+			}
+			o.Refuse()
+			for _, lang := range []string{"nl", "en"} {
+				resp, body := rtGet(t, p.addr, "/lang", "Accept-Language: "+lang)
+				if resp.Header.Get("Awning-Served") != "stale" {
+					t.Fatalf("%s shopper in the outage: %q; want its copy", lang, resp.Header.Get("Awning-Served"))
+				}
+				if !strings.Contains(body, "LANG="+lang) {
+					i := strings.Index(body, "LANG=")
+					t.Errorf("%s shopper in the outage got another language's page: %q", lang, body[i:min(len(body), i+7)])
+				}
+			}
+		})
+	}
+}
+
+// TestRedteamVaryOnRepeatedHeader: an answer that varies on a request
+// header is kept under that header's value; a request that carries the
+// header twice names two values, and the origin may have rendered either
+// (Go and Rack take the last, PHP the joined list). Such an answer must
+// not become the copy for the first value.
+func TestRedteamVaryOnRepeatedHeader(t *testing.T) {
+	o := testkit.NewOrigin(t, func(x *testkit.Exchange) {
+		vs := x.Request.Header.Values("X-Device")
+		dev := "desktop"
+		if len(vs) > 0 {
+			dev = vs[len(vs)-1]
+		}
+		x.Write(testkit.Response(200, "<p>DEVICE="+dev+"</p>", "Vary: X-Device"))
+		x.KeepAlive = true
+	})
+	p := startProxy(t, staleSite(o.URL()))
+	rtGet(t, p.addr, "/dev", "X-Device: desktop", "X-Device: mobile")
+	rtGet(t, p.addr, "/dev", "X-Device: desktop")
+	o.Refuse()
+	resp, body := rtGet(t, p.addr, "/dev", "X-Device: desktop")
+	if resp.Header.Get("Awning-Served") != "stale" || !strings.Contains(body, "DEVICE=desktop") {
+		t.Errorf("desktop shopper in the outage: %q, mobile page %v; want the desktop copy", resp.Header.Get("Awning-Served"), strings.Contains(body, "DEVICE=mobile"))
+	}
+}
 
 // TestRedteamStatusOutOfRange: HTTP status codes are 100 to 599 (RFC 9110
 // §15); anything else is a broken answer, a failure, never relayed.

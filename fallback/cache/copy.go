@@ -148,6 +148,13 @@ func (p *Policy) Build(k *Key, req *fasthttp.Request, resp *fasthttp.Response, n
 			if name == "accept-encoding" {
 				continue
 			}
+			if len(req.Header.PeekAll(name)) > 1 {
+				// The request named two values for a header the page
+				// varies on, and the copy would be kept under the first;
+				// the origin may have rendered any (Go and Rack read the
+				// last, PHP the lines joined). Browsers never repeat one.
+				return nil, VaryUnkeyable
+			}
 			c.Vary = append(c.Vary, name)
 			c.VaryValues = append(c.VaryValues, requestVaryValue(req, name, k.Lang))
 		}
