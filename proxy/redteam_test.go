@@ -30,7 +30,7 @@ func rtGet(t *testing.T, addr, path string, lines ...string) (*http.Response, st
 // joined with ", ", as RFC 9110 §5.3 says they may be): the highest q wins,
 // and only an exact tag of the shop's languages counts ("nl-BE" is not
 
-// "nl" to it). It says so in Vary.
+// "nl" to it). It says so in Vary and Content-Language.
 func langOrigin() testkit.Behavior {
 	return func(x *testkit.Exchange) {
 		lang, bestQ := "en", -1.0
@@ -44,7 +44,7 @@ func langOrigin() testkit.Behavior {
 				lang, bestQ = tag, q
 			}
 		}
-		x.Write(testkit.Response(200, "<html><body><p>LANG="+lang+"</p></body></html>", "Vary: Accept-Language"))
+		x.Write(testkit.Response(200, "<html><body><p>LANG="+lang+"</p></body></html>", "Vary: Accept-Language", "Content-Language: "+lang))
 		x.KeepAlive = true
 	}
 }
@@ -61,6 +61,8 @@ func TestRedteamLanguageVariantIsWhatOriginRendered(t *testing.T) {
 		attack []string // the attacker's Accept-Language lines
 	}{
 		{"second line", []string{"Accept-Language: en;q=0.1", "Accept-Language: nl"}},
+		{"regional tag", []string{"Accept-Language: nl-BE"}},
+		{"regional tag, english", []string{"Accept-Language: en-GB, nl;q=0.5"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			o := testkit.NewOrigin(t, langOrigin())

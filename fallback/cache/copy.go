@@ -155,6 +155,13 @@ func (p *Policy) Build(k *Key, req *fasthttp.Request, resp *fasthttp.Response, n
 				// last, PHP the lines joined). Browsers never repeat one.
 				return nil, VaryUnkeyable
 			}
+			if name == "accept-language" && !renderedIn(resp.Header.Peek("Content-Language"), k.Lang) {
+				// The copy would be kept as the k.Lang page, but the origin
+				// says it rendered another language: it negotiated
+				// differently from the key ("nl-BE" is not "nl" to an
+				// origin that matches exact tags).
+				return nil, VaryUnkeyable
+			}
 			c.Vary = append(c.Vary, name)
 			c.VaryValues = append(c.VaryValues, requestVaryValue(req, name, k.Lang))
 		}
@@ -169,6 +176,23 @@ func (p *Policy) Build(k *Key, req *fasthttp.Request, resp *fasthttp.Response, n
 	c.validated.Store(now.UnixNano())
 	c.wireSum.Store(WireSum(resp))
 	return c, OK
+}
+
+// renderedIn reports whether an answer's Content-Language allows it to be
+// the copy for the site language lang: it is absent (nothing says
+// otherwise), lang is none of the site's, or one of its tags has lang as
+// its primary subtag.
+func renderedIn(contentLanguage []byte, lang string) bool {
+	if len(contentLanguage) == 0 || lang == "" {
+		return true
+	}
+	for tag := range tokens(contentLanguage) {
+		primary, _, _ := bytes.Cut(tag, []byte("-"))
+		if bytes.EqualFold(primary, []byte(lang)) {
+			return true
+		}
+	}
+	return false
 }
 
 // connectionNames reports whether name is one of the comma-separated
