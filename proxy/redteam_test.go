@@ -116,6 +116,41 @@ func TestRedteamVaryOnRepeatedHeader(t *testing.T) {
 	}
 }
 
+// TestRedteamPartialRenderings: frameworks answer an XHR, pjax, htmx or
+// Turbo request for a page's URL with a fragment of it (no layout), and
+// rarely say so in Vary. Such an answer must not become the page's copy.
+func TestRedteamPartialRenderings(t *testing.T) {
+	o := testkit.NewOrigin(t, func(x *testkit.Exchange) {
+		body := "<html><body><nav>LAYOUT</nav><p>FULL PAGE</p></body></html>"
+		for _, h := range []string{"X-Requested-With", "X-Pjax", "Hx-Request", "Turbo-Frame", "X-Up-Target", "X-Inertia"} {
+			if x.Request.Header.Get(h) != "" {
+				body = "<p>FRAGMENT for " + h + "</p>"
+			}
+		}
+		x.Write(testkit.Response(200, body))
+		x.KeepAlive = true
+	})
+	p := startProxy(t, staleSite(o.URL()))
+	rows := []string{"X-Requested-With: XMLHttpRequest", "X-PJAX: true", "HX-Request: true", "Turbo-Frame: main", "X-Up-Target: .content", "X-Inertia: true"}
+	for i, h := range rows {
+		path := "/partial" + strconv.Itoa(i)
+		resp, body := rtGet(t, p.addr, path, h)
+		if !strings.Contains(body, "FRAGMENT") {
+			t.Fatalf("%s: the origin did not see it: %.100q", h, body)
+		}
+		if strings.Contains(resp.Header.Get("Cache-Status"), "stored") {
+			t.Errorf("%s: the fragment was stored: %q", h, resp.Header.Get("Cache-Status"))
+		}
+	}
+	o.Refuse()
+	for i, h := range rows {
+		resp, body := rtGet(t, p.addr, "/partial"+strconv.Itoa(i))
+		if strings.Contains(body, "FRAGMENT") {
+			t.Errorf("after %q, shoppers in the outage get the fragment: %q", h, resp.Header.Get("Awning-Served"))
+		}
+	}
+}
+
 // TestRedteamStatusOutOfRange: HTTP status codes are 100 to 599 (RFC 9110
 // §15); anything else is a broken answer, a failure, never relayed.
 func TestRedteamStatusOutOfRange(t *testing.T) {

@@ -113,6 +113,10 @@ type Key struct {
 	// forward it, but an answer to a request that tried to say more than
 	// its URL is not kept for everyone.
 	Body bool
+	// Partial: the request asks for part of a page, or another rendering
+	// of it, in a header that frameworks read without saying so in Vary
+	// (partialHeaders): its answer is not the page for everyone.
+	Partial bool
 	// Bypass: the request passed maintenance (an allowed address or the
 	// bypass cookie); it sees a shop closed to others, so its answer is
 	// never stored or shared. Set by the caller.
@@ -122,7 +126,7 @@ type Key struct {
 // Storable reports whether the key allows keeping the answer. Only
 // requests with a storable key share an origin request (collapsing).
 func (k *Key) Storable() bool {
-	return !k.Personal && !k.Tracking && !k.Unclean && !k.Overlong && !k.Body && !k.Bypass
+	return !k.Personal && !k.Tracking && !k.Unclean && !k.Overlong && !k.Body && !k.Partial && !k.Bypass
 }
 
 // maxParams bounds the query parameters a key normalizes without
@@ -155,6 +159,7 @@ func (p *KeyPolicy) Build(buf []byte, req *fasthttp.Request) Key {
 
 	k.Personal = p.personal(req)
 	k.Body = hasBody(req)
+	k.Partial = partial(req)
 	k.Lang = p.negotiate(req.Header.PeekBytes(hAcceptLanguage))
 	return k
 }
@@ -226,6 +231,27 @@ func (p *KeyPolicy) anonymousCookie(name, value []byte) bool {
 func (p *KeyPolicy) anonymousName(name []byte) bool {
 	name = bytes.Trim(name, " \t")
 	return len(name) > 0 && matchGlobs(name, p.anonExact, p.anonPrefix, p.anonGlobs)
+}
+
+// partialHeaders are request headers with which common frameworks render
+// something other than the page its URL names, and rarely say so in Vary:
+// Rails, Laravel and Symfony drop the layout for X-Requested-With
+// (request.xhr?, $request->ajax()), pjax, htmx, Turbo, Unpoly and Inertia
+// answer a fragment or JSON-in-HTML for theirs. Forwarded as they are, but
+// the answer is never kept as the page.
+var partialHeaders = [][]byte{
+	[]byte("X-Requested-With"), []byte("X-PJAX"), []byte("HX-Request"),
+	[]byte("Turbo-Frame"), []byte("X-Up-Target"), []byte("X-Inertia"),
+}
+
+// partial reports whether req carries one of partialHeaders.
+func partial(req *fasthttp.Request) bool {
+	for _, h := range partialHeaders {
+		if req.Header.PeekBytes(h) != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // hasBody reports whether a request carries a body: a Content-Length

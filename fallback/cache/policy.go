@@ -20,7 +20,8 @@ const (
 	TrackingParam   Reason = "tracking-parameter"
 	UncleanPath     Reason = "unclean-path"
 	TooManyParams   Reason = "too-many-parameters"
-	RequestBody     Reason = "request-body" // a GET with a body
+	RequestBody     Reason = "request-body"    // a GET with a body
+	PartialRequest  Reason = "partial-request" // X-Requested-With and the like: not the page for everyone
 	StatusNotKept   Reason = "status"
 	TypeNotKept     Reason = "content-type"
 	SetCookie       Reason = "set-cookie"
@@ -84,6 +85,8 @@ func (p *Policy) Check(k *Key, path []byte, resp *fasthttp.Response) Reason {
 		return TooManyParams
 	case k.Body:
 		return RequestBody
+	case k.Partial:
+		return PartialRequest
 	}
 	if st := resp.StatusCode(); st != 200 && !p.Statuses[st] {
 		return StatusNotKept
