@@ -307,8 +307,14 @@ func TestRedisKilledMidTest(t *testing.T) {
 	a.get(t, "shop.example", "/product/3")
 	testkit.WaitFor(t, 10*time.Second, "writes to resume", func() bool { return a.Cache().Stats().RedisWrites >= 2 })
 	o.Refuse()
-	resp, body = b.get(t, "shop.example", "/product/3")
-	assertStale(t, resp, body, "Desem waldkorn")
+	// b's pooled Redis connections died with the server: its first reads
+	// after the restart may fail (and mark the shard down for a moment) on
+	// a loaded machine. What must hold is that b serves a copy a wrote
+	// after the restart once its client is back, so ask until it does.
+	testkit.WaitFor(t, 10*time.Second, "b to serve /product/3 from redis", func() bool {
+		resp, body := b.get(t, "shop.example", "/product/3")
+		return resp.Header.Get("Awning-Served") == "stale" && strings.Contains(body, "Desem waldkorn")
+	})
 }
 
 func TestHeadServedFromGetCopyAndPostNever(t *testing.T) {
