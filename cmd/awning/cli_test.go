@@ -58,3 +58,28 @@ func TestMistypedCommandExitStatus(t *testing.T) {
 		t.Errorf("stderr %q lacks the suggestion", stderr.String())
 	}
 }
+
+// TestUsageErrors: a missing argument or a bad flag names the command it
+// is about and how that command is used, not only cobra's "accepts 1
+// arg(s), received 0".
+func TestUsageErrors(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"update", "retract", "--site", "bakkerij"}, "update retract: accepts 1 arg(s), received 0; usage: awning update retract ID"},
+		{[]string{"check-config"}, "check-config: accepts 1 arg(s), received 0; usage: awning check-config FILE"},
+		{[]string{"token", "revoke"}, "usage: awning token revoke NAME"},
+		{[]string{"maintenance", "on", "--sit", "x"}, "maintenance on: unknown flag: --sit; usage: awning maintenance on [flags]"},
+		{[]string{"page", "preview", "--mode"}, "page preview: flag needs an argument: --mode"},
+		{[]string{"--bogus"}, "unknown flag: --bogus; usage: awning [flags]"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			err := run(context.Background(), tt.args, io.Discard, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %v; want %q", err, tt.want)
+			}
+		})
+	}
+}
