@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/awningproxy/awning/config"
 )
 
 // TestMistypedCommand: a subcommand that does not exist is an error with
@@ -81,5 +83,28 @@ func TestUsageErrors(t *testing.T) {
 				t.Errorf("error %v; want %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestReportConfigProblems: configuration problems are written one a line
+// with nothing before the file name (editors and CI logs link each), then
+// how many there were; any other error gets the "awning:" prefix.
+func TestReportConfigProblems(t *testing.T) {
+	errs := config.Errors{
+		{File: "a.yaml", Line: 1, Column: 48, Path: "listen.bogus", Msg: `unknown key "bogus"`},
+		{File: "a.yaml", Line: 2, Column: 13, Path: "tls.mode", Msg: `want acme, self-signed or off, got "offf"`},
+	}
+	var b bytes.Buffer
+	report(&b, errs)
+	want := "a.yaml:1:48: listen.bogus: unknown key \"bogus\"\n" +
+		"a.yaml:2:13: tls.mode: want acme, self-signed or off, got \"offf\"\n" +
+		"awning: 2 problems in the configuration\n"
+	if b.String() != want {
+		t.Errorf("report wrote\n%s\nwant\n%s", b.String(), want)
+	}
+	b.Reset()
+	report(&b, errors.New("read config: open x.yaml: no such file or directory"))
+	if got := b.String(); got != "awning: read config: open x.yaml: no such file or directory\n" {
+		t.Errorf("report wrote %q", got)
 	}
 }
