@@ -9,7 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/awningproxy/awning/admin"
 	"github.com/awningproxy/awning/config"
+	"github.com/awningproxy/awning/state"
 )
 
 // TestMistypedCommand: a subcommand that does not exist is an error with
@@ -106,5 +108,29 @@ func TestReportConfigProblems(t *testing.T) {
 	report(&b, errors.New("read config: open x.yaml: no such file or directory"))
 	if got := b.String(); got != "awning: read config: open x.yaml: no such file or directory\n" {
 		t.Errorf("report wrote %q", got)
+	}
+}
+
+// TestShoppersColumn: maintenance status says what shoppers get; in
+// read-only maintenance they browse copies, and only ordering gets the
+// maintenance page.
+func TestShoppersColumn(t *testing.T) {
+	active := func(mode string) *admin.MaintenanceView {
+		return &admin.MaintenanceView{Maintenance: state.Maintenance{Enabled: true, Mode: mode}, Active: true}
+	}
+	for _, tt := range []struct {
+		v    admin.SiteView
+		want string
+	}{
+		{admin.SiteView{Open: true}, "open"},
+		{admin.SiteView{Open: true, Maintenance: active("")}, "maintenance page"},
+		{admin.SiteView{Open: true, Maintenance: active("full")}, "maintenance page"},
+		{admin.SiteView{Open: true, Maintenance: active("read-only")}, "copies, ordering paused"},
+		{admin.SiteView{Open: true, ForceFallback: true}, "fallback (forced)"},
+		{admin.SiteView{}, "fallback (origin down)"},
+	} {
+		if got := shoppers(tt.v); got != tt.want {
+			t.Errorf("shoppers(%+v) = %q; want %q", tt.v, got, tt.want)
+		}
 	}
 }
