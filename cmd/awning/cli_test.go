@@ -134,3 +134,12 @@ func TestShoppersColumn(t *testing.T) {
 		}
 	}
 }
+
+// TestPageSetNeedsAChange: page set with nothing to set is an error, not
+// "Branding updated", and reaches no admin API.
+func TestPageSetNeedsAChange(t *testing.T) {
+	err := run(context.Background(), []string{"page", "set", "--site", "bakkerij", "--admin", "http://127.0.0.1:1", "--token", "x"}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "page set: nothing to change") {
+		t.Errorf("error %v; want nothing to change", err)
+	}
+}
