@@ -56,13 +56,21 @@ func checkSite(name string, body []byte, reg *sites.Registry) (*config.Site, err
 		return nil, &bodyErrors{http.StatusConflict, []siteError{{Path: "name", Message: quote(name) +
 			" is a site of the config file; change it there"}}}
 	}
-	site, perrs := config.ParseSite(name, body)
+	// The components' checks run on what decoded even when the file's own
+	// checks found problems, so that every problem is answered at once;
+	// one they find at a key already reported is left out.
+	site, perrs := config.InspectSite(name, body)
 	var errs []siteError
 	for _, e := range perrs {
 		errs = append(errs, siteError{e.Path, e.Msg})
 	}
 	if site == nil {
 		return nil, &bodyErrors{http.StatusBadRequest, errs}
+	}
+	add := func(path, msg string) {
+		if !perrs.Covers(path) {
+			errs = append(errs, siteError{path, msg})
+		}
 	}
 	if site.Page.Logo != "" {
 		errs = append(errs, siteError{"page.logo", "a file path cannot reach every node; upload the logo with PUT /v1/sites/" + name + "/page/logo"})
@@ -77,7 +85,7 @@ func checkSite(name string, body []byte, reg *sites.Registry) (*config.Site, err
 				return nil, err
 			}
 			for _, e := range ce {
-				errs = append(errs, siteError{strings.TrimPrefix(e.Path, "."), e.Msg})
+				add(strings.TrimPrefix(e.Path, "."), e.Msg)
 			}
 		}
 	}
@@ -87,11 +95,11 @@ func checkSite(name string, body []byte, reg *sites.Registry) (*config.Site, err
 		path := "hosts[" + strconv.Itoa(j) + "]"
 		c, err := sites.Canonical(h)
 		if err != nil {
-			errs = append(errs, siteError{path, quote(h) + " is not a valid host name: " + strings.TrimPrefix(err.Error(), "sites: ")})
+			add(path, quote(h)+" is not a valid host name: "+strings.TrimPrefix(err.Error(), "sites: "))
 			continue
 		}
 		if k, dup := seen[c]; dup {
-			errs = append(errs, siteError{path, quote(h) + " is already listed at hosts[" + strconv.Itoa(k) + "]"})
+			add(path, quote(h)+" is already listed at hosts["+strconv.Itoa(k)+"]")
 			continue
 		}
 		seen[c] = j

@@ -451,8 +451,8 @@ type Health struct {
 	// accepts connections and never answers (a hung database) is known down
 	// without waiting for timeouts to pile up, with or without a probe
 	// path. Requests other than GET and HEAD (an order waiting on a payment
-	// provider) do not count. Default 4s (at most timeout); set it to
-	// timeout to rely on timeouts alone.
+	// provider) do not count. Default 4s (at most origin.timeout); set it to
+	// origin.timeout to rely on timeouts alone.
 	HangAfter Duration `yaml:"hang_after"`
 	// PassiveFailures is how many failed live answers in a row (refused,
 	// reset, timed out, 5xx/52x) mark an origin down. Default 3.

@@ -21,6 +21,20 @@ var reAtLine = regexp.MustCompile(` at line \d+`)
 // only components can make (a host's syntax, a page language) are the
 // caller's, as they are for the file.
 func ParseSite(name string, body []byte) (*Site, Errors) {
+	s, errs := InspectSite(name, body)
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return s, nil
+}
+
+// InspectSite is ParseSite for a caller that reports every problem at
+// once, as check-config does for the file: alongside the problems it
+// returns the site as far as it decoded (values refused left out, their
+// defaults in place), for the components' checks to run on. Such a site
+// is for checking only, never for serving. The site is nil when the body
+// has no usable structure.
+func InspectSite(name string, body []byte) (*Site, Errors) {
 	if !json.Valid(body) {
 		return nil, Errors{{Msg: "the body is not valid JSON"}}
 	}
@@ -62,10 +76,7 @@ func ParseSite(name string, body []byte) (*Site, Errors) {
 	if !reSiteName.MatchString(name) {
 		out = append(out, &Error{Path: "name", Msg: "\"" + name + "\": use lower-case letters, digits and dashes (at most 63)"})
 	}
-	if len(out) > 0 {
-		return nil, out
-	}
-	return s, nil
+	return s, out
 }
 
 func dropPath(es Errors, path string) Errors {

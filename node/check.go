@@ -49,6 +49,26 @@ func Check(path string) (*config.Config, error) {
 	return cfg, nil
 }
 
+// allProblems returns, for a configuration error err met while starting or
+// reloading from path, every problem check-config reports in the file:
+// the decoder stops before the components' checks (host names, page
+// languages, logos, the ACME terms), and an operator should not have to
+// fix a file in rounds. Run only on failure, so a good file is checked
+// once. Any other error is returned as it is.
+func allProblems(path string, err error) error {
+	var ce config.Errors
+	if !errors.As(err, &ce) {
+		return err
+	}
+	if _, all := Check(path); all != nil {
+		var ac config.Errors
+		if errors.As(all, &ac) && len(ac) >= len(ce) {
+			return all
+		}
+	}
+	return err
+}
+
 // checkComponents runs the checks of every component that has its own on
 // cfg, without building the component.
 func checkComponents(cfg *config.Config) []error {

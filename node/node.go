@@ -99,7 +99,7 @@ type Addrs struct {
 func New(opt Options) (*Node, error) {
 	cfg, err := config.Load(opt.ConfigPath)
 	if err != nil {
-		return nil, err
+		return nil, allProblems(opt.ConfigPath, err)
 	}
 	out := opt.LogOutput
 	if out == nil {
@@ -109,7 +109,7 @@ func New(opt Options) (*Node, error) {
 	n.log = NewLogger(cfg.Log, out, n.level)
 	fileReg, err := sites.New(cfg)
 	if err != nil {
-		return nil, err
+		return nil, allProblems(opt.ConfigPath, err)
 	}
 	if err := checkStateDir(cfg, true); err != nil {
 		return nil, err
@@ -409,11 +409,11 @@ func (n *Node) Reload() error {
 func (n *Node) reload() error {
 	cfg, err := config.Load(n.path)
 	if err != nil {
-		return err
+		return allProblems(n.path, err)
 	}
 	fileReg, err := sites.New(cfg)
 	if err != nil {
-		return err
+		return allProblems(n.path, err)
 	}
 	if err := n.checkFileAgainstAPI(cfg, fileReg); err != nil {
 		return err

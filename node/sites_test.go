@@ -99,6 +99,10 @@ func TestSitesThroughAPI(t *testing.T) {
 		{"file's host", "/v1/sites/other", `{"hosts": ["other.example", "SHOP.example."], "origin": {"urls": ["http://x"]}}`, 409,
 			`hosts[1]: \"shop.example\" belongs to site \"shop\" (in the config file)`},
 		{"not JSON", "/v1/sites/other", `hosts: [other.example]`, 400, `the body is not valid JSON`},
+		// The file's checks and the components' at once, as check-config.
+		{"every problem", "/v1/sites/other", `{"hosts": ["bad host"], "origin": {"urls": ["ftp://x"]}, "page": {"languages": ["tlh"]}}`, 400,
+			`origin.urls[0]: want a http or https URL, got \"ftp://x\"; page.languages[0]: no translations for \"tlh\"; ` +
+				`pages speak da, de, en, es, fr, it, nl, pl, sv; hosts[0]: \"bad host\" is not a valid host name`},
 	} {
 		code, resp := api(t, n, apiOps, "PUT", tt.path, tt.body)
 		if code != tt.status || !strings.Contains(resp, tt.want) {

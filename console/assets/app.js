@@ -18,6 +18,10 @@
   // ---- helpers -----------------------------------------------------------
 
   function t(key, vars) {
+    // A count of one takes the key's ".one" text where there is one:
+    // "1 site", not "1 sites".
+    var count = vars && (vars.n !== undefined ? vars.n : vars.total);
+    if (count !== undefined && String(count) === "1" && T[key + ".one"] !== undefined) key += ".one";
     var s = T[key];
     if (s === undefined) s = key;
     if (vars) Object.keys(vars).forEach(function (k) { s = s.split("{" + k + "}").join(String(vars[k])); });
