@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"runtime/debug"
@@ -337,8 +338,17 @@ func (s *Server) keep(f *fetch) {
 		return
 	}
 	// A page that shrank to a tenth of its copy is rather a platform's
-	// bare error page than the page: the copy stays.
-	if had := f.had; had != nil && had.HTML && had.Status == 200 && f.resp.StatusCode() == 200 &&
+	// bare error page than the page: the copy stays. A node that has no
+	// copy in memory (another node made it, this one restarted, or memory
+	// evicted it) looks in Redis first, or it would write the error page
+	// over the fleet's copy there.
+	had := f.had
+	if had == nil && f.resp.StatusCode() == 200 && s.cache.Shared() {
+		ctx, cancel := context.WithTimeout(context.Background(), st.fallbackAfter)
+		had = s.cache.LookupRemote(ctx, &f.key, &f.req)
+		cancel()
+	}
+	if had != nil && had.HTML && had.Status == 200 && f.resp.StatusCode() == 200 &&
 		cache.PlainSize(&f.resp)*10 < had.Size {
 		f.reason = cache.Shrunk
 		s.cache.NotStored(cache.Shrunk)

@@ -132,7 +132,8 @@ func dialOrigin(dialer *fasthttp.TCPDialer, addr string, connect, firstByte time
 	if err != nil {
 		return nil, err
 	}
-	var conn net.Conn = &originConn{Conn: c, firstByte: firstByte, peek: newPeeker(c)}
+	raw := &originConn{Conn: c, firstByte: firstByte, peek: newPeeker(c)}
+	var conn net.Conn = raw
 	if tlsConfig != nil {
 		tc := tls.Client(conn, tlsConfig)
 		tc.SetDeadline(time.Now().Add(connect))
@@ -147,7 +148,9 @@ func dialOrigin(dialer *fasthttp.TCPDialer, addr string, connect, firstByte time
 		tc.SetDeadline(time.Time{})
 		conn = tc
 	}
-	return newOriginGuard(conn), nil
+	g := newOriginGuard(conn)
+	g.raw = raw
+	return g, nil
 }
 
 // retryIfErr decides which failed attempts fasthttp may repeat. A stale
@@ -346,6 +349,10 @@ var errStaleConn = errors.New("proxy: origin closed the idle connection")
 //     (origin.first_byte_timeout) more tightly than fasthttp's deadline for
 //     the whole exchange: the first read after a request uses the earlier
 //     of the two, and fasthttp's deadline is restored once a byte arrived.
+//     Not for an order (any method but GET and HEAD): it has
+//     origin.write_timeout for the whole exchange, a checkout is worth the
+//     wait (issue 17). The guard above TLS sees the request line and sets
+//     order before the request's bytes reach this connection.
 //
 // fasthttp uses a connection from one goroutine at a time, so no locking.
 type originConn struct {
@@ -354,6 +361,7 @@ type originConn struct {
 	deadline  time.Time     // the read deadline fasthttp asked for
 	waiting   bool          // a request was written and no byte has come back
 	used      bool          // an answer was read: the next write reuses the connection
+	order     bool          // the request being sent is not a GET or HEAD: no first-byte bound
 	peek      *peeker
 }
 
@@ -377,7 +385,7 @@ func (c *originConn) SetReadDeadline(t time.Time) error {
 }
 
 func (c *originConn) Read(b []byte) (int, error) {
-	if c.waiting && c.firstByte > 0 {
+	if c.waiting && c.firstByte > 0 && !c.order {
 		c.waiting = false
 		fb := time.Now().Add(c.firstByte)
 		if c.deadline.IsZero() || fb.Before(c.deadline) {

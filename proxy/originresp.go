@@ -210,6 +210,7 @@ type originGuard struct {
 	scan  respScanner
 	bad   error // the first violation; every later read fails with it
 	laddr guardAddr
+	raw   *originConn // the TCP connection below (and below TLS): told whether a request is an order
 }
 
 // guardAddr is the guard's LocalAddr: the connection's, plus a way back to
@@ -247,7 +248,11 @@ func (g *originGuard) Write(p []byte) (int, error) {
 		return 0, errStaleConn // never reuse it; nothing was sent, so fasthttp may retry elsewhere
 	}
 	if g.scan.state == rsIdle {
-		g.scan.start(bytes.HasPrefix(p, []byte("HEAD ")))
+		head := bytes.HasPrefix(p, []byte("HEAD "))
+		g.scan.start(head)
+		if g.raw != nil {
+			g.raw.order = !head && !bytes.HasPrefix(p, []byte("GET "))
+		}
 	}
 	return g.Conn.Write(p)
 }
