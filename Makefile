@@ -36,7 +36,8 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./...
 
 fuzz:
-	$(GO) test ./config -run '^$$' -fuzz FuzzParse -fuzztime 60s
+	$(GO) test ./config -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 60s
+	$(GO) test ./config -run '^$$' -fuzz FuzzParseSite -fuzztime 60s
 	$(GO) test ./sites -run '^$$' -fuzz FuzzCanonical -fuzztime 60s
 	$(GO) test ./proxy -run '^$$' -fuzz FuzzGuardConn -fuzztime 60s
 	$(GO) test ./proxy -run '^$$' -fuzz FuzzResponseFraming -fuzztime 60s

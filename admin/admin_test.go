@@ -188,6 +188,11 @@ func TestRouteAccess(t *testing.T) {
 		{"DELETE", "/v1/sites/bakkerij/fallback", "", nil, hidden, forbidden, ok},
 		{"GET", "/v1/audit", "", nil, forbidden, forbidden, ok},
 		{"GET", "/v1/sites/nosuchsite", "", nil, hidden, hidden, hidden},
+		{"PUT", "/v1/sites/newsite", "application/json", []byte(`{"hosts": ["new.example"], "origin": {"urls": ["http://127.0.0.1:3"]}}`), forbidden, forbidden, created},
+		{"DELETE", "/v1/sites/newsite", "", nil, forbidden, forbidden, ok},
+		{"GET", "/v1/tokens", "", nil, forbidden, forbidden, ok},
+		{"POST", "/v1/tokens", "application/json", []byte(`{"name": "t1", "sites": ["bakkerij"]}`), forbidden, forbidden, created},
+		{"DELETE", "/v1/tokens/t1", "", nil, forbidden, forbidden, ok},
 	}
 	for _, tt := range tests {
 		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
@@ -370,12 +375,16 @@ func FuzzMutatingRoutes(f *testing.F) {
 	f.Add(uint8(2), []byte(`{"message": {"nl": "x"}}`))
 	f.Add(uint8(3), []byte(`{"brand": "X", "color": "#fff", "reassurance": {"nl": ["a"]}}`))
 	f.Add(uint8(4), testPNG(f, 32, 32))
+	f.Add(uint8(5), []byte(`{"hosts": ["new.example"], "origin": {"urls": ["http://127.0.0.1:3"], "health": {"path": "/h"}}}`))
+	f.Add(uint8(6), []byte(`{"name": "t1", "sites": ["bakkerij"]}`))
 	routes := []struct{ method, path, ctype string }{
 		{"PUT", "/v1/sites/bakkerij/maintenance", "application/json"},
 		{"PUT", "/v1/maintenance", "application/json"},
 		{"POST", "/v1/sites/bakkerij/updates", "application/json"},
 		{"PUT", "/v1/sites/bakkerij/page", "application/json"},
 		{"PUT", "/v1/sites/bakkerij/page/logo", "image/png"},
+		{"PUT", "/v1/sites/newsite", "application/json"},
+		{"POST", "/v1/tokens", "application/json"},
 	}
 	e := newEnv(f)
 	f.Fuzz(func(t *testing.T, route uint8, body []byte) {

@@ -47,6 +47,15 @@ func (s *Server) routes() {
 	s.handle("DELETE /v1/sites/{site}/fallback", opsOnly, s.deleteFallback)
 
 	s.handle("GET /v1/audit", opsOnly, s.audit)
+
+	// {name}, not {site}: the site need not exist yet (handle looks up
+	// {site} and answers 404 for an unknown one).
+	s.handle("PUT /v1/sites/{name}", opsOnly, s.putSite)
+	s.handle("DELETE /v1/sites/{name}", opsOnly, s.deleteSite)
+
+	s.handle("GET /v1/tokens", opsOnly, s.listTokens)
+	s.handle("POST /v1/tokens", opsOnly, s.createToken)
+	s.handle("DELETE /v1/tokens/{name}", opsOnly, s.revokeToken)
 }
 
 // scope is the state scope a route acts on: its site, or every site.
@@ -69,6 +78,7 @@ func (c *call) languages() []string {
 type SiteView struct {
 	Name          string           `json:"name"`
 	Hosts         []string         `json:"hosts"`
+	Source        string           `json:"source"`        // "config" (the file) or "api" (PUT /v1/sites/{site})
 	URL           string           `json:"url,omitempty"` // the first host through this node's listener (Options.SiteURL)
 	TimeZone      string           `json:"timezone"`      // page.timezone: the zone the site's pages, and the CLI, show times in
 	Open          bool             `json:"open"`          // shoppers reach the shop: origin up, no maintenance
@@ -109,7 +119,10 @@ type OriginView struct {
 func (s *Server) siteView(c *call, site *sites.Site) SiteView {
 	now := s.now()
 	sc, global := s.store.Scope(site.Name), s.store.Scope(state.Global)
-	v := SiteView{Name: site.Name, Hosts: site.Hosts, TimeZone: site.Config.Page.TimeZone, ForceFallback: sc.ForceFallback, Branded: sc.Branding != nil}
+	v := SiteView{Name: site.Name, Hosts: site.Hosts, Source: "config", TimeZone: site.Config.Page.TimeZone, ForceFallback: sc.ForceFallback, Branded: sc.Branding != nil}
+	if site.API {
+		v.Source = "api"
+	}
 	if s.siteURL != nil && len(site.Hosts) > 0 {
 		v.URL = s.siteURL(site.Hosts[0])
 	}

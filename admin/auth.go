@@ -2,59 +2,70 @@ package admin
 
 import (
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/hex"
 	"net/http"
 	"strings"
 
 	"github.com/awningproxy/awning/config"
+	"github.com/awningproxy/awning/state"
 )
 
-// token is one configured credential, as the API checks it.
+// token is one credential, from the config file or created through the
+// admin API, as the API checks it.
 type token struct {
 	name  string
 	hash  [sha256.Size]byte
 	ops   bool            // sites: ["*"]: every site and the global operations
 	sites map[string]bool // the sites a merchant token reaches
+	api   bool            // created through the admin API
 }
 
-func newTokens(cfg []config.Token) []token {
-	out := make([]token, 0, len(cfg))
-	for _, t := range cfg {
-		tk := token{name: t.Name, sites: map[string]bool{}}
-		h, err := hex.DecodeString(t.SHA256)
+// tokenTable is every token, by the SHA-256 of the token.
+type tokenTable map[[sha256.Size]byte]*token
+
+// newTokens builds the table of the file's tokens and those created through
+// the admin API. A file token wins over an API token of the same hash (the
+// API never makes one: its tokens are random).
+func newTokens(cfg []config.Token, api []state.TokenSpec) tokenTable {
+	out := make(tokenTable, len(cfg)+len(api))
+	add := func(name, sum string, list []string, fromAPI bool) {
+		tk := &token{name: name, sites: map[string]bool{}, api: fromAPI}
+		h, err := hex.DecodeString(sum)
 		if err != nil || len(h) != sha256.Size {
-			continue // config validation refuses these; never match one
+			return // config validation refuses these; never match one
 		}
 		copy(tk.hash[:], h)
-		for _, s := range t.Sites {
+		if _, taken := out[tk.hash]; taken {
+			return
+		}
+		for _, s := range list {
 			if s == "*" {
 				tk.ops = true
 			}
 			tk.sites[s] = true
 		}
-		out = append(out, tk)
+		out[tk.hash] = tk
+	}
+	for _, t := range cfg {
+		add(t.Name, t.SHA256, t.Sites, false)
+	}
+	for _, t := range api {
+		add(t.Name, t.SHA256, t.Sites, true)
 	}
 	return out
 }
 
 // authenticate returns the token presented as "Authorization: Bearer ...",
-// or nil. Only hashes are kept; the presented token's hash is compared with
-// every configured one in constant time, so neither a match nor its
-// position leaks through timing.
-func authenticate(tokens []token, r *http.Request) *token {
+// or nil. Only hashes are kept. The table is keyed by the hash of the
+// token: how long a lookup takes tells nothing useful about a token, since
+// the hash of what a caller sends is nothing the caller can steer towards
+// a stored one.
+func authenticate(tokens tokenTable, r *http.Request) *token {
 	raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || raw == "" {
 		return nil
 	}
-	sum := sha256.Sum256([]byte(strings.TrimSpace(raw)))
-	var found *token
-	for i := range tokens {
-		if subtle.ConstantTimeCompare(sum[:], tokens[i].hash[:]) == 1 {
-			found = &tokens[i]
-		}
-	}
-	return found
+	return tokens[sha256.Sum256([]byte(strings.TrimSpace(raw)))]
 }
 
 // reaches reports whether t may act on site.

@@ -82,7 +82,7 @@ type Server struct {
 type view struct {
 	cfg    *config.Config
 	sites  *sites.Registry
-	tokens []token
+	tokens tokenTable
 }
 
 // maxJSONBody bounds a JSON body; a logo has its own limit,
@@ -116,9 +116,11 @@ func New(opt Options) *Server {
 	return s
 }
 
-// Update swaps in a reloaded configuration (tokens and sites).
+// Update swaps in a reloaded configuration or site table, and the tokens
+// created through the admin API as the store has them now: the node calls
+// it when any of them changed.
 func (s *Server) Update(cfg *config.Config, reg *sites.Registry) {
-	s.conf.Store(&view{cfg: cfg, sites: reg, tokens: newTokens(cfg.Admin.Tokens)})
+	s.conf.Store(&view{cfg: cfg, sites: reg, tokens: newTokens(cfg.Admin.Tokens, s.apiTokens())})
 }
 
 // SetReady marks the node ready (config loaded, listeners up) or not.
@@ -214,7 +216,10 @@ func (s *Server) fail(c *call, err error) {
 	var ae *apiError
 	var fe pages.FieldErrors
 	var mbe *http.MaxBytesError
+	var be *bodyErrors
 	switch {
+	case errors.As(err, &be):
+		writeJSON(c.w, be.status, map[string]any{"error": be.Error(), "errors": be.errs})
 	case errors.As(err, &ae):
 		writeError(c.w, ae.status, ae.msg)
 	case errors.As(err, &fe):

@@ -2,12 +2,14 @@
 # bench/run.sh — Awning beside nginx, Varnish, HAProxy, Caddy and a bare
 # fasthttp server, on this machine, in one run. See docs/benchmarks.md.
 #
-#   bench/run.sh            every workload: B A C E H D
+#   bench/run.sh            every workload: B A C E H D S
 #   bench/run.sh A C        some of them (setup and the outage page are shared)
 #   bench/run.sh H          HTTP/2: A and C over TLS with h2load
+#   bench/run.sh S          Awning alone: copies over 10,000 sites beside one site
 #
 # Environment: ROUNDS (3), DURATION (10s, each wrk, hsload or h2load run),
 # CONNS (64), HS_CONNS (32), H2_CONNS (64) and H2_STREAMS (10) for h2load,
+# SITES (10000, workload S),
 # OUT (bench/results/<time>), SERVER_CPU (0), CLIENT_CPU (1),
 # AWNING_BIN (a prebuilt awning; default: built from this tree),
 # AWNING_BASE_BIN (optional: a second awning, say one built from an older
@@ -36,7 +38,8 @@ SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 OUT=${OUT:-$ROOT/bench/results/$(date +%Y%m%d-%H%M%S)}
 WORKLOADS=("$@")
-[ ${#WORKLOADS[@]} -gt 0 ] || WORKLOADS=(B A C E H D)
+[ ${#WORKLOADS[@]} -gt 0 ] || WORKLOADS=(B A C E H D S)
+SITES=${SITES:-10000}
 
 for tool in nginx varnishd haproxy caddy wrk h2load openssl curl taskset; do
 	command -v "$tool" >/dev/null || { echo "run.sh: $tool is missing (apt-get install nginx varnish haproxy caddy wrk nghttp2-client openssl curl)" >&2; exit 1; }
@@ -184,7 +187,7 @@ rounds() {
 
 log "building into $BIN"
 if [ -n "${AWNING_BIN:-}" ]; then cp "$AWNING_BIN" "$BIN/awning"; else go build -o "$BIN/awning" ./cmd/awning; fi
-for c in origin limit hsload report; do go build -o "$BIN/$c" "./bench/cmd/$c"; done
+for c in origin limit hsload report scale; do go build -o "$BIN/$c" "./bench/cmd/$c"; done
 
 conf() { # conf TEMPLATE NAME PORT ADMIN [HTTPPORT]: a config with placeholders filled
 	sed -e "s|@DIR@|$WORK|g" -e "s|@NAME@|$2|g" -e "s|@PORT@|${3:-}|g" -e "s|@ADMIN@|${4:-}|g" -e "s|@HTTPPORT@|${5:-}|g" \
@@ -500,10 +503,64 @@ phase_D() {
 	stop_all
 }
 
+# ---------------------------------------------------------------- S: many sites
+
+# S: one node with $SITES sites (two hosts each, one origin endpoint)
+# serving copies of a page of random shops, beside a node with one site
+# serving $SITES pages at random (as many copies: what many sites cost,
+# not what many copies cost) and serving a single page (the best case), in
+# the same rounds.
+phase_S() {
+	stop_all
+	down_started=
+	W=S
+	log "S: $SITES sites against one"
+	start_origin
+	local many one
+	many=$WORK/awning-s-many.yaml
+	one=$WORK/awning-s-one.yaml
+	mkdir -p "$WORK/awning-s-many" "$WORK/awning-s-one"
+	"$BIN/scale" -write "$SITES" -origin "http://127.0.0.1:$ORIGIN_PORT" -listen 127.0.0.1:18220 -admin 127.0.0.1:18296 \
+		-dir "$WORK/awning-s-many" -extra 'cache: {memory: 4GiB}' >"$many"
+	"$BIN/scale" -write 1 -origin "http://127.0.0.1:$ORIGIN_PORT" -listen 127.0.0.1:18221 -admin 127.0.0.1:18297 \
+		-dir "$WORK/awning-s-one" -extra 'cache: {memory: 4GiB}' >"$one"
+	sed -i 's/level: info/level: warn/' "$many" "$one"
+	start_go awning "$BIN/awning" serve --config "$many"
+	start_go awning-1site "$BIN/awning" serve --config "$one"
+	wait_http http://127.0.0.1:18220/healthz 120
+	wait_http http://127.0.0.1:18221/healthz
+	log "S: a copy of a page of each of $SITES sites, and of $SITES pages of one site"
+	"$BIN/scale" -warm 127.0.0.1:18220 -n "$SITES"
+	"$BIN/scale" -warm 127.0.0.1:18221 -n 1 -pages "$SITES"
+	stop origin
+	log "S: waiting for the one endpoint's probes to close every site"
+	local i
+	for ((i = 0; i < 300; i++)); do
+		# A site asked once cannot trip by its own answers (3 in a row):
+		# a hit says the shared endpoint is down.
+		curl -s -o /dev/null -D - -H "Host: shop$(((SITES / 2 + i) % SITES)).example" http://127.0.0.1:18220/product/1 | grep -q 'Cache-Status: Awning; hit' &&
+			curl -s -o /dev/null -D - -H 'Host: shop0.example' http://127.0.0.1:18221/product/1 | grep -q 'Cache-Status: Awning; hit' && break
+		sleep 0.1
+	done
+	# The first stale answer of a copy builds its stale form once (the
+	# banner put in, gzip at the best level: a few ms for this page); the
+	# rounds measure serving, so every copy is served once first.
+	log "S: each copy served stale once"
+	"$BIN/scale" -warm 127.0.0.1:18220 -n "$SITES" -served stale
+	"$BIN/scale" -warm 127.0.0.1:18221 -n 1 -pages "$SITES" -served stale
+	mkdir -p "$OUT/S"
+	curl -s -o /dev/null -D - -H "Host: shop$((SITES / 3)).example" -H 'Accept-Encoding: gzip' http://127.0.0.1:18220/product/1 | tr -d '\r' >"$OUT/S/awning.head"
+	grep -q 'Awning-Served: stale' "$OUT/S/awning.head" || { echo "run.sh: S: no copy served:" >&2; cat "$OUT/S/awning.head" >&2; exit 1; }
+	OWNER=([awning-1page]=awning-1site)
+	WRK_SCRIPT=$ROOT/bench/conf/sites.lua rounds awning="http://127.0.0.1:18220/$SITES/1" \
+		awning-1site="http://127.0.0.1:18221/1/$SITES" awning-1page=http://127.0.0.1:18221/1/1
+	stop_all
+}
+
 for w in "${WORKLOADS[@]}"; do
 	case $w in
-	A | B | C | D | E | H) "phase_$w" ;;
-	*) echo "run.sh: unknown workload $w (A B C D E H)" >&2; exit 2 ;;
+	A | B | C | D | E | H | S) "phase_$w" ;;
+	*) echo "run.sh: unknown workload $w (A B C D E H S)" >&2; exit 2 ;;
 	esac
 done
 stop_all

@@ -43,7 +43,7 @@ type Config struct {
 	// the file (such as a logo) are resolved against its directory.
 	File string `yaml:"-"`
 
-	pos positions
+	pos *lazyPositions
 }
 
 // Listen holds listener addresses in host:port form. "localhost:port" listens
@@ -176,6 +176,11 @@ type HTTP2 struct {
 type Cache struct {
 	// Memory bounds the bytes of the in-memory tier. Default 256MiB.
 	Memory Size `yaml:"memory"`
+	// Pages bounds the memory of rendered outage and maintenance pages. A
+	// site's pages are rendered when first needed (an outage, maintenance)
+	// and kept while they fit; the least recently served give way. About
+	// 50 KB per site with two languages. Default 64MiB.
+	Pages Size `yaml:"pages"`
 	// Retention is how long a copy is kept after it was last refreshed.
 	// Default 168h (7 days).
 	Retention Duration `yaml:"retention"`
@@ -256,6 +261,19 @@ type Token struct {
 	// Sites lists the site names the token reaches; "*" reaches every site
 	// and global operations. Required.
 	Sites []string `yaml:"sites"`
+}
+
+// HasOpsToken reports whether a token reaches every site ("*"): only such
+// a token can add sites through the admin API.
+func (a Admin) HasOpsToken() bool {
+	for _, t := range a.Tokens {
+		for _, s := range t.Sites {
+			if s == "*" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Notify configures announcements of origin state changes.
@@ -405,10 +423,17 @@ type Origin struct {
 
 // Health configures active probes of each origin URL.
 type Health struct {
-	// Path is probed with GET on every origin URL, every Interval. Default
-	// "": no steady probes; health is learned from live traffic, and an
-	// origin that went down is probed with HEAD / until it is back.
+	// Path is probed with GET on every origin URL, every Interval. Probes
+	// are per origin endpoint, not per site: sites whose origin URL and
+	// probe settings are the same share one probe. Default "": no steady
+	// probes; health is learned from live traffic, and an origin that went
+	// down is probed with HEAD / until it is back.
 	Path string `yaml:"path"`
+	// Host is the Host header of probes. Default: origin.host_header, else
+	// the origin URL's host, so that every site on a platform shares the
+	// probe. Set it to a shop's host for an origin that answers health
+	// checks only under that name (it then probes for that site alone).
+	Host string `yaml:"host"`
 	// Interval between probes. Default 2s.
 	Interval Duration `yaml:"interval"`
 	// Timeout of one probe. Default 1s.
@@ -426,8 +451,8 @@ type Health struct {
 	// accepts connections and never answers (a hung database) is known down
 	// without waiting for timeouts to pile up, with or without a probe
 	// path. Requests other than GET and HEAD (an order waiting on a payment
-	// provider) do not count. Default 4s (at most timeout); set it to
-	// timeout to rely on timeouts alone.
+	// provider) do not count. Default 4s (at most origin.timeout); set it to
+	// origin.timeout to rely on timeouts alone.
 	HangAfter Duration `yaml:"hang_after"`
 	// PassiveFailures is how many failed live answers in a row (refused,
 	// reset, timed out, 5xx/52x) mark an origin down. Default 3.

@@ -14,6 +14,7 @@ const (
 	DefaultStateDir        = "/var/lib/awning"
 	DefaultACMEDirectory   = "https://acme-v02.api.letsencrypt.org/directory"
 	DefaultMemory          = 256 << 20
+	DefaultPages           = 64 << 20
 	DefaultRetention       = 7 * 24 * time.Hour
 	DefaultRequestBody     = 16 << 20
 	DefaultRequestHeader   = 16 << 10
@@ -90,6 +91,7 @@ func (c *Config) setDefaults() {
 	def(&c.HTTP2.MaxConcurrentStreams, DefaultMaxConcurrentStreams)
 	def(&c.HTTP2.IdleTimeout, Duration(DefaultHTTP2IdleTimeout))
 	def(&c.Cache.Memory, DefaultMemory)
+	def(&c.Cache.Pages, DefaultPages)
 	def(&c.Cache.Retention, Duration(DefaultRetention))
 	if c.Cache.IgnoreQuery == nil {
 		c.Cache.IgnoreQuery = DefaultIgnoreQuery

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -57,6 +58,35 @@ func (es Errors) Unwrap() []error {
 		out[i] = e
 	}
 	return out
+}
+
+// lazyPositions builds a file's positions when an error first needs them:
+// a file of 50,000 sites has a million key paths, and a loaded
+// configuration that has no error never needs one. Until then it holds the
+// file's bytes (and, while Parse runs, the node tree it already has).
+type lazyPositions struct {
+	once sync.Once
+	src  []byte
+	root *yaml.Node // set while Parse runs
+	p    positions
+}
+
+func (l *lazyPositions) get() positions {
+	if l == nil {
+		return positions{}
+	}
+	l.once.Do(func() {
+		root := l.root
+		if root == nil {
+			root = new(yaml.Node)
+			if err := yaml.Unmarshal(l.src, root); err != nil {
+				root = nil
+			}
+		}
+		l.p = newPositions(root)
+		l.src, l.root = nil, nil
+	})
+	return l.p
 }
 
 // pos is a place in the file.
@@ -183,6 +213,6 @@ func valueError(n *yaml.Node, err error) error {
 // check (an unknown language, an unreadable logo) in the same form as
 // Parse's own errors.
 func (c *Config) Errorf(path, format string, args ...any) *Error {
-	ps := c.pos.at(path)
+	ps := c.pos.get().at(path)
 	return &Error{File: c.File, Line: ps.line, Column: ps.col, Path: path, Msg: fmt.Sprintf(format, args...)}
 }

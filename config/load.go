@@ -21,19 +21,37 @@ const maxFileSize = 16 << 20
 
 // Load reads, decodes and checks the configuration file at path.
 func Load(path string) (*Config, error) {
+	cfg, errs, err := Inspect(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return cfg, nil
+}
+
+// Inspect reads, decodes and checks the configuration file at path like
+// Load, but returns the configuration as far as it could be decoded even
+// when it has errors, with every error: so that check-config can run the
+// checks of later stages on the rest of the file and report everything in
+// one round. cfg is nil when the file could not be decoded at all (a YAML
+// syntax error, an empty file); err is set only when it could not be read.
+func Inspect(path string) (cfg *Config, errs Errors, err error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err)
+		return nil, nil, fmt.Errorf("read config: %w", err)
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("read config %s: %w", path, err)
+		return nil, nil, fmt.Errorf("read config %s: %w", path, err)
 	}
 	if len(data) > maxFileSize {
-		return nil, Errors{{File: path, Msg: "file is larger than 16MiB"}}
+		return nil, Errors{{File: path, Msg: "file is larger than 16MiB"}}, nil
 	}
-	return Parse(path, data)
+	cfg, errs = parse(path, data)
+	return cfg, errs, nil
 }
 
 // Parse decodes and checks a configuration file's contents; name is used in
@@ -41,35 +59,160 @@ func Load(path string) (*Config, error) {
 // unknown key, a duplicate key or a value of the wrong kind is an error. The
 // error, when not nil, is an Errors listing every problem found.
 func Parse(name string, data []byte) (*Config, error) {
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, Errors{syntaxError(name, err)}
-	}
-	cfg := &Config{File: name, pos: newPositions(&root)}
-	if root.Kind == 0 || len(root.Content) == 0 {
-		return nil, Errors{{File: name, Msg: "the file is empty; it needs at least one site"}}
-	}
-	if root.Content[0].Kind != yaml.MappingNode {
-		return nil, Errors{{File: name, Line: root.Content[0].Line, Column: root.Content[0].Column,
-			Msg: "the file must be a mapping of keys such as listen: and sites:"}}
-	}
-
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(cfg); err != nil {
-		return nil, decodeErrors(cfg, err)
-	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); err == nil {
-		return nil, Errors{{File: name, Line: extra.Line, Msg: "the file holds more than one YAML document; keep one"}}
-	}
-
-	cfg.setDefaults()
-	if errs := cfg.validate(); len(errs) > 0 {
-		errs.sort()
+	cfg, errs := parse(name, data)
+	if len(errs) > 0 {
 		return nil, errs
 	}
 	return cfg, nil
+}
+
+// parse decodes data into a Config and checks it. Values the decoder
+// refused are left out (their defaults apply) and validation runs on the
+// rest, so that one round finds every problem; a problem validation finds
+// at (or under) a key the decoder already refused is not reported twice.
+// The Config is nil when the file has no usable structure at all.
+func parse(name string, data []byte) (*Config, Errors) {
+	cfg := &Config{File: name, pos: &lazyPositions{src: data}}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	err := dec.Decode(cfg)
+	var te *yaml.TypeError
+	if err != nil && !errors.As(err, &te) || err != nil && !isMapping(data) {
+		return nil, structureErrors(name, data, err)
+	}
+	var errs Errors
+	if err != nil {
+		errs = decodeErrors(cfg, err)
+		realign(cfg, data)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		errs = append(errs, &Error{File: name, Line: extra.Line, Msg: "the file holds more than one YAML document; keep one"})
+	}
+	cfg.setDefaults()
+	decoded := errs // only the decoder's errors hide validation's
+	for _, e := range cfg.validate() {
+		if !refused(decoded, e.Path) {
+			errs = append(errs, e)
+		}
+	}
+	errs.sort()
+	return cfg, errs
+}
+
+// isMapping reports whether data's one document is a mapping.
+func isMapping(data []byte) bool {
+	var root yaml.Node
+	return yaml.Unmarshal(data, &root) == nil && len(root.Content) > 0 && root.Content[0].Kind == yaml.MappingNode
+}
+
+// structureErrors explains a file the decoder could not use at all.
+func structureErrors(name string, data []byte, err error) Errors {
+	var root yaml.Node
+	if perr := yaml.Unmarshal(data, &root); perr != nil {
+		return Errors{syntaxError(name, perr)}
+	}
+	if errors.Is(err, io.EOF) || root.Kind == 0 || len(root.Content) == 0 {
+		return Errors{{File: name, Msg: "the file is empty; it needs at least one site"}}
+	}
+	if n := root.Content[0]; n.Kind != yaml.MappingNode {
+		return Errors{{File: name, Line: n.Line, Column: n.Column, Msg: "the file must be a mapping of keys such as listen: and sites:"}}
+	}
+	return Errors{syntaxError(name, err)}
+}
+
+// refused reports whether a validation problem at path is a consequence
+// of a decoding error in errs: at or under the refused key, at one of its
+// ancestors (a list that lost the element), or, when the decoder dropped a
+// whole mapping for a duplicate key, anywhere in that mapping.
+func refused(errs Errors, path string) bool {
+	under := func(p, root string) bool {
+		return p == root || root == "" || strings.HasPrefix(p, root+".") || strings.HasPrefix(p, root+"[")
+	}
+	for _, e := range errs {
+		if e.Path == "" {
+			continue
+		}
+		if under(path, e.Path) || under(e.Path, path) {
+			return true
+		}
+		if strings.Contains(e.Msg, "already defined") && under(path, parentPath(e.Path)) {
+			return true
+		}
+	}
+	return false
+}
+
+// Covers reports whether a problem at path, found by a later stage (a
+// component that checks what it alone understands), is already explained
+// by es: at, under or above a key es names, so check-config reports each
+// problem once.
+func (es Errors) Covers(path string) bool {
+	for _, e := range es {
+		switch {
+		case e.Path == "":
+		case path == e.Path, strings.HasPrefix(path, e.Path+"."), strings.HasPrefix(path, e.Path+"["):
+			return true
+		case strings.Contains(e.Msg, "already defined") && strings.HasPrefix(path, parentPath(e.Path)+"."):
+			return true
+		}
+	}
+	return false
+}
+
+// parentPath is the path of the mapping or list holding path.
+func parentPath(path string) string {
+	if i := strings.LastIndexAny(path, ".["); i >= 0 {
+		return path[:i]
+	}
+	return ""
+}
+
+// realign decodes the sites and tokens of a file the strict decoder
+// refused parts of again, one element at a time, so that cfg.Sites[i] is
+// the file's sites[i] again: the decoder leaves out a list element it
+// cannot decode at all (not a mapping, a duplicate key), and every later
+// element would be validated, and reported, under the wrong index. An
+// element left out becomes a zero value whose problems refused hides.
+func realign(cfg *Config, data []byte) {
+	var root yaml.Node
+	if yaml.Unmarshal(data, &root) != nil || len(root.Content) == 0 || root.Content[0].Kind != yaml.MappingNode {
+		return
+	}
+	top := root.Content[0]
+	if n := child(top, "sites"); n != nil && n.Kind == yaml.SequenceNode && len(n.Content) != len(cfg.Sites) {
+		cfg.Sites = decodeEach[Site](n)
+	}
+	if a := child(top, "admin"); a != nil {
+		if n := child(a, "tokens"); n != nil && n.Kind == yaml.SequenceNode && len(n.Content) != len(cfg.Admin.Tokens) {
+			cfg.Admin.Tokens = decodeEach[Token](n)
+		}
+	}
+}
+
+// child returns the value of key in mapping n, or nil.
+func child(n *yaml.Node, key string) *yaml.Node {
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+// decodeEach decodes every element of sequence n as far as it goes; the
+// strict decoder already reported what did not.
+func decodeEach[T any](n *yaml.Node) []T {
+	out := make([]T, len(n.Content))
+	for i, el := range n.Content {
+		if el.Kind == yaml.MappingNode {
+			_ = el.Decode(&out[i])
+		}
+	}
+	return out
 }
 
 var (
@@ -90,12 +233,13 @@ func syntaxError(file string, err error) *Error {
 
 // decodeErrors turns the decoder's line-numbered messages into positioned
 // errors that name the key path and say what was expected in plain words.
-func decodeErrors(cfg *Config, err error) error {
+func decodeErrors(cfg *Config, err error) Errors {
 	var te *yaml.TypeError
 	if !errors.As(err, &te) {
 		return Errors{syntaxError(cfg.File, err)}
 	}
 	var out Errors
+	where := cfg.pos.get()
 	for _, s := range te.Errors {
 		e := &Error{File: cfg.File, Msg: s}
 		m := reLine.FindStringSubmatch(s)
@@ -121,14 +265,14 @@ func decodeErrors(cfg *Config, err error) error {
 			}
 		}
 		if e.Column > 0 {
-			for _, k := range cfg.pos.byLine[e.Line] {
-				if k.col == e.Column || cfg.pos.byPath[k.path] == (pos{e.Line, e.Column}) {
+			for _, k := range where.byLine[e.Line] {
+				if k.col == e.Column || where.byPath[k.path] == (pos{e.Line, e.Column}) {
 					e.Path = k.path
 				}
 			}
 		}
 		if e.Path == "" {
-			if k, ok := cfg.pos.onLine(e.Line, key, value); ok {
+			if k, ok := where.onLine(e.Line, key, value); ok {
 				e.Path = k.path
 				if value != "" {
 					value = k.value // the decoder shortens long values; say what was written
@@ -136,7 +280,7 @@ func decodeErrors(cfg *Config, err error) error {
 				if e.Column == 0 {
 					e.Column = k.col // an unknown key: point at the key
 					if key == "" {
-						e.Column = cfg.pos.byPath[k.path].col // a bad value: point at the value
+						e.Column = where.byPath[k.path].col // a bad value: point at the value
 					}
 				}
 			}
@@ -152,6 +296,9 @@ func decodeErrors(cfg *Config, err error) error {
 	out.sort()
 	return out
 }
+
+// Sort orders errors as they appear in the file.
+func (es Errors) Sort() { es.sort() }
 
 // sort orders errors as they appear in the file.
 func (es Errors) sort() {

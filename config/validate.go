@@ -88,6 +88,9 @@ func (c *Config) validate() Errors {
 	if c.Cache.Memory < 1<<20 {
 		v.errorf("cache.memory", "must be at least 1MiB, got %s", c.Cache.Memory)
 	}
+	if c.Cache.Pages < 1<<20 {
+		v.errorf("cache.pages", "must be at least 1MiB, got %s", c.Cache.Pages)
+	}
 	if c.Cache.Retention.D() < time.Minute {
 		v.errorf("cache.retention", "must be at least 1m, got %s", c.Cache.Retention)
 	}
@@ -119,8 +122,10 @@ func (c *Config) validate() Errors {
 	}
 
 	names := map[string]int{}
-	if len(c.Sites) == 0 {
-		v.errorf("sites", "at least one site is required")
+	if len(c.Sites) == 0 && !c.Admin.HasOpsToken() {
+		// Sites may all come through the admin API, which needs an ops
+		// token; without one, nothing could ever be served.
+		v.errorf("sites", "at least one site is required (or an ops token in admin.tokens, to add sites through the admin API)")
 	}
 	for i := range c.Sites {
 		s := &c.Sites[i]
@@ -322,6 +327,9 @@ func (v *checker) site(p string, s *Site) {
 	hp := op + ".health"
 	if h.Path != "" && !strings.HasPrefix(h.Path, "/") {
 		v.errorf(hp+".path", "must start with /, got %q", h.Path)
+	}
+	if strings.ContainsAny(h.Host, " /\r\n\t") {
+		v.errorf(hp+".host", "invalid host %q", h.Host)
 	}
 	if h.Interval.D() < 100*time.Millisecond {
 		v.errorf(hp+".interval", "must be at least 100ms, got %s", h.Interval)

@@ -166,3 +166,25 @@ func TestNoHTMLStrings(t *testing.T) {
 		}
 	}
 }
+
+// TestCountTextsHaveOne: a text that counts things ("{n} tokens") has a
+// ".one" text for a count of one in every language, which t() picks, so
+// the console never says "1 tokens".
+func TestCountTextsHaveOne(t *testing.T) {
+	counted := regexp.MustCompile(`^\{(n|total)\} [a-z]+s\b`)
+	n := 0
+	for k, v := range mustTexts(t, "en") {
+		if !counted.MatchString(v) || strings.HasSuffix(k, ".one") {
+			continue
+		}
+		n++
+		for _, lang := range Languages {
+			if one := mustTexts(t, lang)[k+".one"]; !strings.HasPrefix(one, "1 ") {
+				t.Errorf("%s: %q counts things but %s.one is %q; want the text for one", lang, v, k, one)
+			}
+		}
+	}
+	if n < 3 {
+		t.Errorf("found %d counting texts; the pattern is broken?", n)
+	}
+}

@@ -30,10 +30,15 @@ type descs struct {
 	siteOpen, tripped, trips, maintenance                     *prometheus.Desc
 	originState, transitions, shortCircuited, overflow        *prometheus.Desc
 	originInFlight, originInFlightLimit, probes, hangs        *prometheus.Desc
+	proberUp, proberPanics, endpoints                         *prometheus.Desc
+	pagesSites, pagesBytes, pagesRenders, pagesEvictions      *prometheus.Desc
 	originRefused                                             *prometheus.Desc
 	entries, memBytes, memLimit, lookups, stored, revalidated *prometheus.Desc
 	notStored, evicted, expired                               *prometheus.Desc
 	redisUp, redisReads, redisWrites, redisWriterPanics       *prometheus.Desc
+	redisShardsDown                                           *prometheus.Desc
+	stateRedisUp, stateSyncUp, stateUnconfirmed               *prometheus.Desc
+	stateRestores, stateSyncPanics                            *prometheus.Desc
 	warmRuns, warmPages, warmRunning, warmURLs                *prometheus.Desc
 	warmLoopUp, warmPanics                                    *prometheus.Desc
 	webhook                                                   *prometheus.Desc
@@ -72,7 +77,14 @@ func newDescs() (descs, []*prometheus.Desc) {
 		originRefused:       desc("awning_origin_refused_total", "Origin answers Awning refused as failures, by reason: framing, malformed, extra-bytes, upgrade, interim, bad-gzip, gzip-too-large (docs/origins.md).", "site", "reason"),
 		originInFlight:      desc("awning_origin_in_flight", "Requests at the site's origins now.", "site"),
 		originInFlightLimit: desc("awning_origin_in_flight_limit", "The in-flight cap now: origin.max_inflight, lower while slow_start ramps up after a recovery; 0 for no cap.", "site"),
-		probes:              desc("awning_health_probes_total", "Active health probes of the site's origins, by result.", "site", "result"),
+		probes:              desc("awning_health_probes_total", "Active health probes that informed the site, by result: those of its origins' endpoints (shared with every site on them) and its own recovery probes.", "site", "result"),
+		proberUp:            desc("awning_health_prober_up", "1 while the health prober runs; 0 while it waits to restart after a panic (probes are paused)."),
+		proberPanics:        desc("awning_health_prober_panics_total", "Panics of the health prober's scheduler (recovered; it restarts with backoff). Any is a bug to report."),
+		endpoints:           desc("awning_health_endpoints", "Origin endpoints probed: distinct origin URLs and probe requests, however many sites share each."),
+		pagesSites:          desc("awning_pages_rendered_sites", "Sites whose outage and maintenance pages are rendered now (on first need, kept within cache.pages)."),
+		pagesBytes:          desc("awning_pages_rendered_bytes", "Bytes of rendered pages (bounded by cache.pages)."),
+		pagesRenders:        desc("awning_pages_renders_total", "Renderings of a site's pages: a first need, or a need after a change or an eviction."),
+		pagesEvictions:      desc("awning_pages_evictions_total", "Sites' rendered pages dropped to stay within cache.pages."),
 		hangs:               desc("awning_origin_hangs_total", "Times the site's origin was declared down because requests waited origin.health.hang_after and not one exchange with it ended (a hung origin).", "site"),
 
 		entries:           desc("awning_cache_entries", "Pages with copies in this node's memory tier."),
@@ -84,7 +96,13 @@ func newDescs() (descs, []*prometheus.Desc) {
 		notStored:         desc("awning_cache_not_stored_total", "Good origin answers not kept as copies, by reason (as in Cache-Status detail=).", "reason"),
 		evicted:           desc("awning_cache_evicted_total", "Pages evicted from the memory tier to stay within cache.memory."),
 		expired:           desc("awning_cache_expired_total", "Copies dropped from the memory tier past their retention."),
-		redisUp:           desc("awning_redis_up", "1 while the Redis tier answers and its writer runs; 0 while copies are kept in memory only. Only with state.redis."),
+		redisUp:           desc("awning_redis_up", "1 while every shard of the copies' Redis tier answers and its writer runs; 0 while any shard is down (its copies are kept in memory only) or the writer restarts. Only with state.redis."),
+		redisShardsDown:   desc("awning_redis_shards_down", "Redis shards (the one server, or each Cluster master) that do not answer now: their copies are unavailable, the other shards' are served. Only with state.redis."),
+		stateRedisUp:      desc("awning_state_redis_up", "1 while the shared state (maintenance, updates, branding, sites, tokens) follows Redis; 0 while Redis does not answer: the node serves the last state it saw and admin changes are refused. Only with state.redis."),
+		stateSyncUp:       desc("awning_state_sync_up", "1 while the loop that follows the shared state in Redis runs; 0 while it waits to restart after a panic. Only with state.redis."),
+		stateUnconfirmed:  desc("awning_state_unconfirmed_writes_total", "Admin changes no Redis replica confirmed at the first try (WAIT): retried, or answered 503 \"not confirmed\". Only with state.redis."),
+		stateRestores:     desc("awning_state_restores_total", "Times this node wrote shared state back into a Redis that had lost it (flushed, restarted empty or from an older save, an empty replica promoted). Only with state.redis."),
+		stateSyncPanics:   desc("awning_state_sync_panics_total", "Panics of the shared state's sync loop: recovered, logged with a stack, restarted after a backoff. Any is a bug to report. Only with state.redis."),
 		redisReads:        desc("awning_cache_redis_reads_total", "Reads of copies from Redis, by result (hit, miss, error). Only with state.redis.", "result"),
 		redisWrites:       desc("awning_cache_redis_writes_total", "Writes of copies to Redis, by result (ok, error, dropped: queue full or Redis down). Only with state.redis.", "result"),
 		redisWriterPanics: desc("awning_cache_redis_writer_panics_total", "Panics of the loop that writes copies to Redis: recovered, logged with a stack, the loop restarted after a backoff. Any is a bug to report. Only with state.redis."),
@@ -149,6 +167,25 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 
 	c.collectCache(c.opt.Proxy.Cache().Stats(), counter, gauge)
 
+	pr := c.opt.Proxy.ProberStats()
+	gauge(d.proberUp, boolValue(pr.Healthy))
+	counter(d.proberPanics, pr.Panics)
+	gauge(d.endpoints, float64(pr.Endpoints))
+	pc := c.opt.Proxy.PageCache()
+	gauge(d.pagesSites, float64(pc.Sites))
+	gauge(d.pagesBytes, float64(pc.Bytes))
+	counter(d.pagesRenders, pc.Renders)
+	counter(d.pagesEvictions, pc.Evictions)
+
+	if c.opt.State != nil {
+		if ss := c.opt.State(); ss.Shared {
+			gauge(d.stateRedisUp, boolValue(ss.RedisOK))
+			gauge(d.stateSyncUp, boolValue(ss.Syncing))
+			counter(d.stateUnconfirmed, ss.Unconfirmed)
+			counter(d.stateRestores, ss.Restores)
+			counter(d.stateSyncPanics, ss.Panics)
+		}
+	}
 	if c.opt.Webhook != nil {
 		if sent, failed, dropped, ok := c.opt.Webhook(); ok {
 			counter(d.webhook, sent, "sent")
@@ -252,6 +289,7 @@ func (c *collector) collectCache(cs cache.Stats, counter counterFunc, gauge gaug
 		counter(d.redisWrites, cs.RedisWriteErrors, "error")
 		counter(d.redisWrites, cs.RedisDropped, "dropped")
 		counter(d.redisWriterPanics, cs.RedisWriterPanics)
+		gauge(d.redisShardsDown, float64(cs.RedisShardsDown))
 	}
 }
 

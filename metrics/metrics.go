@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/awningproxy/awning/proxy"
+	"github.com/awningproxy/awning/state"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -25,6 +26,8 @@ type Options struct {
 	// Redis is the node's one Redis client, or nil: New adds a hook to it
 	// that times every command.
 	Redis redis.UniversalClient
+	// State returns the shared state store's counters. Optional.
+	State func() state.StoreStats
 	// Webhook returns the counters of the notify.webhook in force; ok is
 	// false when there is none. Optional.
 	Webhook func() (sent, failed, dropped uint64, ok bool)
@@ -140,8 +143,7 @@ func (m *Metrics) loop() {
 }
 
 func (m *Metrics) sample() {
-	st := m.opt.Proxy.Stats()
-	m.window.add(m.opt.Now(), &st)
+	m.window.add(m.opt.Now(), m.opt.Proxy)
 }
 
 func goVersion() string { return runtime.Version() }

@@ -48,6 +48,49 @@ func stats(served map[proxy.Outcome]uint64) *proxy.Stats {
 	return &proxy.Stats{Sites: []proxy.SiteStats{s}}
 }
 
+// statsCounter samples a Stats as the window samples a proxy.Server.
+type statsCounter struct{ *proxy.Stats }
+
+func (s statsCounter) SiteCounts(fn func(string, *[proxy.NumOutcomes]uint64)) {
+	for i := range s.Sites {
+		fn(s.Sites[i].Name, &s.Sites[i].Served)
+	}
+}
+
+// TestFallbackWindowSitesChange: samples taken while sites come and go
+// (a reload, the admin API) keep each site's counts under its name.
+func TestFallbackWindowSitesChange(t *testing.T) {
+	t0 := time.Unix(1_700_000_000, 0)
+	site := func(name string, origin, stale uint64) proxy.SiteStats {
+		s := proxy.SiteStats{Name: name}
+		s.Served[proxy.OutcomeOrigin], s.Served[proxy.OutcomeStale] = origin, stale
+		return s
+	}
+	w := &fallbackWindow{}
+	w.add(t0, statsCounter{&proxy.Stats{Sites: []proxy.SiteStats{site("a", 10, 0), site("b", 20, 0), site("c", 30, 0)}}})
+	w.add(t0.Add(5*time.Second), statsCounter{&proxy.Stats{Sites: []proxy.SiteStats{site("a", 11, 0), site("c", 31, 0)}}})
+	w.add(t0.Add(10*time.Second), statsCounter{&proxy.Stats{Sites: []proxy.SiteStats{site("a", 12, 0), site("c", 32, 0), site("d", 1, 0)}}})
+	if len(w.samples) != 3 || w.samples[1].sites == w.samples[0].sites || w.samples[2].sites == w.samples[1].sites {
+		t.Fatal("a change of sites must give the sample its own index")
+	}
+	w.add(t0.Add(15*time.Second), statsCounter{&proxy.Stats{Sites: []proxy.SiteStats{site("a", 13, 0), site("c", 33, 0), site("d", 2, 0)}}})
+	if w.samples[3].sites != w.samples[2].sites {
+		t.Error("the same sites must share the index")
+	}
+	for _, tt := range []struct {
+		now  proxy.SiteStats
+		want float64
+	}{
+		{site("a", 12, 8), 8.0 / 10}, // 2 from the origin and 8 stale since the oldest sample
+		{site("c", 30, 10), 10.0 / 10},
+		{site("d", 0, 4), 1}, // unknown to the oldest sample: counted from zero
+	} {
+		if got := w.ratio(&tt.now); got != tt.want {
+			t.Errorf("%s: %v; want %v", tt.now.Name, got, tt.want)
+		}
+	}
+}
+
 func TestFallbackWindow(t *testing.T) {
 	t0 := time.Unix(1_700_000_000, 0)
 	type at struct {
@@ -89,7 +132,7 @@ func TestFallbackWindow(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			w := &fallbackWindow{}
 			for _, s := range tt.samples {
-				w.add(t0.Add(s.after), stats(s.served))
+				w.add(t0.Add(s.after), statsCounter{stats(s.served)})
 			}
 			if got := w.ratio(&stats(tt.now).Sites[0]); got != tt.want {
 				t.Errorf("got %v; want %v", got, tt.want)

@@ -22,8 +22,17 @@ type fallbackWindow struct {
 }
 
 type sample struct {
-	at    time.Time
-	sites map[string]answerCounts
+	at     time.Time
+	sites  *siteIndex     // shared by consecutive samples of the same sites
+	counts []answerCounts // by sites.pos
+}
+
+// siteIndex maps site names to positions in a sample's counts. A node with
+// 50,000 sites keeps a dozen samples: one index for them all, and 16 bytes
+// per site per sample.
+type siteIndex struct {
+	names []string
+	pos   map[string]int
 }
 
 // answerCounts are the answers a site gave shoppers: those the origin
@@ -38,20 +47,61 @@ const (
 	sampleEvery  = 5 * time.Second
 )
 
-func countsOf(s *proxy.SiteStats) answerCounts {
-	fb := s.Served[proxy.OutcomeStale] + s.Served[proxy.OutcomeOutage] + s.Served[proxy.OutcomeUnconfirmed]
-	return answerCounts{total: s.Served[proxy.OutcomeOrigin] + fb, fallback: fb}
+func countsOf(s *proxy.SiteStats) answerCounts { return countsOfServed(&s.Served) }
+
+func countsOfServed(served *[proxy.NumOutcomes]uint64) answerCounts {
+	fb := served[proxy.OutcomeStale] + served[proxy.OutcomeOutage] + served[proxy.OutcomeUnconfirmed]
+	return answerCounts{total: served[proxy.OutcomeOrigin] + fb, fallback: fb}
+}
+
+// siteCounter is what the window samples: proxy.Server.
+type siteCounter interface {
+	SiteCounts(fn func(site string, served *[proxy.NumOutcomes]uint64))
 }
 
 // add records the counters as they are at now and forgets samples older
 // than the window.
-func (w *fallbackWindow) add(now time.Time, st *proxy.Stats) {
-	sm := sample{at: now, sites: make(map[string]answerCounts, len(st.Sites))}
-	for i := range st.Sites {
-		sm.sites[st.Sites[i].Name] = countsOf(&st.Sites[i])
-	}
+func (w *fallbackWindow) add(now time.Time, sc siteCounter) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	var last *siteIndex
+	if n := len(w.samples); n > 0 {
+		last = w.samples[n-1].sites
+	}
+	idx := last
+	var names []string // only when the sites differ from the last sample's
+	sm := sample{at: now}
+	if last != nil {
+		sm.counts = make([]answerCounts, 0, len(last.names))
+	}
+	i := 0
+	sc.SiteCounts(func(site string, served *[proxy.NumOutcomes]uint64) {
+		if names == nil && (last == nil || i >= len(last.names) || last.names[i] != site) {
+			names = make([]string, i, max(i+1, len(sm.counts)))
+			if last != nil {
+				copy(names, last.names[:i])
+			}
+		}
+		if names != nil {
+			names = append(names, site)
+		}
+		sm.counts = append(sm.counts, countsOfServed(served))
+		i++
+	})
+	switch {
+	case names != nil:
+	case last == nil:
+		names = []string{} // no site at all
+	case i != len(last.names):
+		names = last.names[:i:i] // fewer sites than last: a prefix of them
+	}
+	if names != nil {
+		idx = &siteIndex{names: names, pos: make(map[string]int, len(names))}
+		for j, name := range names {
+			idx.pos[name] = j
+		}
+	}
+	sm.sites = idx
 	w.samples = append(w.samples, sm)
 	drop := 0
 	for drop < len(w.samples)-1 && now.Sub(w.samples[drop].at) > windowLength {
@@ -68,7 +118,9 @@ func (w *fallbackWindow) ratio(s *proxy.SiteStats) float64 {
 	var base answerCounts
 	w.mu.Lock()
 	if len(w.samples) > 0 {
-		base = w.samples[0].sites[s.Name]
+		if i, ok := w.samples[0].sites.pos[s.Name]; ok {
+			base = w.samples[0].counts[i]
+		}
 	}
 	w.mu.Unlock()
 	if now.total < base.total || now.fallback < base.fallback {

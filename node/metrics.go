@@ -12,6 +12,7 @@ func (n *Node) newMetrics(version string) error {
 	opt := metrics.Options{
 		Proxy:   n.proxy,
 		Redis:   n.redis,
+		State:   n.state.Stats,
 		Webhook: n.webhookCounts,
 		Node:    n.nodeStats,
 		Version: version,

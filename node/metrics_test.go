@@ -228,6 +228,10 @@ sites:
 
 	s := remember(scrapeNode(t, n))
 	s.check(t, "healthy", []check{
+		{"awning_state_redis_up", nil, "==", 1},
+		{"awning_state_sync_up", nil, "==", 1},
+		{"awning_redis_shards_down", nil, "==", 0},
+		{"awning_state_unconfirmed_writes_total", nil, "==", 0},
 		{"awning_requests_total", []string{"site", "shop", "outcome", "origin"}, "==", 4},
 		{"awning_requests_total", []string{"site", "shop", "outcome", "own"}, "==", 1},
 		{"awning_requests_total", []string{"site", "shop", "outcome", "redirect"}, "==", 1},
@@ -340,9 +344,13 @@ sites:
 	r.Stop()
 	get("shop.example", "/never-seen-either", "outage")
 	testkit.WaitFor(t, 10*time.Second, "the redis tier to notice", func() bool { return !n.cache.Stats().RedisHealthy })
+	testkit.WaitFor(t, 10*time.Second, "the state store to notice", func() bool { return !n.state.Stats().RedisOK })
 	s = remember(scrapeNode(t, n))
 	s.check(t, "redis lost", []check{
 		{"awning_redis_up", nil, "==", 0},
+		{"awning_redis_shards_down", nil, "==", 1},
+		{"awning_state_redis_up", nil, "==", 0},
+		{"awning_state_sync_up", nil, "==", 1},
 		{"awning_redis_command_errors_total", nil, ">=", 1},
 		{"awning_cache_redis_reads_total", []string{"result", "error"}, ">=", 1},
 	})

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"reflect"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,10 +39,6 @@ type Options struct {
 	LogOutput io.Writer
 	// Version is the running version, for metrics. Default "(devel)".
 	Version string
-
-	// checkOnly builds the node for Check, which runs where the config is
-	// written, not where it will serve: no directory is made or written.
-	checkOnly bool
 }
 
 // Node is one running Awning. It is safe for concurrent use: Reload may be
@@ -53,11 +50,13 @@ type Node struct {
 
 	reloadMu sync.Mutex
 	cfg      atomic.Pointer[config.Config]
-	reg      atomic.Pointer[sites.Registry]
-	redis    redis.UniversalClient // nil without state.redis
-	state    *state.Store          // maintenance, updates, branding: shared through redis
-	webhook  *health.Webhook       // nil without notify.webhook
-	cache    *cache.Cache          // outlives reloads: copies stay
+	reg      atomic.Pointer[sites.Registry] // the file's sites and the API's
+	fileReg  *sites.Registry                // the file's; guarded by reloadMu
+	api      map[string]*apiSite            // sites registered through the admin API; guarded by reloadMu
+	redis    redis.UniversalClient          // nil without state.redis
+	state    *state.Store                   // maintenance, updates, branding: shared through redis
+	webhook  *health.Webhook                // nil without notify.webhook
+	cache    *cache.Cache                   // outlives reloads: copies stay
 	proxy    *proxy.Server
 	admin    *admin.Server
 	metrics  *metrics.Metrics
@@ -100,7 +99,7 @@ type Addrs struct {
 func New(opt Options) (*Node, error) {
 	cfg, err := config.Load(opt.ConfigPath)
 	if err != nil {
-		return nil, err
+		return nil, allProblems(opt.ConfigPath, err)
 	}
 	out := opt.LogOutput
 	if out == nil {
@@ -108,14 +107,12 @@ func New(opt Options) (*Node, error) {
 	}
 	n := &Node{path: opt.ConfigPath, level: new(slog.LevelVar), ready: make(chan struct{})}
 	n.log = NewLogger(cfg.Log, out, n.level)
-	reg, err := sites.New(cfg)
+	fileReg, err := sites.New(cfg)
 	if err != nil {
-		return nil, err
+		return nil, allProblems(opt.ConfigPath, err)
 	}
-	if !opt.checkOnly {
-		if err := checkStateDir(cfg, true); err != nil {
-			return nil, err
-		}
+	if err := checkStateDir(cfg, true); err != nil {
+		return nil, err
 	}
 	if cfg.State.Redis != "" {
 		if n.redis, err = state.OpenRedis(cfg.State.Redis); err != nil {
@@ -127,6 +124,9 @@ func New(opt Options) (*Node, error) {
 		n.Close()
 		return nil, err
 	}
+	n.fileReg = fileReg
+	n.loadAPISites() // what the snapshot file remembers; Redis may bring more
+	reg := n.siteTable(fileReg)
 	n.windows = newWindowLog(n.log, n.maintenanceWindows)
 	n.updates = n.newUpdateKeeper()
 	n.webhook = n.newWebhook(cfg, nil)
@@ -169,20 +169,15 @@ func New(opt Options) (*Node, error) {
 		Checks: n.checks, SiteURL: n.siteURL}))
 	n.console.events.admin.Store(n.admin)
 	n.loadedAt.Store(time.Now().UnixNano())
+	returnMemory()
 	return n, nil
 }
 
-// Check builds a node from the file at path without starting it, so that
-// every error serve would report is reported: what `awning check-config`
-// runs.
-func Check(path string) (*config.Config, error) {
-	n, err := New(Options{ConfigPath: path, LogOutput: io.Discard, checkOnly: true})
-	if err != nil {
-		return nil, err
-	}
-	n.Close()
-	return n.Config(), nil
-}
+// returnMemory gives the memory a (re)load used only while it ran back to
+// the system at once: decoding a file of thousands of sites takes several
+// times what the sites then keep, and the runtime would otherwise return
+// it over minutes. It costs one garbage collection per load.
+func returnMemory() { debug.FreeOSMemory() }
 
 // Close releases what New opened (probes, the webhook, certificate locks,
 // the Redis client) for a node that will not Run; Run releases them itself
@@ -407,18 +402,23 @@ func (n *Node) Reload() error {
 	n.reloads.Add(1)
 	n.reloadErr.Store(nil)
 	n.loadedAt.Store(time.Now().UnixNano())
+	returnMemory()
 	return nil
 }
 
 func (n *Node) reload() error {
 	cfg, err := config.Load(n.path)
 	if err != nil {
-		return err
+		return allProblems(n.path, err)
 	}
-	reg, err := sites.New(cfg)
+	fileReg, err := sites.New(cfg)
 	if err != nil {
+		return allProblems(n.path, err)
+	}
+	if err := n.checkFileAgainstAPI(cfg, fileReg); err != nil {
 		return err
 	}
+	reg := n.siteTable(fileReg)
 	oldHook := n.webhook
 	hook := n.newWebhook(cfg, oldHook)
 	n.webhook = hook
@@ -433,6 +433,7 @@ func (n *Node) reload() error {
 		oldHook.Close()
 	}
 	old := n.cfg.Swap(cfg)
+	n.fileReg = fileReg
 	n.reg.Store(reg)
 	n.applyAll() // sites the new config added get their state too
 	n.admin.Update(cfg, reg)

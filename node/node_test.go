@@ -133,3 +133,31 @@ func TestTwoNodesShareCopiesThroughRedis(t *testing.T) {
 		t.Errorf("node b: %q %.100q; want node a's copy, stale", resp.Header.Get("Awning-Served"), body)
 	}
 }
+
+// TestStartAndReloadReportEveryProblem: a file with a decoding problem (an
+// unknown key) and problems only the components find (a host name, a page
+// language) is refused at start and at reload with all of them, as
+// check-config reports them, not the decoder's alone.
+func TestStartAndReloadReportEveryProblem(t *testing.T) {
+	o := testkit.NewOrigin(t, testkit.Respond(200, "a"))
+	bad := strings.Replace(siteConfig(o.URL()), "hosts: [shop.example]", "hosts: [shop.example, \"bad host\"]\n    page: {languages: [nl, xx]}\n    orign: {}", 1)
+	want := []string{`sites[0].orign: unknown key "orign"`, `sites[0].hosts[1]: "bad host" is not a valid host name`, `sites[0].page.languages[1]: no translations for "xx"`}
+
+	path := filepath.Join(t.TempDir(), "awning.yaml")
+	os.WriteFile(path, []byte(bad), 0o600)
+	_, err := New(Options{ConfigPath: path, LogOutput: io.Discard})
+	for _, w := range want {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("New: %v\nwant it to say %s", err, w)
+		}
+	}
+
+	n, path, _ := startNode(t, siteConfig(o.URL()))
+	os.WriteFile(path, []byte(bad), 0o600)
+	err = n.Reload()
+	for _, w := range want {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("Reload: %v\nwant it to say %s", err, w)
+		}
+	}
+}

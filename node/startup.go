@@ -175,7 +175,7 @@ func probeDir(dir string, read, deep bool) error {
 		return nil
 	}
 	if !deep {
-		return readable(filepath.Join(dir, "state.json"))
+		return errors.Join(readable(filepath.Join(dir, "state.json")), readable(filepath.Join(dir, "state.journal")))
 	}
 	seen := 0
 	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/awningproxy/awning/config"
@@ -22,14 +23,32 @@ func (n *Node) applyState(changed []string) {
 	if n.updates != nil {
 		n.updates.changed()
 	}
-	reg := n.reg.Load()
-	if n.proxy == nil || reg == nil {
+	if n.proxy == nil || n.reg.Load() == nil {
 		return // still building: New applies everything once the proxy exists
 	}
+	n.reloadMu.Lock()
+	if n.syncAPISitesLocked(changed) {
+		n.rebuildSitesLocked()
+	}
+	if slices.ContainsFunc(changed, func(s string) bool { return strings.HasPrefix(s, state.TokenScopePrefix) }) {
+		n.admin.Update(n.Config(), n.reg.Load()) // tokens created or revoked through the admin API
+	}
+	n.reloadMu.Unlock()
+	n.applyRuntime(changed)
+}
+
+// applyRuntime hands the proxy the run-time state of the sites whose
+// scopes changed (every site when the global scope did).
+func (n *Node) applyRuntime(changed []string) {
+	reg := n.reg.Load()
 	all := slices.Contains(changed, state.Global)
+	want := make(map[string]bool, len(changed))
+	for _, name := range changed {
+		want[name] = true
+	}
 	global := n.state.Scope(state.Global)
 	for _, site := range reg.All() {
-		if !all && !slices.Contains(changed, site.Name) {
+		if !all && !want[site.Name] {
 			continue
 		}
 		in := siteState(global, n.state.Scope(site.Name), time.Now())
@@ -40,7 +59,7 @@ func (n *Node) applyState(changed []string) {
 }
 
 // applyAll applies every site's run-time state.
-func (n *Node) applyAll() { n.applyState([]string{state.Global}) }
+func (n *Node) applyAll() { n.applyRuntime([]string{state.Global}) }
 
 // siteState merges the global scope and a site's own into what the proxy
 // applies at now: the site's maintenance window wins over the global one;

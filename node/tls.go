@@ -95,7 +95,10 @@ func (n *Node) startTLS(lns []net.Listener, serve func(net.Listener, func(net.Li
 		n.proxy.SetHTTPSPort(lns[0].Addr().(*net.TCPAddr).Port)
 	}
 	if path := n.certs.CAPath(); path != "" {
-		host := cfg.Sites[0].Hosts[0]
+		host := "localhost"
+		if all := n.reg.Load().All(); len(all) > 0 {
+			host = all[0].Hosts[0]
+		}
 		if strings.Contains(host, ":") { // an IPv6 literal
 			host = "[" + host + "]"
 		}

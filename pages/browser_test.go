@@ -51,7 +51,8 @@ func TestBrowser(t *testing.T) {
 	origin := testkit.NewOrigin(t, shop())
 	origin.Refuse()
 	cfgPath := filepath.Join(dir, "awning.yaml")
-	if err := os.WriteFile(cfgPath, []byte(browserConfig(origin.URL())), 0o644); err != nil {
+	cfg := browserConfig(origin.URL()) + "state: {dir: \"" + filepath.Join(dir, "state") + "\"}\n"
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	n, logs := runNode(t, cfgPath)

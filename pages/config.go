@@ -23,9 +23,15 @@ const maxTemplateSize = 256 << 10
 // than when a shop is down. Every problem is returned as config.Errors
 // positioned in the file, as Parse's own errors are.
 func FromConfig(cfg *config.Config, i int) (*Site, error) {
-	sc := &cfg.Sites[i]
+	return FromSite(cfg, &cfg.Sites[i], fmt.Sprintf("sites[%d]", i))
+}
+
+// FromSite is FromConfig for a site that may not be in cfg's file (one
+// registered through the admin API): path is its key path in errors, and
+// files it names are relative to cfg's.
+func FromSite(cfg *config.Config, sc *config.Site, path string) (*Site, error) {
 	pg := &sc.Page
-	p := fmt.Sprintf("sites[%d].page", i)
+	p := path + ".page"
 	var errs config.Errors
 	errorf := func(path, format string, args ...any) {
 		errs = append(errs, cfg.Errorf(path, format, args...))
@@ -49,7 +55,7 @@ func FromConfig(cfg *config.Config, i int) (*Site, error) {
 			errorf(fmt.Sprintf("%s.languages[%d]", p, j), "no translations for %q; pages speak %s", l, strings.Join(Languages(), ", "))
 		}
 	}
-	loc, err := time.LoadLocation(pg.TimeZone)
+	loc, err := zone(pg.TimeZone)
 	if err != nil {
 		errorf(p+".timezone", "%v", err)
 	}
@@ -75,7 +81,7 @@ func FromConfig(cfg *config.Config, i int) (*Site, error) {
 		bc.text("banner_text."+l, sc.Cache.BannerText[l], MaxMessageLen, false)
 	}
 	for _, e := range bc.errs {
-		errorf(fmt.Sprintf("sites[%d].cache.%s", i, e.Field), "%s", e.Msg)
+		errorf(path+".cache."+e.Field, "%s", e.Msg)
 	}
 
 	if pg.Template != "" {

@@ -146,3 +146,33 @@ func TestConfigTextInvisibleCharacters(t *testing.T) {
 		}
 	}
 }
+
+// TestSitesShareTheirZone: sites in one time zone share one
+// *time.Location, loaded once.
+func TestSitesShareTheirZone(t *testing.T) {
+	cfg, err := config.Parse("t.yaml", []byte(`
+sites:
+  - name: a
+    hosts: [a.example]
+    origin: {urls: ["http://127.0.0.1:1"]}
+    page: {timezone: Europe/Amsterdam}
+  - name: b
+    hosts: [b.example]
+    origin: {urls: ["http://127.0.0.1:1"]}
+    page: {timezone: Europe/Amsterdam}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := FromConfig(cfg, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := FromConfig(cfg, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Location != b.Location || a.Location.String() != "Europe/Amsterdam" {
+		t.Errorf("locations %p %p (%v); want one Europe/Amsterdam", a.Location, b.Location, a.Location)
+	}
+}

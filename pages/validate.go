@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -139,7 +140,28 @@ func loadZone(name string) (*time.Location, error) {
 	if name == "Local" || len(name) > 64 {
 		return nil, fmt.Errorf("pages: time zone %q", name)
 	}
-	return time.LoadLocation(name)
+	return zone(name)
+}
+
+// zones holds the time zones loaded so far, by name. A zone's data is
+// immutable and the same for every caller, and a platform's thousands of
+// sites share a handful of zones: one *time.Location each instead of one a
+// site (Europe/Amsterdam's is some 5 KB). Only names that load are kept,
+// so it holds at most the zone database's few hundred. Safe for concurrent
+// use; not state in the sense of the house rule, as time.UTC is not.
+var zones sync.Map // string → *time.Location
+
+// zone is time.LoadLocation, shared.
+func zone(name string) (*time.Location, error) {
+	if l, ok := zones.Load(name); ok {
+		return l.(*time.Location), nil
+	}
+	l, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, err
+	}
+	zones.Store(name, l)
+	return l, nil
 }
 
 var reUpdateID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)

@@ -18,11 +18,11 @@ func TestHeaderNamesCanonical(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Close)
-	d := s.snap.Load().states[0].dyn.Load()
-	answers := []*answer{misdirectedAnswer, badRequest, requestTimeout, bodyTooLarge, headerTooLarge, wellKnownUnknown, unavailable, d.outage.json}
-	answers = append(answers, d.outage.html...)
-	if d.logo != nil {
-		answers = append(answers, d.logo)
+	r := s.snap.Load().states[0].dyn.Load().pages.get()
+	answers := []*answer{misdirectedAnswer, badRequest, requestTimeout, bodyTooLarge, headerTooLarge, wellKnownUnknown, unavailable, r.outage.json}
+	answers = append(answers, r.outage.html...)
+	if r.logo != nil {
+		answers = append(answers, r.logo)
 	}
 	for _, a := range answers {
 		for _, h := range a.headers {

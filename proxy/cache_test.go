@@ -309,8 +309,14 @@ func TestRedisKilledMidTest(t *testing.T) {
 	a.get(t, "shop.example", "/product/3")
 	testkit.WaitFor(t, 10*time.Second, "writes to resume", func() bool { return a.Cache().Stats().RedisWrites >= 2 })
 	o.Refuse()
-	resp, body = b.get(t, "shop.example", "/product/3")
-	assertStale(t, resp, body, "Desem waldkorn")
+	// b's pooled Redis connections died with the server: its first reads
+	// after the restart may fail (and mark the shard down for a moment) on
+	// a loaded machine. What must hold is that b serves a copy a wrote
+	// after the restart once its client is back, so ask until it does.
+	testkit.WaitFor(t, 10*time.Second, "b to serve /product/3 from redis", func() bool {
+		resp, body := b.get(t, "shop.example", "/product/3")
+		return resp.Header.Get("Awning-Served") == "stale" && strings.Contains(body, "Desem waldkorn")
+	})
 }
 
 func TestHeadServedFromGetCopyAndPostNever(t *testing.T) {
@@ -596,7 +602,7 @@ func BenchmarkStoreCopy(b *testing.B) {
 // TestSitemapWarming: a crawl of the sitemap (through an index) leaves a copy
 // of every page on the site, so pages nobody visited are served in an outage.
 func TestSitemapWarming(t *testing.T) {
-	var base string
+	base := "https://shop.example" // set before the origin serves: read by its goroutines
 	o := testkit.NewOrigin(t, func(x *testkit.Exchange) {
 		switch x.Request.URL.Path {
 		case "/sitemap.xml":
@@ -608,7 +614,6 @@ func TestSitemapWarming(t *testing.T) {
 		}
 		x.KeepAlive = true
 	})
-	base = "https://shop.example"
 	p := startProxy(t, staleSite(o.URL())+"    cache: {warm: {sitemap: /sitemap.xml, rate: 100, interval: 1h}}\n")
 	rep := p.Warmer("shop").Run(context.Background())
 	if rep.URLs != 2 || rep.Stored != 2 {

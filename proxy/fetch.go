@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"runtime/debug"
@@ -364,10 +365,10 @@ func (s *Server) keep(f *fetch) {
 		return
 	}
 	// A page that shrank to a tenth of its copy is rather a platform's
-	// bare error page than the page: the copy stays.
+	// bare error page than the page: the copy stays. (A page with no copy
+	// in memory is held to its copy in Redis below, before it is built.)
 	a := &f.x.ans
-	if had := f.had; had != nil && had.HTML && had.Status == 200 && a.Status == 200 &&
-		cache.PlainSize(a)*10 < had.Size {
+	if shrunk(f.had, a) {
 		f.reason = cache.Shrunk
 		s.cache.NotStored(cache.Shrunk)
 		return
@@ -395,11 +396,35 @@ func (s *Server) keep(f *fetch) {
 		f.recent, f.validated = true, cp
 		return
 	}
+	if f.had == nil && a.Status == 200 && s.cache.Shared() {
+		// A node that has no copy in memory (another node made it, this
+		// one restarted, or memory evicted it) looks in Redis first, or it
+		// would write a platform's bare error page over the fleet's copy
+		// there. Here, not when the copy is built, so that the shopper's
+		// Cache-Status says why nothing was stored.
+		ctx, cancel := context.WithTimeout(context.Background(), st.fallbackAfter)
+		had := s.cache.LookupRemote(ctx, &f.key, f.req)
+		cancel()
+		if shrunk(had, a) {
+			f.reason = cache.Shrunk
+			s.cache.NotStored(cache.Shrunk)
+			return
+		}
+	}
 	f.build = true
 	s.cache.Pending(&f.key)
 }
 
-// buildNow builds and stores f's copy in the caller's goroutine.
+// shrunk reports whether a, a 200, is a tenth the size of had, a page's
+// 200 HTML copy: rather a platform's bare error page than the page.
+func shrunk(had *cache.Copy, a *cache.Answer) bool {
+	return had != nil && had.HTML && had.Status == 200 && a.Status == 200 &&
+		cache.PlainSize(a)*10 < had.Size
+}
+
+// buildNow builds and stores f's copy in the caller's goroutine: the store
+// worker's, a background refresh's, or, when the store queue is full, the
+// handler's.
 func (s *Server) buildNow(f *fetch) {
 	f.build = false
 	cp, r := f.st.policy.Build(&f.key, f.req, &f.x.ans, s.now())

@@ -135,6 +135,11 @@ var responseHeaderClass = map[string]uint8{
 	"upgrade":            hdrHop,
 	"content-length":     hdrHop,
 	"awning-served":      hdrHop,
+	// Alt-Svc names other endpoints for the connection the browser is on,
+	// which is Awning's, not the origin's: an origin's (or its CDN's)
+	// would send browsers around Awning for weeks (ma=), past every
+	// fallback. Awning sets its own when it serves HTTP/3 (RFC 7838 §3).
+	"alt-svc": hdrHop,
 }
 
 var (

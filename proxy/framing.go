@@ -32,6 +32,11 @@ var (
 	errUnderscoreFraming = errors.New("proxy: framing header spelled with _")
 	// errConnect: CONNECT asks for a tunnel, which Awning never opens.
 	errConnect = errors.New("proxy: CONNECT")
+	// errTrace: TRACE (and IIS's TRACK) asks the origin to echo the
+	// request back, with every header the shopper's browser and Awning
+	// added (cookies, X-Forwarded-For, the origin's shared secret headers):
+	// cross-site tracing. No shop needs it.
+	errTrace = errors.New("proxy: TRACE")
 	// errBadHost: a Host that is not an RFC 3986 host[:port], such as one
 	// with userinfo ("other.test@shop.test").
 	errBadHost = errors.New("proxy: invalid Host")
@@ -307,7 +312,7 @@ func parseLength(v []byte) int64 {
 }
 
 // checkRequest checks a request fasthttp parsed, before it is routed. An
-// error means 400 (405 for CONNECT, see refusalFor) and the connection
+// error means 400 (405 for CONNECT and TRACE, see refusalFor) and the connection
 // closed; nothing of the request reaches an origin.
 func checkRequest(req *fasthttp.Request) error {
 	h := &req.Header
@@ -318,6 +323,8 @@ func checkRequest(req *fasthttp.Request) error {
 	switch {
 	case h.IsConnect():
 		return errConnect
+	case h.IsTrace() || string(h.Method()) == "TRACK":
+		return errTrace
 	case (h.IsGet() || h.IsHead()) && (h.ContentLength() > 0 || chunked || len(req.Body()) > 0):
 		return errBodyOnGet
 	case !validHost(h.Host()):
@@ -347,15 +354,29 @@ var (
 		body:        []byte("Awning does not open tunnels: CONNECT is not allowed.\n"),
 		headers: [][2][]byte{
 			{hCacheControl, vNoStore},
-			{hAllow, []byte("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")},
+			{hAllow, vAllowed},
 		},
 	}
+	// traceRefused answers TRACE and TRACK.
+	traceRefused = &answer{
+		status:      fasthttp.StatusMethodNotAllowed,
+		contentType: ctText,
+		body:        []byte("Awning does not echo requests: TRACE is not allowed.\n"),
+		headers: [][2][]byte{
+			{hCacheControl, vNoStore},
+			{hAllow, vAllowed},
+		},
+	}
+	vAllowed = []byte("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")
 )
 
 // refusalFor is the answer to a request checkRequest refused.
 func refusalFor(err error) *answer {
-	if errors.Is(err, errConnect) {
+	switch {
+	case errors.Is(err, errConnect):
 		return connectRefused
+	case errors.Is(err, errTrace):
+		return traceRefused
 	}
 	return badRequest
 }

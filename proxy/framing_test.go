@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -188,6 +189,30 @@ func TestConnectRefused(t *testing.T) {
 		}
 		if !c.Closed(2 * time.Second) {
 			t.Errorf("%q: connection left open", raw)
+		}
+	}
+	if n := o.Requests(); n != 0 {
+		t.Errorf("origin got %d requests; want 0", n)
+	}
+}
+
+// TestTraceRefused: TRACE and TRACK get 405 with Allow and never reach the
+// origin, which would echo the request's cookies and Awning's own headers.
+func TestTraceRefused(t *testing.T) {
+	o := testkit.NewOrigin(t, testkit.Echo())
+	p := startProxy(t, oneSite(o.URL()))
+	for _, method := range []string{"TRACE", "TRACK"} {
+		c := testkit.Dial(t, p.addr)
+		c.Send(method + " / HTTP/1.1\r\nHost: shop.example\r\nCookie: sid=SECRET\r\n\r\n")
+		resp, body, err := c.ReadResponse(method, 3*time.Second)
+		if err != nil {
+			t.Fatalf("%s: %v", method, err)
+		}
+		if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") == "" {
+			t.Errorf("%s: %d Allow %q; want 405 with Allow", method, resp.StatusCode, resp.Header.Get("Allow"))
+		}
+		if strings.Contains(string(body), "SECRET") {
+			t.Errorf("%s: the answer echoes the cookie: %q", method, body)
 		}
 	}
 	if n := o.Requests(); n != 0 {

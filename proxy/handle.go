@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"runtime/debug"
 
+	"github.com/awningproxy/awning/pages"
 	"github.com/valyala/fasthttp"
 )
 
 var (
 	wellKnownPrefix = []byte("/.well-known/awning/")
 	healthPath      = []byte("/.well-known/awning/health")
+	logoPrefix      = []byte(pages.LogoPathPrefix)
 	openBody        = []byte(`{"open":true}`)
 	closedBody      = []byte(`{"open":false}`)
 )
@@ -91,8 +93,12 @@ func (s *Server) serveOwn(ctx *fasthttp.RequestCtx, st *siteState, d *dynamic) {
 		} else {
 			ctx.Response.SetBodyRaw(closedBody)
 		}
-	case d.logo != nil && bytes.Equal(path, d.logoPath):
-		d.logo.write(ctx)
+	case bytes.HasPrefix(path, logoPrefix):
+		if r := d.pages.get(); r.logo != nil && bytes.Equal(path, r.logoPath) {
+			r.logo.write(ctx)
+		} else {
+			wellKnownUnknown.write(ctx)
+		}
 	case bytes.HasPrefix(path, bypassPrefix):
 		s.serveBypass(ctx, st, d)
 	default:

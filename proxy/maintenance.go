@@ -28,8 +28,8 @@ type maintRule struct {
 	readOnly   bool
 	start, end int64 // unix nanos; 0 for none
 	allow      trustList
-	secret     []byte // nil without a bypass secret
-	answers    pageAnswers
+	secret     []byte     // nil without a bypass secret
+	pages      *lazyPages // its dynamic's: the answers are rendered when first needed
 	// banner is put on copies served in read-only maintenance; its get is
 	// nil without cache.banner.
 	banner lazyBanner
@@ -54,15 +54,16 @@ func (s *Server) writeMaintenance(ctx *fasthttp.RequestCtx, st *siteState, m *ma
 	s.maintenanceServed.Add(1)
 	st.count.count(OutcomeMaintenance)
 	now := s.now()
-	m.answers.write(ctx, st.apiPaths)
+	answers := &m.pages.get().maintenance
+	answers.write(ctx, st.apiPaths)
 	if m.end != 0 && wantsJSON(ctx, st.apiPaths) {
 		// The body says how long to wait, which counts down to the end.
 		var buf [2048]byte
-		ctx.Response.SetBody(m.answers.page.AppendJSON(buf[:0], now))
+		ctx.Response.SetBody(answers.page.AppendJSON(buf[:0], now))
 	}
 	if m.end != 0 {
 		var buf [20]byte
-		ctx.Response.Header.SetBytesKV(hRetryAfter, fasthttp.AppendUint(buf[:0], m.answers.page.RetryAfter(now)))
+		ctx.Response.Header.SetBytesKV(hRetryAfter, fasthttp.AppendUint(buf[:0], answers.page.RetryAfter(now)))
 	}
 }
 

@@ -21,19 +21,20 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// origin is one origin URL of a site and the connections to it.
+// origin is one origin URL and the connections to it, shared by every
+// site whose origin has the same originKey (origins.go).
 type origin struct {
 	url   string // as configured, for logs
 	conns *originConns
 	limit int            // limits.response_body, which also bounds a gzip body decompressed
 	check *checkedBodies // shared by the Server's origins; nil checks every body
 
-	// What Awning refused from this origin (originresp.go).
-	site     string         // for logs
-	log      *slog.Logger   // nil: no log
-	refusals *refusalCounts // the site's; nil in tests that build a bare pool
-	unlogged atomic.Int64   // refusals since the last log line
-	lastLog  atomic.Int64   // unix nanos of the last log line
+	// What Awning refused from this origin is logged at most once a
+	// minute for all the sites on it (originresp.go); each site counts its
+	// own (pool.refusals).
+	log      *slog.Logger // nil: no log
+	unlogged atomic.Int64 // refusals since the last log line
+	lastLog  atomic.Int64 // unix nanos of the last log line
 }
 
 // answerLimits bound what an origin may send: limits.response_header and
@@ -43,10 +44,12 @@ type answerLimits struct{ head, body int }
 // pool balances a site's requests over its origins. It is safe for
 // concurrent use.
 type pool struct {
-	origins []*origin
-	next    atomic.Uint32
-	latency *latencyHistogram // the site's; nil in tests that build a bare pool
-	limit   int               // limits.response_body
+	origins  []*origin
+	next     atomic.Uint32
+	latency  *latencyHistogram // the site's; nil in tests that build a bare pool
+	limit    int               // limits.response_body
+	site     string            // for logs
+	refusals *refusalCounts    // the site's; nil in tests that build a bare pool
 	// markers tell a platform's error page answering 2xx from a good page
 	// (fallback/cache, soft.go); nil in tests that build a bare pool.
 	markers *cache.Markers
@@ -76,9 +79,7 @@ func newPool(oc *config.Origin, opt poolOptions) (*pool, error) {
 // outlive the pool across reloads.
 func (p *pool) attach(site string, count *siteCounters) {
 	p.latency = &count.latency
-	for _, o := range p.origins {
-		o.site, o.refusals = site, &count.refusals
-	}
+	p.site, p.refusals = site, &count.refusals
 }
 
 func newOrigin(raw string, oc *config.Origin, opt poolOptions) (*origin, error) {
@@ -123,6 +124,7 @@ var errNoOrigin = errors.New("proxy: no origin available")
 func (p *pool) do(x *exchange, h *health.Site) error {
 	if !x.begun {
 		x.turn, x.begun, x.oi = p.next.Add(1), true, -1
+		x.owner = p
 	}
 	err := errNoOrigin
 	for {
@@ -144,6 +146,9 @@ func (p *pool) do(x *exchange, h *health.Site) error {
 		if err == nil {
 			err = p.judge(o, x)
 		}
+		if r, ok := refusalOf(err); ok {
+			o.refused(p.site, p.refusals, r, err)
+		}
 		r, ok := healthResult(err, x.ans.Status, time.Since(x.t0))
 		if ok {
 			h.Report(i, r)
@@ -154,7 +159,9 @@ func (p *pool) do(x *exchange, h *health.Site) error {
 		if !ok || !r.Failed || !retryElsewhere(x, err) || !time.Now().Before(x.total) {
 			return err
 		}
-		x.soft = time.Time{} // another origin: the shopper was answered or keeps waiting
+		// Another origin, within the same soft deadline: should it pass
+		// while that one connects or answers, do returns errSlow as for
+		// the first (roundTrip).
 	}
 }
 
@@ -189,9 +196,15 @@ func healthResult(err error, status int, latency time.Duration) (health.Result, 
 	return health.Result{Failed: true, Reason: failureReason(err), Latency: latency}, true
 }
 
-// probe sends a health probe to origin i with the site's Host, within
-// ctx's deadline. It implements health.ProbeFunc.
+// probe sends a health probe to origin i with the Host header host.
 func (p *pool) probe(ctx context.Context, i int, method, path string, host string) (int, []byte, error) {
+	return p.origins[i].Probe(ctx, method, path, host)
+}
+
+// Probe sends a health probe to o with the Host header host, within ctx's
+// deadline. It implements health.Transport, so probes reach the origin
+// exactly as shoppers' requests do (address, TLS name, connections).
+func (o *origin) Probe(ctx context.Context, method, path, host string) (int, []byte, error) {
 	deadline, ok := ctx.Deadline()
 	if !ok {
 		deadline = time.Now().Add(time.Second)
@@ -208,12 +221,14 @@ func (p *pool) probe(ctx context.Context, i int, method, path string, host strin
 	x.head = method == fasthttp.MethodHead
 	x.idempotent = x.head || method == fasthttp.MethodGet
 	x.total = deadline
-	o := p.origins[i]
 	err := o.roundTrip(x)
 	if err == nil {
 		err = o.checkAnswer(&x.ans)
 	}
 	if err != nil {
+		if r, ok := refusalOf(err); ok {
+			o.refused("", nil, r, err) // logged for the origin; no site asked
+		}
 		return 0, nil, errors.New(failureReason(err))
 	}
 	body := x.ans.Body
@@ -227,17 +242,12 @@ func (p *pool) probe(ctx context.Context, i int, method, path string, host strin
 // a fetch.
 var exchangePool = sync.Pool{New: func() any { return new(exchange) }}
 
-func (p *pool) closeIdle() {
-	for _, o := range p.origins {
-		o.conns.close()
-	}
-}
-
-// release cuts short the exchanges in progress with the pool's origins:
-// the site's origin was declared down (originConns.release).
+// release cuts short the exchanges in progress for this pool's site with
+// its origins: the site's origin was declared down (originConns.release).
+// Other sites on the same origins keep theirs.
 func (p *pool) release() {
 	for _, o := range p.origins {
-		o.conns.release()
+		o.conns.release(p)
 	}
 }
 

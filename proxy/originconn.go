@@ -69,6 +69,7 @@ type originConn struct {
 	// connection was busy: its deadline was moved to now (see release).
 	released atomic.Bool
 	busy     bool  // guarded by pool.mu
+	owner    *pool // the site pool whose exchange holds it; guarded by pool.mu
 	lastUsed int64 // unix nanos it went idle; guarded by pool.mu
 }
 
@@ -80,7 +81,7 @@ var errNoFreeConns = errors.New("proxy: no free connection to the origin")
 // (or fresh is set), waiting for one to be freed when max_conns are open,
 // at most until deadline. reused says whether the connection carried an
 // exchange before.
-func (p *originConns) get(fresh bool, deadline time.Time, down <-chan struct{}) (c *originConn, reused bool, err error) {
+func (p *originConns) get(fresh bool, deadline time.Time, down <-chan struct{}, owner *pool) (c *originConn, reused bool, err error) {
 	now := time.Now()
 	p.mu.Lock()
 	for {
@@ -90,7 +91,7 @@ func (p *originConns) get(fresh bool, deadline time.Time, down <-chan struct{}) 
 		}
 		if !fresh {
 			if c = p.popIdleLocked(now); c != nil {
-				c.busy = true
+				c.busy, c.owner = true, owner
 				p.mu.Unlock()
 				return c, true, nil
 			}
@@ -131,7 +132,7 @@ func (p *originConns) get(fresh bool, deadline time.Time, down <-chan struct{}) 
 		}
 		return nil, false, err
 	}
-	c.busy = true
+	c.busy, c.owner = true, owner
 	p.all = append(p.all, c)
 	p.mu.Unlock()
 	return c, false, nil
@@ -301,16 +302,17 @@ func (p *originConns) close() {
 	p.mu.Unlock()
 }
 
-// release cuts short every exchange in progress on the pool: the site's
-// origin was declared down, and a shopper waiting on it gets the copy or
-// the outage page now, not when the origin timeout runs out. Each busy
-// connection is marked, so that its exchange knows why it ended, and its
-// deadlines moved to now; dials in progress give up.
-func (p *originConns) release() {
+// release cuts short every exchange in progress on the pool for owner's
+// site: its origin was declared down, and a shopper waiting on it gets the
+// copy or the outage page now, not when the origin timeout runs out. Each
+// such busy connection is marked, so that its exchange knows why it ended,
+// and its deadlines moved to now. Dials in progress give up, whichever
+// site they are for (the origin is shared, and was just found down).
+func (p *originConns) release(owner *pool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, c := range p.all {
-		if c.busy {
+		if c.busy && c.owner == owner {
 			c.released.Store(true)
 			c.Conn.SetDeadline(aLongTimeAgo)
 		}

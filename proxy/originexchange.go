@@ -39,6 +39,9 @@ type exchange struct {
 	// down is closed when the site's origin is declared down: the exchange
 	// ends with errReleased.
 	down <-chan struct{}
+	// owner is the site pool the exchange is for: a site declared down
+	// cuts short its own exchanges only (pool.release).
+	owner *pool
 	// vouch is the copy the answer would refresh, or nil: an answer byte
 	// for byte its body passed the body checks when it was kept, and needs
 	// only a comparison (pool.judge).
@@ -114,8 +117,15 @@ func (x *exchange) reset() {
 func (o *origin) roundTrip(x *exchange) error {
 	for {
 		if x.c == nil {
-			c, reused, err := o.conns.get(x.fresh, x.connectDeadline(), x.down)
+			c, reused, err := o.conns.get(x.fresh, x.connectDeadline(), x.down, x.owner)
 			if err != nil {
+				if (err == errDialTimeout || err == errNoFreeConns) && x.softPassed() {
+					// Bounded by fallback_after, not connect_timeout: the
+					// shopper gets the copy, and a resumed exchange
+					// connects anew, to the same origin, within the
+					// timeout. Nothing to tell health yet.
+					return errSlow
+				}
 				return err
 			}
 			x.c, x.reused, x.fresh = c, reused, false
@@ -155,11 +165,14 @@ func (o *origin) roundTrip(x *exchange) error {
 		}
 		o.conns.discard(x.c)
 		x.c = nil
-		if r, ok := refusalOf(err); ok {
-			o.refused(r, err)
-		}
-		return err
+		return err // what Awning refused is counted by its caller, for the site that asked
 	}
+}
+
+// softPassed reports whether the soft deadline bounds the exchange and has
+// passed.
+func (x *exchange) softPassed() bool {
+	return !x.soft.IsZero() && x.soft.Before(x.total) && !time.Now().Before(x.soft)
 }
 
 // connectDeadline bounds waiting for and opening a connection.

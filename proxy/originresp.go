@@ -109,11 +109,12 @@ func RefusalReasons() []string { return refusalNames[:] }
 // says so as well as thousands.
 const refusalLogEvery = time.Minute
 
-// refused counts an answer o sent that Awning refused, and logs it unless
-// this origin was logged less than refusalLogEvery ago.
-func (o *origin) refused(r originRefusal, err error) {
-	if o.refusals != nil {
-		(*o.refusals)[r].Add(1)
+// refused counts an answer o sent that Awning refused in counts (the
+// site's that asked; nil for none, a probe), and logs it unless this origin
+// was logged less than refusalLogEvery ago.
+func (o *origin) refused(site string, counts *refusalCounts, r originRefusal, err error) {
+	if counts != nil {
+		(*counts)[r].Add(1)
 	}
 	n := o.unlogged.Add(1)
 	now := time.Now().UnixNano()
@@ -123,7 +124,7 @@ func (o *origin) refused(r originRefusal, err error) {
 	}
 	o.unlogged.Add(-n)
 	o.log.Warn("refused an origin's answer; the shopper got a copy or the outage page",
-		"site", o.site, "origin", o.url, "reason", r.String(), "error", err.Error(),
+		"site", site, "origin", o.url, "reason", r.String(), "error", err.Error(),
 		"refused_since_last_log", n)
 }
 
@@ -474,7 +475,9 @@ func (s *respScanner) statusLine(line []byte, n int) error {
 		}
 		code = code*10 + int(c-'0')
 	}
-	if code < 100 {
+	if code < 100 || code > 599 {
+		// RFC 9110 §15: values outside 100..599 are invalid; fasthttp
+		// would relay a "600" to the shopper as it came.
 		return errRespHead
 	}
 	s.status = code

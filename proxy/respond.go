@@ -55,7 +55,7 @@ func (s *Server) respond(ctx *fasthttp.RequestCtx, r *request, k *cache.Key) {
 	case fallback.Maintenance:
 		s.writeMaintenance(ctx, st, r.maint)
 	case fallback.Unconfirmed:
-		st.dyn.Load().unconfirmed.write(ctx, st.apiPaths)
+		st.dyn.Load().pages.get().unconfirmed.write(ctx, st.apiPaths)
 		st.count.count(OutcomeUnconfirmed)
 		// Someone may have paid for an order the shop never confirmed:
 		// the merchant will want to look for it.
@@ -230,5 +230,5 @@ func acceptsGzip(ctx *fasthttp.RequestCtx) bool {
 // else the pre-rendered page in the language order the shopper's
 // Accept-Language asks for.
 func (s *Server) serveOutage(ctx *fasthttp.RequestCtx, st *siteState) {
-	st.dyn.Load().outage.write(ctx, st.apiPaths)
+	st.dyn.Load().pages.get().outage.write(ctx, st.apiPaths)
 }

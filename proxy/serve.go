@@ -221,7 +221,9 @@ func (s *Server) forwardOther(ctx *fasthttp.RequestCtx, snap *snapshot, r *reque
 	x := &f.x
 	x.req = appendOutbound(x.req[:0], &ctx.Request, &o, false)
 	x.body = ctx.Request.Body()
-	x.total, x.firstByte = time.Now().Add(st.writeTimeout), st.firstByte
+	// write_timeout bounds the whole exchange, and no first-byte bound:
+	// a checkout is worth the wait (issue 17).
+	x.total = time.Now().Add(st.writeTimeout)
 	r.asked = true
 	s.ask(f)
 	r.f = f

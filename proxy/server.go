@@ -45,15 +45,19 @@ type Options struct {
 // site and forwards it to the site's origin. It is safe for concurrent use;
 // Update swaps in a new configuration while requests are in flight.
 type Server struct {
-	log      *slog.Logger
-	http     *fasthttp.Server
-	plain    *plainServer   // nil unless Options.Plain
-	checked  *checkedBodies // bodies from origins known good: gzip that decodes, pages without failure markers
-	snap     atomic.Pointer[snapshot]
-	cache    *cache.Cache
-	ownCache bool
-	flights  *flights
-	now      func() time.Time
+	log     *slog.Logger
+	http    *fasthttp.Server
+	plain   *plainServer   // nil unless Options.Plain
+	checked *checkedBodies // bodies from origins known good: gzip that decodes, pages without failure markers
+	prober  *health.Prober // probes every origin endpoint of every site
+	origins *originTable   // origins shared by sites; guarded by mu
+	// pageCache holds the sites' rendered pages, bounded by cache.pages.
+	pageCache *pageCache
+	snap      atomic.Pointer[snapshot]
+	cache     *cache.Cache
+	ownCache  bool
+	flights   *flights
+	now       func() time.Time
 
 	bg        sync.WaitGroup // fetches finishing after their shopper got a copy (background refreshes)
 	refreshes atomic.Uint64  // background refreshes finished
@@ -86,6 +90,13 @@ type snapshot struct {
 	shopperScheme []byte
 	// accessLog is log.access: one line per request.
 	accessLog bool
+	// cfg is the configuration the snapshot was built from. A snapshot
+	// built from the same one (sites registered through the admin API
+	// changed) keeps the states of sites whose config did not change.
+	cfg *config.Config
+	// fresh are the states built for this snapshot rather than kept from
+	// the one before; only while Update runs.
+	fresh []*siteState
 }
 
 // siteState is the per-site part of a snapshot.
@@ -130,6 +141,7 @@ func New(opt Options) (*Server, error) {
 	s := &Server{
 		log:     log,
 		cache:   opt.Cache,
+		origins: newOriginTable(),
 		checked: newCheckedBodies(),
 		flights: newFlights(),
 		now:     opt.Now,
@@ -138,6 +150,8 @@ func New(opt Options) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.prober = health.NewProber(health.ProberConfig{Log: log, Now: opt.Now})
+	s.pageCache = newPageCache(int64(opt.Config.Cache.Pages), log)
 	if s.cache == nil {
 		s.cache = cache.New(cache.Config{Memory: int64(opt.Config.Cache.Memory), Log: log, Now: s.now})
 		s.ownCache = true
@@ -148,8 +162,10 @@ func New(opt Options) (*Server, error) {
 		s.newPlain(*opt.Plain, opt.Config.Limits)
 	}
 	if err := s.Update(opt); err != nil {
+		s.prober.Close()
 		return nil, err
 	}
+	s.prober.Start()
 	s.startStorer()
 	s.startSweeper()
 	return s, nil
@@ -170,23 +186,62 @@ func (s *Server) Update(opt Options) error {
 	if err != nil {
 		return err
 	}
-	for _, st := range snap.states {
-		st.health.Start()
+	for _, st := range snap.fresh {
 		if st.warmer = s.newWarmer(st); st.warmer != nil {
 			st.warmer.Start()
 		}
 	}
-	old := s.snap.Swap(snap)
-	if old != nil {
-		for _, st := range old.states {
-			st.health.Close()
-			if st.warmer != nil {
-				st.warmer.Close()
-			}
-			st.pool.closeIdle()
+	s.pageCache.resize(int64(opt.Config.Cache.Pages))
+	if old := s.snap.Swap(snap); old != nil {
+		// The new snapshot joined its endpoints and origins first: those
+		// it shares with the old one keep their state and connections.
+		s.releaseLocked(old.replacedBy(snap))
+	}
+	snap.fresh = nil
+	for name := range s.inputs {
+		if snap.sites.Named(name) == nil {
+			delete(s.inputs, name) // a removed site's state goes with it
 		}
 	}
 	return nil
+}
+
+// replacedBy returns the states of snap that next does not keep.
+func (snap *snapshot) replacedBy(next *snapshot) []*siteState {
+	if len(next.fresh) == len(next.states) {
+		return snap.states
+	}
+	kept := make(map[*siteState]bool, len(next.states)-len(next.fresh))
+	for _, st := range next.states {
+		kept[st] = true
+	}
+	var out []*siteState
+	for _, st := range snap.states {
+		if !kept[st] {
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
+// releaseLocked stops what site states no longer in use started: their
+// sites leave their endpoints, warmers stop, origins no snapshot shares
+// close their idle connections. Requests still using them finish unharmed.
+func (s *Server) releaseLocked(states []*siteState) {
+	for _, st := range states {
+		if st.health != nil {
+			st.health.Close()
+		}
+		if st.warmer != nil {
+			st.warmer.Close()
+		}
+		if st.pool != nil {
+			s.origins.release(st.pool)
+		}
+		if d := st.dyn.Load(); d != nil {
+			s.pageCache.drop(&d.pages)
+		}
+	}
 }
 
 // Close stops health probes and waits for origin fetches still refreshing
@@ -199,13 +254,9 @@ func (s *Server) Close() {
 	}
 	s.closed = true
 	s.bridge.runners.close() // after Shutdown: no bridged request is left
+	s.prober.Close()
 	if snap := s.snap.Load(); snap != nil {
-		for _, st := range snap.states {
-			st.health.Close()
-			if st.warmer != nil {
-				st.warmer.Close()
-			}
-		}
+		s.releaseLocked(snap.states)
 	}
 	s.bg.Wait()
 	s.stopStorer()
@@ -224,6 +275,14 @@ func (s *Server) Warmer(site string) *warm.Warmer {
 	return nil
 }
 
+// ProberStats says whether the health prober runs, and how many origin
+// endpoints it probes.
+func (s *Server) ProberStats() health.ProberStats { return s.prober.Stats() }
+
+// PageCache says how many sites' pages are rendered now, and what they
+// cost.
+func (s *Server) PageCache() PageCacheStats { return s.pageCache.stats() }
+
 // Cache returns the copies' cache, for the admin API, metrics and tests.
 func (s *Server) Cache() *cache.Cache { return s.cache }
 
@@ -238,7 +297,7 @@ func (s *Server) Served() (stale, outage, maintenance uint64) {
 func (s *Server) Pages(site string) *pages.Set {
 	snap := s.snap.Load()
 	if site := snap.sites.Named(site); site != nil {
-		return snap.states[site.Index].dyn.Load().pages
+		return snap.states[site.Index].dyn.Load().pages.get().set
 	}
 	return nil
 }
@@ -253,9 +312,14 @@ func (s *Server) Health(site string) *health.Site {
 	return nil
 }
 
-func (s *Server) build(opt Options, prev *snapshot) (*snapshot, error) {
+func (s *Server) build(opt Options, prev *snapshot) (_ *snapshot, err error) {
 	cfg := opt.Config
-	snap := &snapshot{sites: opt.Sites, shopperScheme: vHTTPS, accessLog: cfg.Log.Access}
+	snap := &snapshot{sites: opt.Sites, shopperScheme: vHTTPS, accessLog: cfg.Log.Access, cfg: cfg}
+	defer func() {
+		if err != nil {
+			s.releaseLocked(snap.fresh) // what the sites built so far joined
+		}
+	}()
 	if cfg.TLS.Mode == "off" {
 		snap.shopperScheme = vHTTP
 	}
@@ -268,61 +332,63 @@ func (s *Server) build(opt Options, prev *snapshot) (*snapshot, error) {
 		log:            s.log,
 		checked:        s.checked,
 	}
-	pageSites, err := pageSites(cfg, opt.Sites)
-	if err != nil {
-		return nil, err
-	}
+	share := newSiteShare()
+	keep := prev != nil && prev.cfg == cfg
+	var pageErrs config.Errors
+	snap.states = make([]*siteState, 0, opt.Sites.Len())
 	for _, site := range opt.Sites.All() {
 		sc := site.Config
-		p, err := newPool(&sc.Origin, po)
+		var prevState *siteState
+		if prev != nil {
+			if ps := prev.sites.Named(site.Name); ps != nil {
+				prevState = prev.states[ps.Index]
+			}
+		}
+		if keep && prevState != nil && prevState.site.Config == sc {
+			// Same config, same site: only the site table around it
+			// changed (a site added or removed through the admin API).
+			snap.states = append(snap.states, prevState)
+			continue
+		}
+		ps, err := pageSite(cfg, site)
+		var ce config.Errors
+		switch {
+		case errors.As(err, &ce):
+			pageErrs = append(pageErrs, ce...)
+			continue
+		case err != nil:
+			return nil, err
+		}
+		p, err := s.origins.pool(&sc.Origin, po)
 		if err != nil {
 			return nil, fmt.Errorf("site %q: %w", site.Name, err)
 		}
 		var prevHealth *health.Site
 		count := &siteCounters{}
-		if prev != nil {
-			if ps := prev.sites.Named(site.Name); ps != nil {
-				prevHealth = prev.states[ps.Index].health
-				count = prev.states[ps.Index].count
-			}
+		if prevState != nil {
+			prevHealth, count = prevState.health, prevState.count
 		}
 		p.attach(site.Name, count)
-		p.markers = cache.NewMarkers(sc.Origin.FailureMarkers)
+		p.markers = share.failureMarkers(sc.Origin.FailureMarkers)
 		probeHost := site.Hosts[0]
 		if sc.Origin.HostHeader != "" {
 			probeHost = sc.Origin.HostHeader
 		}
-		var policyPaths [][]byte
-		for _, ap := range sc.APIPaths {
-			policyPaths = append(policyPaths, []byte(ap))
-		}
-		statuses := map[int]bool{200: true}
-		for _, code := range sc.Cache.Statuses {
-			statuses[code] = true
-		}
 		st := &siteState{
-			site:  site,
-			count: count,
-			pool:  p,
-			keys: cache.NewKeyPolicy(cache.KeyConfig{Site: site.Name, IgnoreQuery: cfg.Cache.IgnoreQuery,
-				AnonymousCookies: cfg.Cache.AnonymousCookies.Names, Languages: sc.Page.Languages}),
+			site:          site,
+			count:         count,
+			pool:          p,
+			keys:          share.keyPolicy(site.Name, &cfg.Cache, sc.Page.Languages),
 			fallbackAfter: sc.Origin.FallbackAfter.D(),
-			policy: &cache.Policy{
-				Statuses:      statuses,
-				ShortLifetime: sc.Cache.ShortLifetime.D(),
-				Retention:     cfg.Cache.Retention.D(),
-				IgnoreNoStore: sc.Cache.IgnoreNoStore,
-				MaxObject:     int(cfg.Cache.MaxObject),
-				APIPaths:      policyPaths,
-			},
+			policy:        share.policy(&cfg.Cache, &sc.Cache, sc.APIPaths),
 			health: health.New(health.Config{
-				Site:    site.Name,
-				Origins: sc.Origin.URLs,
-				Origin:  &sc.Origin,
-				Force:   sc.ForceFallback,
-				Probe: func(ctx context.Context, i int, method, path string) (int, []byte, error) {
-					return p.probe(ctx, i, method, path, probeHost)
-				},
+				Site:        site.Name,
+				Origins:     sc.Origin.URLs,
+				Origin:      &sc.Origin,
+				Force:       sc.ForceFallback,
+				Prober:      s.prober,
+				Transports:  share.transportsOf(p),
+				ProbeHost:   probeHost,
 				FailurePage: p.markers.Find,
 				OnDown:      p.release,
 				Notify:      opt.Notifier,
@@ -333,32 +399,28 @@ func (s *Server) build(opt Options, prev *snapshot) (*snapshot, error) {
 			writeTimeout: sc.Origin.WriteTimeout.D(),
 			firstByte:    firstByteBound(&sc.Origin),
 			refresh:      cfg.Cache.Refresh.D(),
-			pageSite:     pageSites[site.Index],
+			pageSite:     ps,
 		}
 		st.bannerOn, st.bannerText = sc.Cache.BannerOn(), sc.Cache.BannerText
-		in := s.inputs[site.Name]
-		d, err := newDynamic(st, in, s.now())
-		if err != nil {
-			return nil, config.Errors{cfg.Errorf(fmt.Sprintf("sites[%d].page", site.Index), "%v", err)}
-		}
-		st.dyn.Store(d)
-		st.applyForce(in)
-		if sc.Origin.HostHeader != "" {
-			st.hostHeader = []byte(sc.Origin.HostHeader)
-		}
-		if v := sc.HSTS.Header(); v != "" {
-			st.hsts = []byte(v)
-		}
-		for _, h := range site.Hosts {
-			st.hostBytes = append(st.hostBytes, []byte(h))
-		}
-		for _, ap := range sc.APIPaths {
-			st.apiPaths = append(st.apiPaths, []byte(ap))
-		}
-		for _, cp := range sc.CheckoutPaths {
-			st.checkoutPaths = append(st.checkoutPaths, []byte(cp))
-		}
 		snap.states = append(snap.states, st)
+		snap.fresh = append(snap.fresh, st)
+		in := s.inputs[site.Name]
+		st.dyn.Store(s.newDynamic(st, in))
+		st.applyForce(in)
+		st.hostHeader = share.byteString(sc.Origin.HostHeader)
+		st.hsts = share.byteString(sc.HSTS.Header())
+		st.hostBytes = make([][]byte, len(site.Hosts))
+		for i, h := range site.Hosts {
+			st.hostBytes[i] = []byte(h)
+		}
+		st.apiPaths = share.byteList(sc.APIPaths)
+		st.checkoutPaths = share.byteList(sc.CheckoutPaths)
+	}
+	if len(pageErrs) > 0 {
+		// Problems (an unknown language, an unreadable logo, a template
+		// that does not render with sample data) are positioned in the
+		// file, every site's at once.
+		return nil, pageErrs
 	}
 	return snap, nil
 }
@@ -372,33 +434,14 @@ func firstByteBound(oc *config.Origin) time.Duration {
 	return 0
 }
 
-// pageSites reads what every site's pages render from in the
-// configuration, by sites.Site.Index, and renders each once to prove it
-// renders. Problems (an unknown language, an unreadable logo, a template
-// that does not render) are config.Errors positioned in the file, all
-// sites' at once.
-func pageSites(cfg *config.Config, reg *sites.Registry) ([]*pages.Site, error) {
-	var errs config.Errors
-	out := make([]*pages.Site, reg.Len())
-	for _, site := range reg.All() {
-		ps, err := pages.FromConfig(cfg, site.Index)
-		var ce config.Errors
-		switch {
-		case errors.As(err, &ce):
-			errs = append(errs, ce...)
-			continue
-		case err != nil:
-			return nil, err
-		}
-		if _, err = pages.Render(ps, pages.State{}, pages.Options{}); err != nil {
-			errs = append(errs, cfg.Errorf(fmt.Sprintf("sites[%d].page", site.Index), "%v", err))
-		}
-		out[site.Index] = ps
+// pageSite reads what a site's pages render from in the configuration.
+// Nothing is rendered here: a site's pages are rendered when first
+// needed.
+func pageSite(cfg *config.Config, site *sites.Site) (*pages.Site, error) {
+	if site.API {
+		return pages.FromSite(cfg, site.Config, "sites."+site.Name)
 	}
-	if len(errs) > 0 {
-		return nil, errs
-	}
-	return out, nil
+	return pages.FromConfig(cfg, site.Index)
 }
 
 // Serve accepts shoppers' connections on ln until Shutdown. ln may be a TLS

@@ -3,7 +3,6 @@ package proxy
 import (
 	"errors"
 	"sync"
-	"time"
 
 	"github.com/awningproxy/awning/fallback/health"
 	"github.com/awningproxy/awning/pages"
@@ -25,22 +24,20 @@ type SiteState struct {
 }
 
 // dynamic is a site's run-time part of the request path: swapped whole
-// when the state or the configuration changes.
+// when the state or the configuration changes. Its pages are rendered on
+// first use (pagecache.go).
 type dynamic struct {
-	pages       *pages.Set
-	outage      pageAnswers
-	unconfirmed pageAnswers
-	logo        *answer // nil without a logo
-	logoPath    []byte
-	maint       *maintRule // nil without maintenance
+	pages lazyPages
+	maint *maintRule // nil without maintenance
 	// banner is put on pages served from copies; its get is nil without
 	// cache.banner.
 	banner lazyBanner
 }
 
-// ApplyState applies a site's run-time state: its pages are rendered anew
-// and swapped in with the maintenance rule, and the ops override is set. It
-// is kept, so a config reload renders the site with it too.
+// ApplyState applies a site's run-time state: its pages (rendered anew
+// when next needed) and maintenance rule are swapped in, and the ops
+// override is set. It is kept, so a config reload renders the site with it
+// too.
 func (s *Server) ApplyState(site string, in SiteState) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -50,32 +47,27 @@ func (s *Server) ApplyState(site string, in SiteState) error {
 		return errors.New("proxy: no site named " + site)
 	}
 	st := snap.states[ss.Index]
-	d, err := newDynamic(st, in, s.now())
-	if err != nil {
-		return err
-	}
 	s.inputs[site] = in
-	st.dyn.Store(d)
+	if old := st.dyn.Swap(s.newDynamic(st, in)); old != nil {
+		s.pageCache.drop(&old.pages)
+	}
 	st.applyForce(in)
 	return nil
 }
 
-func newDynamic(st *siteState, in SiteState, now time.Time) (*dynamic, error) {
-	set, err := pages.Render(st.pageSite, in.Pages, pages.Options{})
-	if err != nil {
-		return nil, err
-	}
-	d := &dynamic{pages: set, outage: newPageAnswers(set.Outage, vOutage), unconfirmed: newPageAnswers(set.Unconfirmed, vUnconfirmed)}
+// newDynamic prepares what a site's run-time state changes on the request
+// path. Nothing is rendered yet: pages and banners are rendered when first
+// needed.
+func (s *Server) newDynamic(st *siteState, in SiteState) *dynamic {
+	now := s.now()
+	d := &dynamic{pages: lazyPages{site: st.pageSite, state: in.Pages, maint: in.Maintenance != nil, cache: s.pageCache}}
 	if st.bannerOn {
 		// In the languages and zone of the pages (the merchant may choose
 		// them at run time), rendered once per change like the pages.
 		d.banner.build = func() *pages.Banner { return pages.StaleBanner(st.pageSite, in.Pages, st.bannerText) }
 	}
-	if set.Logo != nil {
-		d.logo, d.logoPath = logoAnswer(set.Logo), []byte(set.Logo.Path)
-	}
 	if m := in.Maintenance; m != nil {
-		d.maint = &maintRule{readOnly: m.ReadOnly, allow: m.Allow, answers: newPageAnswers(set.Maintenance, vMaintenance)}
+		d.maint = &maintRule{readOnly: m.ReadOnly, allow: m.Allow, pages: &d.pages}
 		if !m.Start.IsZero() {
 			d.maint.start = m.Start.UnixNano()
 		}
@@ -91,7 +83,7 @@ func newDynamic(st *siteState, in SiteState, now time.Time) (*dynamic, error) {
 			d.maint.banner.build = func() *pages.Banner { return pages.MaintenanceBanner(st.pageSite, in.Pages, now) }
 		}
 	}
-	return d, nil
+	return d
 }
 
 // applyForce sets the health override from the state, or from the config

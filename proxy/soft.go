@@ -41,10 +41,7 @@ func (p *pool) judge(o *origin, x *exchange) error {
 	sum := o.check.sum(a.Body)
 	if gz && !o.check.has(sum) {
 		if err := o.inflateCheck(a.Body); err != nil {
-			if r, ok := refusalOf(err); ok {
-				o.refused(r, err)
-			}
-			return err
+			return err // counted and logged by pool.do, as every refusal
 		}
 		o.check.add(sum)
 	}

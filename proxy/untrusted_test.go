@@ -364,18 +364,19 @@ func TestGuardOverTLS(t *testing.T) {
 // writes one log line a minute, which counts the ones it stands for.
 func TestRefusalsLoggedOncePerMinute(t *testing.T) {
 	var buf testkit.Buffer
-	o := &origin{url: "http://10.0.0.5", site: "shop", log: slog.New(slog.NewTextHandler(&buf, nil)), refusals: &refusalCounts{}}
+	o := &origin{url: "http://10.0.0.5", log: slog.New(slog.NewTextHandler(&buf, nil))}
+	counts := &refusalCounts{}
 	for range 100 {
-		o.refused(refusedFraming, errRespCLandTE)
+		o.refused("shop", counts, refusedFraming, errRespCLandTE)
 	}
 	if n := strings.Count(buf.String(), "refused an origin's answer"); n != 1 {
 		t.Fatalf("%d log lines for 100 refusals; want 1:\n%s", n, buf.String())
 	}
-	if got := (*o.refusals)[refusedFraming].Load(); got != 100 {
+	if got := counts[refusedFraming].Load(); got != 100 {
 		t.Errorf("counted %d; want 100", got)
 	}
 	o.lastLog.Add(-int64(refusalLogEvery)) // a minute later
-	o.refused(refusedBadGzip, errGzipCorrupt)
+	o.refused("shop", counts, refusedBadGzip, errGzipCorrupt)
 	if !strings.Contains(buf.String(), "refused_since_last_log=100") || !strings.Contains(buf.String(), "reason=bad-gzip") {
 		t.Errorf("second line does not count the 99 unlogged ones and this one:\n%s", buf.String())
 	}

@@ -17,6 +17,9 @@ type Site struct {
 	Hosts []string
 	// Config is the site's configuration, defaults filled in.
 	Config *config.Site
+	// API is true for a site registered through the admin API rather than
+	// listed in the config file.
+	API bool
 }
 
 // Registry maps hosts and names to sites. It is immutable once built and
@@ -71,6 +74,78 @@ func trimPrefix(err error) string {
 		return s[len(p):]
 	}
 	return s
+}
+
+// With returns a registry of r's sites followed by extra, sites
+// registered through the admin API (already checked, as the admin API
+// does), in the order given. r is not changed; its sites keep their
+// Index. An extra site whose name or one of whose hosts is taken (by r,
+// or by an earlier extra site) is left out, and reported in the errors
+// with what took it: the config file's site always wins, so does the
+// earlier registration. Without extra sites it returns r.
+func (r *Registry) With(extra []*config.Site) (*Registry, []error) {
+	if len(extra) == 0 {
+		return r, nil // immutable: shared, not copied
+	}
+	out := &Registry{
+		sites:  make([]*Site, len(r.sites), len(r.sites)+len(extra)),
+		byHost: make(map[string]*Site, len(r.byHost)+2*len(extra)),
+		byName: make(map[string]*Site, len(r.sites)+len(extra)),
+	}
+	copy(out.sites, r.sites)
+	for h, s := range r.byHost {
+		out.byHost[h] = s
+	}
+	for n, s := range r.byName {
+		out.byName[n] = s
+	}
+	var errs []error
+	for _, sc := range extra {
+		if prev := out.byName[sc.Name]; prev != nil {
+			errs = append(errs, fmt.Errorf("site %q registered through the admin API is not served: %s already has that name", sc.Name, describe(prev)))
+			continue
+		}
+		s := &Site{Index: len(out.sites), Name: sc.Name, Config: sc, API: true}
+		var taken error
+		for _, h := range sc.Hosts {
+			c, err := Canonical(h)
+			if err != nil {
+				taken = fmt.Errorf("site %q registered through the admin API is not served: %q is not a valid host name", sc.Name, h)
+				break
+			}
+			if prev := out.byHost[c]; prev != nil {
+				taken = fmt.Errorf("site %q registered through the admin API is not served: its host %q belongs to %s", sc.Name, c, describe(prev))
+				break
+			}
+			s.Hosts = append(s.Hosts, c)
+		}
+		if taken != nil {
+			errs = append(errs, taken)
+			continue
+		}
+		for _, h := range s.Hosts {
+			out.byHost[h] = s
+		}
+		out.sites = append(out.sites, s)
+		out.byName[s.Name] = s
+	}
+	return out, errs
+}
+
+// Owner names who has host (canonical form) in r: "" when no site does.
+func (r *Registry) Owner(host string) string {
+	if s := r.byHost[host]; s != nil {
+		return describe(s)
+	}
+	return ""
+}
+
+// describe names a site and where it comes from, for messages.
+func describe(s *Site) string {
+	if s.API {
+		return fmt.Sprintf("site %q (registered through the admin API)", s.Name)
+	}
+	return fmt.Sprintf("site %q (in the config file)", s.Name)
 }
 
 // Lookup returns the site serving host, a raw Host header or SNI name, or

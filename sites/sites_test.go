@@ -159,3 +159,58 @@ func FuzzCanonical(f *testing.F) {
 		}
 	})
 }
+
+// TestRegistryWith: sites registered through the admin API follow the
+// file's, which keep their Index; a name or host already taken (by the
+// file, or by an earlier registration) leaves the later site out, said
+// why.
+func TestRegistryWith(t *testing.T) {
+	r, err := registry(t, `
+sites:
+  - name: a
+    hosts: [a.example]
+    origin: {urls: ["http://127.0.0.1:1"]}
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	site := func(name string, hosts ...string) *config.Site {
+		return &config.Site{Name: name, Hosts: hosts}
+	}
+	w, errs := r.With([]*config.Site{
+		site("b", "B.example", "www.b.example"),
+		site("a", "other.example"),
+		site("c", "A.example."),
+		site("d", "www.b.example"),
+		site("e", "e.example"),
+	})
+	var names []string
+	for _, s := range w.All() {
+		names = append(names, s.Name)
+	}
+	if got := strings.Join(names, ","); got != "a,b,e" {
+		t.Errorf("sites = %s; want a,b,e", got)
+	}
+	if w.Named("a") != r.Named("a") || w.Named("a").API || !w.Named("b").API || w.Named("e").Index != 2 {
+		t.Error("the file's sites must be kept as they are, the API's marked and indexed after them")
+	}
+	if s := w.Lookup([]byte("WWW.B.EXAMPLE")); s == nil || s.Name != "b" {
+		t.Errorf("Lookup(www.b.example) = %v; want b", s)
+	}
+	want := []string{
+		`site "a" registered through the admin API is not served: site "a" (in the config file) already has that name`,
+		`site "c" registered through the admin API is not served: its host "a.example" belongs to site "a" (in the config file)`,
+		`site "d" registered through the admin API is not served: its host "www.b.example" belongs to site "b" (registered through the admin API)`,
+	}
+	if len(errs) != len(want) {
+		t.Fatalf("errors %v; want %d", errs, len(want))
+	}
+	for i := range want {
+		if errs[i].Error() != want[i] {
+			t.Errorf("error %d = %q; want %q", i, errs[i], want[i])
+		}
+	}
+	if r.Len() != 1 || r.Lookup([]byte("b.example")) != nil {
+		t.Error("With changed the registry it was called on")
+	}
+}

@@ -83,8 +83,9 @@ func (s *Store) Audit(ctx context.Context, e AuditEntry) {
 		s.clock.Observe(id)
 	}
 	s.mu.Lock()
-	s.audit.add(auditRecord{ID: id, Entry: e})
-	s.saveLocked()
+	a := auditRecord{ID: id, Entry: e}
+	s.audit.add(a)
+	s.recordLocked(nil, []auditRecord{a})
 	s.mu.Unlock()
 }
 

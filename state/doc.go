@@ -21,8 +21,10 @@
 // have come back from an older save; every node then merges its own state
 // back, scope by scope where its version is newer, with the audit entries
 // Redis lacks, and all of them converge on the newest change of every scope.
-// Each node keeps the last state it saw in state.json, so a node restarted
-// while Redis is down still knows a shop is in maintenance. OnChange tells
+// Each node keeps the last state it saw in state.json, and the changes since
+// that file was written in state.journal (snapshot.go), so a node restarted
+// while Redis is down still knows a shop is in maintenance, and a change
+// costs what it changed, not the size of the whole state. OnChange tells
 // the node which scopes changed, and the node hands them to the proxy.
 //
 // It is a top-level package because several domains lean on it: fallback

@@ -59,7 +59,42 @@ type Scope struct {
 	Branding *pages.Branding `json:"branding,omitempty"`
 	// ForceFallback: ops declared the origin down.
 	ForceFallback bool `json:"force_fallback,omitempty"`
+	// Site is the site's definition when ops registered it through the
+	// admin API (PUT /v1/sites/{site}); nil for a site of the config file.
+	Site *SiteSpec `json:"site,omitempty"`
+	// Token is an admin token ops created through the admin API; only in
+	// the scope TokenScope(name).
+	Token *TokenSpec `json:"token,omitempty"`
 }
+
+// SiteSpec is a site registered through the admin API.
+type SiteSpec struct {
+	// Config is the site as a sites: entry in JSON (the keys of the config
+	// file), as ops sent it, with its name; every node parses it with the
+	// same checks as the file's.
+	Config json.RawMessage `json:"config"`
+	// By and At record who registered it and when: of two nodes that
+	// registered one host for two sites at once, the earlier wins.
+	By string    `json:"by,omitempty"`
+	At time.Time `json:"at"`
+}
+
+// TokenSpec is an admin token created through the admin API. The token
+// itself was shown once, to its creator; only its SHA-256 is kept.
+type TokenSpec struct {
+	Name   string    `json:"name"`
+	SHA256 string    `json:"sha256"`
+	Sites  []string  `json:"sites"`
+	By     string    `json:"by,omitempty"`
+	At     time.Time `json:"at"`
+}
+
+// TokenScopePrefix starts the name of every token's scope. A site name
+// cannot hold a colon, so no token scope is ever a site's.
+const TokenScopePrefix = "token:"
+
+// TokenScope is the name of the scope that keeps the token called name.
+func TokenScope(name string) string { return TokenScopePrefix + name }
 
 // MaxUpdates is how many incident updates a scope keeps.
 const MaxUpdates = 20
@@ -80,5 +115,6 @@ func (sc Scope) clone() Scope {
 
 // IsZero reports whether the scope holds nothing.
 func (sc Scope) IsZero() bool {
-	return sc.Maintenance == nil && len(sc.Updates) == 0 && sc.Branding == nil && !sc.ForceFallback
+	return sc.Maintenance == nil && len(sc.Updates) == 0 && sc.Branding == nil && !sc.ForceFallback &&
+		sc.Site == nil && sc.Token == nil
 }

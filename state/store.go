@@ -111,6 +111,10 @@ type Store struct {
 	runID   string    // the run id of the master at the last check
 	runSeen time.Time // when that was
 	audit   auditLog
+	// The files on disk (snapshot.go): the snapshot's generation and
+	// size, and the bytes appended to the journal since.
+	gen                   string
+	snapSize, journalSize int64
 
 	loop        supervisor.Loop // runs the sync loop again after a panic
 	redisOK     atomic.Bool
@@ -453,10 +457,12 @@ func (s *Store) settle(name string, rec record, a *auditRecord, epoch string) bo
 		s.scopes[name] = rec
 		changed = append(changed, name)
 	}
+	var audit []auditRecord
 	if a != nil {
 		s.audit.add(*a)
+		audit = append(audit, *a)
 	}
-	s.saveLocked()
+	s.recordLocked(changed, audit)
 	s.mu.Unlock()
 	s.syncMu.Unlock()
 	s.notify(changed)
@@ -472,10 +478,13 @@ func (s *Store) changeLocal(name string, e *AuditEntry, fn func(*Scope) error) (
 	}
 	stamp := s.clock.Now()
 	s.scopes[name] = record{Version: Version{Stamp: stamp, Writer: s.writer}, Scope: next}
+	var audit []auditRecord
 	if e != nil {
-		s.audit.add(auditRecord{ID: stamp, Entry: *e})
+		a := auditRecord{ID: stamp, Entry: *e}
+		s.audit.add(a)
+		audit = append(audit, a)
 	}
-	s.saveLocked()
+	s.recordLocked([]string{name}, audit)
 	s.mu.Unlock()
 	s.notify([]string{name})
 	return next, nil

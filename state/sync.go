@@ -276,10 +276,12 @@ func (s *Store) adoptLocked(in map[string]record, all bool) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var changed []string
+	var audit []auditRecord
 	for name, r := range in {
 		s.clock.Observe(r.Stamp)
 		if r.audit != nil {
 			s.audit.add(*r.audit)
+			audit = append(audit, *r.audit)
 		}
 		if cur, ok := s.scopes[name]; ok && cur.Version == r.Version {
 			continue
@@ -297,7 +299,7 @@ func (s *Store) adoptLocked(in map[string]record, all bool) []string {
 	}
 	if len(changed) > 0 {
 		s.applied.Add(uint64(len(changed)))
-		s.saveLocked()
+		s.recordLocked(changed, audit)
 	}
 	return changed
 }

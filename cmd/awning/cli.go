@@ -41,10 +41,42 @@ error.`,
 		updateCommand(stdout),
 		fallbackCommand(stdout),
 		tokenCommand(stdout),
+		siteCommand(stdout),
 		versionCommand(stdout),
 	)
 	strictGroups(root)
+	root.SetFlagErrorFunc(usageError)
+	wrapArgs(root)
 	return root
+}
+
+// usageError says which command an argument or flag error is about, and
+// how it is used: cobra's own "accepts 1 arg(s), received 0" or "unknown
+// flag: --sit" name neither.
+func usageError(cmd *cobra.Command, err error) error {
+	msg := fmt.Errorf("%w; usage: %s (`%s --help` says more)", err, cmd.UseLine(), cmd.CommandPath())
+	if cmd == cmd.Root() {
+		return msg
+	}
+	return fmt.Errorf("%s: %w", strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" "), msg)
+}
+
+// wrapArgs makes every command that takes arguments report a wrong number
+// of them through usageError.
+func wrapArgs(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		wrapArgs(sub)
+	}
+	if c.Args == nil || (!c.Runnable() || c.HasSubCommands()) {
+		return
+	}
+	check := c.Args
+	c.Args = func(cmd *cobra.Command, args []string) error {
+		if err := check(cmd, args); err != nil {
+			return usageError(cmd, err)
+		}
+		return nil
+	}
 }
 
 // strictGroups makes every command that only groups others (maintenance,
@@ -72,7 +104,7 @@ func strictGroups(c *cobra.Command) {
 		if args := cmd.Flags().Args(); cmd.HasSubCommands() && len(args) > 0 {
 			return unknownCommand(cmd, args[0])
 		}
-		return err
+		return usageError(cmd, err)
 	})
 	c.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
 }

@@ -112,6 +112,7 @@ func demo(ctx context.Context, f demoFlags, stdout, stderr io.Writer) error {
 		case <-n.Ready():
 			printDemoHelp(stdout, n.Addrs(), shop.Addr(), controlLn.Addr().String(), path, n.CertManager().CAPath(), token)
 			printConsoleLinks(stdout, n.Addrs().Admin[0], token, merchantToken)
+			fmt.Fprintln(stdout, "Ctrl-C stops the demo.")
 		case <-ctx.Done():
 		}
 	}()
@@ -149,12 +150,12 @@ Awning demo: the sample shop "Bakkerij de Vries" is open through Awning.
   Configuration in use    %[4]s
 
 Try it:
-  curl -si http://%[1]s/product/1 | grep -i -e awning-served -e cache-status
+  curl -si http://%[1]s/product/1 | grep -i -e ^awning-served -e ^cache-status
         # origin, and Awning keeps a copy (Cache-Status: ...; stored)
   curl -X POST 'http://%[5]s/_demo/break?mode=down'           # or hang, slow, 500, 502, 503, reset
-  curl -si http://%[1]s/product/1 | grep -i -e awning-served -e age
+  curl -si http://%[1]s/product/1 | grep -i -e ^awning-served -e ^age:
         # stale: the last known good copy, with a banner; open it in a browser too
-  curl -si http://%[1]s/cart | grep -i awning-served          # outage: a cart is never kept
+  curl -si http://%[1]s/cart | grep -i ^awning-served         # outage: a cart is never kept
   curl -s http://%[1]s/.well-known/awning/health               # {"open":false} once probes see it down
   curl -si http://%[1]s/api/orders                             # API clients get JSON
   (in a browser, the outage page brings you back by itself once the shop heals)
@@ -176,6 +177,5 @@ authority (Firefox: Settings > Privacy & Security > Certificates > View
 Certificates > Authorities > Import; Chrome and Edge: Settings > Privacy and
 security > Security > Manage certificates). Remove it again when done.
 
-Ctrl-C stops the demo.
 `, web, shop, a.Admin[0], path, control, secure, ca, token)
 }

@@ -145,6 +145,7 @@ func TestDemo(t *testing.T) {
 			t.Errorf("healed after %s: %d %q; want the shop", mode, resp.StatusCode, resp.Header.Get("Awning-Served"))
 		}
 	}
+	demoGrepLines(t, out.String(), web)
 
 	// Ops in control, through the CLI and the token the demo printed.
 	reEnv := regexp.MustCompile(`export AWNING_ADMIN=(\S+) AWNING_TOKEN=(\S+)`)
@@ -240,7 +241,8 @@ func TestCheckConfig(t *testing.T) {
 	bad := filepath.Join(dir, "bad.yaml")
 	os.WriteFile(bad, []byte("sites:\n  - name: shop\n    hosts: [shop.example]\n    origin: {urls: [\"http://127.0.0.1:8080\"], timeout: soon}\n"), 0o600)
 	err := run(context.Background(), []string{"check-config", bad}, io.Discard, io.Discard)
-	if err == nil || err.Error() != bad+`:4:56: sites[0].origin.timeout: invalid duration "soon": write it like 3s, 500ms, 2m or 7d` {
+	if err == nil || err.Error() != bad+`:1:1: tls.agree_terms: acme mode needs agree_terms: true, to say you agree to the CA's terms of service (Let's Encrypt: https://letsencrypt.org/repository/); or use mode self-signed or off`+"\n"+
+		bad+`:4:56: sites[0].origin.timeout: invalid duration "soon": write it like 3s, 500ms, 2m or 7d` {
 		t.Errorf("bad file: %v", err)
 	}
 }
@@ -337,5 +339,31 @@ func TestDemoShopOnly(t *testing.T) {
 	fetch(t, "POST", m[2]+"/_demo/break?mode=500")
 	if resp, _ := fetch(t, "GET", m[1]+"/product/1"); resp.StatusCode != 500 {
 		t.Errorf("broken shop: %d; want 500", resp.StatusCode)
+	}
+}
+
+// demoGrepLines runs the demo's printed `curl … | grep …` lines for the
+// product page, as a newcomer pastes them: each prints its headers and
+// nothing of the page.
+func demoGrepLines(t *testing.T, help, web string) {
+	t.Helper()
+	re := regexp.MustCompile(`(?m)^  (curl -si http://\S+/product/1 \| grep .*)$`)
+	lines := re.FindAllStringSubmatch(help, -1)
+	if len(lines) < 2 {
+		t.Fatalf("the demo's help has %d curl | grep lines for the product page; want 2", len(lines))
+	}
+	for _, l := range lines {
+		cmd := regexp.MustCompile(`http://\S+/product/1`).ReplaceAllString(l[1], web+"/product/1")
+		got, err := exec.Command("sh", "-c", cmd).Output()
+		if err != nil {
+			t.Errorf("%s: %v", cmd, err)
+			continue
+		}
+		for _, line := range strings.Split(strings.TrimSpace(string(got)), "\n") {
+			name, _, ok := strings.Cut(line, ":")
+			if !ok || strings.ContainsAny(name, " <>") {
+				t.Errorf("%s printed %q, which is no header: the grep matches the page too", l[1], line)
+			}
+		}
 	}
 }

@@ -279,6 +279,9 @@ func describeMaintenance(m *admin.MaintenanceView, loc *time.Location) string {
 
 func shoppers(v admin.SiteView) string {
 	switch {
+	case v.Maintenance != nil && v.Maintenance.Active && v.Maintenance.Mode == "read-only":
+		// Browsing goes on from copies; only ordering gets the page.
+		return "copies, ordering paused"
 	case v.Maintenance != nil && v.Maintenance.Active:
 		return "maintenance page"
 	case v.ForceFallback:

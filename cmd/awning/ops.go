@@ -225,6 +225,6 @@ its SHA-256, so a leaked config file does not leak the token.`,
 	}
 	newCmd.Flags().StringVar(&name, "name", "ops", "who the token is for, as the audit log names it")
 	newCmd.Flags().StringSliceVar(&siteList, "sites", []string{"*"}, `sites the token reaches; "*" for every site and the ops operations`)
-	cmd.AddCommand(newCmd)
+	cmd.AddCommand(append([]*cobra.Command{newCmd}, tokenAPICommands(stdout)...)...)
 	return cmd
 }

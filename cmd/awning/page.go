@@ -53,6 +53,15 @@ changes over it) and "overrides" names the fields changed here.`,
 			if f.site == "" {
 				return fmt.Errorf("page set: say which shop with --site")
 			}
+			changed := false
+			for _, name := range []string{"brand", "color", "status-url", "contact", "message", "reassurance"} {
+				changed = changed || cmd.Flags().Changed(name)
+			}
+			if !changed {
+				// Saving nothing would still be a change in the audit log,
+				// and "updated" a claim the command could not back.
+				return fmt.Errorf("page set: nothing to change; give --brand, --color, --status-url, --contact, --message or --reassurance (awning page reset goes back to the config file's)")
+			}
 			c, err := api.client()
 			if err != nil {
 				return err

@@ -18,6 +18,10 @@
   // ---- helpers -----------------------------------------------------------
 
   function t(key, vars) {
+    // A count of one takes the key's ".one" text where there is one:
+    // "1 site", not "1 sites".
+    var count = vars && (vars.n !== undefined ? vars.n : vars.total);
+    if (count !== undefined && String(count) === "1" && T[key + ".one"] !== undefined) key += ".one";
     var s = T[key];
     if (s === undefined) s = key;
     if (vars) Object.keys(vars).forEach(function (k) { s = s.split("{" + k + "}").join(String(vars[k])); });
@@ -949,7 +953,7 @@
     var shown = h("div", { class: "once", hidden: true, role: "region", "aria-label": t("tok.once") });
     var err = h("p", { class: "error", role: "alert", hidden: true });
     var nameId = id("tok-name"), sitesId = id("tok-sites");
-    var nameIn = h("input", { id: nameId, required: true, autocomplete: "off", pattern: "[A-Za-z0-9._-]{1,64}", "aria-describedby": nameId + "-h" });
+    var nameIn = h("input", { id: nameId, required: true, autocomplete: "off", pattern: "[A-Za-z0-9._\\-]{1,64}", "aria-describedby": nameId + "-h" });
     var sitesIn = h("input", { id: sitesId, required: true, autocomplete: "off", "aria-describedby": sitesId + "-h" });
     var form = h("form", { class: "card narrow", onsubmit: function (ev) {
       ev.preventDefault();

@@ -92,6 +92,9 @@ var droppedHeaders = map[string]bool{
 	"server-timing": true, "alt-svc": true, "via": true, "x-cache": true, "x-cache-hits": true,
 	"cf-ray": true, "cf-cache-status": true, "x-served-by": true, "x-timer": true,
 	"awning-served": true, "cache-status": true, "nel": true, "report-to": true,
+	// An instruction for the one answer it came with (sign out, wipe
+	// storage): served from a copy it would reach whoever asks next.
+	"clear-site-data": true,
 }
 
 var seed = maphash.MakeSeed()
@@ -141,10 +144,14 @@ func (p *Policy) Build(k *Key, req *fasthttp.Request, a *Answer, now time.Time) 
 		return nil, CDNErrorPage
 	}
 
+	conn := a.Peek("connection")
 	for i := range a.Header {
 		name, v := a.Header[i].Name, a.Header[i].Value
 		if droppedHeaders[strings.ToLower(string(name))] {
 			continue
+		}
+		if len(conn) > 0 && connectionNames(conn, name) {
+			continue // hop-by-hop by the origin's word (RFC 9110 §7.6.1), as the relay drops it
 		}
 		c.Header = append(c.Header, [2][]byte{canonical(name), append([]byte(nil), v...)})
 	}
@@ -153,6 +160,20 @@ func (p *Policy) Build(k *Key, req *fasthttp.Request, a *Answer, now time.Time) 
 			name := strings.ToLower(string(tok))
 			if name == "accept-encoding" {
 				continue
+			}
+			if len(req.Header.PeekAll(name)) > 1 {
+				// The request named two values for a header the page
+				// varies on, and the copy would be kept under the first;
+				// the origin may have rendered any (Go and Rack read the
+				// last, PHP the lines joined). Browsers never repeat one.
+				return nil, VaryUnkeyable
+			}
+			if name == "accept-language" && !renderedIn(a.Peek("content-language"), k.Lang) {
+				// The copy would be kept as the k.Lang page, but the origin
+				// says it rendered another language: it negotiated
+				// differently from the key ("nl-BE" is not "nl" to an
+				// origin that matches exact tags).
+				return nil, VaryUnkeyable
 			}
 			c.Vary = append(c.Vary, name)
 			c.VaryValues = append(c.VaryValues, requestVaryValue(req, name, k.Lang))
@@ -186,6 +207,34 @@ func canonical(name []byte) []byte {
 		upper = c == '-'
 	}
 	return out
+}
+
+// renderedIn reports whether an answer's Content-Language allows it to be
+// the copy for the site language lang: it is absent (nothing says
+// otherwise), lang is none of the site's, or one of its tags has lang as
+// its primary subtag.
+func renderedIn(contentLanguage []byte, lang string) bool {
+	if len(contentLanguage) == 0 || lang == "" {
+		return true
+	}
+	for tag := range tokens(contentLanguage) {
+		primary, _, _ := bytes.Cut(tag, []byte("-"))
+		if bytes.EqualFold(primary, []byte(lang)) {
+			return true
+		}
+	}
+	return false
+}
+
+// connectionNames reports whether name is one of the comma-separated
+// tokens of a Connection header value.
+func connectionNames(conn, name []byte) bool {
+	for tok := range tokens(conn) {
+		if bytes.EqualFold(tok, name) {
+			return true
+		}
+	}
+	return false
 }
 
 // WireSum identifies an origin answer as it came: status, Content-Type,

@@ -45,6 +45,15 @@ func NewKeyPolicy(cfg KeyConfig) *KeyPolicy {
 	return p
 }
 
+// ForSite returns p for another site. The compiled patterns are shared
+// (they are read-only), so thousands of sites with the same settings cost
+// one set of them.
+func (p *KeyPolicy) ForSite(site string) *KeyPolicy {
+	c := *p
+	c.site = []byte(site)
+	return &c
+}
+
 // splitGlobs sorts patterns into exact names, plain prefixes ("utm_*") and
 // general globs, so the common cases cost a map lookup or a prefix test.
 func splitGlobs(globs []string, exact map[string]bool) (prefixes, general []string) {
@@ -104,6 +113,10 @@ type Key struct {
 	// forward it, but an answer to a request that tried to say more than
 	// its URL is not kept for everyone.
 	Body bool
+	// Partial: the request asks for part of a page, or another rendering
+	// of it, in a header that frameworks read without saying so in Vary
+	// (partialHeaders): its answer is not the page for everyone.
+	Partial bool
 	// Bypass: the request passed maintenance (an allowed address or the
 	// bypass cookie); it sees a shop closed to others, so its answer is
 	// never stored or shared. Set by the caller.
@@ -114,7 +127,9 @@ type Key struct {
 // so that dst outlives the buffer k's Primary aliases (often a handler's
 // stack). Nothing of k's memory flows into dst, not even Lang, which is
 // taken from p's own languages: escape analysis then keeps k's buffer on
-// the stack.
+// the stack. So every field is named here, and TestKeyCopyKeepsEveryFlag
+// holds Copy to the struct: a flag dropped here would let a copy be kept
+// of what the flag forbids.
 func (p *KeyPolicy) Copy(dst, k *Key, buf []byte) {
 	lang := ""
 	for _, l := range p.languages {
@@ -125,14 +140,15 @@ func (p *KeyPolicy) Copy(dst, k *Key, buf []byte) {
 	}
 	*dst = Key{
 		Primary: append(buf[:0], k.Primary...), Lang: lang,
-		Personal: k.Personal, Tracking: k.Tracking, Unclean: k.Unclean, Overlong: k.Overlong, Body: k.Body, Bypass: k.Bypass,
+		Personal: k.Personal, Tracking: k.Tracking, Unclean: k.Unclean, Overlong: k.Overlong, Body: k.Body, Partial: k.Partial,
+		Bypass: k.Bypass,
 	}
 }
 
 // Storable reports whether the key allows keeping the answer. Only
 // requests with a storable key share an origin request (collapsing).
 func (k *Key) Storable() bool {
-	return !k.Personal && !k.Tracking && !k.Unclean && !k.Overlong && !k.Body && !k.Bypass
+	return !k.Personal && !k.Tracking && !k.Unclean && !k.Overlong && !k.Body && !k.Partial && !k.Bypass
 }
 
 // maxParams bounds the query parameters a key normalizes without
@@ -165,6 +181,7 @@ func (p *KeyPolicy) Build(buf []byte, req *fasthttp.Request) Key {
 
 	k.Personal = p.personal(req)
 	k.Body = hasBody(req)
+	k.Partial = partial(req)
 	k.Lang = p.negotiate(req.Header.PeekBytes(hAcceptLanguage))
 	return k
 }
@@ -236,6 +253,27 @@ func (p *KeyPolicy) anonymousCookie(name, value []byte) bool {
 func (p *KeyPolicy) anonymousName(name []byte) bool {
 	name = bytes.Trim(name, " \t")
 	return len(name) > 0 && matchGlobs(name, p.anonExact, p.anonPrefix, p.anonGlobs)
+}
+
+// partialHeaders are request headers with which common frameworks render
+// something other than the page its URL names, and rarely say so in Vary:
+// Rails, Laravel and Symfony drop the layout for X-Requested-With
+// (request.xhr?, $request->ajax()), pjax, htmx, Turbo, Unpoly and Inertia
+// answer a fragment or JSON-in-HTML for theirs. Forwarded as they are, but
+// the answer is never kept as the page.
+var partialHeaders = [][]byte{
+	[]byte("X-Requested-With"), []byte("X-PJAX"), []byte("HX-Request"),
+	[]byte("Turbo-Frame"), []byte("X-Up-Target"), []byte("X-Inertia"),
+}
+
+// partial reports whether req carries one of partialHeaders.
+func partial(req *fasthttp.Request) bool {
+	for _, h := range partialHeaders {
+		if req.Header.PeekBytes(h) != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // hasBody reports whether a request carries a body: a Content-Length

@@ -18,7 +18,8 @@ const (
 	TrackingParam   Reason = "tracking-parameter"
 	UncleanPath     Reason = "unclean-path"
 	TooManyParams   Reason = "too-many-parameters"
-	RequestBody     Reason = "request-body" // a GET with a body
+	RequestBody     Reason = "request-body"    // a GET with a body
+	PartialRequest  Reason = "partial-request" // X-Requested-With and the like: not the page for everyone
 	StatusNotKept   Reason = "status"
 	TypeNotKept     Reason = "content-type"
 	SetCookie       Reason = "set-cookie"
@@ -74,6 +75,8 @@ func (p *Policy) CheckKey(k *Key) Reason {
 		return TooManyParams
 	case k.Body:
 		return RequestBody
+	case k.Partial:
+		return PartialRequest
 	}
 	return OK
 }
@@ -101,11 +104,16 @@ func (p *Policy) CheckAnswer(path []byte, a *Answer) Reason {
 	for i := range a.Header {
 		name, v := a.Header[i].Name, a.Header[i].Value
 		switch {
-		case equalLower(name, "set-cookie"):
+		case equalLower(name, "set-cookie"), equalLower(name, "set-cookie2"): // RFC 2965's, obsolete but still a cookie
 			cookie = true
 		case equalLower(name, "cf-mitigated"), equalLower(name, "x-sucuri-block"):
 			cdn = cdn || len(v) > 0
-		case equalLower(name, "cache-control"):
+		case equalLower(name, "cache-control"), equalLower(name, "cdn-cache-control"), equalLower(name, "surrogate-control"):
+			// Cache-Control, and the fields that speak to a CDN or reverse
+			// proxy alone (RFC 9213's CDN-Cache-Control, Edge
+			// Architecture's Surrogate-Control): Awning is one, so
+			// "private" or "no-store" there keeps the answer out of copies
+			// whatever Cache-Control tells browsers.
 			private = private || hasToken(v, "private")
 			noStore = noStore || hasToken(v, "no-store")
 		case equalLower(name, "vary"):

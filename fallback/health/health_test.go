@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -55,11 +56,27 @@ func newClock() *testkit.Clock {
 	return testkit.NewClock(time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC))
 }
 
-func newSite(t *testing.T, oc *config.Origin, c *testkit.Clock, ev *events, probe ProbeFunc) *Site {
+func newSite(t *testing.T, oc *config.Origin, c *testkit.Clock, ev *events, tr Transport) *Site {
+	t.Helper()
+	return newSiteOn(t, nil, "shop", "shop.example", oc, c, ev, tr)
+}
+
+// newSiteOn builds a site whose origins are probed through p (a Prober
+// made for the test when nil and tr is set).
+func newSiteOn(t *testing.T, p *Prober, name, host string, oc *config.Origin, c *testkit.Clock, ev *events, tr Transport) *Site {
 	t.Helper()
 	cfg := Config{
-		Site: "shop", Origins: oc.URLs, Origin: oc, Probe: probe,
+		Site: name, Origins: oc.URLs, Origin: oc, ProbeHost: host,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: c.Now,
+	}
+	if tr != nil {
+		if p == nil {
+			p = newProber(t, c)
+		}
+		cfg.Prober = p
+		for range oc.URLs {
+			cfg.Transports = append(cfg.Transports, tr)
+		}
 	}
 	if ev != nil {
 		cfg.Notify = ev
@@ -67,6 +84,28 @@ func newSite(t *testing.T, oc *config.Origin, c *testkit.Clock, ev *events, prob
 	s := New(cfg, nil)
 	t.Cleanup(s.Close)
 	return s
+}
+
+// newProber returns a Prober that is not started: tests run rounds with
+// probeAll, one at a time.
+func newProber(t *testing.T, c *testkit.Clock) *Prober {
+	p := NewProber(ProberConfig{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: c.Now})
+	t.Cleanup(p.Close)
+	return p
+}
+
+// probeAll runs one round of every endpoint of s's origins that needs
+// one, as the scheduler would at their due time.
+func (s *Site) probeAll() {
+	seen := map[*Endpoint]bool{}
+	for _, o := range s.origins {
+		if o.ep != nil && !seen[o.ep] {
+			seen[o.ep] = true
+			if o.ep.needsRound() {
+				o.ep.round(context.Background())
+			}
+		}
+	}
 }
 
 var fail = Result{Failed: true, Reason: "refused"}
@@ -187,32 +226,53 @@ func TestSlowAnswersDegrade(t *testing.T) {
 	}
 }
 
-// scriptedProbe answers probes from a settable outcome per origin.
+// scriptedProbe answers probes from a settable outcome per Host header
+// (the endpoint's probes use the origin URL's host, 127.0.0.1:1 or
+// 127.0.0.1:2; a site's own recovery probes its host).
 type scriptedProbe struct {
 	mu     sync.Mutex
-	status map[int]int
-	err    map[int]error
+	status map[string]int
+	err    map[string]error
 	calls  atomic.Int64
+	sent   []string // "METHOD path host"
 }
 
-func (p *scriptedProbe) set(i, status int, err error) {
+func newScripted(status map[string]int) *scriptedProbe {
+	return &scriptedProbe{status: status, err: map[string]error{}}
+}
+
+func (p *scriptedProbe) set(host string, status int, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.status[i], p.err[i] = status, err
+	p.status[host], p.err[host] = status, err
 }
 
-func (p *scriptedProbe) probe(ctx context.Context, i int, method, path string) (int, []byte, error) {
+func (p *scriptedProbe) Probe(ctx context.Context, method, path, host string) (int, []byte, error) {
 	p.calls.Add(1)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.status[i], []byte("ok"), p.err[i]
+	p.sent = append(p.sent, method+" "+path+" "+host)
+	return p.status[host], []byte("ok"), p.err[host]
 }
+
+func (p *scriptedProbe) log() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.sent...)
+}
+
+// hostTransport is one transport per origin URL, each answering for its
+// own address only (the scripted statuses are by Host header).
+const (
+	host1 = "127.0.0.1:1"
+	host2 = "127.0.0.1:2"
+)
 
 func TestProbesRiseAndFall(t *testing.T) {
 	c, ev := newClock(), &events{}
-	p := &scriptedProbe{status: map[int]int{0: 200, 1: 200}, err: map[int]error{}}
-	s := newSite(t, originConfig(t, "      health: {path: /healthz, rise: 3, fall: 2}\n"), c, ev, p.probe)
-	p.set(0, 503, nil)
+	p := newScripted(map[string]int{host1: 200, host2: 200})
+	s := newSite(t, originConfig(t, "      health: {path: /healthz, rise: 3, fall: 2}\n"), c, ev, p)
+	p.set(host1, 503, nil)
 	s.probeAll()
 	if st := s.Stats(); st.Origins[0].State != Up {
 		t.Fatal("down after one failed probe; fall is 2")
@@ -221,7 +281,7 @@ func TestProbesRiseAndFall(t *testing.T) {
 	if st := s.Stats(); st.Origins[0].State != Down || st.Origins[0].Reason != "probe: status 503" {
 		t.Fatalf("origin 0 = %v %q; want down", st.Origins[0].State, st.Origins[0].Reason)
 	}
-	p.set(0, 200, nil)
+	p.set(host1, 200, nil)
 	for i := 1; i <= 3; i++ {
 		s.probeAll()
 		want := Down
@@ -235,12 +295,17 @@ func TestProbesRiseAndFall(t *testing.T) {
 	if n := len(ev.all()); n != 2 {
 		t.Errorf("%d events; want down and up", n)
 	}
+	for _, sent := range p.log() {
+		if sent != "GET /healthz "+host1 && sent != "GET /healthz "+host2 {
+			t.Errorf("probe sent %q; want GET /healthz with the origin URL's host", sent)
+		}
+	}
 }
 
 func TestProbeExpectations(t *testing.T) {
 	c := newClock()
-	p := &scriptedProbe{status: map[int]int{0: 200, 1: 200}, err: map[int]error{}}
-	s := newSite(t, originConfig(t, "      health: {path: /h, fall: 1, expect_status: [204], expect_body: healthy}\n"), c, nil, p.probe)
+	p := newScripted(map[string]int{host1: 200, host2: 200})
+	s := newSite(t, originConfig(t, "      health: {path: /h, fall: 1, expect_status: [204], expect_body: healthy}\n"), c, nil, p)
 	s.probeAll()
 	st := s.Stats()
 	if st.Origins[0].State != Down || st.Origins[0].Reason != "probe: status 200" {
@@ -248,25 +313,25 @@ func TestProbeExpectations(t *testing.T) {
 	}
 }
 
+// TestRecoveryProbesOnlyWhileDown: without health.path, nothing is probed
+// while every origin is up; once the site's own answers put an origin
+// down, the endpoint is probed with HEAD / (the URL's host), and, since it
+// answers, the site's own recovery probe (HEAD / with the site's host)
+// brings the origin back.
 func TestRecoveryProbesOnlyWhileDown(t *testing.T) {
 	c := newClock()
-	var methods sync.Map
-	probe := func(ctx context.Context, i int, method, path string) (int, []byte, error) {
-		methods.Store(i, method+" "+path)
-		return 404, nil, nil // alive: a recovery probe asks only for a sane answer
-	}
-	s := newSite(t, originConfig(t, "      health: {rise: 1}\n"), c, nil, probe)
+	p := newScripted(map[string]int{host1: 404, host2: 404, "shop.example": 404}) // alive: a recovery probe asks only for a sane answer
+	s := newSite(t, originConfig(t, "      health: {rise: 1}\n"), c, nil, p)
 	s.probeAll()
-	if _, probed := methods.Load(0); probed {
-		t.Fatal("an up origin was probed without health.path")
+	if n := p.calls.Load(); n != 0 {
+		t.Fatalf("%d probes with every origin up and no health.path; want 0", n)
 	}
 	for i := 0; i < 3; i++ {
 		s.Report(0, fail)
 	}
 	s.probeAll()
-	m, _ := methods.Load(0)
-	if m != "HEAD /" {
-		t.Errorf("recovery probe = %v; want HEAD /", m)
+	if got, want := p.log(), []string{"HEAD / " + host1, "HEAD / shop.example"}; !slices.Equal(got, want) {
+		t.Errorf("probes = %q; want %q", got, want)
 	}
 	if st := s.Stats(); st.Origins[0].State != Up {
 		t.Errorf("state after a sane recovery probe = %v; want up", st.Origins[0].State)
@@ -275,8 +340,8 @@ func TestRecoveryProbesOnlyWhileDown(t *testing.T) {
 
 func TestMaxInflightAndSlowStart(t *testing.T) {
 	c := newClock()
-	p := &scriptedProbe{status: map[int]int{0: 200, 1: 200}, err: map[int]error{}}
-	s := newSite(t, originConfig(t, "      max_inflight: 10\n      slow_start: 100s\n      health: {path: /h, rise: 1, fall: 1}\n"), c, nil, p.probe)
+	p := newScripted(map[string]int{host1: 200, host2: 200})
+	s := newSite(t, originConfig(t, "      max_inflight: 10\n      slow_start: 100s\n      health: {path: /h, rise: 1, fall: 1}\n"), c, nil, p)
 	admitN := func() int {
 		n := 0
 		for s.Admit() == Admitted {
@@ -293,13 +358,13 @@ func TestMaxInflightAndSlowStart(t *testing.T) {
 	if st := s.Stats(); st.Overflow != 1 {
 		t.Errorf("overflow = %d; want 1", st.Overflow)
 	}
-	p.set(0, 500, nil)
-	p.set(1, 500, nil)
+	p.set(host1, 500, nil)
+	p.set(host2, 500, nil)
 	s.probeAll()
 	if s.Admit() != Tripped {
 		t.Fatal("not tripped with both origins down")
 	}
-	p.set(0, 200, nil)
+	p.set(host1, 200, nil)
 	s.probeAll() // the site comes back: the ramp starts at 1
 	if got := admitN(); got != 1 {
 		t.Errorf("admitted %d right after recovery; want 1", got)
@@ -418,8 +483,9 @@ func TestWebhookNeverBlocks(t *testing.T) {
 
 func TestProbeErrorsAreFailures(t *testing.T) {
 	c := newClock()
-	p := &scriptedProbe{status: map[int]int{}, err: map[int]error{0: errors.New("timeout")}}
-	s := newSite(t, originConfig(t, "      health: {path: /h, fall: 1}\n"), c, nil, p.probe)
+	p := newScripted(map[string]int{})
+	p.set(host1, 0, errors.New("timeout"))
+	s := newSite(t, originConfig(t, "      health: {path: /h, fall: 1}\n"), c, nil, p)
 	s.probeAll()
 	if st := s.Stats(); st.Origins[0].State != Down || st.ProbesFailed == 0 {
 		t.Errorf("a probe error did not count: %+v", st)

@@ -1,20 +1,13 @@
 package health
 
 import (
-	"context"
 	"log/slog"
-	"sync"
+	"slices"
 	"sync/atomic"
 	"time"
 
 	"github.com/awningproxy/awning/config"
 )
-
-// ProbeFunc sends one probe to origin i (an index into Config.Origins) and
-// returns the status and body, within ctx's deadline. The proxy provides it,
-// so probes reach the origin exactly as shoppers' requests do (same address,
-// Host header, TLS name).
-type ProbeFunc func(ctx context.Context, i int, method, path string) (status int, body []byte, err error)
 
 // Config builds a Site.
 type Config struct {
@@ -28,11 +21,21 @@ type Config struct {
 	// Force is the config override (force_fallback): nil lets health
 	// decide.
 	Force *bool
-	// Probe sends probes. Required when probes may run.
-	Probe ProbeFunc
+	// Prober runs the active probes; the site's origins join its endpoints.
+	// Nil: passive detection only, and nothing brings an origin that went
+	// down back (tests).
+	Prober *Prober
+	// Transports send probes to each origin, by index in Origins. Required
+	// with Prober.
+	Transports []Transport
+	// ProbeHost is the Host header of the site's own recovery probes
+	// (origin.host_header, else the site's first host): what a shopper's
+	// request would send.
+	ProbeHost string
 	// FailurePage reports whether a probe answer's body is a platform's
 	// error page (failure markers): such a probe fails whatever its
-	// status. Optional.
+	// status. Optional. Sites share an endpoint only with the same
+	// origin.failure_markers (EndpointKey), so the first site's serves all.
 	FailurePage func(body []byte) bool
 	// OnDown is called each time the site's origin is declared down (see
 	// Site.Down), after the waiters on Down are released: the proxy cuts
@@ -74,18 +77,18 @@ const (
 )
 
 // Site is the health of one site's origins. It is safe for concurrent use.
-// Start runs its probes; Close stops them and waits.
+// It owns no goroutine: its origins' endpoints are probed by the Prober.
+// Close leaves the endpoints.
 type Site struct {
-	name    string
-	origins []*originState
-	p       params
-	hc      config.Health
-	probe   ProbeFunc
-	failed  func([]byte) bool // Config.FailurePage
-	onDown  func()
-	notify  Notifier
-	log     *slog.Logger
-	now     func() time.Time
+	name      string
+	origins   []*originState
+	p         params
+	onDown    func()
+	notify    Notifier
+	log       *slog.Logger
+	now       func() time.Time
+	prober    *Prober
+	probeHost string
 
 	force       atomic.Int32
 	tripped     atomic.Bool
@@ -93,48 +96,45 @@ type Site struct {
 	slowStart   time.Duration
 	inflight    atomic.Int64
 	rampFrom    atomic.Int64 // unix nanos the site came back; 0 when not ramping
+	closed      atomic.Bool
 
 	transitions    atomic.Uint64
 	trips          atomic.Uint64
 	shortCircuited atomic.Uint64
 	overflow       atomic.Uint64
-	probesOK       atomic.Uint64
+	probesOK       atomic.Uint64 // the site's own recovery probes
 	probesFailed   atomic.Uint64
 
 	down  downSignal    // closed at each trip (down.go)
 	downs atomic.Uint64 // times down fired
 	hang  hangWatch     // hang.go
-
-	ctx    context.Context // ends at Close; probes derive their deadlines from it
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
 }
 
-// New builds the health of a site. prev, the same site's health before a
-// config reload (or nil), passes on what is known of origins whose URL did
-// not change, so a reload neither forgets an outage nor invents one.
+// New builds the health of a site and joins its origins to their
+// endpoints (cfg.Prober). prev, the same site's health before a config
+// reload (or nil), passes on what the site knew of origins whose URL did
+// not change, so a reload neither forgets an outage nor invents one; the
+// endpoints' own state survives as long as some site uses them.
 func New(cfg Config, prev *Site) *Site {
 	o := cfg.Origin
 	s := &Site{
 		name: cfg.Site,
 		p: params{
-			rise: o.Health.Rise, fall: o.Health.Fall,
+			rise:            o.Health.Rise,
 			passiveFailures: o.Health.PassiveFailures,
 			errorRatio:      o.Health.ErrorRatio,
 			minRequests:     o.Health.MinRequests,
 			slowAfter:       o.SlowAfter.D(),
 		},
-		hc:          o.Health,
-		probe:       cfg.Probe,
-		failed:      cfg.FailurePage,
 		onDown:      cfg.OnDown,
 		notify:      cfg.Notify,
 		log:         cfg.Log,
 		now:         cfg.Now,
+		prober:      cfg.Prober,
+		probeHost:   cfg.ProbeHost,
 		maxInflight: int64(o.MaxInflight),
 		slowStart:   o.SlowStart.D(),
 	}
-	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.down.init()
 	s.hang.site, s.hang.after = s, o.Health.HangAfter.D()
 	if s.log == nil {
@@ -152,18 +152,29 @@ func New(cfg Config, prev *Site) *Site {
 	}
 	windowSecs := int(o.Health.Window.D() / time.Second)
 	now := s.now()
-	for _, u := range cfg.Origins {
-		o := &originState{url: u, since: now, window: make([]bucket, windowSecs)}
+	s.origins = make([]*originState, len(cfg.Origins))
+	for i, u := range cfg.Origins {
+		org := &originState{site: s, i: i, url: u, since: now, passiveAt: now, window: make([]bucket, windowSecs)}
 		if prev != nil {
 			for _, po := range prev.origins {
 				if po.url == u {
-					st, reason, since := po.get()
-					o.state, o.reason, o.since = st, reason, since
-					o.cur.Store(int32(st))
+					org.carry(po)
 				}
 			}
 		}
-		s.origins = append(s.origins, o)
+		s.origins[i] = org
+	}
+	if s.prober != nil {
+		for i, org := range s.origins {
+			org.ep = s.prober.acquire(KeyFor(org.url, o), cfg.Transports[i], cfg.FailurePage)
+			org.ep.subscribe(org)
+			if org.passiveDown() {
+				org.ep.passiveFell(org)
+			}
+			// A site joining an endpoint known down is down with it; that
+			// is no news to announce.
+			org.endpointChanged(now)
+		}
 	}
 	s.tripped.Store(s.allDown())
 	return s
@@ -171,6 +182,21 @@ func New(cfg Config, prev *Site) *Site {
 
 // Name is the site's name.
 func (s *Site) Name() string { return s.name }
+
+// Close leaves the site's endpoints (the last site to leave one stops its
+// probes) and stops the hang watch. Safe to call more than once.
+func (s *Site) Close() {
+	if s.closed.Swap(true) {
+		return
+	}
+	s.hang.close()
+	for _, o := range s.origins {
+		if o.ep != nil {
+			o.ep.unsubscribe(o)
+			s.prober.release(o.ep)
+		}
+	}
+}
 
 // Closed reports whether the origin must not be contacted at all now:
 // Forced or Tripped (counted as short-circuited), else Admitted. Unlike
@@ -271,7 +297,12 @@ func (s *Site) Pick(start uint32, tried uint64) int {
 
 // Report feeds the outcome of a live exchange with origin i.
 func (s *Site) Report(i int, r Result) {
-	if t, changed := s.origins[i].passive(&s.p, s.now(), r); changed {
+	o := s.origins[i]
+	t, changed, fell := o.passiveReport(&s.p, s.now(), r)
+	if fell && o.ep != nil {
+		o.ep.passiveFell(o)
+	}
+	if changed {
 		s.changed(i, t)
 	}
 }
@@ -294,7 +325,8 @@ func (s *Site) allDown() bool {
 }
 
 // changed logs and announces a state change of origin i, and trips or
-// resets the site's circuit.
+// resets the site's circuit. A change the shared endpoint caused is logged
+// once by the Prober for all its sites; here only at debug.
 func (s *Site) changed(i int, t transition) {
 	s.transitions.Add(1)
 	wasTripped := s.tripped.Load()
@@ -310,6 +342,8 @@ func (s *Site) changed(i int, t transition) {
 	o := s.origins[i]
 	attrs := []any{"site", s.name, "origin", o.url, "from", t.from.String(), "reason", t.reason}
 	switch {
+	case t.shared:
+		s.log.Debug("origin "+t.to.String()+" (its endpoint changed)", attrs...)
 	case t.to == Down && nowTripped:
 		s.log.Error("origin down; every origin of the site is down, serving the fallback", attrs...)
 	case t.to == Down:
@@ -337,8 +371,11 @@ type Stats struct {
 	Trips          uint64 // times the circuit tripped: every origin down
 	ShortCircuited uint64 // requests answered without contacting the origin
 	Overflow       uint64 // requests over the in-flight cap
-	ProbesOK       uint64
-	ProbesFailed   uint64
+	// ProbesOK and ProbesFailed count the probes that informed the site:
+	// those of its origins' shared endpoints (the same counts for every
+	// site on an endpoint) and its own recovery probes.
+	ProbesOK     uint64
+	ProbesFailed uint64
 	// Downs counts the times waiting requests were released because the
 	// origin was declared down (a trip, or the fallback forced); Hangs the
 	// times hang_after declared it down.
@@ -349,9 +386,12 @@ type Stats struct {
 // OriginStats is what is known of one origin.
 type OriginStats struct {
 	URL    string
-	State  State
+	State  State // effective: Down when the endpoint or the site's own answers say so
 	Reason string
 	Since  time.Time
+	// Endpoint is the state of the origin's shared endpoint (Up without a
+	// Prober); Passive the site's own verdict from its answers.
+	Endpoint, Passive State
 }
 
 // Stats returns a snapshot of the site's health.
@@ -370,9 +410,22 @@ func (s *Site) Stats() Stats {
 		Downs:          s.downs.Load(),
 		Hangs:          s.hang.declared.Load(),
 	}
+	var seen []*Endpoint // a site has a few origins: no map
 	for _, o := range s.origins {
 		state, reason, since := o.get()
-		st.Origins = append(st.Origins, OriginStats{o.url, state, reason, since})
+		os := OriginStats{URL: o.url, State: state, Reason: reason, Since: since}
+		o.mu.Lock()
+		os.Passive = o.passive
+		o.mu.Unlock()
+		if o.ep != nil {
+			os.Endpoint, _ = o.ep.verdict()
+			if !slices.Contains(seen, o.ep) {
+				seen = append(seen, o.ep)
+				st.ProbesOK += o.ep.probesOK.Load()
+				st.ProbesFailed += o.ep.probesFailed.Load()
+			}
+		}
+		st.Origins = append(st.Origins, os)
 	}
 	return st
 }

@@ -151,36 +151,49 @@ func New(opt Options) (*Manager, error) {
 		limiter:  newLimiter(c.TLS.OnDemandLimit, c.TLS.OnDemandWindow.D(), opt.Now()),
 	}
 	m.reg.Store(opt.Sites)
-	var errs config.Errors
 	switch m.mode {
 	case "acme":
 		m.dir = filepath.Join(c.State.Dir, "certificates")
-		if !c.TLS.AgreeTerms {
-			errs = append(errs, c.Errorf("tls.agree_terms", "acme mode needs agree_terms: true, to say you agree to the CA's terms of service (Let's Encrypt: https://letsencrypt.org/repository/); or use mode self-signed or off"))
+		if errs := Check(c); len(errs) > 0 {
+			return nil, errs
 		}
 		if c.TLS.CARoot != "" {
-			pool, err := loadRoots(c.TLS.CARoot, c.File)
-			if err != nil {
-				errs = append(errs, c.Errorf("tls.ca_root", "%v", err))
-			}
-			m.roots = pool
+			m.roots, _ = loadRoots(c.TLS.CARoot, c.File)
 		}
-		var err error
-		if m.httpHost, m.httpPort, err = splitPort(c.Listen.HTTP); err != nil {
-			errs = append(errs, c.Errorf("listen.http", "%v", err))
-		}
-		if _, m.tlsPort, err = splitPort(c.Listen.HTTPS); err != nil {
-			errs = append(errs, c.Errorf("listen.https", "%v", err))
-		}
+		m.httpHost, m.httpPort, _ = splitPort(c.Listen.HTTP)
+		_, m.tlsPort, _ = splitPort(c.Listen.HTTPS)
 	case "self-signed":
 		m.dir = filepath.Join(c.State.Dir, "local-ca")
 	default:
 		return nil, fmt.Errorf("certs: tls.mode %q has no certificates", m.mode)
 	}
-	if len(errs) > 0 {
-		return nil, errs
-	}
 	return m, nil
+}
+
+// Check reports the problems of c's TLS configuration that only this
+// package understands (agreeing to the CA's terms, the CA root file, the
+// ports challenges are answered on), as positioned config errors. It
+// reads the CA root file and nothing else: check-config runs it.
+func Check(c *config.Config) config.Errors {
+	var errs config.Errors
+	if c.TLS.Mode != "acme" {
+		return nil
+	}
+	if !c.TLS.AgreeTerms {
+		errs = append(errs, c.Errorf("tls.agree_terms", "acme mode needs agree_terms: true, to say you agree to the CA's terms of service (Let's Encrypt: https://letsencrypt.org/repository/); or use mode self-signed or off"))
+	}
+	if c.TLS.CARoot != "" {
+		if _, err := loadRoots(c.TLS.CARoot, c.File); err != nil {
+			errs = append(errs, c.Errorf("tls.ca_root", "%v", err))
+		}
+	}
+	if _, _, err := splitPort(c.Listen.HTTP); err != nil {
+		errs = append(errs, c.Errorf("listen.http", "%v", err))
+	}
+	if _, _, err := splitPort(c.Listen.HTTPS); err != nil {
+		errs = append(errs, c.Errorf("listen.https", "%v", err))
+	}
+	return errs
 }
 
 func loadRoots(file, configFile string) (*x509.CertPool, error) {

@@ -67,9 +67,10 @@ var titles = map[string]string{
 	"E-resumed":   "E — TLS, new connections with resumed sessions",
 	"H-A":         "H — HTTP/2 over TLS (h2load, 64 connections × 10 streams): a copy served, as A (limit: the same bytes from Go's net/http HTTP/2 server; p50 column: h2load's mean time per request, it gives no percentiles)",
 	"H-C":         "H — HTTP/2 over TLS (h2load, 64 connections × 10 streams): the outage page, as C (limit: Go's net/http HTTP/2 server; p50 column: h2load's mean)",
+	"S":           "S — origin down, copies served: a page of each of 10,000 sites at random (awning), 10,000 pages of one site at random (awning-1site: as many copies), one page of one site (awning-1page)",
 }
 
-var workloadOrder = []string{"A", "B", "B-many", "C", "D-circuit", "E-keepalive", "E-full", "E-resumed", "H-A", "H-C"}
+var workloadOrder = []string{"A", "B", "B-many", "C", "D-circuit", "E-keepalive", "E-full", "E-resumed", "H-A", "H-C", "S"}
 
 func report(w io.Writer, dir string) error {
 	if b, err := os.ReadFile(filepath.Join(dir, "machine.txt")); err == nil {
