@@ -118,3 +118,26 @@ func TestSlowRequestsStartOneRefreshPerPage(t *testing.T) {
 		t.Errorf("background refreshes started = %d after all; want %d", got, len(pages))
 	}
 }
+
+// TestFallbackAfterHoldsAcrossOrigins: when the first origin tried fails
+// at once (refused) and the next is slow, the shopper with a copy still
+// gets it at fallback_after: moving to another origin does not lift the
+// soft deadline. Two requests, so that round robin starts one of them at
+// the refusing origin.
+func TestFallbackAfterHoldsAcrossOrigins(t *testing.T) {
+	a := testkit.NewOrigin(t, htmlPage(productPage))
+	b := testkit.NewOrigin(t, htmlPage(productPage))
+	p := startProxy(t, "cache: {refresh: 1ms}\n"+staleSite(a.URL()+", "+b.URL()))
+	p.get(t, "shop.example", "/product/1")
+	testkit.WaitFor(t, 5*time.Second, "the copy stored", func() bool { return p.Cache().Stats().Stored >= 1 })
+
+	a.Refuse()
+	b.Set(testkit.Slow(1200*time.Millisecond, htmlPage(productPage)))
+	for i := range 2 {
+		resp, body := p.get(t, "shop.example", "/product/1")
+		assertStale(t, resp, body, "4,25")
+		if t.Failed() {
+			t.Fatalf("request %d: the copy did not answer at fallback_after", i)
+		}
+	}
+}
