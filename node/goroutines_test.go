@@ -31,7 +31,7 @@ func TestStopEndsEveryGoroutine(t *testing.T) {
 	token := strings.Repeat("t", 32)
 	sum := sha256.Sum256([]byte(token))
 	tokenHash := hex.EncodeToString(sum[:])
-	settle() // what earlier tests left stopping
+	settle(t) // what earlier tests left stopping
 	before := len(ownGoroutines())
 
 	n, _, _, stop := runNode(t, `listen: {http: "127.0.0.1:0", https: "127.0.0.1:0", admin: "127.0.0.1:0", console: "127.0.0.1:0", http3: "127.0.0.1:0"}
@@ -99,7 +99,7 @@ sites:
 	h2.CloseIdleConnections()
 	admin.CloseIdleConnections()
 	var left []string
-	if !waitFor(10*time.Second, func() bool { left = ownGoroutines(); return len(left) <= before }) {
+	if !testkit.Poll(10*time.Second, func() bool { left = ownGoroutines(); return len(left) <= before }) {
 		t.Errorf("%d goroutines after the node stopped; %d before it started:\n%s", len(left), before, strings.Join(left, "\n\n"))
 	}
 }
@@ -142,28 +142,17 @@ next:
 	return own
 }
 
-// settle waits until the number of goroutines holds still for a moment.
-func settle() {
-	last := runtime.NumGoroutine()
-	waitFor(5*time.Second, func() bool {
-		time.Sleep(50 * time.Millisecond) // a sampling interval, not synchronisation
+// settle waits until the number of goroutines has held still for five
+// samples in a row.
+func settle(t *testing.T) {
+	last, same := -1, 0
+	testkit.WaitFor(t, 5*time.Second, "the goroutines of earlier tests to settle", func() bool {
 		n := runtime.NumGoroutine()
-		defer func() { last = n }()
-		return n == last
+		if n == last {
+			same++
+		} else {
+			last, same = n, 0
+		}
+		return same >= 5
 	})
-}
-
-// waitFor polls cond until it holds or d passes, and reports whether it
-// held.
-func waitFor(d time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(d)
-	for {
-		if cond() {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
