@@ -76,6 +76,7 @@ type Server struct {
 	ready   atomic.Bool
 	conf    atomic.Pointer[view]
 	ui      uiState
+	guesses guessLimiter // failed authentications per client (guess.go)
 }
 
 // view is the configuration the API works with, swapped on reload.
@@ -167,10 +168,16 @@ func (s *Server) handle(pattern string, a access, h func(*call) error) {
 			return
 		}
 		v := s.conf.Load()
+		if s.refuseGuess(w, r, v) {
+			return
+		}
 		tok, sess, status, msg := s.caller(r, v)
 		if tok == nil {
 			if status == http.StatusUnauthorized {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="awning"`)
+				if r.Header.Get("Authorization") != "" {
+					s.failedAuth(r, v)
+				}
 			}
 			writeError(w, status, msg)
 			return

@@ -103,6 +103,9 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := s.conf.Load()
+	if s.refuseGuess(w, r, v) {
+		return
+	}
 	c := &call{w: w, r: r, view: v}
 	var b signInBody
 	if err := decodeJSON(c, &b); err != nil {
@@ -126,6 +129,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if tok == nil {
+		s.failedAuth(r, v)
 		writeError(w, http.StatusUnauthorized, "that token or sign-in link is not valid (a link works once, for 15 minutes)")
 		return
 	}

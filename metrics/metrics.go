@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/awningproxy/awning/proxy"
@@ -53,9 +54,10 @@ type Metrics struct {
 	col    *collector
 	window *fallbackWindow
 
-	stop chan struct{}
-	once sync.Once
-	wg   sync.WaitGroup
+	stop   chan struct{}
+	once   sync.Once
+	wg     sync.WaitGroup
+	panics atomic.Uint64 // samples that panicked
 }
 
 // New builds the metrics of a node.
@@ -112,7 +114,7 @@ func (m *Metrics) Gatherer() prometheus.Gatherer { return m.reg }
 // first minute, the share counts from the start) and runs the loop that
 // takes one every few seconds.
 func (m *Metrics) Start() {
-	m.sample()
+	m.sampleSafely()
 	m.wg.Add(1)
 	go m.loop()
 }
@@ -125,11 +127,6 @@ func (m *Metrics) Close() {
 
 func (m *Metrics) loop() {
 	defer m.wg.Done()
-	defer func() {
-		if v := recover(); v != nil {
-			m.opt.Log.Error("metrics sampling loop panicked", "panic", v, "stack", string(debug.Stack()))
-		}
-	}()
 	t := time.NewTicker(sampleEvery)
 	defer t.Stop()
 	for {
@@ -137,9 +134,21 @@ func (m *Metrics) loop() {
 		case <-m.stop:
 			return
 		case <-t.C:
-			m.sample()
+			m.sampleSafely()
 		}
 	}
+}
+
+// sampleSafely samples once; a panic is logged and costs that sample
+// only, so the fallback window keeps moving.
+func (m *Metrics) sampleSafely() {
+	defer func() {
+		if v := recover(); v != nil {
+			m.panics.Add(1)
+			m.opt.Log.Error("metrics sampling panicked; the next sample is taken as usual", "panic", v, "stack", string(debug.Stack()))
+		}
+	}()
+	m.sample()
 }
 
 func (m *Metrics) sample() {

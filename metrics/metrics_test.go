@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -231,5 +232,31 @@ func TestHandlerServesText(t *testing.T) {
 	}
 	if !strings.Contains(rec.Body.String(), `awning_build_info{go_version="go`) || !strings.Contains(rec.Body.String(), `version="v1.2.3"} 1`) {
 		t.Errorf("no build info in:\n%.2000s", rec.Body.String())
+	}
+}
+
+// TestSamplingSurvivesPanics: a sample that panics is logged and counted,
+// and the next one is taken as usual.
+func TestSamplingSurvivesPanics(t *testing.T) {
+	o := testkit.NewOrigin(t, testkit.OK("a"))
+	var calls atomic.Int64
+	logs := &testkit.Buffer{}
+	m, err := New(Options{Proxy: newProxy(t, o.URL()), Log: slog.New(slog.NewTextHandler(logs, nil)), Now: func() time.Time {
+		if calls.Add(1) == 1 {
+			panic("injected")
+		}
+		return time.Now()
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Start() // the first sample panics
+	defer m.Close()
+	m.sampleSafely()
+	if got := m.panics.Load(); got != 1 || calls.Load() < 2 {
+		t.Errorf("%d panics counted after %d samples; want 1 after 2", got, calls.Load())
+	}
+	if !strings.Contains(logs.String(), "injected") {
+		t.Errorf("the panic was not logged:\n%s", logs.String())
 	}
 }

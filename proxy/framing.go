@@ -346,29 +346,21 @@ func checkRequest(req *fasthttp.Request) error {
 
 var (
 	hAllow = []byte("Allow")
-	// connectRefused answers CONNECT (RFC 9110 §15.5.6: a 405 says what is
-	// allowed).
-	connectRefused = &answer{
-		status:      fasthttp.StatusMethodNotAllowed,
-		contentType: ctText,
-		body:        []byte("Awning does not open tunnels: CONNECT is not allowed.\n"),
-		headers: [][2][]byte{
-			{hCacheControl, vNoStore},
-			{hAllow, vAllowed},
-		},
-	}
-	// traceRefused answers TRACE and TRACK.
-	traceRefused = &answer{
-		status:      fasthttp.StatusMethodNotAllowed,
-		contentType: ctText,
-		body:        []byte("Awning does not echo requests: TRACE is not allowed.\n"),
-		headers: [][2][]byte{
-			{hCacheControl, vNoStore},
-			{hAllow, vAllowed},
-		},
-	}
-	vAllowed = []byte("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")
+	// connectRefused answers CONNECT and traceRefused TRACE and TRACK
+	// (RFC 9110 §15.5.6: a 405 says what is allowed).
+	connectRefused = methodRefused("Awning does not open tunnels: CONNECT is not allowed.\n")
+	traceRefused   = methodRefused("Awning does not echo requests: TRACE is not allowed.\n")
+	vAllowed       = []byte("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")
 )
+
+func methodRefused(body string) *answer {
+	return &answer{
+		status:      fasthttp.StatusMethodNotAllowed,
+		contentType: ctText,
+		body:        []byte(body),
+		headers:     [][2][]byte{{hCacheControl, vNoStore}, {hAllow, vAllowed}},
+	}
+}
 
 // refusalFor is the answer to a request checkRequest refused.
 func refusalFor(err error) *answer {

@@ -215,6 +215,7 @@ func (ep *Endpoint) round(ctx context.Context) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer ep.prober.recoverRound(ep, "recovery probe")
 			ep.probeSite(ctx, o)
 		}()
 	}

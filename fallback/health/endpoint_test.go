@@ -2,6 +2,7 @@ package health
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -222,5 +223,46 @@ func TestProberSurvivesPanics(t *testing.T) {
 	testkit.WaitFor(t, 10*time.Second, "the site to be up after the panicked probe", s.Open)
 	if st := s.Stats(); st.ProbesFailed < 1 {
 		t.Errorf("the panicked probe was not counted as failed: %+v", st)
+	}
+}
+
+// panicNotifier panics on its first event.
+type panicNotifier struct{ n atomic.Int64 }
+
+func (p *panicNotifier) Notify(Event) {
+	if p.n.Add(1) == 1 {
+		panic("notifier bug")
+	}
+}
+
+// flipTransport fails its probes until healed.
+type flipTransport struct{ healed atomic.Bool }
+
+func (f *flipTransport) Probe(ctx context.Context, method, path, host string) (int, []byte, error) {
+	if f.healed.Load() {
+		return 200, nil, nil
+	}
+	return 0, nil, errors.New("refused")
+}
+
+// TestProbeRoundSurvivesPanics: a panic while a round applies its verdict
+// (here in the notifier told of the change) is logged and counted, the
+// process lives on, and the next rounds go on: the site comes back up.
+func TestProbeRoundSurvivesPanics(t *testing.T) {
+	tr := &flipTransport{}
+	n := &panicNotifier{}
+	c := newClock()
+	p := NewProber(ProberConfig{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: c.Now})
+	oc := originConfig(t, "      health: {path: /h, interval: 100ms, timeout: 50ms, fall: 1, rise: 1}\n")
+	oc.URLs = oc.URLs[:1]
+	s := New(Config{Site: "shop", Origins: oc.URLs, Origin: oc, Prober: p, Transports: []Transport{tr}, Notify: n, Now: c.Now}, nil)
+	defer s.Close()
+	p.Start()
+	defer p.Close()
+	testkit.WaitFor(t, 10*time.Second, "the round that tells the notifier to panic", func() bool { return p.Stats().Panics == 1 })
+	tr.healed.Store(true)
+	testkit.WaitFor(t, 10*time.Second, "the site up again after the panicked round", s.Open)
+	if n.n.Load() < 2 {
+		t.Errorf("the notifier heard %d events; want the down and the up", n.n.Load())
 	}
 }

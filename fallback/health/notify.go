@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/awningproxy/awning/internal/supervisor"
 )
 
 // Event is one origin state change, as announced to ops.
@@ -42,23 +44,36 @@ type Webhook struct {
 	log     *slog.Logger
 	queue   chan Event
 	backoff time.Duration
+	loop    supervisor.Loop // restarts the delivery loop after a panic
 
 	sent, failed, dropped atomic.Uint64
+	// Drops are logged once a minute at most: a platform-wide outage
+	// drops thousands at once (one event per site behind a shared origin).
+	droppedLogged atomic.Int64 // unix nanos of the last log line
+	droppedQuiet  atomic.Uint64
 
-	stop chan struct{}
-	wg   sync.WaitGroup
-	once sync.Once
+	ctx    context.Context // ends at Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 }
+
+// webhookQueue is how many events may wait: one per site of a platform
+// whose shared origin went down, for a few thousand sites (~150 bytes
+// each).
+const webhookQueue = 4096
 
 // NewWebhook returns a Webhook posting to url.
 func NewWebhook(url string, log *slog.Logger) *Webhook {
+	ctx, cancel := context.WithCancel(context.Background())
 	return &Webhook{
 		url:     url,
 		client:  &http.Client{Timeout: 5 * time.Second},
 		log:     log,
-		queue:   make(chan Event, 256),
+		queue:   make(chan Event, webhookQueue),
 		backoff: time.Second,
-		stop:    make(chan struct{}),
+		loop:    supervisor.Loop{Name: "webhook", Log: log},
+		ctx:     ctx,
+		cancel:  cancel,
 	}
 }
 
@@ -68,19 +83,35 @@ func (w *Webhook) Notify(e Event) {
 	case w.queue <- e:
 	default:
 		w.dropped.Add(1)
-		w.log.Warn("webhook queue full; event dropped", "site", e.Site, "origin", e.Origin, "state", e.State)
+		now := time.Now().UnixNano()
+		last := w.droppedLogged.Load()
+		if now-last < int64(time.Minute) || !w.droppedLogged.CompareAndSwap(last, now) {
+			w.droppedQuiet.Add(1)
+			return
+		}
+		w.log.Warn("webhook queue full; events dropped", "site", e.Site, "origin", e.Origin, "state", e.State,
+			"dropped_since_last_log", w.droppedQuiet.Swap(0)+1, "queue", cap(w.queue))
 	}
 }
 
-// Start runs the delivery loop.
+// Start runs the delivery loop, again after a panic (the event it was
+// delivering is lost, the rest are not).
 func (w *Webhook) Start() {
 	w.wg.Add(1)
-	go w.loop()
+	go func() {
+		defer w.wg.Done()
+		w.loop.Run(w.ctx, w.run)
+		w.drain()
+	}()
 }
+
+// Healthy reports whether the delivery loop runs (it is not waiting to
+// restart after a panic).
+func (w *Webhook) Healthy() bool { return w.loop.Healthy() }
 
 // Close stops the loop after delivering queued events, waiting at most 10s.
 func (w *Webhook) Close() {
-	w.once.Do(func() { close(w.stop) })
+	w.cancel()
 	w.wg.Wait()
 }
 
@@ -89,28 +120,33 @@ func (w *Webhook) Counts() (sent, failed, dropped uint64) {
 	return w.sent.Load(), w.failed.Load(), w.dropped.Load()
 }
 
-func (w *Webhook) loop() {
-	defer w.wg.Done()
-	defer func() {
-		if v := recover(); v != nil {
-			w.log.Error("webhook loop panicked", "panic", v, "stack", string(debug.Stack()))
-		}
-	}()
+// run delivers events until ctx ends.
+func (w *Webhook) run(ctx context.Context) {
 	for {
 		select {
 		case e := <-w.queue:
-			w.deliver(context.Background(), e, w.stop)
-		case <-w.stop:
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			for {
-				select {
-				case e := <-w.queue:
-					w.deliver(ctx, e, nil)
-				default:
-					return
-				}
-			}
+			w.deliver(context.Background(), e, ctx.Done())
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// drain delivers what is queued at Close, within 10 seconds.
+func (w *Webhook) drain() {
+	defer func() {
+		if v := recover(); v != nil {
+			w.log.Error("webhook delivery panicked while stopping", "panic", v, "stack", string(debug.Stack()))
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for {
+		select {
+		case e := <-w.queue:
+			w.deliver(ctx, e, nil)
+		default:
+			return
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"context"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,6 +49,8 @@ type Prober struct {
 	loopWG  sync.WaitGroup
 	loop    supervisor.Loop
 	running atomic.Bool // between Start and Close
+	// roundPanics counts panics in probe rounds (recoverRound).
+	roundPanics atomic.Uint64
 
 	// tick, when set (tests), runs at every wake-up of the scheduler.
 	tick func()
@@ -177,6 +180,7 @@ func (p *Prober) startDue(now time.Time) time.Duration {
 		go func() {
 			defer p.rounds.Done()
 			defer ep.running.Store(false)
+			defer p.recoverRound(ep, "probe round")
 			ep.round(p.ctx)
 		}()
 	}
@@ -207,7 +211,7 @@ func (p *Prober) Stats() ProberStats {
 	p.mu.Lock()
 	n := len(p.endpoints)
 	p.mu.Unlock()
-	return ProberStats{Healthy: p.Healthy(), Panics: p.loop.Panics(), Endpoints: n}
+	return ProberStats{Healthy: p.Healthy(), Panics: p.loop.Panics() + p.roundPanics.Load(), Endpoints: n}
 }
 
 // Endpoints returns a snapshot of every endpoint.
@@ -246,4 +250,14 @@ func (q *dueQueue) Pop() any {
 	ep.heapIdx = -1
 	*q = old[:len(old)-1]
 	return ep
+}
+
+// recoverRound recovers a panic in a probe round's goroutine (applying a
+// verdict, telling a site, a notifier): logged and counted, and the next
+// round runs as usual, rather than taking the process down.
+func (p *Prober) recoverRound(ep *Endpoint, what string) {
+	if v := recover(); v != nil {
+		p.roundPanics.Add(1)
+		p.log.Error("health: "+what+" panicked; the next one runs as usual", "origin", ep.key.URL, "panic", v, "stack", string(debug.Stack()))
+	}
 }

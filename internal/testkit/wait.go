@@ -14,15 +14,26 @@ import (
 func WaitFor(t testing.TB, d time.Duration, what string, cond func() bool) time.Duration {
 	t.Helper()
 	start := time.Now()
+	if !Poll(d, cond) {
+		t.Fatalf("timed out after %s waiting for %s", d, what)
+	}
+	return time.Since(start)
+}
+
+// Poll calls cond, at growing intervals up to 50ms, until it holds or d
+// has passed, and reports whether it held: for a test that says more than
+// WaitFor's message when it did not.
+func Poll(d time.Duration, cond func() bool) bool {
+	start := time.Now()
 	pause := time.Millisecond
 	for !cond() {
 		if time.Since(start) > d {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
+			return false
 		}
 		time.Sleep(pause)
 		pause = min(2*pause, 50*time.Millisecond)
 	}
-	return time.Since(start)
+	return true
 }
 
 // Clock is a settable clock for code that takes a Now func, so tests move

@@ -1,0 +1,210 @@
+package admin
+
+import (
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/awningproxy/awning/config"
+)
+
+// Guessing a token is hopeless (128 bits and more), but the console may be
+// open to merchants on listen.console, and a client that keeps failing is
+// either guessing or misconfigured: either way it is slowed down and seen.
+// Each client address may fail authentication guessBurst times, then once
+// per guessEvery; past that it is answered 429 with Retry-After before its
+// credential is even looked at. A success does not reset the count:
+// guessing with one good token at hand must not buy more guesses.
+const (
+	guessBurst = 10
+	guessEvery = 6 * time.Second
+	// guessTracked bounds the addresses remembered; when full, those whose
+	// allowance has refilled are forgotten first, then the oldest.
+	guessTracked = 4096
+	// guessLogEvery bounds the log lines about refused clients.
+	guessLogEvery = time.Minute
+)
+
+// guessLimiter counts failed authentications per client address (IPv6 by
+// its /64, which one client can change at will within).
+type guessLimiter struct {
+	mu      sync.Mutex
+	clients map[netip.Prefix]*allowance
+	logged  time.Time // the last log line about refused clients
+	quiet   int       // refusals since then
+	// failed and refused count for metrics and tests.
+	failed, refused uint64
+}
+
+// allowance is a token bucket: failures left at the time it was last
+// updated.
+type allowance struct {
+	left float64
+	at   time.Time
+}
+
+// clientPrefix is the key of r's client: the address the request came
+// from, or, from a trusted proxy, the nearest address before the trusted
+// ones in X-Forwarded-For.
+func clientPrefix(r *http.Request, trusted []config.Prefix) netip.Prefix {
+	addr := remoteAddr(r.RemoteAddr)
+	if isTrusted(addr, trusted) {
+		hops := r.Header.Values("X-Forwarded-For")
+		for i := len(hops) - 1; i >= 0; i-- {
+			parts := strings.Split(hops[i], ",")
+			for j := len(parts) - 1; j >= 0; j-- {
+				a, err := netip.ParseAddr(strings.TrimSpace(parts[j]))
+				if err != nil {
+					return prefixOf(addr) // unreadable: the proxy is the client
+				}
+				if a = a.Unmap(); !isTrusted(a, trusted) {
+					return prefixOf(a)
+				}
+				addr = a
+			}
+		}
+	}
+	return prefixOf(addr)
+}
+
+func remoteAddr(hostport string) netip.Addr {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		host = hostport
+	}
+	a, _ := netip.ParseAddr(host)
+	return a.Unmap()
+}
+
+func isTrusted(a netip.Addr, trusted []config.Prefix) bool {
+	for _, p := range trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+func prefixOf(a netip.Addr) netip.Prefix {
+	bits := 32
+	if a.Is6() {
+		bits = 64
+	}
+	p, _ := a.Prefix(bits)
+	return p
+}
+
+// wait returns how long the client must wait before it may try again; 0
+// when it may try now.
+func (l *guessLimiter) wait(client netip.Prefix, now time.Time) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	a := l.clients[client]
+	if a == nil {
+		return 0
+	}
+	left := a.refilled(now)
+	if left >= 1 {
+		return 0
+	}
+	l.refused++
+	return time.Duration((1 - left) * float64(guessEvery))
+}
+
+// fail records a failed authentication of client.
+func (l *guessLimiter) fail(client netip.Prefix, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.failed++
+	a := l.clients[client]
+	if a == nil {
+		if l.clients == nil {
+			l.clients = map[netip.Prefix]*allowance{}
+		}
+		if len(l.clients) >= guessTracked {
+			l.forget(now)
+		}
+		a = &allowance{left: guessBurst, at: now}
+		l.clients[client] = a
+	}
+	a.left = a.refilled(now) - 1
+	a.at = now
+}
+
+// forget drops the clients whose allowance has refilled; if none has, the
+// one seen longest ago.
+func (l *guessLimiter) forget(now time.Time) {
+	var oldest netip.Prefix
+	var oldestAt time.Time
+	for p, a := range l.clients {
+		if a.refilled(now) >= guessBurst {
+			delete(l.clients, p)
+			continue
+		}
+		if oldestAt.IsZero() || a.at.Before(oldestAt) {
+			oldest, oldestAt = p, a.at
+		}
+	}
+	if len(l.clients) >= guessTracked {
+		delete(l.clients, oldest)
+	}
+}
+
+func (a *allowance) refilled(now time.Time) float64 {
+	return min(guessBurst, a.left+float64(now.Sub(a.at))/float64(guessEvery))
+}
+
+// shouldLog reports whether a refusal may be logged now, and how many
+// went unlogged before it.
+func (l *guessLimiter) shouldLog(now time.Time) (bool, int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now.Sub(l.logged) < guessLogEvery {
+		l.quiet++
+		return false, 0
+	}
+	n := l.quiet
+	l.logged, l.quiet = now, 0
+	return true, n
+}
+
+// counts returns the failed authentications and the refusals so far.
+func (l *guessLimiter) counts() (failed, refused uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.failed, l.refused
+}
+
+// refuseGuess answers 429 when r's client has failed too often, and
+// reports whether it did.
+func (s *Server) refuseGuess(w http.ResponseWriter, r *http.Request, v *view) bool {
+	now := s.now()
+	client := clientPrefix(r, trustedOf(v))
+	d := s.guesses.wait(client, now)
+	if d <= 0 {
+		return false
+	}
+	if ok, unlogged := s.guesses.shouldLog(now); ok {
+		s.log.Warn("admin: refusing a client that failed to authenticate too often", "client", client.String(), "retry_after", d.Round(time.Second), "refused_since_last_log", unlogged)
+	}
+	w.Header().Set("Retry-After", strconv.Itoa(int(d.Seconds()+0.999)))
+	writeError(w, http.StatusTooManyRequests, "too many failed sign-ins or invalid tokens from this address; try again in "+d.Round(time.Second).String())
+	return true
+}
+
+// failedAuth records that r's client presented a credential that is not
+// valid.
+func (s *Server) failedAuth(r *http.Request, v *view) {
+	s.guesses.fail(clientPrefix(r, trustedOf(v)), s.now())
+}
+
+func trustedOf(v *view) []config.Prefix {
+	if v == nil || v.cfg == nil {
+		return nil
+	}
+	return v.cfg.TrustedProxies
+}
