@@ -174,7 +174,7 @@ func (fs *flights) end(fl *flight, cp *cache.Copy, err error) {
 // wait waits, as a follower, for fl to end, for its leader to pass
 // fallback_after when the follower has a copy to serve instead (slowed),
 // or for the origin to be declared down (released). It leaves fl.
-func (fs *flights) wait(fl *flight, hasCopy bool, down <-chan struct{}) (cp *cache.Copy, err error, slowed, released bool) {
+func (fs *flights) wait(fl *flight, hasCopy bool, down <-chan struct{}) (cp *cache.Copy, slowed, released bool, err error) {
 	var slow <-chan struct{}
 	if hasCopy {
 		slow = fl.slow
@@ -195,7 +195,7 @@ func (fs *flights) wait(fl *flight, hasCopy bool, down <-chan struct{}) (cp *cac
 	if free {
 		fs.recycle(fl)
 	}
-	return cp, err, slowed, released
+	return cp, slowed, released, err
 }
 
 func (fs *flights) recycle(fl *flight) {

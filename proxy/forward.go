@@ -145,8 +145,6 @@ var responseHeaderClass = map[string]uint8{
 var (
 	hXForwardedFor   = []byte("X-Forwarded-For")
 	hXForwardedProto = []byte("X-Forwarded-Proto")
-	hXForwardedHost  = []byte("X-Forwarded-Host")
-	hXRealIP         = []byte("X-Real-IP")
 	vHTTPS           = []byte("https")
 	vHTTP            = []byte("http")
 )

@@ -63,18 +63,6 @@ type poolOptions struct {
 	checked        *checkedBodies // gzip bodies known good; nil checks every body
 }
 
-func newPool(oc *config.Origin, opt poolOptions) (*pool, error) {
-	p := &pool{limit: opt.responseBody}
-	for _, raw := range oc.URLs {
-		o, err := newOrigin(raw, oc, opt)
-		if err != nil {
-			return nil, err
-		}
-		p.origins = append(p.origins, o)
-	}
-	return p, nil
-}
-
 // attach ties the pool to its site's name (for logs) and counters, which
 // outlive the pool across reloads.
 func (p *pool) attach(site string, count *siteCounters) {

@@ -128,7 +128,7 @@ join:
 			break
 		}
 		hasCopy := r.copy != nil || (s.cache.Shared() && !r.remoteLooked)
-		cp, err, slowed, released := s.flights.wait(fl, hasCopy, r.down)
+		cp, slowed, released, err := s.flights.wait(fl, hasCopy, r.down)
 		switch {
 		case released:
 			r.facts.Failure = "origin-down"
