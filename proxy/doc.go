@@ -13,16 +13,25 @@
 //  4. serve gathers the facts: maintenance (maintenance.go, bypass.go), the
 //     request's copy key and its copy in memory, whether health lets the
 //     origin be asked.
-//  5. A fresh outbound request is built (forward.go's buildOutbound):
-//     hop-by-hop headers dropped, forwarding headers set by Awning and
-//     believed from clients only when the peer is a trusted proxy, every
-//     header in requestHeaderRules or with "_" in its name dropped, and
-//     never the body of a GET or HEAD.
-//  6. The origin exchange (fetch.go) runs in the handler's goroutine when
-//     nothing could answer sooner, else in its own, which the handler waits
-//     for at most fallback_after (with a copy) or the origin timeout.
-//     Anonymous requests with equal keys share one exchange (collapse.go);
-//     a good answer to an anonymous GET is kept as a copy.
+//  5. The request Awning sends is written afresh as bytes (forward.go's
+//     appendOutbound): hop-by-hop headers dropped, forwarding headers set
+//     by Awning and believed from clients only when the peer is a trusted
+//     proxy, every header in requestHeaderRules or with "_" in its name
+//     dropped, and never the body of a GET or HEAD.
+//  6. The origin exchange (fetch.go, originexchange.go) runs in the
+//     handler's goroutine, on Awning's own connections to the origin
+//     (originconn.go, shared by the sites on one origin: origins.go): one
+//     write of the request, the answer read and judged by the framing
+//     scanner as it arrives (originresp.go), its head parsed once. With a
+//     copy, the origin is raced against fallback_after by the connection's
+//     own deadline, not a goroutine and a timer: when it passes, the
+//     shopper gets the copy and the exchange goes on in the background to
+//     refresh it, for the leader of the page's flight only (at most one
+//     refresh per page at a time). Anonymous requests with equal keys share
+//     one exchange (collapse.go). A good answer refreshes its copy for one
+//     atomic read when the copy was validated less than cache.refresh ago,
+//     a hash when it is unchanged, and a new or changed page is built into
+//     a copy by the store worker after the shopper got it (store.go).
 //  7. respond (respond.go) is the one place that answers: it completes the
 //     facts, looks for a copy only when the answer depends on one (memory
 //     again, then Redis), asks fallback.Decide, and writes the origin's
@@ -30,6 +39,12 @@
 //     Awning-Served and Cache-Status. Every method, and every way a request
 //     went (collapsed, timed out, circuit open, read-only maintenance), ends
 //     there.
+//
+// On plain TCP, shoppers' and origins' sockets make their system calls
+// directly (rawio_linux.go), fasthttp's deadlines on a shopper's
+// connection are applied lazily, and a relayed body is lent to the
+// response rather than copied, the fetch released once the response is
+// written (connstate.go).
 //
 // The request path takes the time from one clock (Options.Now) for every
 // decision (maintenance windows, a copy's age and freshness, how long a
