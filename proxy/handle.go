@@ -34,19 +34,52 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 }
 
 // recoverRequest turns a panic in the request path into a logged error and
-// a neutral 503 for that one shopper; the node serves on.
+// a 503 for that one shopper; the node serves on.
 func (s *Server) recoverRequest(ctx *fasthttp.RequestCtx) {
 	v := recover()
 	if v == nil {
 		return
 	}
-	s.inflight.Add(-1)
 	s.panics.Add(1)
 	s.log.Error("request handler panicked; answered 503", "panic", v, "host", string(ctx.Host()),
 		"path", string(ctx.Path()), "stack", string(debug.Stack()))
 	ctx.Response.Reset()
-	unavailable.write(ctx)
+	if !s.outageAfterPanic(ctx) {
+		ctx.Response.Reset()
+		unavailable.write(ctx)
+	}
 	ctx.SetConnectionClose()
+	s.inflight.Add(-1)
+}
+
+var vInternalError = []byte("Awning; fwd=uri-miss; detail=internal-error")
+
+// outageAfterPanic answers a GET or HEAD of a known site whose request
+// panicked with the site's outage page, as when its origin fails: branded,
+// in the shopper's language, coming back by itself. It reports false, and
+// the neutral 503 is sent, for other methods (nobody knows whether an
+// order that panicked reached the origin, and the outage page would say it
+// did not), for unknown hosts, and when writing the page panics too.
+func (s *Server) outageAfterPanic(ctx *fasthttp.RequestCtx) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	if !ctx.IsGet() && !ctx.IsHead() {
+		return false
+	}
+	snap := s.snap.Load()
+	site := snap.sites.Lookup(ctx.Host())
+	if site == nil {
+		return false
+	}
+	st := snap.states[site.Index]
+	s.serveOutage(ctx, st)
+	ctx.Response.Header.SetCanonical(hCacheStatus, vInternalError)
+	s.outageServed.Add(1)
+	st.count.count(OutcomeOutage)
+	return true
 }
 
 // route answers the request and returns the site it was for (nil when it

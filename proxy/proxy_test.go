@@ -404,6 +404,49 @@ func TestHealthPathAnsweredByAwning(t *testing.T) {
 	}
 }
 
+// TestPanicAnswersTheOutagePage: a GET whose request panicked gets the
+// site's outage page (branded, Retry-After, detail=internal-error), an
+// order the neutral 503 (it may have reached the origin), and the node
+// serves on.
+func TestPanicAnswersTheOutagePage(t *testing.T) {
+	o := testkit.NewOrigin(t, testkit.OK("ok"))
+	p := startProxy(t, oneSite(o.URL()))
+	snap := p.snap.Load()
+	st := snap.states[0]
+	saved := st.keys
+	st.keys = nil // KeyPolicy.Build on nil panics: a stand-in for any bug
+	p.snap.Store(snap)
+	// The test changes the site's state only between requests: after the
+	// handler's last act, its in-flight count going back to 0.
+	ended := func() {
+		testkit.WaitFor(t, 5*time.Second, "the handler to end", func() bool { return p.inflight.Load() == 0 })
+	}
+	resp, body := p.get(t, "shop.example", "/product/1")
+	ended()
+	if resp.StatusCode != 503 || resp.Header.Get("Awning-Served") != "outage" || resp.Header.Get("Retry-After") == "" ||
+		!strings.Contains(resp.Header.Get("Cache-Status"), "detail=internal-error") || !strings.Contains(body, "<html") {
+		t.Errorf("GET that panicked: %d %q %q %q; want the outage page", resp.StatusCode, resp.Header.Get("Awning-Served"),
+			resp.Header.Get("Retry-After"), resp.Header.Get("Cache-Status"))
+	}
+	st.keys = saved
+	savedCount := st.count
+	st.count = nil // counting the order's answer panics
+	p.snap.Store(snap)
+	r, _ := p.post(t, "shop.example", "/checkout", "x=1")
+	ended()
+	if r.StatusCode != 503 || r.Header.Get("Awning-Served") == "outage" {
+		t.Errorf("POST that panicked: %d %q; want the neutral 503", r.StatusCode, r.Header.Get("Awning-Served"))
+	}
+	st.count = savedCount // before Stats, which reads it
+	p.snap.Store(snap)
+	if got := p.Stats().Panics; got != 2 {
+		t.Errorf("%d panics counted; want 2", got)
+	}
+	if resp, body := p.get(t, "shop.example", "/product/1"); resp.StatusCode != 200 || body != "ok" {
+		t.Errorf("after the panics: %d %q; want the node still serving", resp.StatusCode, body)
+	}
+}
+
 // TestPanicInHandlerIsContained: a bug met by one request answers that
 // request 503 and leaves the node serving.
 func TestPanicInHandlerIsContained(t *testing.T) {
