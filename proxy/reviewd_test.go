@@ -1,0 +1,668 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/awningproxy/awning/internal/testkit"
+)
+
+// The tests in this file hold the origin connection pool and exchange that
+// replaced fasthttp's HostClient (issue 21) to what a battle-tested client
+// does: origins named every way, HTTPS, HTTP/1.0, bodies framed every way,
+// large bodies both directions, keep-alive races, slow origins, pool
+// exhaustion and reloads. Each asserts what a shopper gets.
+
+// rawOrigin is a minimal origin on a listener the test chooses (an IPv6
+// or a TLS one, which testkit.Origin does not offer): it reads requests
+// and lets answer write exact bytes; answer returns whether the connection
+// is kept for the next request.
+type rawOrigin struct {
+	ln       net.Listener
+	conns    atomic.Int64
+	requests atomic.Int64
+	mu       sync.Mutex
+	hosts    []string // Host of each request
+	sni      []string // the server name each TLS connection asked for
+	open     []net.Conn
+	wg       sync.WaitGroup
+}
+
+func startRawOrigin(t *testing.T, ln net.Listener, answer func(req *http.Request, c net.Conn) bool) *rawOrigin {
+	o := &rawOrigin{ln: ln}
+	t.Cleanup(func() {
+		ln.Close()
+		o.mu.Lock()
+		for _, c := range o.open {
+			c.Close()
+		}
+		o.mu.Unlock()
+		o.wg.Wait()
+	})
+	o.wg.Add(1)
+	go func() {
+		defer o.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			o.conns.Add(1)
+			o.mu.Lock()
+			o.open = append(o.open, c)
+			o.mu.Unlock()
+			o.wg.Add(1)
+			go func() {
+				defer o.wg.Done()
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					io.Copy(io.Discard, req.Body)
+					if tc, ok := c.(*tls.Conn); ok {
+						o.mu.Lock()
+						o.sni = append(o.sni, tc.ConnectionState().ServerName)
+						o.mu.Unlock()
+					}
+					o.requests.Add(1)
+					o.mu.Lock()
+					o.hosts = append(o.hosts, req.Host)
+					o.mu.Unlock()
+					if !answer(req, c) {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return o
+}
+
+func (o *rawOrigin) seen() (hosts, sni []string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]string(nil), o.hosts...), append([]string(nil), o.sni...)
+}
+
+func okAnswer(body string) func(*http.Request, net.Conn) bool {
+	return func(req *http.Request, c net.Conn) bool {
+		resp := testkit.Response(200, body)
+		if req.Method == http.MethodHead {
+			resp = resp[:len(resp)-len(body)]
+		}
+		c.Write(resp)
+		return true
+	}
+}
+
+// getOrigin asks the proxy for path on shop.example and fails the test
+// unless the origin answered it with want.
+func getOrigin(t *testing.T, p *testProxy, path, want string) {
+	t.Helper()
+	resp, body := p.get(t, "shop.example", path)
+	if resp.StatusCode != 200 || resp.Header.Get("Awning-Served") != "origin" || body != want {
+		t.Fatalf("GET %s: %d %q %.200q; want 200 origin %q", path, resp.StatusCode, resp.Header.Get("Awning-Served"), body, want)
+	}
+}
+
+func TestReviewDOriginByHostname(t *testing.T) {
+	o := testkit.NewOrigin(t, testkit.OK("by name"))
+	_, port, _ := net.SplitHostPort(o.Addr())
+	p := startProxy(t, oneSite("http://localhost:"+port))
+	for range 3 {
+		getOrigin(t, p, "/p", "by name")
+	}
+	if n := o.Conns(); n != 1 {
+		t.Errorf("origin connections: %d; want 1, reused", n)
+	}
+}
+
+func TestReviewDOriginByIPv6Literal(t *testing.T) {
+	ln, err := net.Listen("tcp6", "[::1]:0")
+	if err != nil {
+		t.Fatalf("no IPv6 loopback here: %v", err)
+	}
+	o := startRawOrigin(t, ln, okAnswer("over six"))
+	p := startProxy(t, oneSite(`"http://`+ln.Addr().String()+`"`))
+	for range 3 {
+		getOrigin(t, p, "/p", "over six")
+	}
+	if n := o.conns.Load(); n != 1 {
+		t.Errorf("origin connections: %d; want 1, reused", n)
+	}
+}
+
+// startTrustingProxy starts a proxy from yaml whose https origins trust
+// cert, as a public CA would be trusted: the name checked stays the one
+// Awning chose. The roots are set before the server serves, so no
+// request races the change.
+func startTrustingProxy(t *testing.T, yaml string, cert *x509.Certificate) *testProxy {
+	s, err := New(options(t, yaml))
+	if err != nil {
+		t.Fatalf("proxy.New: %v", err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(cert)
+	s.mu.Lock()
+	for _, o := range s.origins.byKey {
+		if o.conns.tls != nil {
+			c := o.conns.tls.Clone()
+			c.RootCAs = roots
+			o.conns.tls = c
+		}
+	}
+	s.mu.Unlock()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.Serve(ln)
+	}()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		s.Shutdown(ctx)
+		<-done
+		s.Close()
+	})
+	return &testProxy{Server: s, addr: ln.Addr().String()}
+}
+
+// TestReviewDHTTPSOrigin: an https origin named by address gets the
+// host_header as SNI (its certificate is for that name), the Host it
+// asked for, and one connection for several requests.
+func TestReviewDHTTPSOrigin(t *testing.T) {
+	srv := httptest.NewUnstartedServer(nil)
+	srv.StartTLS() // for its certificate, valid for example.com and 127.0.0.1
+	srv.Close()
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: srv.TLS.Certificates})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := startRawOrigin(t, ln, okAnswer("secure"))
+	p := startTrustingProxy(t, oneSite("https://"+ln.Addr().String(), "host_header: example.com"), srv.Certificate())
+	for range 3 {
+		getOrigin(t, p, "/p", "secure")
+	}
+	if n := o.conns.Load(); n != 1 {
+		t.Errorf("origin connections: %d; want 1, reused", n)
+	}
+	hosts, sni := o.seen()
+	for i := range hosts {
+		if hosts[i] != "example.com" || sni[i] != "example.com" {
+			t.Errorf("request %d: Host %q, SNI %q; want example.com for both", i, hosts[i], sni[i])
+		}
+	}
+}
+
+// TestReviewDHTTPSOriginWrongName: a certificate not valid for the name
+// is a failure (the outage page), never a page relayed.
+func TestReviewDHTTPSOriginWrongName(t *testing.T) {
+	srv := httptest.NewUnstartedServer(nil)
+	srv.StartTLS()
+	srv.Close()
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: srv.TLS.Certificates})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := startRawOrigin(t, ln, okAnswer("secure"))
+	p := startTrustingProxy(t, oneSite("https://"+ln.Addr().String(), "host_header: shop.invalid"), srv.Certificate())
+	resp, body := p.get(t, "shop.example", "/p")
+	if resp.StatusCode != 503 || resp.Header.Get("Awning-Served") != "outage" || strings.Contains(body, "secure") {
+		t.Fatalf("got %d %q; want the outage page", resp.StatusCode, resp.Header.Get("Awning-Served"))
+	}
+	if n := o.requests.Load(); n != 0 {
+		t.Errorf("origin got %d requests over a connection whose certificate did not match", n)
+	}
+}
+
+// TestReviewDHTTP10CloseDelimited: an HTTP/1.0 origin that ends its body
+// by closing is relayed whole and stored; its connection is not reused.
+func TestReviewDHTTP10CloseDelimited(t *testing.T) {
+	page := "<html><body>" + strings.Repeat("<p>oud brood</p>", 4000) + "</body></html>" // > one read
+	o := testkit.NewOrigin(t, testkit.Raw([]byte("HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n"+page)))
+	p := startProxy(t, staleSite(o.URL()))
+	resp, body := p.get(t, "shop.example", "/p")
+	if resp.StatusCode != 200 || body != page || resp.Header.Get("Awning-Served") != "origin" {
+		t.Fatalf("got %d %q, %d bytes; want 200 origin with the %d bytes", resp.StatusCode, resp.Header.Get("Awning-Served"), len(body), len(page))
+	}
+	if !strings.Contains(resp.Header.Get("Cache-Status"), "stored") {
+		t.Errorf("Cache-Status %q; want stored", resp.Header.Get("Cache-Status"))
+	}
+	getCount := o.Conns()
+	o.Set(testkit.OK("next"))
+	getOrigin(t, p, "/q", "next")
+	if o.Conns() != getCount+1 {
+		t.Errorf("an HTTP/1.0 connection was reused")
+	}
+	o.Refuse()
+	resp, stale := p.get(t, "shop.example", "/p")
+	if resp.Header.Get("Awning-Served") != "stale" || !strings.Contains(stale, strings.Repeat("<p>oud brood</p>", 4000)) {
+		t.Errorf("copy: %q, %d bytes; want the whole page", resp.Header.Get("Awning-Served"), len(stale))
+	}
+}
+
+// TestReviewDCloseDelimitedReset: a close-delimited body cut by a reset is
+// a failure: the shopper never gets part of it, and nothing is stored.
+func TestReviewDCloseDelimitedReset(t *testing.T) {
+	page := strings.Repeat("<p>brood</p>", 2000)
+	o := testkit.NewOrigin(t, func(x *testkit.Exchange) {
+		x.Write([]byte("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n" + page[:len(page)/2]))
+		// The bytes leave before the reset; the proxy may read them or not.
+		x.Wait(20 * time.Millisecond)
+		testkit.Reset(x)
+	})
+	p := startProxy(t, staleSite(o.URL()))
+	resp, body := p.get(t, "shop.example", "/p")
+	if resp.StatusCode != 503 || resp.Header.Get("Awning-Served") != "outage" || strings.Contains(body, "<p>brood</p>") {
+		t.Fatalf("got %d %q %.100q; want the outage page", resp.StatusCode, resp.Header.Get("Awning-Served"), body)
+	}
+	o.Refuse()
+	if resp, _ := p.get(t, "shop.example", "/p"); resp.Header.Get("Awning-Served") != "outage" {
+		t.Errorf("a reset answer was stored: %q", resp.Header.Get("Awning-Served"))
+	}
+}
+
+// TestReviewDClosedMidBody: Content-Length larger than what the origin
+// sends before closing: the shopper gets the copy it had, or the outage
+// page, never a truncated 200; nothing truncated is stored.
+func TestReviewDClosedMidBody(t *testing.T) {
+	big := strings.Repeat("<p>desem</p>", 100_000) // 1.2 MB: many reads
+	for _, seed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("copy=%v", seed), func(t *testing.T) {
+			o := testkit.NewOrigin(t, htmlPage(productPage))
+			p := startProxy(t, staleSite(o.URL()))
+			if seed {
+				if resp, _ := p.get(t, "shop.example", "/p"); !strings.Contains(resp.Header.Get("Cache-Status"), "stored") {
+					t.Fatalf("seed not stored: %q", resp.Header.Get("Cache-Status"))
+				}
+			}
+			o.Set(testkit.Truncated(big))
+			resp, body := p.get(t, "shop.example", "/p")
+			if seed {
+				assertStale(t, resp, body, "Desem waldkorn")
+			} else if resp.StatusCode != 503 || resp.Header.Get("Awning-Served") != "outage" {
+				t.Fatalf("got %d %q; want the outage page", resp.StatusCode, resp.Header.Get("Awning-Served"))
+			}
+			if strings.Contains(body, "<p>desem</p>") {
+				t.Errorf("the shopper got part of the truncated answer")
+			}
+			o.Refuse()
+			resp, body = p.get(t, "shop.example", "/p")
+			if seed {
+				assertStale(t, resp, body, "Desem waldkorn")
+			} else if resp.Header.Get("Awning-Served") != "outage" {
+				t.Errorf("a truncated answer was stored: %q", resp.Header.Get("Awning-Served"))
+			}
+		})
+	}
+}
+
+// TestReviewDChunkedTrailers: a chunked body in several chunks, with
+// extensions and trailer fields, is relayed and stored de-chunked, and the
+// connection is reused.
+func TestReviewDChunkedTrailers(t *testing.T) {
+	parts := []string{"<html><body>", strings.Repeat("x", 40_000), "<h1>Verse desem</h1>", "</body></html>"}
+	var raw strings.Builder
+	raw.WriteString("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\nTrailer: X-Checksum\r\n\r\n")
+	for i, part := range parts {
+		fmt.Fprintf(&raw, "%x", len(part))
+		if i == 1 {
+			raw.WriteString(";name=value")
+		}
+		raw.WriteString("\r\n" + part + "\r\n")
+	}
+	raw.WriteString("0\r\nX-Checksum: abc\r\nX-Other: 1\r\n\r\n")
+	answer := []byte(raw.String())
+	want := strings.Join(parts, "")
+	o := testkit.NewOrigin(t, func(x *testkit.Exchange) { x.Write(answer); x.KeepAlive = true })
+	p := startProxy(t, staleSite(o.URL()))
+	for range 2 {
+		resp, body := p.get(t, "shop.example", "/p")
+		if resp.StatusCode != 200 || body != want {
+			t.Fatalf("got %d, %d bytes; want 200, %d bytes", resp.StatusCode, len(body), len(want))
+		}
+	}
+	if n := o.Conns(); n != 1 {
+		t.Errorf("origin connections: %d; want 1", n)
+	}
+	o.Refuse()
+	resp, body := p.get(t, "shop.example", "/p")
+	assertStale(t, resp, body, "Verse desem")
+	if strings.Contains(body, "X-Checksum") || strings.Contains(body, "\r\n0\r\n") {
+		t.Errorf("chunk framing or trailers in the copy")
+	}
+}
+
+func randomBytes(t *testing.T, n int) []byte {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestReviewDLargeAnswer: a 12 MB answer passes through intact, with
+// Content-Length and chunked framing.
+func TestReviewDLargeAnswer(t *testing.T) {
+	blob := randomBytes(t, 12<<20)
+	sum := sha256.Sum256(blob)
+	chunked := func() []byte {
+		var b bytes.Buffer
+		b.WriteString("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
+		for rest := blob; len(rest) > 0; {
+			n := min(len(rest), 1<<20-7)
+			fmt.Fprintf(&b, "%x\r\n", n)
+			b.Write(rest[:n])
+			b.WriteString("\r\n")
+			rest = rest[n:]
+		}
+		b.WriteString("0\r\n\r\n")
+		return b.Bytes()
+	}()
+	withCL := append([]byte("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: "+strconv.Itoa(len(blob))+"\r\n\r\n"), blob...)
+	o := testkit.NewOrigin(t, func(x *testkit.Exchange) {
+		x.KeepAlive = true
+		if strings.HasPrefix(x.Request.URL.Path, "/chunked") {
+			x.Write(chunked)
+			return
+		}
+		x.Write(withCL)
+	})
+	p := startProxy(t, oneSite(o.URL()))
+	for _, path := range []string{"/length", "/chunked", "/length"} {
+		resp, body := p.get(t, "shop.example", path)
+		if resp.StatusCode != 200 || len(body) != len(blob) || sha256.Sum256([]byte(body)) != sum {
+			t.Fatalf("%s: %d, %d bytes; want 200 and the %d bytes intact", path, resp.StatusCode, len(body), len(blob))
+		}
+	}
+	if n := o.Conns(); n != 1 {
+		t.Errorf("origin connections: %d; want 1", n)
+	}
+}
+
+// TestReviewDAnswerOverLimit: an answer larger than limits.response_body
+// is refused whole: the shopper gets the outage page (or a copy), never a
+// part of it, and the next request is served.
+func TestReviewDAnswerOverLimit(t *testing.T) {
+	blob := bytes.Repeat([]byte("0123456789abcdef"), (6<<20)/16)
+	o := testkit.NewOrigin(t, func(x *testkit.Exchange) {
+		x.KeepAlive = true
+		switch x.Request.URL.Path {
+		case "/length":
+			x.Write(append([]byte("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: "+strconv.Itoa(len(blob))+"\r\n\r\n"), blob...))
+		case "/chunked":
+			x.Write([]byte(fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n", len(blob), blob)))
+		case "/close":
+			x.KeepAlive = false
+			x.Write(append([]byte("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n"), blob...))
+		default:
+			x.Write(testkit.Response(200, "small"))
+		}
+	})
+	p := startProxy(t, "limits: {response_body: 4MiB}\ncache: {max_object: 1MiB}\n"+oneSite(o.URL()))
+	for _, path := range []string{"/length", "/chunked", "/close"} {
+		resp, body := p.get(t, "shop.example", path)
+		if resp.StatusCode != 503 || resp.Header.Get("Awning-Served") != "outage" || strings.Contains(body, "0123456789abcdef") {
+			t.Errorf("%s: %d %q, %d bytes; want the outage page", path, resp.StatusCode, resp.Header.Get("Awning-Served"), len(body))
+		}
+		getOrigin(t, p, "/small", "small")
+	}
+}
+
+// TestReviewDLargeUpload: a several-megabyte POST reaches the origin
+// byte for byte, once.
+func TestReviewDLargeUpload(t *testing.T) {
+	blob := randomBytes(t, 6<<20)
+	o := testkit.NewOrigin(t, testkit.OK("thanks"))
+	p := startProxy(t, oneSite(o.URL()))
+	req, _ := http.NewRequest("POST", "http://"+p.addr+"/upload", bytes.NewReader(blob))
+	req.Host = "shop.example"
+	req.Header.Set("Content-Type", "application/octet-stream")
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != "thanks" {
+		t.Fatalf("got %d %q; want 200 thanks", resp.StatusCode, body)
+	}
+	got := o.Received()
+	if len(got) != 1 || got[0].Method != "POST" || !bytes.Equal(got[0].Body, blob) {
+		t.Fatalf("origin got %d requests; want one POST with the %d bytes intact", len(got), len(blob))
+	}
+}
+
+// TestReviewDExpectContinue: a shopper that waits for 100 Continue before
+// its body gets it, and the origin gets the body without the expectation.
+func TestReviewDExpectContinue(t *testing.T) {
+	o := testkit.NewOrigin(t, testkit.OK("ordered"))
+	p := startProxy(t, oneSite(o.URL()))
+	c := testkit.Dial(t, p.addr)
+	body := strings.Repeat("a=b&", 1000)
+	c.Send("POST /order HTTP/1.1\r\nHost: shop.example\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: " +
+		strconv.Itoa(len(body)) + "\r\nExpect: 100-continue\r\n\r\n")
+	resp, _, err := c.ReadResponse("POST", 3*time.Second)
+	if err != nil || resp.StatusCode != 100 {
+		t.Fatalf("before the body: %v %v; want 100 Continue", resp, err)
+	}
+	c.Send(body)
+	resp, got, err := c.ReadResponse("POST", 3*time.Second)
+	if err != nil || resp.StatusCode != 200 || string(got) != "ordered" {
+		t.Fatalf("after the body: %v %q %v; want 200 ordered", resp, got, err)
+	}
+	r := o.Last()
+	if string(r.Body) != body || r.Header.Get("Expect") != "" {
+		t.Errorf("origin got %d bytes, Expect %q; want the %d bytes and no Expect", len(r.Body), r.Header.Get("Expect"), len(body))
+	}
+}
+
+// TestReviewDNoBodyStatuses: 204 and 304 (even one announcing a
+// Content-Length, as nginx does) end at their head: relayed at once, and
+// the connection reused.
+func TestReviewDNoBodyStatuses(t *testing.T) {
+	o := testkit.NewOrigin(t, func(x *testkit.Exchange) {
+		x.KeepAlive = true
+		switch x.Request.URL.Path {
+		case "/204":
+			x.Write([]byte("HTTP/1.1 204 No Content\r\n\r\n"))
+		case "/304":
+			x.Write([]byte("HTTP/1.1 304 Not Modified\r\nETag: \"v1\"\r\nContent-Length: 1234\r\n\r\n"))
+		default:
+			x.Write(testkit.Response(200, "next"))
+		}
+	})
+	p := startProxy(t, oneSite(o.URL()))
+	resp, body := p.get(t, "shop.example", "/204")
+	if resp.StatusCode != 204 || body != "" || resp.Header.Get("Awning-Served") != "origin" {
+		t.Errorf("204: got %d %q %q", resp.StatusCode, resp.Header.Get("Awning-Served"), body)
+	}
+	resp, body = p.get(t, "shop.example", "/304", "If-None-Match", `"v1"`)
+	if resp.StatusCode != 304 || body != "" || resp.Header.Get("ETag") != `"v1"` {
+		t.Errorf("304: got %d ETag %q %q", resp.StatusCode, resp.Header.Get("ETag"), body)
+	}
+	if got := o.Last().Header.Get("If-None-Match"); got != `"v1"` {
+		t.Errorf("origin got If-None-Match %q", got)
+	}
+	getOrigin(t, p, "/next", "next")
+	if n := o.Conns(); n != 1 {
+		t.Errorf("origin connections: %d; want 1", n)
+	}
+}
+
+// TestReviewDHead: the answer to a HEAD keeps its Content-Length, has no
+// body, and leaves the connection reusable.
+func TestReviewDHead(t *testing.T) {
+	o := testkit.NewOrigin(t, testkit.OK(strings.Repeat("x", 5000)))
+	p := startProxy(t, oneSite(o.URL()))
+	c := testkit.Dial(t, p.addr)
+	for range 2 {
+		c.Send("HEAD /p HTTP/1.1\r\nHost: shop.example\r\n\r\n")
+		resp, body, err := c.ReadResponse("HEAD", 3*time.Second)
+		if err != nil || resp.StatusCode != 200 || len(body) != 0 || resp.Header.Get("Content-Length") != "5000" {
+			t.Fatalf("HEAD: %v %v, Content-Length %q; want 200 with 5000", resp, err, resp.Header.Get("Content-Length"))
+		}
+	}
+	c.Send("GET /p HTTP/1.1\r\nHost: shop.example\r\n\r\n")
+	if resp, body, err := c.ReadResponse("GET", 3*time.Second); err != nil || len(body) != 5000 {
+		t.Fatalf("GET after HEAD: %v %d bytes %v", resp, len(body), err)
+	}
+	if n := o.Conns(); n != 1 {
+		t.Errorf("origin connections: %d; want 1", n)
+	}
+}
+
+// TestReviewDKeepAliveTimeout: the origin closes its idle connections
+// (its keep-alive timeout). The next GET is still answered by the origin,
+// and so is a POST, which reaches the origin exactly once.
+func TestReviewDKeepAliveTimeout(t *testing.T) {
+	o := testkit.NewOrigin(t, testkit.Echo())
+	p := startProxy(t, oneSite(o.URL()))
+	idleClosed := func() {
+		t.Helper()
+		testkit.WaitFor(t, 2*time.Second, "an idle origin connection", func() bool { return o.Idle() > 0 })
+		o.CloseIdle()
+	}
+	getOrigin(t, p, "/a", "GET /a")
+	idleClosed()
+	getOrigin(t, p, "/b", "GET /b")
+	idleClosed()
+	resp, body := p.do(t, "POST", "shop.example", "/order")
+	if resp.StatusCode != 200 || body != "POST /order" {
+		t.Fatalf("POST after the idle connection closed: %d %q; want the origin's answer", resp.StatusCode, body)
+	}
+	if n := o.RequestsFor("/order"); n != 1 {
+		t.Errorf("origin got the POST %d times; want once", n)
+	}
+}
+
+// TestReviewDClosedBeforeAnswer: the origin reads a request on a reused
+// connection and closes it without answering (the race a keep-alive
+// timeout loses). A GET is sent again on a new connection and answered; a
+// POST is never sent twice: the shopper is told it may have gone through.
+func TestReviewDClosedBeforeAnswer(t *testing.T) {
+	var dropped atomic.Int64
+	o := testkit.NewOrigin(t, func(x *testkit.Exchange) {
+		if strings.HasPrefix(x.Request.URL.Path, "/drop") && dropped.Add(1) == 1 {
+			return // close without a byte
+		}
+		testkit.Echo()(x)
+	})
+	p := startProxy(t, oneSite(o.URL()))
+	getOrigin(t, p, "/warm", "GET /warm")
+	getOrigin(t, p, "/drop/get", "GET /drop/get")
+	if n := o.RequestsFor("/drop/get"); n != 2 {
+		t.Errorf("origin got the GET %d times; want twice (sent again once)", n)
+	}
+
+	dropped.Store(0)
+	testkit.WaitFor(t, 2*time.Second, "an idle origin connection", func() bool { return o.Idle() > 0 })
+	resp, body := p.do(t, "POST", "shop.example", "/drop/order")
+	if resp.StatusCode != 504 || resp.Header.Get("Awning-Served") != "unconfirmed" {
+		t.Errorf("POST: %d %q %.100q; want 504 unconfirmed", resp.StatusCode, resp.Header.Get("Awning-Served"), body)
+	}
+	if n := o.RequestsFor("/drop/order"); n != 1 {
+		t.Errorf("origin got the POST %d times; want once", n)
+	}
+}
+
+// TestReviewDDripBeyondTimeout: an origin that drips its body a byte at a
+// time is cut at origin.timeout, and the shopper gets the outage page
+// then, not when the drip ends.
+func TestReviewDDripBeyondTimeout(t *testing.T) {
+	const n = 200
+	o := testkit.NewOrigin(t, func(x *testkit.Exchange) {
+		x.Write([]byte("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: " + strconv.Itoa(n) + "\r\n\r\n"))
+		for range n {
+			if !x.Wait(25 * time.Millisecond) { // 5 s in all
+				return
+			}
+			x.Write([]byte("x"))
+		}
+	})
+	p := startProxy(t, strings.Replace(oneSite(o.URL()), "timeout: 2s", "timeout: 800ms", 1))
+	start := time.Now()
+	resp, body := p.get(t, "shop.example", "/p")
+	took := time.Since(start)
+	if resp.StatusCode != 503 || resp.Header.Get("Awning-Served") != "outage" || strings.Contains(body, "xxxx") {
+		t.Errorf("got %d %q; want the outage page", resp.StatusCode, resp.Header.Get("Awning-Served"))
+	}
+	if took > 3*time.Second {
+		t.Errorf("answered after %v; want about origin.timeout (800ms), the drip takes 5s", took)
+	}
+}
+
+// TestReviewDManyConcurrent: far more concurrent requests than max_conns
+// are all answered by the origin, on at most max_conns connections.
+func TestReviewDManyConcurrent(t *testing.T) {
+	o := testkit.NewOrigin(t, testkit.Slow(5*time.Millisecond, testkit.Echo()))
+	p := startProxy(t, oneSite(o.URL(), "max_conns: 3"))
+	const n = 60
+	var wg sync.WaitGroup
+	errs := make(chan string, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequest("GET", "http://"+p.addr+"/c/"+strconv.Itoa(i), nil)
+			req.Host = "shop.example"
+			resp, err := client.Do(req)
+			if err != nil {
+				errs <- err.Error()
+				return
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if want := "GET /c/" + strconv.Itoa(i); resp.StatusCode != 200 || string(body) != want {
+				errs <- fmt.Sprintf("%d %q %q; want %q", resp.StatusCode, resp.Header.Get("Awning-Served"), body, want)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	if c := o.MaxInflight(); c > 3 {
+		t.Errorf("origin saw %d requests at once; want at most max_conns 3", c)
+	}
+}
+
+// TestReviewDConnectionClose: an answer with Connection: close is relayed
+// and its connection not used again, even though the origin left it open.
+func TestReviewDConnectionClose(t *testing.T) {
+	o := testkit.NewOrigin(t, func(x *testkit.Exchange) {
+		x.KeepAlive = true // the origin does not close it: Awning must
+		x.Write(testkit.Response(200, "bye "+x.Request.URL.Path, "Connection: close"))
+	})
+	p := startProxy(t, oneSite(o.URL()))
+	getOrigin(t, p, "/a", "bye /a")
+	getOrigin(t, p, "/b", "bye /b")
+	if n := o.Conns(); n != 2 {
+		t.Errorf("origin connections: %d; want 2 (none reused after Connection: close)", n)
+	}
+	testkit.WaitFor(t, 2*time.Second, "Awning closing the connections", func() bool { return o.Idle() == 0 })
+}
