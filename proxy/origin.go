@@ -178,7 +178,7 @@ func healthResult(err error, status int, latency time.Duration) (health.Result, 
 		return health.Result{Failed: true, Reason: "status " + strconv.Itoa(status), Latency: latency}, true
 	case err == nil:
 		return health.Result{Latency: latency}, true
-	case err == errBodyTooLarge, err == errHeadTooLarge, err == errNoFreeConns, err == errReleased, err == errPoolClosed:
+	case err == errBodyTooLarge, err == errHeadTooLarge, err == errNoFreeConns, err == errReleased:
 		return health.Result{}, false
 	}
 	return health.Result{Failed: true, Reason: failureReason(err), Latency: latency}, true
@@ -248,7 +248,7 @@ func (p *pool) sweep(now time.Time) {
 
 // isConnectError reports whether err happened before anything was sent.
 func isConnectError(err error) bool {
-	if err == errDialTimeout || errors.Is(err, syscall.ECONNREFUSED) || err == errNoFreeConns || err == errPoolClosed {
+	if err == errDialTimeout || errors.Is(err, syscall.ECONNREFUSED) || err == errNoFreeConns {
 		return true
 	}
 	var op *net.OpError

@@ -84,11 +84,10 @@ var errNoFreeConns = errors.New("proxy: no free connection to the origin")
 func (p *originConns) get(fresh bool, deadline time.Time, down <-chan struct{}, owner *pool) (c *originConn, reused bool, err error) {
 	now := time.Now()
 	p.mu.Lock()
+	// A closed pool (its configuration was replaced) still serves the
+	// exchanges already routed to it, on connections it does not keep:
+	// a reload must not turn a request in flight into an outage page.
 	for {
-		if p.closed {
-			p.mu.Unlock()
-			return nil, false, errPoolClosed
-		}
 		if !fresh {
 			if c = p.popIdleLocked(now); c != nil {
 				c.busy, c.owner = true, owner
@@ -122,14 +121,10 @@ func (p *originConns) get(fresh bool, deadline time.Time, down <-chan struct{}, 
 	p.mu.Unlock()
 	c, err = p.dial(ctx, earliest(deadline, now.Add(p.connect)))
 	p.mu.Lock()
-	if err != nil || p.closed {
+	if err != nil {
 		p.open--
 		p.freedLocked()
 		p.mu.Unlock()
-		if err == nil {
-			c.Conn.Close()
-			err = errPoolClosed
-		}
 		return nil, false, err
 	}
 	c.busy, c.owner = true, owner
@@ -137,8 +132,6 @@ func (p *originConns) get(fresh bool, deadline time.Time, down <-chan struct{}, 
 	p.mu.Unlock()
 	return c, false, nil
 }
-
-var errPoolClosed = errors.New("proxy: the origin's configuration was replaced")
 
 // popIdleLocked takes the most recently used idle connection, closing
 // those idle longer than idleFor (and so every older one).
@@ -294,7 +287,9 @@ func (p *originConns) sweep(now time.Time) {
 }
 
 // close closes the idle connections and keeps busy ones from going back
-// to the pool: the configuration they belong to was replaced.
+// to the pool: the configuration they belong to was replaced. Exchanges
+// already routed to the pool still get connections (get), closed after
+// their one exchange.
 func (p *originConns) close() {
 	p.mu.Lock()
 	p.closed = true

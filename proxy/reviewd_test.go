@@ -651,6 +651,50 @@ func TestReviewDManyConcurrent(t *testing.T) {
 	}
 }
 
+// TestReviewDReloadInFlight: the site's origin URL changes while requests
+// wait on the old origin, some for a free connection. Every one of them is
+// answered by an origin, none gets the outage page, and requests after the
+// reload reach the new origin.
+func TestReviewDReloadInFlight(t *testing.T) {
+	gate := make(chan struct{})
+	oldO := testkit.NewOrigin(t, func(x *testkit.Exchange) {
+		select {
+		case <-gate:
+		case <-time.After(3 * time.Second):
+		}
+		testkit.Echo()(x)
+	})
+	newO := testkit.NewOrigin(t, testkit.OK("new"))
+	p := startProxy(t, oneSite(oldO.URL(), "max_conns: 2"))
+	const n = 6
+	results := make(chan string, n)
+	for i := range n {
+		go func() {
+			req, _ := http.NewRequest("GET", "http://"+p.addr+"/r/"+strconv.Itoa(i), nil)
+			req.Host = "shop.example"
+			resp, err := client.Do(req)
+			if err != nil {
+				results <- err.Error()
+				return
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			results <- fmt.Sprintf("%d %s %.40s", resp.StatusCode, resp.Header.Get("Awning-Served"), body)
+		}()
+	}
+	testkit.WaitFor(t, 2*time.Second, "two requests at the old origin", func() bool { return oldO.Requests() == 2 })
+	if err := p.Update(options(t, oneSite(newO.URL(), "max_conns: 2"))); err != nil {
+		t.Fatal(err)
+	}
+	close(gate)
+	for range n {
+		if r := <-results; !strings.HasPrefix(r, "200 origin ") {
+			t.Errorf("a request in flight during the reload got %q; want an origin's answer", r)
+		}
+	}
+	getOrigin(t, p, "/after", "new")
+}
+
 // TestReviewDConnectionClose: an answer with Connection: close is relayed
 // and its connection not used again, even though the origin left it open.
 func TestReviewDConnectionClose(t *testing.T) {
