@@ -89,6 +89,9 @@ func newOrigin(raw string, oc *config.Origin, opt poolOptions) (*origin, error) 
 		name := oc.TLSServerName
 		if name == "" {
 			name = oc.HostHeader
+			if host, _, err := net.SplitHostPort(name); err == nil {
+				name = host // a Host may carry a port; a server name never does (RFC 6066 §3)
+			}
 		}
 		if name == "" {
 			name = u.Hostname()

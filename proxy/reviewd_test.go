@@ -217,6 +217,27 @@ func TestReviewDHTTPSOrigin(t *testing.T) {
 	}
 }
 
+// TestReviewDHTTPSHostHeaderWithPort: a host_header with a port (an
+// origin on a non-default port that wants it in Host) is sent as Host
+// whole, and its name alone as SNI and as the name the certificate must
+// hold: a port is no part of a server name (RFC 6066 §3).
+func TestReviewDHTTPSHostHeaderWithPort(t *testing.T) {
+	srv := httptest.NewUnstartedServer(nil)
+	srv.StartTLS()
+	srv.Close()
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: srv.TLS.Certificates})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := startRawOrigin(t, ln, okAnswer("secure"))
+	p := startTrustingProxy(t, oneSite("https://"+ln.Addr().String(), `host_header: "example.com:8443"`), srv.Certificate())
+	getOrigin(t, p, "/p", "secure")
+	hosts, sni := o.seen()
+	if len(hosts) != 1 || hosts[0] != "example.com:8443" || sni[0] != "example.com" {
+		t.Errorf("Host %q, SNI %q; want example.com:8443 and example.com", hosts, sni)
+	}
+}
+
 // TestReviewDHTTPSOriginWrongName: a certificate not valid for the name
 // is a failure (the outage page), never a page relayed.
 func TestReviewDHTTPSOriginWrongName(t *testing.T) {
@@ -709,4 +730,67 @@ func TestReviewDConnectionClose(t *testing.T) {
 		t.Errorf("origin connections: %d; want 2 (none reused after Connection: close)", n)
 	}
 	testkit.WaitFor(t, 2*time.Second, "Awning closing the connections", func() bool { return o.Idle() == 0 })
+}
+
+// originWaits is how many exchanges wait for a free connection to p's
+// one origin.
+func originWaits(p *testProxy) int {
+	p.Server.mu.Lock()
+	defer p.Server.mu.Unlock()
+	n := 0
+	for _, o := range p.Server.origins.byKey {
+		o.conns.mu.Lock()
+		n += o.conns.waits
+		o.conns.mu.Unlock()
+	}
+	return n
+}
+
+// TestReviewDFreedConnsWakeEveryWaiter: when max_conns connections are
+// freed at once, as many waiting requests get them: none waits on while a
+// connection sits idle, to time out at connect_timeout.
+func TestReviewDFreedConnsWakeEveryWaiter(t *testing.T) {
+	first, then := make(chan struct{}), make(chan struct{})
+	o := testkit.NewOrigin(t, func(x *testkit.Exchange) {
+		gate := first
+		if strings.HasPrefix(x.Request.URL.Path, "/then") {
+			gate = then
+		}
+		select {
+		case <-gate:
+		case <-time.After(3 * time.Second):
+		}
+		testkit.Echo()(x)
+	})
+	p := startProxy(t, strings.Replace(oneSite(o.URL(), "max_conns: 2"), "timeout: 2s", "timeout: 5s", 1))
+	results := make(chan string, 4)
+	get := func(path string) {
+		req, _ := http.NewRequest("GET", "http://"+p.addr+path, nil)
+		req.Host = "shop.example"
+		resp, err := client.Do(req)
+		if err != nil {
+			results <- err.Error()
+			return
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		results <- fmt.Sprintf("%d %s %.40s", resp.StatusCode, resp.Header.Get("Awning-Served"), body)
+	}
+	go get("/first/1")
+	go get("/first/2")
+	testkit.WaitFor(t, 2*time.Second, "two requests at the origin", func() bool { return o.Requests() == 2 })
+	go get("/then/1")
+	go get("/then/2")
+	testkit.WaitFor(t, 2*time.Second, "two requests waiting for a connection", func() bool { return originWaits(p) == 2 })
+	// Both connections are freed at once; the two waiting requests are
+	// then held at the origin, so that neither frees a connection for the
+	// other: each must have been woken by its own.
+	close(first)
+	testkit.WaitFor(t, 2*time.Second, "the waiting requests at the origin", func() bool { return o.RequestsFor("/then") == 2 })
+	close(then)
+	for range 4 {
+		if r := <-results; !strings.HasPrefix(r, "200 origin ") {
+			t.Errorf("got %q; want an origin's answer", r)
+		}
+	}
 }
