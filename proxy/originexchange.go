@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/awningproxy/awning/fallback/cache"
+	"github.com/valyala/fasthttp"
 )
 
 // exchange is one request's way to its site's origins and back: the bytes
@@ -300,6 +301,9 @@ func (x *exchange) read() error {
 			wasHead := x.scan.state == rsHead
 			if _, verr := x.scan.feed(x.buf[start:]); verr != nil {
 				if verr == errHeadBody {
+					if x.idle408() {
+						return errRetryFresh
+					}
 					// The answer to a HEAD is whole at the end of its head;
 					// what followed makes the connection unusable.
 					x.buf = x.buf[:x.scan.bodyAt]
@@ -310,6 +314,9 @@ func (x *exchange) read() error {
 				return verr
 			}
 			if wasHead && x.scan.state != rsHead {
+				if x.idle408() {
+					return errRetryFresh
+				}
 				if err := x.headDone(o.limits); err != nil {
 					return err
 				}
@@ -344,6 +351,16 @@ func (x *exchange) read() error {
 			return x.timedOut(err, true)
 		}
 	}
+}
+
+// idle408 reports whether the answer's head, just read, is a 408 on a
+// kept-alive connection for a GET or HEAD not yet sent again: most likely
+// what the origin wrote when it timed the idle connection out (HAProxy,
+// some Node.js and Apache set-ups), an answer to no request. The request
+// is then sent once more on a new connection, as Go's net/http does,
+// rather than the shopper getting the 408.
+func (x *exchange) idle408() bool {
+	return x.scan.status == fasthttp.StatusRequestTimeout && x.reused && x.idempotent && !x.retried
 }
 
 // framingSlack is how far chunk framing may take a chunked body past
