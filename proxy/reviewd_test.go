@@ -794,3 +794,142 @@ func TestReviewDFreedConnsWakeEveryWaiter(t *testing.T) {
 		}
 	}
 }
+
+// TestReviewDIdle408: some origins (HAProxy's timeout http-request, some
+// Node.js and Apache set-ups) write "408 Request Timeout" on a kept-alive
+// connection when they close it idle. That answer is to no request: the
+// next GET, or POST, must be answered by the origin on a fresh
+// connection, as Go's net/http transport does, not get the 408; the POST
+// reaches the origin once.
+func TestReviewDIdle408(t *testing.T) {
+	for _, method := range []string{"GET", "HEAD", "POST"} {
+		t.Run(method, func(t *testing.T) {
+			idle := make(chan struct{})
+			var timedOut atomic.Bool
+			o := testkit.NewOrigin(t, func(x *testkit.Exchange) {
+				body := x.Request.Method + " " + x.Request.URL.Path
+				resp := testkit.Response(200, body)
+				if x.Request.Method == "HEAD" {
+					resp = resp[:len(resp)-len(body)]
+				}
+				x.Write(resp)
+				if x.Request.URL.Path != "/a" {
+					x.KeepAlive = true
+					return
+				}
+				select {
+				case <-idle:
+				case <-time.After(3 * time.Second):
+				}
+				x.Write([]byte("HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Type: text/html\r\nContent-Length: 9\r\n\r\ntimed out"))
+				timedOut.Store(true)
+			})
+			p := startProxy(t, oneSite(o.URL()))
+			getOrigin(t, p, "/a", "GET /a")
+			close(idle)
+			testkit.WaitFor(t, 2*time.Second, "the origin timing the connection out", timedOut.Load)
+			resp, body := p.do(t, method, "shop.example", "/b")
+			want := method + " /b"
+			if method == "HEAD" {
+				want = ""
+			}
+			if resp.StatusCode != 200 || resp.Header.Get("Awning-Served") != "origin" || body != want {
+				t.Errorf("%s: %d %q %.60q; want 200 origin %q", method, resp.StatusCode, resp.Header.Get("Awning-Served"), body, want)
+			}
+			if n := o.RequestsFor("/b"); n != 1 {
+				t.Errorf("origin got %s /b %d times; want once", method, n)
+			}
+		})
+	}
+}
+
+// TestReviewDHTTPSIdleClosed: an https origin that closes a kept-alive
+// connection (close_notify, then FIN) after its answer: the next GET and
+// POST are answered on a new connection, and the POST reaches the origin
+// once.
+func TestReviewDHTTPSIdleClosed(t *testing.T) {
+	srv := httptest.NewUnstartedServer(nil)
+	srv.StartTLS()
+	srv.Close()
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: srv.TLS.Certificates})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var closed atomic.Int64
+	var posts atomic.Int64
+	o := startRawOrigin(t, ln, func(req *http.Request, c net.Conn) bool {
+		if req.Method == "POST" {
+			posts.Add(1)
+		}
+		c.Write(testkit.Response(200, req.Method+" "+req.URL.Path))
+		c.Close() // the origin's keep-alive timeout, at once
+		closed.Add(1)
+		return false
+	})
+	p := startTrustingProxy(t, oneSite("https://"+ln.Addr().String(), "host_header: example.com"), srv.Certificate())
+	for i, method := range []string{"GET", "POST", "GET", "POST"} {
+		resp, body := p.do(t, method, "shop.example", "/x")
+		if resp.StatusCode != 200 || body != method+" /x" {
+			t.Fatalf("request %d, %s: %d %q %.60q; want the origin's answer", i, method, resp.StatusCode, resp.Header.Get("Awning-Served"), body)
+		}
+		testkit.WaitFor(t, 2*time.Second, "the origin closing the connection", func() bool { return closed.Load() == int64(i+1) })
+	}
+	if n := posts.Load(); n != 2 {
+		t.Errorf("origin got %d POSTs; want 2", n)
+	}
+	if n := o.requests.Load(); n != 4 {
+		t.Errorf("origin got %d requests; want 4", n)
+	}
+}
+
+// TestReviewDUploadToStalledOrigin: an origin that accepts a large POST
+// but never reads it (its window fills) is cut at write_timeout: the
+// shopper is told the order may have gone through, without waiting on.
+func TestReviewDUploadToStalledOrigin(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var held []net.Conn
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c) // never read
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+		mu.Lock()
+		for _, c := range held {
+			c.Close()
+		}
+		mu.Unlock()
+	})
+	yaml := strings.Replace(oneSite("http://"+ln.Addr().String(), "write_timeout: 1s"), "timeout: 2s", "timeout: 1s", 1)
+	p := startProxy(t, yaml)
+	blob := randomBytes(t, 8<<20)
+	req, _ := http.NewRequest("POST", "http://"+p.addr+"/upload", bytes.NewReader(blob))
+	req.Host = "shop.example"
+	start := time.Now()
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 504 || resp.Header.Get("Awning-Served") != "unconfirmed" {
+		t.Errorf("got %d %q; want 504 unconfirmed", resp.StatusCode, resp.Header.Get("Awning-Served"))
+	}
+	if took := time.Since(start); took > 4*time.Second {
+		t.Errorf("answered after %v; want about write_timeout (1s)", took)
+	}
+}
