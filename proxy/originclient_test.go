@@ -124,7 +124,7 @@ func getOrigin(t *testing.T, p *testProxy, path, want string) {
 	}
 }
 
-func TestReviewDOriginByHostname(t *testing.T) {
+func TestOriginClientOriginByHostname(t *testing.T) {
 	o := testkit.NewOrigin(t, testkit.OK("by name"))
 	_, port, _ := net.SplitHostPort(o.Addr())
 	p := startProxy(t, oneSite("http://localhost:"+port))
@@ -136,7 +136,7 @@ func TestReviewDOriginByHostname(t *testing.T) {
 	}
 }
 
-func TestReviewDOriginByIPv6Literal(t *testing.T) {
+func TestOriginClientOriginByIPv6Literal(t *testing.T) {
 	ln, err := net.Listen("tcp6", "[::1]:0")
 	if err != nil {
 		t.Fatalf("no IPv6 loopback here: %v", err)
@@ -190,10 +190,10 @@ func startTrustingProxy(t *testing.T, yaml string, cert *x509.Certificate) *test
 	return &testProxy{Server: s, addr: ln.Addr().String()}
 }
 
-// TestReviewDHTTPSOrigin: an https origin named by address gets the
+// TestOriginClientHTTPSOrigin: an https origin named by address gets the
 // host_header as SNI (its certificate is for that name), the Host it
 // asked for, and one connection for several requests.
-func TestReviewDHTTPSOrigin(t *testing.T) {
+func TestOriginClientHTTPSOrigin(t *testing.T) {
 	srv := httptest.NewUnstartedServer(nil)
 	srv.StartTLS() // for its certificate, valid for example.com and 127.0.0.1
 	srv.Close()
@@ -217,11 +217,11 @@ func TestReviewDHTTPSOrigin(t *testing.T) {
 	}
 }
 
-// TestReviewDHTTPSHostHeaderWithPort: a host_header with a port (an
+// TestOriginClientHTTPSHostHeaderWithPort: a host_header with a port (an
 // origin on a non-default port that wants it in Host) is sent as Host
 // whole, and its name alone as SNI and as the name the certificate must
 // hold: a port is no part of a server name (RFC 6066 §3).
-func TestReviewDHTTPSHostHeaderWithPort(t *testing.T) {
+func TestOriginClientHTTPSHostHeaderWithPort(t *testing.T) {
 	srv := httptest.NewUnstartedServer(nil)
 	srv.StartTLS()
 	srv.Close()
@@ -238,9 +238,9 @@ func TestReviewDHTTPSHostHeaderWithPort(t *testing.T) {
 	}
 }
 
-// TestReviewDHTTPSOriginWrongName: a certificate not valid for the name
+// TestOriginClientHTTPSOriginWrongName: a certificate not valid for the name
 // is a failure (the outage page), never a page relayed.
-func TestReviewDHTTPSOriginWrongName(t *testing.T) {
+func TestOriginClientHTTPSOriginWrongName(t *testing.T) {
 	srv := httptest.NewUnstartedServer(nil)
 	srv.StartTLS()
 	srv.Close()
@@ -259,9 +259,9 @@ func TestReviewDHTTPSOriginWrongName(t *testing.T) {
 	}
 }
 
-// TestReviewDHTTP10CloseDelimited: an HTTP/1.0 origin that ends its body
+// TestOriginClientHTTP10CloseDelimited: an HTTP/1.0 origin that ends its body
 // by closing is relayed whole and stored; its connection is not reused.
-func TestReviewDHTTP10CloseDelimited(t *testing.T) {
+func TestOriginClientHTTP10CloseDelimited(t *testing.T) {
 	page := "<html><body>" + strings.Repeat("<p>oud brood</p>", 4000) + "</body></html>" // > one read
 	o := testkit.NewOrigin(t, testkit.Raw([]byte("HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n"+page)))
 	p := startProxy(t, staleSite(o.URL()))
@@ -285,9 +285,9 @@ func TestReviewDHTTP10CloseDelimited(t *testing.T) {
 	}
 }
 
-// TestReviewDCloseDelimitedReset: a close-delimited body cut by a reset is
+// TestOriginClientCloseDelimitedReset: a close-delimited body cut by a reset is
 // a failure: the shopper never gets part of it, and nothing is stored.
-func TestReviewDCloseDelimitedReset(t *testing.T) {
+func TestOriginClientCloseDelimitedReset(t *testing.T) {
 	page := strings.Repeat("<p>brood</p>", 2000)
 	o := testkit.NewOrigin(t, func(x *testkit.Exchange) {
 		x.Write([]byte("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n" + page[:len(page)/2]))
@@ -306,10 +306,10 @@ func TestReviewDCloseDelimitedReset(t *testing.T) {
 	}
 }
 
-// TestReviewDClosedMidBody: Content-Length larger than what the origin
+// TestOriginClientClosedMidBody: Content-Length larger than what the origin
 // sends before closing: the shopper gets the copy it had, or the outage
 // page, never a truncated 200; nothing truncated is stored.
-func TestReviewDClosedMidBody(t *testing.T) {
+func TestOriginClientClosedMidBody(t *testing.T) {
 	big := strings.Repeat("<p>desem</p>", 100_000) // 1.2 MB: many reads
 	for _, seed := range []bool{false, true} {
 		t.Run(fmt.Sprintf("copy=%v", seed), func(t *testing.T) {
@@ -341,10 +341,10 @@ func TestReviewDClosedMidBody(t *testing.T) {
 	}
 }
 
-// TestReviewDChunkedTrailers: a chunked body in several chunks, with
+// TestOriginClientChunkedTrailers: a chunked body in several chunks, with
 // extensions and trailer fields, is relayed and stored de-chunked, and the
 // connection is reused.
-func TestReviewDChunkedTrailers(t *testing.T) {
+func TestOriginClientChunkedTrailers(t *testing.T) {
 	parts := []string{"<html><body>", strings.Repeat("x", 40_000), "<h1>Verse desem</h1>", "</body></html>"}
 	var raw strings.Builder
 	raw.WriteString("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\nTrailer: X-Checksum\r\n\r\n")
@@ -385,9 +385,9 @@ func randomBytes(t *testing.T, n int) []byte {
 	return b
 }
 
-// TestReviewDLargeAnswer: a 12 MB answer passes through intact, with
+// TestOriginClientLargeAnswer: a 12 MB answer passes through intact, with
 // Content-Length and chunked framing.
-func TestReviewDLargeAnswer(t *testing.T) {
+func TestOriginClientLargeAnswer(t *testing.T) {
 	blob := randomBytes(t, 12<<20)
 	sum := sha256.Sum256(blob)
 	chunked := func() []byte {
@@ -424,10 +424,10 @@ func TestReviewDLargeAnswer(t *testing.T) {
 	}
 }
 
-// TestReviewDAnswerOverLimit: an answer larger than limits.response_body
+// TestOriginClientAnswerOverLimit: an answer larger than limits.response_body
 // is refused whole: the shopper gets the outage page (or a copy), never a
 // part of it, and the next request is served.
-func TestReviewDAnswerOverLimit(t *testing.T) {
+func TestOriginClientAnswerOverLimit(t *testing.T) {
 	blob := bytes.Repeat([]byte("0123456789abcdef"), (6<<20)/16)
 	o := testkit.NewOrigin(t, func(x *testkit.Exchange) {
 		x.KeepAlive = true
@@ -453,9 +453,9 @@ func TestReviewDAnswerOverLimit(t *testing.T) {
 	}
 }
 
-// TestReviewDLargeUpload: a several-megabyte POST reaches the origin
+// TestOriginClientLargeUpload: a several-megabyte POST reaches the origin
 // byte for byte, once.
-func TestReviewDLargeUpload(t *testing.T) {
+func TestOriginClientLargeUpload(t *testing.T) {
 	blob := randomBytes(t, 6<<20)
 	o := testkit.NewOrigin(t, testkit.OK("thanks"))
 	p := startProxy(t, oneSite(o.URL()))
@@ -477,9 +477,9 @@ func TestReviewDLargeUpload(t *testing.T) {
 	}
 }
 
-// TestReviewDExpectContinue: a shopper that waits for 100 Continue before
+// TestOriginClientExpectContinue: a shopper that waits for 100 Continue before
 // its body gets it, and the origin gets the body without the expectation.
-func TestReviewDExpectContinue(t *testing.T) {
+func TestOriginClientExpectContinue(t *testing.T) {
 	o := testkit.NewOrigin(t, testkit.OK("ordered"))
 	p := startProxy(t, oneSite(o.URL()))
 	c := testkit.Dial(t, p.addr)
@@ -501,10 +501,10 @@ func TestReviewDExpectContinue(t *testing.T) {
 	}
 }
 
-// TestReviewDNoBodyStatuses: 204 and 304 (even one announcing a
+// TestOriginClientNoBodyStatuses: 204 and 304 (even one announcing a
 // Content-Length, as nginx does) end at their head: relayed at once, and
 // the connection reused.
-func TestReviewDNoBodyStatuses(t *testing.T) {
+func TestOriginClientNoBodyStatuses(t *testing.T) {
 	o := testkit.NewOrigin(t, func(x *testkit.Exchange) {
 		x.KeepAlive = true
 		switch x.Request.URL.Path {
@@ -534,9 +534,9 @@ func TestReviewDNoBodyStatuses(t *testing.T) {
 	}
 }
 
-// TestReviewDHead: the answer to a HEAD keeps its Content-Length, has no
+// TestOriginClientHead: the answer to a HEAD keeps its Content-Length, has no
 // body, and leaves the connection reusable.
-func TestReviewDHead(t *testing.T) {
+func TestOriginClientHead(t *testing.T) {
 	o := testkit.NewOrigin(t, testkit.OK(strings.Repeat("x", 5000)))
 	p := startProxy(t, oneSite(o.URL()))
 	c := testkit.Dial(t, p.addr)
@@ -556,10 +556,10 @@ func TestReviewDHead(t *testing.T) {
 	}
 }
 
-// TestReviewDKeepAliveTimeout: the origin closes its idle connections
+// TestOriginClientKeepAliveTimeout: the origin closes its idle connections
 // (its keep-alive timeout). The next GET is still answered by the origin,
 // and so is a POST, which reaches the origin exactly once.
-func TestReviewDKeepAliveTimeout(t *testing.T) {
+func TestOriginClientKeepAliveTimeout(t *testing.T) {
 	o := testkit.NewOrigin(t, testkit.Echo())
 	p := startProxy(t, oneSite(o.URL()))
 	idleClosed := func() {
@@ -580,11 +580,11 @@ func TestReviewDKeepAliveTimeout(t *testing.T) {
 	}
 }
 
-// TestReviewDClosedBeforeAnswer: the origin reads a request on a reused
+// TestOriginClientClosedBeforeAnswer: the origin reads a request on a reused
 // connection and closes it without answering (the race a keep-alive
 // timeout loses). A GET is sent again on a new connection and answered; a
 // POST is never sent twice: the shopper is told it may have gone through.
-func TestReviewDClosedBeforeAnswer(t *testing.T) {
+func TestOriginClientClosedBeforeAnswer(t *testing.T) {
 	var dropped atomic.Int64
 	o := testkit.NewOrigin(t, func(x *testkit.Exchange) {
 		if strings.HasPrefix(x.Request.URL.Path, "/drop") && dropped.Add(1) == 1 {
@@ -610,10 +610,10 @@ func TestReviewDClosedBeforeAnswer(t *testing.T) {
 	}
 }
 
-// TestReviewDDripBeyondTimeout: an origin that drips its body a byte at a
+// TestOriginClientDripBeyondTimeout: an origin that drips its body a byte at a
 // time is cut at origin.timeout, and the shopper gets the outage page
 // then, not when the drip ends.
-func TestReviewDDripBeyondTimeout(t *testing.T) {
+func TestOriginClientDripBeyondTimeout(t *testing.T) {
 	const n = 200
 	o := testkit.NewOrigin(t, func(x *testkit.Exchange) {
 		x.Write([]byte("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: " + strconv.Itoa(n) + "\r\n\r\n"))
@@ -636,9 +636,9 @@ func TestReviewDDripBeyondTimeout(t *testing.T) {
 	}
 }
 
-// TestReviewDManyConcurrent: far more concurrent requests than max_conns
+// TestOriginClientManyConcurrent: far more concurrent requests than max_conns
 // are all answered by the origin, on at most max_conns connections.
-func TestReviewDManyConcurrent(t *testing.T) {
+func TestOriginClientManyConcurrent(t *testing.T) {
 	o := testkit.NewOrigin(t, testkit.Slow(5*time.Millisecond, testkit.Echo()))
 	p := startProxy(t, oneSite(o.URL(), "max_conns: 3"))
 	const n = 60
@@ -672,11 +672,11 @@ func TestReviewDManyConcurrent(t *testing.T) {
 	}
 }
 
-// TestReviewDReloadInFlight: the site's origin URL changes while requests
+// TestOriginClientReloadInFlight: the site's origin URL changes while requests
 // wait on the old origin, some for a free connection. Every one of them is
 // answered by an origin, none gets the outage page, and requests after the
 // reload reach the new origin.
-func TestReviewDReloadInFlight(t *testing.T) {
+func TestOriginClientReloadInFlight(t *testing.T) {
 	gate := make(chan struct{})
 	oldO := testkit.NewOrigin(t, func(x *testkit.Exchange) {
 		select {
@@ -716,9 +716,9 @@ func TestReviewDReloadInFlight(t *testing.T) {
 	getOrigin(t, p, "/after", "new")
 }
 
-// TestReviewDConnectionClose: an answer with Connection: close is relayed
+// TestOriginClientConnectionClose: an answer with Connection: close is relayed
 // and its connection not used again, even though the origin left it open.
-func TestReviewDConnectionClose(t *testing.T) {
+func TestOriginClientConnectionClose(t *testing.T) {
 	o := testkit.NewOrigin(t, func(x *testkit.Exchange) {
 		x.KeepAlive = true // the origin does not close it: Awning must
 		x.Write(testkit.Response(200, "bye "+x.Request.URL.Path, "Connection: close"))
@@ -746,10 +746,10 @@ func originWaits(p *testProxy) int {
 	return n
 }
 
-// TestReviewDFreedConnsWakeEveryWaiter: when max_conns connections are
+// TestOriginClientFreedConnsWakeEveryWaiter: when max_conns connections are
 // freed at once, as many waiting requests get them: none waits on while a
 // connection sits idle, to time out at connect_timeout.
-func TestReviewDFreedConnsWakeEveryWaiter(t *testing.T) {
+func TestOriginClientFreedConnsWakeEveryWaiter(t *testing.T) {
 	first, then := make(chan struct{}), make(chan struct{})
 	o := testkit.NewOrigin(t, func(x *testkit.Exchange) {
 		gate := first
@@ -795,13 +795,13 @@ func TestReviewDFreedConnsWakeEveryWaiter(t *testing.T) {
 	}
 }
 
-// TestReviewDIdle408: some origins (HAProxy's timeout http-request, some
+// TestOriginClientIdle408: some origins (HAProxy's timeout http-request, some
 // Node.js and Apache set-ups) write "408 Request Timeout" on a kept-alive
 // connection when they close it idle. That answer is to no request: the
 // next GET, or POST, must be answered by the origin on a fresh
 // connection, as Go's net/http transport does, not get the 408; the POST
 // reaches the origin once.
-func TestReviewDIdle408(t *testing.T) {
+func TestOriginClientIdle408(t *testing.T) {
 	for _, method := range []string{"GET", "HEAD", "POST"} {
 		t.Run(method, func(t *testing.T) {
 			idle := make(chan struct{})
@@ -843,11 +843,11 @@ func TestReviewDIdle408(t *testing.T) {
 	}
 }
 
-// TestReviewDHTTPSIdleClosed: an https origin that closes a kept-alive
+// TestOriginClientHTTPSIdleClosed: an https origin that closes a kept-alive
 // connection (close_notify, then FIN) after its answer: the next GET and
 // POST are answered on a new connection, and the POST reaches the origin
 // once.
-func TestReviewDHTTPSIdleClosed(t *testing.T) {
+func TestOriginClientHTTPSIdleClosed(t *testing.T) {
 	srv := httptest.NewUnstartedServer(nil)
 	srv.StartTLS()
 	srv.Close()
@@ -882,10 +882,10 @@ func TestReviewDHTTPSIdleClosed(t *testing.T) {
 	}
 }
 
-// TestReviewDUploadToStalledOrigin: an origin that accepts a large POST
+// TestOriginClientUploadToStalledOrigin: an origin that accepts a large POST
 // but never reads it (its window fills) is cut at write_timeout: the
 // shopper is told the order may have gone through, without waiting on.
-func TestReviewDUploadToStalledOrigin(t *testing.T) {
+func TestOriginClientUploadToStalledOrigin(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
