@@ -933,3 +933,23 @@ func TestOriginClientUploadToStalledOrigin(t *testing.T) {
 		t.Errorf("answered after %v; want about write_timeout (1s)", took)
 	}
 }
+
+// TestOriginClientHeadOfGzipAnswer: a HEAD from a client that takes no
+// gzip gets the head its GET would get: no Content-Encoding: gzip (Awning
+// asked the origin for gzip, not the client), and no compressed length.
+func TestOriginClientHeadOfGzipAnswer(t *testing.T) {
+	page := "<html><body>" + strings.Repeat("vers brood ", 200) + "</body></html>"
+	o := testkit.NewOrigin(t, testkit.Respond(200, string(testkit.Gzip(page)), "Content-Encoding: gzip", "Vary: Accept-Encoding"))
+	p := startProxy(t, oneSite(o.URL()))
+	resp, _ := p.do(t, "HEAD", "shop.example", "/p", "Accept-Encoding", "identity")
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Encoding") != "" {
+		t.Errorf("HEAD without gzip: %d Content-Encoding %q; want 200 and none", resp.StatusCode, resp.Header.Get("Content-Encoding"))
+	}
+	if cl := resp.Header.Get("Content-Length"); cl == strconv.Itoa(len(testkit.Gzip(page))) {
+		t.Errorf("HEAD without gzip: Content-Length %s is the compressed length", cl)
+	}
+	resp, _ = p.do(t, "HEAD", "shop.example", "/p", "Accept-Encoding", "gzip")
+	if resp.Header.Get("Content-Encoding") != "gzip" {
+		t.Errorf("HEAD with gzip: Content-Encoding %q; want gzip", resp.Header.Get("Content-Encoding"))
+	}
+}

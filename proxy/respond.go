@@ -211,6 +211,12 @@ func (s *Server) relayFetched(ctx *fasthttp.RequestCtx, f *fetch) {
 		if cl < 0 {
 			cl = -2 // none given: fasthttp's "identity", as its client reported it
 		}
+		if f.gzip && a.Gzip() && !acceptsGzip(ctx) {
+			// Awning asked for gzip; this client did not, and its GET would
+			// get the page plain, of a length only the body tells.
+			r.Header.DelBytes(hContentEncoding)
+			cl = -2
+		}
 		r.Header.SetContentLength(cl)
 	} else if f.gzip && a.Gzip() && !acceptsGzip(ctx) {
 		// Awning asked for gzip; this client did not.
