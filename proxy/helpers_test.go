@@ -55,6 +55,12 @@ func startProxyWith(t testing.TB, opt Options) *testProxy {
 	if err != nil {
 		t.Fatalf("proxy.New: %v", err)
 	}
+	return serveProxy(t, s)
+}
+
+// serveProxy serves s on 127.0.0.1 until the test ends.
+func serveProxy(t testing.TB, s *Server) *testProxy {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

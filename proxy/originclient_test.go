@@ -3,7 +3,6 @@ package proxy
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
@@ -171,38 +170,16 @@ func startTrustingProxy(t *testing.T, yaml string, cert *x509.Certificate) *test
 		}
 	}
 	s.mu.Unlock()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		s.Serve(ln)
-	}()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		s.Shutdown(ctx)
-		<-done
-		s.Close()
-	})
-	return &testProxy{Server: s, addr: ln.Addr().String()}
+	return serveProxy(t, s)
 }
 
 // TestOriginClientHTTPSOrigin: an https origin named by address gets the
 // host_header as SNI (its certificate is for that name), the Host it
 // asked for, and one connection for several requests.
 func TestOriginClientHTTPSOrigin(t *testing.T) {
-	srv := httptest.NewUnstartedServer(nil)
-	srv.StartTLS() // for its certificate, valid for example.com and 127.0.0.1
-	srv.Close()
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: srv.TLS.Certificates})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln, cert := tlsOriginListener(t)
 	o := startRawOrigin(t, ln, okAnswer("secure"))
-	p := startTrustingProxy(t, oneSite("https://"+ln.Addr().String(), "host_header: example.com"), srv.Certificate())
+	p := startTrustingProxy(t, oneSite("https://"+ln.Addr().String(), "host_header: example.com"), cert)
 	for range 3 {
 		getOrigin(t, p, "/p", "secure")
 	}
@@ -222,15 +199,9 @@ func TestOriginClientHTTPSOrigin(t *testing.T) {
 // whole, and its name alone as SNI and as the name the certificate must
 // hold: a port is no part of a server name (RFC 6066 §3).
 func TestOriginClientHTTPSHostHeaderWithPort(t *testing.T) {
-	srv := httptest.NewUnstartedServer(nil)
-	srv.StartTLS()
-	srv.Close()
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: srv.TLS.Certificates})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln, cert := tlsOriginListener(t)
 	o := startRawOrigin(t, ln, okAnswer("secure"))
-	p := startTrustingProxy(t, oneSite("https://"+ln.Addr().String(), `host_header: "example.com:8443"`), srv.Certificate())
+	p := startTrustingProxy(t, oneSite("https://"+ln.Addr().String(), `host_header: "example.com:8443"`), cert)
 	getOrigin(t, p, "/p", "secure")
 	hosts, sni := o.seen()
 	if len(hosts) != 1 || hosts[0] != "example.com:8443" || sni[0] != "example.com" {
@@ -241,15 +212,9 @@ func TestOriginClientHTTPSHostHeaderWithPort(t *testing.T) {
 // TestOriginClientHTTPSOriginWrongName: a certificate not valid for the name
 // is a failure (the outage page), never a page relayed.
 func TestOriginClientHTTPSOriginWrongName(t *testing.T) {
-	srv := httptest.NewUnstartedServer(nil)
-	srv.StartTLS()
-	srv.Close()
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: srv.TLS.Certificates})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln, cert := tlsOriginListener(t)
 	o := startRawOrigin(t, ln, okAnswer("secure"))
-	p := startTrustingProxy(t, oneSite("https://"+ln.Addr().String(), "host_header: shop.invalid"), srv.Certificate())
+	p := startTrustingProxy(t, oneSite("https://"+ln.Addr().String(), "host_header: shop.invalid"), cert)
 	resp, body := p.get(t, "shop.example", "/p")
 	if resp.StatusCode != 503 || resp.Header.Get("Awning-Served") != "outage" || strings.Contains(body, "secure") {
 		t.Fatalf("got %d %q; want the outage page", resp.StatusCode, resp.Header.Get("Awning-Served"))
@@ -848,13 +813,7 @@ func TestOriginClientIdle408(t *testing.T) {
 // POST are answered on a new connection, and the POST reaches the origin
 // once.
 func TestOriginClientHTTPSIdleClosed(t *testing.T) {
-	srv := httptest.NewUnstartedServer(nil)
-	srv.StartTLS()
-	srv.Close()
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: srv.TLS.Certificates})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln, cert := tlsOriginListener(t)
 	var closed atomic.Int64
 	var posts atomic.Int64
 	o := startRawOrigin(t, ln, func(req *http.Request, c net.Conn) bool {
@@ -866,7 +825,7 @@ func TestOriginClientHTTPSIdleClosed(t *testing.T) {
 		closed.Add(1)
 		return false
 	})
-	p := startTrustingProxy(t, oneSite("https://"+ln.Addr().String(), "host_header: example.com"), srv.Certificate())
+	p := startTrustingProxy(t, oneSite("https://"+ln.Addr().String(), "host_header: example.com"), cert)
 	for i, method := range []string{"GET", "POST", "GET", "POST"} {
 		resp, body := p.do(t, method, "shop.example", "/x")
 		if resp.StatusCode != 200 || body != method+" /x" {
@@ -952,4 +911,18 @@ func TestOriginClientHeadOfGzipAnswer(t *testing.T) {
 	if resp.Header.Get("Content-Encoding") != "gzip" {
 		t.Errorf("HEAD with gzip: Content-Encoding %q; want gzip", resp.Header.Get("Content-Encoding"))
 	}
+}
+
+// tlsOriginListener listens on 127.0.0.1 with httptest's certificate (for
+// example.com and 127.0.0.1), for https origins; cert is what to trust.
+func tlsOriginListener(t *testing.T) (net.Listener, *x509.Certificate) {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(nil)
+	srv.StartTLS()
+	srv.Close()
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: srv.TLS.Certificates})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln, srv.Certificate()
 }
