@@ -102,6 +102,10 @@ func TestOnClusterThroughFailovers(t *testing.T) {
 		m, reps := c.MasterOf(c.KeySlot(key))
 		testkit.WaitReplicated(t, m, reps[0])
 		m.Kill()
+		// The replica's promotion takes node-timeout and an election: a few
+		// seconds, far more on a machine as loaded as CI's whole suite
+		// makes it. What is tested is that both work once it is done.
+		c.WaitServed(t, 60*time.Second)
 		works("the master holding " + key + " killed")
 		m.Start()
 	}
