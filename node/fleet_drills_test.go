@@ -66,8 +66,8 @@ func TestFleetOnSentinel(t *testing.T) {
 				return time.Now()
 			},
 			during: func() {
-				time.Sleep(time.Second) // down for a while: writes fail, shoppers are served
-				master.Start()          // back empty: the nodes write their state back
+				f.awaitWriteErrors("writes failing while it is down", 2) // shoppers are served meanwhile
+				master.Start()                                           // back empty: the nodes write their state back
 			},
 			repair: func() {
 				s.Other(master).Start("--replicaof", "127.0.0.1", strconv.Itoa(master.Port))
@@ -185,7 +185,7 @@ func TestFleetOnCluster(t *testing.T) {
 				master.Kill()
 				return time.Now()
 			},
-			during: func() { time.Sleep(time.Second) }, // its copies are missing, the rest works
+			during: func() { f.awaitWrites("writes while its copies are missing", 5) }, // the rest works
 			repair: func() {
 				master.Start()
 				replica.Start()

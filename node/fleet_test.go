@@ -172,11 +172,12 @@ func (f *fleet) seed() {
 	for _, pages := range f.pages {
 		for _, p := range pages {
 			key := pageKey(p)
+			// Each try asks the origin again (slower than fallback_after on
+			// a busy machine, or a copy Redis lost that only a refresh
+			// writes back); the copy goes to Redis in the background, so a
+			// later try finds it.
 			testkit.WaitFor(f.t, 20*time.Second, "the copy of "+p+" in redis", func() bool {
-				if served, _ := get1(n.Addrs().HTTP[0], "down.example", p); served != "origin" {
-					return false // slower than fallback_after on a busy machine: ask again
-				}
-				time.Sleep(20 * time.Millisecond) // the copy goes to Redis in the background
+				get1(n.Addrs().HTTP[0], "down.example", p)
 				n, err := f.client.Exists(ctx, key).Result()
 				return err == nil && n == 1
 			})
@@ -392,7 +393,7 @@ func (f *fleet) drill(d drillSpec) {
 	}
 	stop := make(chan struct{})
 	wg := f.traffic(stop)
-	time.Sleep(300 * time.Millisecond) // traffic under way before the failure
+	f.awaitWrites("traffic under way before the failure", 5)
 	f.mu.Lock()
 	f.failed, f.writeErrs = d.shard, 0
 	f.mu.Unlock()
@@ -411,13 +412,11 @@ func (f *fleet) drill(d drillSpec) {
 		measures.Add(1)
 		go func() {
 			defer measures.Done()
-			for deadline := t0.Add(30 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
-				if time.Now().After(deadline) {
-					lostMu.Lock()
-					lost = append(lost, what)
-					lostMu.Unlock()
-					return
-				}
+			if !testkit.Poll(time.Until(t0.Add(30*time.Second)), cond) {
+				lostMu.Lock()
+				lost = append(lost, what)
+				lostMu.Unlock()
+				return
 			}
 			*at = time.Now()
 		}()
@@ -472,7 +471,7 @@ func (f *fleet) drill(d drillSpec) {
 	if len(lost) > 0 {
 		f.t.Fatalf("%s: within 30s, no sign of %s", name, strings.Join(lost, ", "))
 	}
-	time.Sleep(500 * time.Millisecond) // writes go on a while on the changed topology
+	f.awaitWrites("writes on the changed topology", 10)
 	if d.repair != nil {
 		d.repair()
 	}
@@ -616,4 +615,33 @@ func pubsubKills(t *testing.T, nodes ...*testkit.RedisNode) time.Time {
 		}
 	}
 	return t0
+}
+
+// awaitWrites waits until n more admin writes have been tried (whatever
+// their outcome): the traffic flows.
+func (f *fleet) awaitWrites(what string, n int) {
+	f.t.Helper()
+	tried := func() int {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		sum := 0
+		for _, a := range f.attempts {
+			sum += len(a)
+		}
+		return sum
+	}
+	start := tried()
+	testkit.WaitFor(f.t, 30*time.Second, what, func() bool { return tried() >= start+n })
+}
+
+// awaitWriteErrors waits until n more admin writes have failed.
+func (f *fleet) awaitWriteErrors(what string, n int) {
+	f.t.Helper()
+	errs := func() int {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.writeErrs
+	}
+	start := errs()
+	testkit.WaitFor(f.t, 30*time.Second, what, func() bool { return errs() >= start+n })
 }

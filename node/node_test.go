@@ -113,13 +113,7 @@ func TestTwoNodesShareCopiesThroughRedis(t *testing.T) {
 	if got := get(t, a.Addrs().HTTP[0], "shop.example"); !strings.Contains(got, "Desem") {
 		t.Fatalf("node a: %q", got)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for a.cache.Stats().RedisWrites == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("node a never wrote its copy to redis")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testkit.WaitFor(t, 10*time.Second, "node a to write its copy to redis", func() bool { return a.cache.Stats().RedisWrites > 0 })
 	o.Refuse()
 	req, _ := http.NewRequest(http.MethodGet, "http://"+b.Addrs().HTTP[0]+"/", nil)
 	req.Host = "shop.example"

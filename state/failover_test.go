@@ -88,16 +88,17 @@ func (f *writerFleet) writers(stop chan struct{}) *sync.WaitGroup {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			pace := time.NewTicker(20 * time.Millisecond) // about 50 writes a second each
+			defer pace.Stop()
 			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 				f.write(ctx, i, fmt.Sprintf("shop%d", i))
 				cancel()
-				time.Sleep(20 * time.Millisecond)
+				select {
+				case <-stop:
+					return
+				case <-pace.C:
+				}
 			}
 		}()
 	}
@@ -181,7 +182,16 @@ func (f *writerFleet) drill(name string, breakIt func()) {
 	f.t.Helper()
 	stop := make(chan struct{})
 	wg := f.writers(stop)
-	time.Sleep(300 * time.Millisecond)
+	tried := func() int {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		sum := 0
+		for _, a := range f.attempts {
+			sum += len(a)
+		}
+		return sum
+	}
+	testkit.WaitFor(f.t, 10*time.Second, name+": writes under way before the failure", func() bool { return tried() >= 2*len(f.stores) })
 	f.mu.Lock()
 	f.mark, f.first = time.Now(), time.Time{}
 	f.mu.Unlock()
@@ -191,7 +201,8 @@ func (f *writerFleet) drill(name string, breakIt func()) {
 		defer f.mu.Unlock()
 		return !f.first.IsZero()
 	})
-	time.Sleep(time.Second) // writes go on after the failure
+	after := tried()
+	testkit.WaitFor(f.t, 20*time.Second, name+": writes going on after the failure", func() bool { return tried() >= after+5*len(f.stores) })
 	close(stop)
 	wg.Wait()
 	took := testkit.WaitFor(f.t, 20*time.Second, name+": every store to converge on redis", f.converged)

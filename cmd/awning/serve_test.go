@@ -155,7 +155,14 @@ func TestServeFailsFastOnPrivilegedPort(t *testing.T) {
 	}
 	start, _ := strconv.Atoi(strings.TrimSpace(string(b)))
 	if start == 0 {
-		t.Skip("net.ipv4.ip_unprivileged_port_start is 0: every user may bind every port here, so no port is forbidden")
+		// Every user may bind every port here: make the usual 1024 the
+		// bound for the test's duration, or say loudly why it cannot run.
+		const sysctl = "/proc/sys/net/ipv4/ip_unprivileged_port_start"
+		if err := os.WriteFile(sysctl, []byte("1024"), 0o644); err != nil {
+			t.Fatalf("net.ipv4.ip_unprivileged_port_start is 0 (no port is forbidden) and cannot be set to 1024 for this test: %v", err)
+		}
+		t.Cleanup(func() { os.WriteFile(sysctl, b, 0o644) })
+		start = 1024
 	}
 	port := min(80, start-1)
 	u := asUnprivileged(t)
