@@ -613,15 +613,11 @@ func TestOriginClientManyConcurrent(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			req, _ := http.NewRequest("GET", "http://"+p.addr+"/c/"+strconv.Itoa(i), nil)
-			req.Host = "shop.example"
-			resp, err := client.Do(req)
+			resp, body, err := getFrom(p, "/c/"+strconv.Itoa(i))
 			if err != nil {
 				errs <- err.Error()
 				return
 			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
 			if want := "GET /c/" + strconv.Itoa(i); resp.StatusCode != 200 || string(body) != want {
 				errs <- fmt.Sprintf("%d %q %q; want %q", resp.StatusCode, resp.Header.Get("Awning-Served"), body, want)
 			}
@@ -656,16 +652,7 @@ func TestOriginClientReloadInFlight(t *testing.T) {
 	results := make(chan string, n)
 	for i := range n {
 		go func() {
-			req, _ := http.NewRequest("GET", "http://"+p.addr+"/r/"+strconv.Itoa(i), nil)
-			req.Host = "shop.example"
-			resp, err := client.Do(req)
-			if err != nil {
-				results <- err.Error()
-				return
-			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			results <- fmt.Sprintf("%d %s %.40s", resp.StatusCode, resp.Header.Get("Awning-Served"), body)
+			results <- summary(getFrom(p, "/r/"+strconv.Itoa(i)))
 		}()
 	}
 	testkit.WaitFor(t, 2*time.Second, "two requests at the old origin", func() bool { return oldO.Requests() == 2 })
@@ -729,18 +716,7 @@ func TestOriginClientFreedConnsWakeEveryWaiter(t *testing.T) {
 	})
 	p := startProxy(t, strings.Replace(oneSite(o.URL(), "max_conns: 2"), "timeout: 2s", "timeout: 5s", 1))
 	results := make(chan string, 4)
-	get := func(path string) {
-		req, _ := http.NewRequest("GET", "http://"+p.addr+path, nil)
-		req.Host = "shop.example"
-		resp, err := client.Do(req)
-		if err != nil {
-			results <- err.Error()
-			return
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		results <- fmt.Sprintf("%d %s %.40s", resp.StatusCode, resp.Header.Get("Awning-Served"), body)
-	}
+	get := func(path string) { results <- summary(getFrom(p, path)) }
 	go get("/first/1")
 	go get("/first/2")
 	testkit.WaitFor(t, 2*time.Second, "two requests at the origin", func() bool { return o.Requests() == 2 })
@@ -925,4 +901,27 @@ func tlsOriginListener(t *testing.T) (net.Listener, *x509.Certificate) {
 		t.Fatal(err)
 	}
 	return ln, srv.Certificate()
+}
+
+// getFrom GETs path of shop.example through p; safe on any goroutine (it
+// reports errors rather than failing the test).
+func getFrom(p *testProxy, path string) (*http.Response, []byte, error) {
+	req, _ := http.NewRequest("GET", "http://"+p.addr+path, nil)
+	req.Host = "shop.example"
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, body, err
+}
+
+// summary says what getFrom got in one line: status, Awning-Served and the
+// body's start, or the error.
+func summary(resp *http.Response, body []byte, err error) string {
+	if err != nil {
+		return err.Error()
+	}
+	return fmt.Sprintf("%d %s %.40s", resp.StatusCode, resp.Header.Get("Awning-Served"), body)
 }
