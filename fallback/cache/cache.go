@@ -278,9 +278,11 @@ func (c *Cache) Store(k *Key, cp *Copy) {
 			write = append([]*Copy(nil), e.variants...)
 		}
 	}
-	c.mu.Unlock()
+	// Counted before the copy can be seen: whoever finds it finds it
+	// counted, so Stats never trails what a shopper was served.
 	c.stored.Add(1)
 	c.evicted.Add(uint64(len(evicted)))
+	c.mu.Unlock()
 	if write != nil {
 		c.remote.put(k.Primary, write, c.retention, now)
 	}
