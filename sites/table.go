@@ -1,0 +1,121 @@
+package sites
+
+import (
+	"hash/maphash"
+	"math/bits"
+)
+
+// Table maps hosts to a per-site value of the caller's (a proxy's site
+// state), for the request path. A node with thousands of sites serves a
+// different shop on nearly every request, so what the lookup touches is
+// cold memory each time: Registry's map is a hash, a probe of a control
+// group, the key's bytes elsewhere, the *Site, then the caller's slice by
+// Index and its element. A Table is one flat, open-addressed array of
+// 64-byte slots, each with the host's hash, the value and the host's name
+// itself (up to 47 bytes): a lookup hashes the canonical host, reads
+// (usually) one slot, one cache line, compares the name's bytes there (a
+// hash collision is a miss, never another shop) and returns the value.
+//
+// A Table is immutable once built and safe for concurrent use; its zero
+// value is empty.
+type Table[T any] struct {
+	seed  maphash.Seed
+	slots []tableSlot[T]
+	mask  uint64
+	// long are the hosts longer than a slot holds, by slot index.
+	long map[uint64]string
+}
+
+// tableSlot is 64 bytes: a cache line, as the slots are laid out (a
+// large array starts on a page).
+type tableSlot[T any] struct {
+	hash uint64 // of host; 0 for an empty slot (a hash of 0 is stored as 1)
+	val  *T
+	// n is the host's length when it is in name; longHost when it is
+	// in Table.long.
+	n    uint8
+	name [inlineHost]byte
+}
+
+const (
+	inlineHost = 47
+	longHost   = 255
+)
+
+// NewTable builds the table of r's hosts, each to val of its site. A site
+// val returns nil for is left out: Lookup finds none of its hosts.
+func NewTable[T any](r *Registry, val func(*Site) *T) *Table[T] {
+	n := 0
+	for _, s := range r.sites {
+		n += len(s.Hosts)
+	}
+	// At most two thirds full: with linear probing a hit reads 1.5
+	// slots on average.
+	size := 1 << bits.Len(uint(max(n+n/2, 1)))
+	t := &Table[T]{seed: maphash.MakeSeed(), slots: make([]tableSlot[T], size), mask: uint64(size - 1)}
+	for _, s := range r.sites {
+		v := val(s)
+		if v == nil {
+			continue
+		}
+		for _, h := range s.Hosts {
+			hash := t.hash(h)
+			i := hash & t.mask
+			for t.slots[i].hash != 0 {
+				i = (i + 1) & t.mask
+			}
+			slot := &t.slots[i]
+			slot.hash, slot.val = hash, v
+			if len(h) <= inlineHost {
+				slot.n = uint8(copy(slot.name[:], h))
+				continue
+			}
+			slot.n = longHost
+			if t.long == nil {
+				t.long = map[uint64]string{}
+			}
+			t.long[i] = h
+		}
+	}
+	return t
+}
+
+func (t *Table[T]) hash(host string) uint64 {
+	if h := maphash.String(t.seed, host); h != 0 {
+		return h
+	}
+	return 1
+}
+
+// Lookup returns the value of the site serving host, a raw Host header or
+// SNI name, or nil when host is invalid or unknown. It does not allocate.
+func (t *Table[T]) Lookup(host []byte) *T {
+	if len(t.slots) == 0 {
+		return nil
+	}
+	var buf [MaxHostLen + 8]byte
+	c, ok := AppendCanonical(buf[:0], host)
+	if !ok {
+		return nil
+	}
+	hash := maphash.Bytes(t.seed, c)
+	if hash == 0 {
+		hash = 1
+	}
+	for i := hash & t.mask; ; i = (i + 1) & t.mask {
+		s := &t.slots[i]
+		if s.hash == 0 {
+			return nil
+		}
+		if s.hash != hash {
+			continue
+		}
+		if s.n == longHost {
+			if t.long[i] == string(c) {
+				return s.val
+			}
+		} else if string(s.name[:s.n]) == string(c) {
+			return s.val
+		}
+	}
+}
