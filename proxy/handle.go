@@ -69,12 +69,10 @@ func (s *Server) outageAfterPanic(ctx *fasthttp.RequestCtx) (ok bool) {
 	if !ctx.IsGet() && !ctx.IsHead() {
 		return false
 	}
-	snap := s.snap.Load()
-	site := snap.sites.Lookup(ctx.Host())
-	if site == nil {
+	st := s.snap.Load().hosts.Lookup(ctx.Host())
+	if st == nil {
 		return false
 	}
-	st := snap.states[site.Index]
 	s.serveOutage(ctx, st)
 	ctx.Response.Header.SetCanonical(hCacheStatus, vInternalError)
 	s.outageServed.Add(1)
@@ -92,13 +90,12 @@ func (s *Server) route(ctx *fasthttp.RequestCtx, snap *snapshot) *siteState {
 		ctx.SetConnectionClose()
 		return nil
 	}
-	site := snap.sites.Lookup(ctx.Host())
-	if site == nil {
+	st := snap.hosts.Lookup(ctx.Host())
+	if st == nil {
 		s.misdirected.Add(1)
 		misdirectedAnswer.write(ctx)
 		return nil
 	}
-	st := snap.states[site.Index]
 	if st.hsts != nil && ctx.IsTLS() {
 		defer setHSTS(&ctx.Response.Header, st.hsts) // after the answer is in place
 	}

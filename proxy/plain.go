@@ -76,8 +76,8 @@ func (s *Server) ServePlain(ln net.Listener) error {
 func (s *Server) handlePlain(ctx *fasthttp.RequestCtx) {
 	p := s.plain
 	snap := s.snap.Load()
-	site := snap.sites.Lookup(ctx.Host())
-	if site == nil {
+	st := snap.hosts.Lookup(ctx.Host())
+	if st == nil {
 		s.misdirected.Add(1)
 		misdirectedAnswer.write(ctx)
 		if snap.accessLog {
@@ -85,7 +85,6 @@ func (s *Server) handlePlain(ctx *fasthttp.RequestCtx) {
 		}
 		return
 	}
-	st := snap.states[site.Index]
 	if p.opt.Challenge != nil && p.opt.Challenge(ctx) {
 		st.count.count(OutcomeOwn)
 		if snap.accessLog {

@@ -75,11 +75,18 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, snap *snapshot, st *siteState, 
 	key.Bypass = r.bypass
 	r.copy = s.cache.Lookup(&key, &ctx.Request)
 	if !r.facts.Closed {
-		r.down = st.health.Down()
+		// The circuit first: a request it keeps from the origin waits on
+		// nothing, and needs no down signal (more of the site's health
+		// to read, cold on a node with thousands of shops).
 		adm := st.health.Closed()
 		if adm == health.Admitted {
-			s.forwardBrowse(ctx, snap, &r, &key, now)
-			return
+			// Taken before the circuit is asked again, so that a trip in
+			// between is not missed (health.Site.Down).
+			r.down = st.health.Down()
+			if adm = st.health.Closed(); adm == health.Admitted {
+				s.forwardBrowse(ctx, snap, &r, &key, now)
+				return
+			}
 		}
 		r.facts.NotAsked = adm.String()
 	}

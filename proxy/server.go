@@ -82,8 +82,11 @@ type Server struct {
 // snapshot is everything the request path reads, built once per config and
 // swapped in whole, so that a request sees one consistent configuration.
 type snapshot struct {
-	sites   *sites.Registry
-	states  []*siteState // by sites.Site.Index
+	sites  *sites.Registry
+	states []*siteState // by sites.Site.Index
+	// hosts finds a request's site state from its host in one probe of
+	// a flat table: the request path's way in (sites.Table).
+	hosts   *sites.Table[siteState]
 	trusted trustList
 	// shopperScheme is what shoppers use (https unless tls.mode is off),
 	// sent as X-Forwarded-Proto on Awning's own requests (sitemap warming).
@@ -100,33 +103,43 @@ type snapshot struct {
 }
 
 // siteState is the per-site part of a snapshot.
+//
+// Its first cache line holds what every request for the site reads (the
+// run-time part, health, key policy, counters, HSTS): a node with
+// thousands of shops serves another one on nearly every request, and each
+// line of a site's state it touches is then a cache miss. The struct is
+// sized for the 256-byte size class, whose objects start on a cache line;
+// TestSiteStateHotLine holds both.
 type siteState struct {
-	site          *sites.Site
-	count         *siteCounters // carried over reloads, like health
-	hostBytes     [][]byte      // site.Hosts, for the request path
-	pool          *pool
-	health        *health.Site
-	warmer        *warm.Warmer // nil without cache.warm.sitemap
-	keys          *cache.KeyPolicy
-	policy        *cache.Policy
-	bannerOn      bool              // cache.banner: pages served from copies carry a banner
-	bannerText    map[string]string // cache.banner_text
-	fallbackAfter time.Duration
-	hostHeader    []byte // origin.host_header; nil passes the shop's host
-	timeout       time.Duration
-	writeTimeout  time.Duration // origin.write_timeout: every method but GET and HEAD
-	firstByte     time.Duration // origin.first_byte_timeout, 0 when the timeout bounds it anyway
+	// dyn is the run-time part: rendered pages, maintenance rule. It is
+	// swapped by ApplyState without rebuilding the snapshot.
+	dyn    atomic.Pointer[dynamic]
+	health *health.Site
+	keys   *cache.KeyPolicy
+	count  *siteCounters // carried over reloads, like health
+	hsts   []byte        // Strict-Transport-Security on HTTPS answers; nil for none
 	// refresh is cache.refresh: a copy validated less than this ago is
 	// not compared again. Per snapshot, so that a reload never races the
 	// request path.
-	refresh       time.Duration
+	refresh time.Duration
+
+	// What a request the origin is asked for reads besides.
+	pool          *pool
+	policy        *cache.Policy
+	fallbackAfter time.Duration
+	timeout       time.Duration
+	firstByte     time.Duration // origin.first_byte_timeout, 0 when the timeout bounds it anyway
+	writeTimeout  time.Duration // origin.write_timeout: every method but GET and HEAD
+	hostHeader    []byte        // origin.host_header; nil passes the shop's host
 	apiPaths      [][]byte
-	hsts          []byte // Strict-Transport-Security on HTTPS answers; nil for none
 	checkoutPaths [][]byte
-	pageSite      *pages.Site // what the pages render from in the config
-	// dyn is the run-time part: rendered pages, maintenance rule. It is
-	// swapped by ApplyState without rebuilding the snapshot.
-	dyn atomic.Pointer[dynamic]
+
+	site       *sites.Site
+	hostBytes  [][]byte          // site.Hosts, for the request path
+	warmer     *warm.Warmer      // nil without cache.warm.sitemap
+	bannerOn   bool              // cache.banner: pages served from copies carry a banner
+	bannerText map[string]string // cache.banner_text
+	pageSite   *pages.Site       // what the pages render from in the config
 }
 
 // New builds a Server. It does not listen; see Serve.
@@ -422,6 +435,7 @@ func (s *Server) build(opt Options, prev *snapshot) (_ *snapshot, err error) {
 		// file, every site's at once.
 		return nil, pageErrs
 	}
+	snap.hosts = sites.NewTable(opt.Sites, func(site *sites.Site) *siteState { return snap.states[site.Index] })
 	return snap, nil
 }
 

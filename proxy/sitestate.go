@@ -26,12 +26,17 @@ type SiteState struct {
 // dynamic is a site's run-time part of the request path: swapped whole
 // when the state or the configuration changes. Its pages are rendered on
 // first use (pagecache.go).
+//
+// What every request reads (maint, banner) comes first, and the struct is
+// sized for the 192-byte size class, whose objects start on a cache line
+// (TestSiteStateHotLine): see siteState.
 type dynamic struct {
-	pages lazyPages
 	maint *maintRule // nil without maintenance
 	// banner is put on pages served from copies; its get is nil without
 	// cache.banner.
 	banner lazyBanner
+	pages  lazyPages
+	_      [48]byte // to 192 bytes
 }
 
 // ApplyState applies a site's run-time state: its pages (rendered anew

@@ -11,8 +11,18 @@ import (
 
 // KeyPolicy builds cache keys for one site. It is immutable and safe for
 // concurrent use.
+//
+// It is the site's name and a pointer to rules that sites with the same
+// settings share (ForSite): on a node with thousands of shops, building a
+// key then reads two small pieces of one site's memory, and the rules,
+// which every request reads, stay in cache.
 type KeyPolicy struct {
-	site         []byte
+	site []byte
+	*keyRules
+}
+
+// keyRules are a KeyPolicy's compiled settings, read-only.
+type keyRules struct {
 	ignoreExact  map[string]bool
 	ignorePrefix []string // "utm_*" as "utm_"
 	ignoreGlobs  []string // anything else, matched with path.Match
@@ -39,7 +49,7 @@ type KeyConfig struct {
 
 // NewKeyPolicy returns the key policy of a site.
 func NewKeyPolicy(cfg KeyConfig) *KeyPolicy {
-	p := &KeyPolicy{site: []byte(cfg.Site), ignoreExact: map[string]bool{}, anonExact: map[string]bool{}, languages: cfg.Languages}
+	p := &KeyPolicy{site: []byte(cfg.Site), keyRules: &keyRules{ignoreExact: map[string]bool{}, anonExact: map[string]bool{}, languages: cfg.Languages}}
 	p.ignorePrefix, p.ignoreGlobs = splitGlobs(cfg.IgnoreQuery, p.ignoreExact)
 	p.anonPrefix, p.anonGlobs = splitGlobs(cfg.AnonymousCookies, p.anonExact)
 	return p
@@ -47,11 +57,22 @@ func NewKeyPolicy(cfg KeyConfig) *KeyPolicy {
 
 // ForSite returns p for another site. The compiled patterns are shared
 // (they are read-only), so thousands of sites with the same settings cost
-// one set of them.
+// one set of them, and the request path reads one. A name of up to 32
+// bytes is kept in the policy's own allocation, 64 bytes, one cache line.
 func (p *KeyPolicy) ForSite(site string) *KeyPolicy {
-	c := *p
-	c.site = []byte(site)
-	return &c
+	if len(site) > len(inlineName{}.name) {
+		return &KeyPolicy{site: []byte(site), keyRules: p.keyRules}
+	}
+	x := &inlineName{}
+	n := copy(x.name[:], site)
+	x.p = KeyPolicy{site: x.name[:n:n], keyRules: p.keyRules}
+	return &x.p
+}
+
+// inlineName is a KeyPolicy with its site's name beside it.
+type inlineName struct {
+	p    KeyPolicy
+	name [32]byte
 }
 
 // splitGlobs sorts patterns into exact names, plain prefixes ("utm_*") and
