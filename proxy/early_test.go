@@ -41,8 +41,8 @@ type earlyOrigin struct {
 }
 
 // earlyFn acts on a connection whose request head (and maybe part of its
-// body) was read: head is what was read up to the end of the head.
-type earlyFn func(c net.Conn, quit <-chan struct{})
+// body) was read; body reads the rest of the body as sent.
+type earlyFn func(c net.Conn, body io.Reader, quit <-chan struct{})
 
 func startEarlyOrigin(t *testing.T, early earlyFn) *earlyOrigin {
 	t.Helper()
@@ -105,7 +105,7 @@ func (o *earlyOrigin) serve(c net.Conn, early earlyFn) {
 			end = bytes.Index(buf, []byte("\r\n\r\n"))
 		}
 		if !bytes.HasPrefix(buf, []byte("GET ")) {
-			early(c, o.quit)
+			early(c, io.MultiReader(bytes.NewReader(buf[end+4:]), c), o.quit)
 			return
 		}
 		o.gets.Add(1)
@@ -118,7 +118,7 @@ func (o *earlyOrigin) serve(c net.Conn, early earlyFn) {
 
 // thenClose closes at once, with the body unread: the kernel resets.
 func thenClose(answer string) earlyFn {
-	return func(c net.Conn, _ <-chan struct{}) {
+	return func(c net.Conn, _ io.Reader, _ <-chan struct{}) {
 		c.Write([]byte(answer))
 	}
 }
@@ -133,7 +133,7 @@ func tcpOf(c net.Conn) *net.TCPConn {
 
 // thenLinger0 resets on purpose (SO_LINGER 0), as servers that abort do.
 func thenLinger0(answer string) earlyFn {
-	return func(c net.Conn, _ <-chan struct{}) {
+	return func(c net.Conn, _ io.Reader, _ <-chan struct{}) {
 		c.Write([]byte(answer))
 		tcpOf(c).SetLinger(0)
 	}
@@ -141,7 +141,7 @@ func thenLinger0(answer string) earlyFn {
 
 // thenHold keeps the connection open without reading until the test ends.
 func thenHold(answer string) earlyFn {
-	return func(c net.Conn, quit <-chan struct{}) {
+	return func(c net.Conn, _ io.Reader, quit <-chan struct{}) {
 		c.Write([]byte(answer))
 		<-quit
 	}
@@ -149,7 +149,7 @@ func thenHold(answer string) earlyFn {
 
 // thenFinHold sends its FIN but neither reads nor closes.
 func thenFinHold(answer string) earlyFn {
-	return func(c net.Conn, quit <-chan struct{}) {
+	return func(c net.Conn, _ io.Reader, quit <-chan struct{}) {
 		c.Write([]byte(answer))
 		tcpOf(c).CloseWrite()
 		<-quit
@@ -159,7 +159,7 @@ func thenFinHold(answer string) earlyFn {
 // thenReadSlowly reads on, 4 KB at a time with a pause, until Awning
 // closes: an origin that drains what it will not use.
 func thenReadSlowly(answer string) earlyFn {
-	return func(c net.Conn, quit <-chan struct{}) {
+	return func(c net.Conn, _ io.Reader, quit <-chan struct{}) {
 		c.Write([]byte(answer))
 		buf := make([]byte, 4096)
 		tick := time.NewTicker(5 * time.Millisecond)
@@ -328,6 +328,38 @@ func TestEarlyAnswersHTTPS(t *testing.T) {
 				t.Errorf("origin connections: %d; want 2 (the early answer's not reused)", n)
 			}
 		})
+	}
+}
+
+// TestEarlyAnswerWhileReading: an origin that answers 200 as it reads the
+// upload (one that echoes it back, chunk by chunk) gets the whole body:
+// a success is no reason to stop sending, and the answer is relayed whole.
+func TestEarlyAnswerWhileReading(t *testing.T) {
+	blob := randomBytes(t, 8<<20)
+	echo := func(c net.Conn, body io.Reader, _ <-chan struct{}) {
+		// The head was read; the body is what Content-Length says.
+		c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n"))
+		buf := make([]byte, 64<<10)
+		for left := len(blob); left > 0; {
+			n, err := body.Read(buf[:min(len(buf), left)])
+			if n > 0 {
+				c.Write([]byte(strconv.FormatInt(int64(n), 16) + "\r\n"))
+				c.Write(buf[:n])
+				c.Write([]byte("\r\n"))
+				left -= n
+			}
+			if err != nil {
+				return
+			}
+		}
+		c.Write([]byte("0\r\n\r\n"))
+	}
+	o := startEarlyOrigin(t, echo)
+	p := startProxy(t, earlySite("http://"+o.ln.Addr().String())+"limits: {response_body: 32MiB}\n")
+	resp, body, took := postUpload(t, p, "/echo", blob, false)
+	if resp.StatusCode != 200 || resp.Header.Get("Awning-Served") != "origin" || body != string(blob) {
+		t.Fatalf("got %d %q, %d bytes (equal: %v) after %v; want 200 origin and the upload back", resp.StatusCode,
+			resp.Header.Get("Awning-Served"), len(body), body == string(blob), took)
 	}
 }
 

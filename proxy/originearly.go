@@ -24,9 +24,10 @@ import (
 //     write's error, and the shopper get what a failed write gets today
 //     (the unconfirmed 504 for an order, the fallback for a page).
 //   - While a body waits for room in the socket, a watcher reads the
-//     origin's answer in a goroutine of its own: once it has a final
-//     status line (or the origin closed), it stops the write by moving its
-//     deadline to the past; the rest of the body is not sent. The writer
+//     origin's answer in a goroutine of its own: once it has the status
+//     line of a final answer other than a success (or a whole answer, or
+//     the origin closed), it stops the write by moving its deadline to the
+//     past; the rest of the body is not sent. The writer
 //     owns the watcher: it stops it when the write ends either way and
 //     waits for it before going on, so the watcher never outlives the
 //     write, and the bytes it read are the answer's first ones. Bodies that
@@ -50,8 +51,9 @@ import (
 // done; the writer reads it only after done.
 type earlyWatch struct {
 	done chan struct{} // made once per pooled exchange
-	// answered: the origin sent a final status line, a whole answer (whole)
-	// or one the scanner refused (err), or closed the connection (readErr).
+	// answered: the origin refused the body (respScanner.refusing), sent a
+	// whole answer (whole) or one the scanner refused (err), or closed the
+	// connection (readErr).
 	answered bool
 	whole    bool
 	err      error
@@ -71,7 +73,8 @@ func (x *exchange) startWatch() {
 }
 
 // watchAnswer reads the origin's answer while the request is written, until
-// it has a final status line, the origin closes, or the writer stops it.
+// the origin refuses the body or closes, the answer is whole, or the writer
+// stops it.
 // What it reads goes through took, as read's bytes do.
 func (x *exchange) watchAnswer() {
 	w := &x.watch
@@ -90,7 +93,7 @@ func (x *exchange) watchAnswer() {
 			x.gotByte = true
 			x.buf = x.buf[:start+n]
 			whole, terr := x.took(start)
-			if whole || terr != nil || x.scan.finalBegun() {
+			if whole || terr != nil || x.scan.refusing() {
 				w.answered, w.whole, w.err = true, whole, terr
 				c.Conn.SetWriteDeadline(aLongTimeAgo)
 				return
@@ -159,9 +162,13 @@ func (x *exchange) ended(err error) error {
 	return x.writeErr
 }
 
-// finalBegun reports whether the scanner has passed the status line of a
-// final answer (not 100 Continue or 103 Early Hints, which an origin may
-// send while it takes the body).
-func (s *respScanner) finalBegun() bool {
-	return s.state != rsHead || (s.lines > 0 && s.status >= 200)
+// refusing reports whether the scanner has passed the status line of a
+// final answer that is not a success: the origin does not want the rest of
+// the body (RFC 9112 §9.6). 100 Continue and 103 Early Hints, which an
+// origin may send while it takes the body, are not final; a 2xx is read on
+// while the body is still sent (an origin may answer as it reads, as one
+// that echoes or transcodes an upload does), and stops the write only once
+// it is whole or the origin closes.
+func (s *respScanner) refusing() bool {
+	return s.lines > 0 && s.status >= 300 // status is the current head's, once its first line is in
 }
