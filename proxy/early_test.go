@@ -19,6 +19,7 @@ import (
 
 	"github.com/awningproxy/awning/fallback/health"
 	"github.com/awningproxy/awning/internal/testkit"
+	"github.com/valyala/fasthttp"
 )
 
 // The tests in this file hold early answers (originearly.go): an origin that
@@ -465,5 +466,50 @@ func TestEarlyAnswerToCurl(t *testing.T) {
 	}
 	if got := strings.TrimSpace(string(out)); got != "413 origin" {
 		t.Errorf("curl got %q; want \"413 origin\"", got)
+	}
+}
+
+// BenchmarkPassThroughPost measures an order's way through the handler to
+// a loopback origin that reads the body and answers: a 2 KB form, which
+// goes out in one write and starts no watcher, and a 4 MB upload, which
+// the socket cannot take at once and is written with the watcher on.
+func BenchmarkPassThroughPost(b *testing.B) {
+	for _, size := range []int{2 << 10, 4 << 20} {
+		b.Run(strconv.Itoa(size>>10)+"KB", func(b *testing.B) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			srv := &fasthttp.Server{MaxRequestBodySize: 8 << 20, Handler: func(ctx *fasthttp.RequestCtx) {
+				ctx.SetBodyString("ordered")
+			}}
+			go srv.Serve(ln)
+			b.Cleanup(func() { srv.Shutdown() })
+			s, err := New(options(b, oneSite("http://"+ln.Addr().String())))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(s.Close)
+			var req fasthttp.Request
+			req.Header.SetMethod("POST")
+			req.SetRequestURI("/checkout")
+			req.Header.SetHost("shop.example")
+			req.Header.SetContentType("application/x-www-form-urlencoded")
+			req.SetBody(bytes.Repeat([]byte("a"), size))
+			remote := &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 4242}
+			var ctx fasthttp.RequestCtx
+			h := s.Handler()
+			b.SetBytes(int64(size))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				ctx.Init(&req, remote, nil)
+				h(&ctx)
+				if ctx.Response.StatusCode() != 200 {
+					b.Fatalf("status %d", ctx.Response.StatusCode())
+				}
+				ctx.Response.Reset()
+			}
+		})
 	}
 }
