@@ -144,6 +144,7 @@ func (o *origin) roundTrip(x *exchange) error {
 			}
 			x.c, x.reused, x.fresh = c, reused, false
 			x.phase, x.wrote, x.gotByte = phWrite, 0, false
+			x.early, x.writeErr, x.pendErr = false, nil, nil
 			x.buf = x.buf[:0]
 			x.scan.start(x.head)
 			select {
