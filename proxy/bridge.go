@@ -246,7 +246,9 @@ func (b *bridge) fill(x *bridgeCtx, bc *bridgeConn, w http.ResponseWriter, r *ht
 			continue
 		}
 		for _, v := range vs {
-			req.Header.Add(k, v)
+			// HTTP/1.1's parser drops the whitespace around a value;
+			// h2 and h3 carry it (RFC 9113 §8.2.1 calls it malformed).
+			req.Header.Add(k, strings.Trim(v, " \t"))
 		}
 	}
 	if r.Body == nil || r.Body == http.NoBody {
@@ -305,6 +307,12 @@ var (
 	// malformed in HTTP/2 and HTTP/3 (RFC 9113 §8.3.1), and fasthttp would
 	// take the host it names over :authority.
 	errNotOriginForm = errors.New("proxy: :path not in origin form")
+	// errBadTarget: a :path with a space, which HTTP/1.1 cannot carry
+	// (fasthttp refuses it there): forwarded, it splits the request line
+	// the origin reads ("GET /a HTTP/1.1 HTTP/1.1"), and an origin that
+	// hangs up on it would count as failing, toward the fallback of the
+	// whole shop. The servers refuse control bytes themselves.
+	errBadTarget = errors.New("proxy: :path with a space or control byte")
 )
 
 // checkBridged checks what only a bridged request can carry, before it is
@@ -317,6 +325,11 @@ func checkBridged(r *http.Request) error {
 		// CONNECT's target is the authority: the pipeline answers 405.
 		if u := r.RequestURI; u == "" || (u[0] != '/' && !(u == "*" && r.Method == http.MethodOptions)) {
 			return errNotOriginForm
+		}
+	}
+	for i := 0; i < len(r.RequestURI); i++ {
+		if c := r.RequestURI[i]; c <= ' ' || c == 0x7f {
+			return errBadTarget
 		}
 	}
 	if hs := r.Header["Host"]; len(hs) > 1 || (len(hs) == 1 && !strings.EqualFold(hs[0], r.Host)) {
