@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net/http/httptest"
+	"os/exec"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -477,5 +478,68 @@ func TestBridgeIgnoresTrailerField(t *testing.T) {
 	if got.Header.Get("Accept-Language") != "en" || got.Header.Get("X-Requested-With") != "XMLHttpRequest" || got.Header.Get("Trailer") != "" {
 		t.Errorf("the origin got Accept-Language %q, X-Requested-With %q, Trailer %q; want what the key read, and no Trailer",
 			got.Header.Get("Accept-Language"), got.Header.Get("X-Requested-With"), got.Header.Get("Trailer"))
+	}
+}
+
+// TestCurlGuardParity: the same rules with a real client, Debian's curl,
+// over HTTP/2 and HTTP/1.1 from one listener: session cookies given as two
+// fields (curl sends each -H as its own field), a body on a GET, TRACE, an
+// underscore framing header, unkeyed headers, and a Host naming another
+// shop (curl makes it :authority).
+func TestCurlGuardParity(t *testing.T) {
+	curl := tool(t, "curl")
+	p, o := startParity(t, echoOrigin())
+	cafile := p.ca.CertPath()
+	_, port, _ := strings.Cut(p.addr, ":")
+	rows := []struct {
+		name   string
+		args   []string
+		status string
+		check  func(t *testing.T, head, wire string)
+	}{
+		{"two cookie fields", []string{"-H", "Cookie: _ga=1", "-H", "Cookie: PHPSESSID=CANARY-c1"}, "200", func(t *testing.T, head, wire string) {
+			if !strings.Contains(wire, "\r\nCookie: _ga=1; PHPSESSID=CANARY-c1\r\n") || strings.Count(wire, "Cookie: ") != 1 {
+				t.Errorf("the origin did not get one Cookie field:\n%s", wire)
+			}
+			if !strings.Contains(strings.ToLower(head), "detail=personal-request") {
+				t.Errorf("want personal, not stored:\n%s", head)
+			}
+		}},
+		{"GET with a body", []string{"-X", "GET", "--data", "x=CANARY"}, "400", nil},
+		{"TRACE", []string{"-X", "TRACE"}, "405", nil},
+		{"Transfer_Encoding", []string{"-H", "Transfer_Encoding: chunked", "--data", "x=1"}, "400", nil},
+		{"unkeyed headers", []string{"-H", "X_Forwarded_Host: evil1", "-H", "X-Forwarded-Host: evil2", "-H", "x-middleware-subrequest: evil3", "-H", "Forwarded: host=evil4"}, "200",
+			func(t *testing.T, head, wire string) {
+				if strings.Contains(wire, "evil") || !strings.Contains(strings.ToLower(head), "stored") {
+					t.Errorf("an unkeyed header reached the origin, or the answer was not kept:\n%s\n%s", head, wire)
+				}
+			}},
+	}
+	for i, row := range rows {
+		for _, flag := range []string{"--http2", "--http1.1"} {
+			url := fmt.Sprintf("https://shop.example:%s/curl%d%s", port, i, strings.ReplaceAll(flag, "-", ""))
+			before := len(o.Wire())
+			args := append([]string{"-sS", flag, "--cacert", cafile, "--resolve", "shop.example:" + port + ":127.0.0.1", "-D", "-", "-o", "/dev/null"}, row.args...)
+			out, err := exec.Command(curl, append(args, url)...).CombinedOutput()
+			if err != nil {
+				t.Fatalf("curl %s %s: %v\n%s", flag, row.name, err, out)
+			}
+			head := strings.ReplaceAll(string(out), "\r\n", "\n")
+			wire := o.Wire()[before:]
+			status, _, _ := strings.Cut(head, "\n")
+			if f := strings.Fields(status); len(f) < 2 || f[1] != row.status {
+				t.Errorf("curl %s %s: %q; want %s", flag, row.name, status, row.status)
+				continue
+			}
+			wantProto := map[string]string{"--http2": "HTTP/2 ", "--http1.1": "HTTP/1.1 "}[flag]
+			if !strings.HasPrefix(status, wantProto) {
+				t.Errorf("curl %s: %q", flag, status)
+			}
+			if row.check != nil {
+				row.check(t, head, wire)
+			} else if wire != "" {
+				t.Errorf("curl %s %s: the origin read:\n%s", flag, row.name, wire)
+			}
+		}
 	}
 }
