@@ -47,14 +47,17 @@ func (n *Node) openListeners(cfg *config.Config) (httpLns, httpsLns, adminLns []
 		case ok:
 			n.log.Info("serving on a socket from systemd", "key", k.key, "addr", addrsOf(lns))
 		default:
-			if cfg.Listen.ReusePortOn() && portTaken(k.addr) {
-				// Expected while an upgrade hands over; otherwise a second
-				// Awning (or another server) now takes part of the traffic.
+			shared := cfg.Listen.ReusePortOn() && portTaken(k.addr)
+			lns, err = listenOn(cfg, k.key, k.addr, cfg.Listen.ReusePortOn())
+			if err == nil && shared {
+				// Taken, and bound all the same: another SO_REUSEPORT
+				// socket of this user. Expected while an upgrade hands
+				// over; otherwise a second Awning now takes part of the
+				// traffic.
 				n.log.Warn("another process already listens on this port; with listen.reuse_port the kernel now shares new connections between it and this node. "+
 					"That is what an upgrade does; if it is not one, stop the other process, or set listen.reuse_port: false to make this fail at start",
 					"key", k.key, "addr", k.addr)
 			}
-			lns, err = listenOn(cfg, k.key, k.addr, cfg.Listen.ReusePortOn())
 		}
 		if err != nil {
 			for _, open := range keys {
