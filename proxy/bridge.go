@@ -218,8 +218,9 @@ const maxPooledBody = 64 << 10
 const bodyReadTimeout = 30 * time.Second
 
 // fill copies what the pipeline reads from r into x's request. It returns
-// false when it answered itself: the body is over limits.request_body, or
-// could not be read.
+// false when it answered itself: the request is one checkBridged refuses,
+// its body is over limits.request_body, could not be read, or is not the
+// length its content-length field says.
 func (b *bridge) fill(x *bridgeCtx, bc *bridgeConn, w http.ResponseWriter, r *http.Request) bool {
 	if err := checkBridged(r); err != nil {
 		b.s.log.Debug("refused request", "reason", err, "peer", bc.remote, "proto", bc.proto.String())
@@ -279,7 +280,7 @@ func (b *bridge) fill(x *bridgeCtx, bc *bridgeConn, w http.ResponseWriter, r *ht
 	case err != nil:
 		badRequest.write(&x.ctx)
 		return false
-	case declaredLength(r) >= 0 && declaredLength(r) != int64(len(body)):
+	case declaredLength(r) != int64(len(body)) && declaredLength(r) >= 0:
 		// A content-length other than the DATA sent (RFC 9113 §8.1.1,
 		// RFC 9114 §4.1.2): the two servers check the common cases
 		// themselves; this one place holds for both.
