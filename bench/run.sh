@@ -187,7 +187,7 @@ rounds() {
 
 log "building into $BIN"
 if [ -n "${AWNING_BIN:-}" ]; then cp "$AWNING_BIN" "$BIN/awning"; else go build -o "$BIN/awning" ./cmd/awning; fi
-for c in origin limit hsload report scale; do go build -o "$BIN/$c" "./bench/cmd/$c"; done
+for c in origin limit floor hsload report scale; do go build -o "$BIN/$c" "./bench/cmd/$c"; done
 
 conf() { # conf TEMPLATE NAME PORT ADMIN [HTTPPORT]: a config with placeholders filled
 	sed -e "s|@DIR@|$WORK|g" -e "s|@NAME@|$2|g" -e "s|@PORT@|${3:-}|g" -e "s|@ADMIN@|${4:-}|g" -e "s|@HTTPPORT@|${5:-}|g" \
@@ -264,7 +264,8 @@ phase_B() {
 	varnish_start varnish "$(conf varnish.vcl varnish)" -a shop=127.0.0.1:18400 -a pass=127.0.0.1:18401
 	start haproxy haproxy -db -f "$(conf haproxy.cfg haproxy)"
 	start_go caddy env XDG_CONFIG_HOME="$WORK/caddy" XDG_DATA_HOME="$WORK/caddy" caddy run --adapter caddyfile --config "$(conf Caddyfile caddy)"
-	for u in 18200 18301 18302 18401 18500 18600; do wait_http "http://127.0.0.1:$u/healthz"; done
+	start_go floor "$BIN/floor" -listen 127.0.0.1:18700 -origin "127.0.0.1:$ORIGIN_PORT"
+	for u in 18200 18301 18302 18401 18500 18600 18700; do wait_http "http://127.0.0.1:$u/healthz"; done
 	mkdir -p "$OUT/B"
 	expect limit "http://127.0.0.1:$ORIGIN_PORT/product/1" 'Content-Encoding: gzip'
 	expect awning http://127.0.0.1:18200/product/1 'Awning-Served: origin'
@@ -273,17 +274,19 @@ phase_B() {
 	expect varnish http://127.0.0.1:18401/product/1 'Content-Encoding: gzip'
 	expect haproxy http://127.0.0.1:18500/product/1 'Content-Encoding: gzip'
 	expect caddy http://127.0.0.1:18600/product/1 'Content-Encoding: gzip'
+	expect floor http://127.0.0.1:18700/product/1 'Content-Encoding: gzip'
 	OWNER=([limit]=origin [nginx-store]=nginx)
 	rounds limit="http://127.0.0.1:$ORIGIN_PORT/product/1" awning=http://127.0.0.1:18200/product/1 \
 		nginx=http://127.0.0.1:18301/product/1 nginx-store=http://127.0.0.1:18302/product/1 \
 		varnish=http://127.0.0.1:18401/product/1 haproxy=http://127.0.0.1:18500/product/1 \
-		caddy=http://127.0.0.1:18600/product/1
+		caddy=http://127.0.0.1:18600/product/1 floor=http://127.0.0.1:18700/product/1
 	# The same over 1000 pages (bench/conf/many.lua): concurrent requests
 	# rarely ask for one page, so Awning's collapsing of identical requests
 	# into one origin request does not help it here.
 	W=B-many
 	WRK_SCRIPT=$ROOT/bench/conf/many.lua rounds limit="http://127.0.0.1:$ORIGIN_PORT" awning=http://127.0.0.1:18200 \
-		nginx=http://127.0.0.1:18301 haproxy=http://127.0.0.1:18500 caddy=http://127.0.0.1:18600
+		nginx=http://127.0.0.1:18301 haproxy=http://127.0.0.1:18500 caddy=http://127.0.0.1:18600 \
+		floor=http://127.0.0.1:18700
 	stop_all
 }
 
@@ -308,8 +311,9 @@ start_down() {
 	start_go caddy env XDG_CONFIG_HOME="$WORK/caddy" XDG_DATA_HOME="$WORK/caddy" caddy run --adapter caddyfile --config "$(conf Caddyfile caddy)"
 	start_go limit "$BIN/limit" -listen 127.0.0.1:18100 -outage "$WORK/www/outage.html" \
 		-h2 127.0.0.1:18143 -cert "$WORK/cert/shop.example.crt" -key "$WORK/cert/shop.example.key"
+	start_go floor "$BIN/floor" -listen 127.0.0.1:18701 -answer "$WORK/www/outage.http"
 	for u in http://127.0.0.1:18200 https://127.0.0.1:18243 http://127.0.0.1:18300 https://127.0.0.1:18343 \
-		http://127.0.0.1:18400 http://127.0.0.1:18500 http://127.0.0.1:18600 http://127.0.0.1:18100 $base_urls; do
+		http://127.0.0.1:18400 http://127.0.0.1:18500 http://127.0.0.1:18600 http://127.0.0.1:18100 http://127.0.0.1:18701 $base_urls; do
 		wait_http "$u/healthz"
 	done
 	for u in http://127.0.0.1:18200 https://127.0.0.1:18243 http://127.0.0.1:18300 https://127.0.0.1:18343 http://127.0.0.1:18400 $base_urls; do
@@ -355,11 +359,13 @@ phase_C() {
 	expect varnish http://127.0.0.1:18400/product/nocopy '^HTTP/1.1 503'
 	expect haproxy http://127.0.0.1:18500/product/nocopy '^HTTP/1.1 503'
 	expect caddy http://127.0.0.1:18600/product/nocopy 'Content-Encoding: gzip'
+	expect floor http://127.0.0.1:18701/product/nocopy '^HTTP/1.1 503'
 	local base=()
 	[ -z "$base_urls" ] || base=(awning-base="$base_urls/product/nocopy")
 	rounds limit=http://127.0.0.1:18100/outage awning=http://127.0.0.1:18200/product/nocopy "${base[@]}" \
 		nginx=http://127.0.0.1:18300/product/nocopy varnish=http://127.0.0.1:18400/product/nocopy \
-		haproxy=http://127.0.0.1:18500/product/nocopy caddy=http://127.0.0.1:18600/product/nocopy
+		haproxy=http://127.0.0.1:18500/product/nocopy caddy=http://127.0.0.1:18600/product/nocopy \
+		floor=http://127.0.0.1:18701/product/nocopy
 }
 
 # ---------------------------------------------------------------- H: HTTP/2

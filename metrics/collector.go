@@ -32,7 +32,7 @@ type descs struct {
 	originInFlight, originInFlightLimit, probes, hangs        *prometheus.Desc
 	proberUp, proberPanics, endpoints                         *prometheus.Desc
 	pagesSites, pagesBytes, pagesRenders, pagesEvictions      *prometheus.Desc
-	originRefused                                             *prometheus.Desc
+	originRefused, originEarly                                *prometheus.Desc
 	entries, memBytes, memLimit, lookups, stored, revalidated *prometheus.Desc
 	notStored, evicted, expired                               *prometheus.Desc
 	redisUp, redisReads, redisWrites, redisWriterPanics       *prometheus.Desc
@@ -75,6 +75,7 @@ func newDescs() (descs, []*prometheus.Desc) {
 		shortCircuited:      desc("awning_origin_short_circuited_total", "Requests answered from the fallback without contacting the origin: circuit tripped or fallback forced.", "site"),
 		overflow:            desc("awning_origin_overflow_total", "Requests answered from the fallback because origin.max_inflight requests were at the origin.", "site"),
 		originRefused:       desc("awning_origin_refused_total", "Origin answers Awning refused as failures, by reason: framing, malformed, extra-bytes, upgrade, interim, bad-gzip, gzip-too-large (docs/origins.md).", "site", "reason"),
+		originEarly:         desc("awning_origin_early_answers_total", "Origin answers relayed that came before the origin had the whole request (a 413 to an upload, a 401 to a POST): not failures (docs/origins.md).", "site"),
 		originInFlight:      desc("awning_origin_in_flight", "Requests at the site's origins now.", "site"),
 		originInFlightLimit: desc("awning_origin_in_flight_limit", "The in-flight cap now: origin.max_inflight, lower while slow_start ramps up after a recovery; 0 for no cap.", "site"),
 		probes:              desc("awning_health_probes_total", "Active health probes that informed the site, by result: those of its origins' endpoints (shared with every site on them) and its own recovery probes.", "site", "result"),
@@ -246,6 +247,7 @@ func (c *collector) collectSite(ch chan<- prometheus.Metric, s *proxy.SiteStats,
 	for _, r := range proxy.RefusalReasons() {
 		counter(d.originRefused, s.OriginRefused[r], s.Name, r)
 	}
+	counter(d.originEarly, s.OriginEarly, s.Name)
 	gauge(d.originInFlight, float64(h.Inflight), s.Name)
 	gauge(d.originInFlightLimit, float64(h.Limit), s.Name)
 	counter(d.probes, h.ProbesOK, s.Name, "ok")

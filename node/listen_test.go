@@ -29,7 +29,8 @@ func TestReusePortHandover(t *testing.T) {
 
 	oldPath := filepath.Join(t.TempDir(), "awning.yaml")
 	os.WriteFile(oldPath, []byte(cfg(a.URL(), "")), 0o600)
-	old, err := New(Options{ConfigPath: oldPath, LogOutput: &testkit.Buffer{}})
+	oldLog := &testkit.Buffer{}
+	old, err := New(Options{ConfigPath: oldPath, LogOutput: oldLog})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,8 +42,16 @@ func TestReusePortHandover(t *testing.T) {
 		t.Fatalf("old node: %q", got)
 	}
 
-	// The new node binds the same port while the old one serves.
-	newer, _, _ := startNode(t, cfg(b.URL(), ""))
+	if strings.Contains(oldLog.String(), "another process already listens") {
+		t.Errorf("the first node warned of a shared port it has alone; its log:\n%s", oldLog.String())
+	}
+
+	// The new node binds the same port while the old one serves, and
+	// says that it shares it.
+	newer, _, newLog := startNode(t, cfg(b.URL(), ""))
+	if !strings.Contains(newLog.String(), "another process already listens on this port") {
+		t.Errorf("the second node did not warn that it shares the port; its log:\n%s", newLog.String())
+	}
 	if got := newer.Addrs().HTTP[0]; got != addr {
 		t.Fatalf("new node listens on %s; want %s", got, addr)
 	}

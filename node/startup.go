@@ -47,7 +47,17 @@ func (n *Node) openListeners(cfg *config.Config) (httpLns, httpsLns, adminLns []
 		case ok:
 			n.log.Info("serving on a socket from systemd", "key", k.key, "addr", addrsOf(lns))
 		default:
+			shared := cfg.Listen.ReusePortOn() && portTaken(k.addr)
 			lns, err = listenOn(cfg, k.key, k.addr, cfg.Listen.ReusePortOn())
+			if err == nil && shared {
+				// Taken, and bound all the same: another SO_REUSEPORT
+				// socket of this user. Expected while an upgrade hands
+				// over; otherwise a second Awning now takes part of the
+				// traffic.
+				n.log.Warn("another process already listens on this port; with listen.reuse_port the kernel now shares new connections between it and this node. "+
+					"That is what an upgrade does; if it is not one, stop the other process, or set listen.reuse_port: false to make this fail at start",
+					"key", k.key, "addr", k.addr)
+			}
 		}
 		if err != nil {
 			for _, open := range keys {
@@ -66,6 +76,25 @@ func addrsOf(lns []net.Listener) []string {
 		out[i] = ln.Addr().String()
 	}
 	return out
+}
+
+// portTaken reports whether another socket already listens on addr's port
+// (binding it without SO_REUSEPORT is refused): with listen.reuse_port the
+// bind would succeed silently and share the traffic.
+func portTaken(addr string) bool {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "0" {
+		return false
+	}
+	if host == "localhost" {
+		addr = net.JoinHostPort("127.0.0.1", port)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return errors.Is(err, syscall.EADDRINUSE)
+	}
+	ln.Close()
+	return false
 }
 
 // listenOn opens the listeners of the listen.* key at addr, turning the

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -217,9 +218,15 @@ const maxPooledBody = 64 << 10
 const bodyReadTimeout = 30 * time.Second
 
 // fill copies what the pipeline reads from r into x's request. It returns
-// false when it answered itself: the body is over limits.request_body, or
-// could not be read.
+// false when it answered itself: the request is one checkBridged refuses,
+// its body is over limits.request_body, could not be read, or is not the
+// length its content-length field says.
 func (b *bridge) fill(x *bridgeCtx, bc *bridgeConn, w http.ResponseWriter, r *http.Request) bool {
+	if err := checkBridged(r); err != nil {
+		b.s.log.Debug("refused request", "reason", err, "peer", bc.remote, "proto", bc.proto.String())
+		refusalFor(err).write(&x.ctx)
+		return false
+	}
 	req := &x.ctx.Request
 	req.Header.SetProtocol(protoVersion[bc.proto])
 	req.Header.SetMethod(r.Method)
@@ -229,12 +236,29 @@ func (b *bridge) fill(x *bridgeCtx, bc *bridgeConn, w http.ResponseWriter, r *ht
 		switch k {
 		case "Host", "Content-Length":
 			continue // from :authority and the body read below
+		case "Trailer":
+			// Hop-by-hop, never forwarded; and a fasthttp header that
+			// announces a trailer moves the values of the names it lists
+			// out of what the origin is sent (All) but not out of what
+			// the key reads (Peek): Accept-Language or X-Requested-With
+			// would key a copy the origin never rendered. Go's and
+			// quic-go's servers take it out of r.Header today; this
+			// holds whichever server fills r.
+			continue
 		}
 		for _, v := range vs {
-			req.Header.Add(k, v)
+			// HTTP/1.1's parser drops the whitespace around a value;
+			// h2 and h3 carry it (RFC 9113 §8.2.1 calls it malformed).
+			req.Header.Add(k, strings.Trim(v, " \t"))
 		}
 	}
 	if r.Body == nil || r.Body == http.NoBody {
+		if declaredLength(r) > 0 {
+			// content-length without the DATA it announced: malformed
+			// (RFC 9113 §8.1.1), and on a GET what HTTP/1.1 refuses.
+			badRequest.write(&x.ctx)
+			return false
+		}
 		return true
 	}
 	if r.ContentLength > int64(b.maxBody) {
@@ -256,12 +280,84 @@ func (b *bridge) fill(x *bridgeCtx, bc *bridgeConn, w http.ResponseWriter, r *ht
 	case err != nil:
 		badRequest.write(&x.ctx)
 		return false
+	case declaredLength(r) != int64(len(body)) && declaredLength(r) >= 0:
+		// A content-length other than the DATA sent (RFC 9113 §8.1.1,
+		// RFC 9114 §4.1.2): the two servers check the common cases
+		// themselves; this one place holds for both.
+		badRequest.write(&x.ctx)
+		return false
 	}
 	if len(body) > 0 || r.ContentLength == 0 {
 		req.SetBodyRaw(body)
 		req.Header.SetContentLength(len(body))
 	}
 	return true
+}
+
+// Refusals of bridged requests that HTTP/1.1's guard makes on the bytes
+// (framing.go) and that HTTP/2 and HTTP/3 requests need made on the fields
+// their servers parsed.
+var (
+	// errHostMismatch: a host field that names another host than
+	// :authority. RFC 9113 §8.3.1 and RFC 9114 §4.3.1 make such a request
+	// malformed (quic-go refuses it; Go's HTTP/2 server does not): which
+	// of the two an origin or a log believes is not for the shopper to
+	// choose.
+	errHostMismatch = errors.New("proxy: host field differs from :authority")
+	// errNotOriginForm: a :path that is not a path ("https://other/x"):
+	// malformed in HTTP/2 and HTTP/3 (RFC 9113 §8.3.1), and fasthttp would
+	// take the host it names over :authority.
+	errNotOriginForm = errors.New("proxy: :path not in origin form")
+	// errBadTarget: a :path with a space, which HTTP/1.1 cannot carry
+	// (fasthttp refuses it there): forwarded, it splits the request line
+	// the origin reads ("GET /a HTTP/1.1 HTTP/1.1"), and an origin that
+	// hangs up on it would count as failing, toward the fallback of the
+	// whole shop. The servers refuse control bytes themselves.
+	errBadTarget = errors.New("proxy: :path with a space or control byte")
+)
+
+// checkBridged checks what only a bridged request can carry, before it is
+// copied into a RequestCtx; what both kinds of request can carry (method,
+// host, a body on GET) is checkRequest's, in the pipeline. The header names
+// are read with the HTTP/1.1 guard's own test (underscoreFraming): a
+// Transfer_Encoding or Content_Length field is refused however it came.
+func checkBridged(r *http.Request) error {
+	if r.Method != http.MethodConnect {
+		// CONNECT's target is the authority: the pipeline answers 405.
+		if u := r.RequestURI; u == "" || (u[0] != '/' && !(u == "*" && r.Method == http.MethodOptions)) {
+			return errNotOriginForm
+		}
+	}
+	for i := 0; i < len(r.RequestURI); i++ {
+		if c := r.RequestURI[i]; c <= ' ' || c == 0x7f {
+			return errBadTarget
+		}
+	}
+	if hs := r.Header["Host"]; len(hs) > 1 || (len(hs) == 1 && !strings.EqualFold(hs[0], r.Host)) {
+		return errHostMismatch
+	}
+	for k := range r.Header {
+		if len(k) == len("content-length") || len(k) == len("transfer-encoding") {
+			if strings.IndexByte(k, '_') >= 0 && underscoreFraming([]byte(k)) {
+				return errUnderscoreFraming
+			}
+		}
+	}
+	return nil
+}
+
+// declaredLength is the request's content-length field, -1 without one (or
+// with one that does not parse, which the servers refuse themselves).
+func declaredLength(r *http.Request) int64 {
+	vs := r.Header["Content-Length"]
+	if len(vs) == 0 {
+		return -1
+	}
+	n, err := strconv.ParseInt(vs[0], 10, 64)
+	if err != nil || n < 0 {
+		return -1
+	}
+	return n
 }
 
 // readBodyLimit appends what r holds to buf, at most max bytes.

@@ -54,6 +54,7 @@ type siteCounters struct {
 	served   [NumOutcomes]atomic.Uint64
 	latency  latencyHistogram
 	refusals refusalCounts // origin answers refused (originresp.go)
+	early    atomic.Uint64 // origin answers that came before the whole request (originearly.go)
 }
 
 func (c *siteCounters) count(o Outcome) { c.served[o].Add(1) }
@@ -142,7 +143,11 @@ type SiteStats struct {
 	// OriginRefused counts origin answers Awning refused, by reason
 	// (docs/origins.md); see RefusalReasons.
 	OriginRefused map[string]uint64
-	Health        health.Stats
+	// OriginEarly counts origin answers relayed that came before the origin
+	// had the whole request (a 413 to an upload, a 401 to a POST):
+	// originearly.go.
+	OriginEarly uint64
+	Health      health.Stats
 	// Warm is nil for a site without sitemap warming.
 	Warm *warm.Stats
 	// Maintenance is the maintenance in force now: MaintenanceFull,
@@ -178,6 +183,7 @@ func (s *Server) Stats() Stats {
 			x.Served[o] = ss.count.served[o].Load()
 		}
 		x.OriginRefused = ss.count.refusals.stats()
+		x.OriginEarly = ss.count.early.Load()
 		if ss.warmer != nil {
 			w := ss.warmer.Stats()
 			x.Warm = &w

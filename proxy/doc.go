@@ -22,7 +22,10 @@
 //     handler's goroutine, on Awning's own connections to the origin
 //     (originconn.go, shared by the sites on one origin: origins.go): one
 //     write of the request, the answer read and judged by the framing
-//     scanner as it arrives (originresp.go), its head parsed once. With a
+//     scanner as it arrives (originresp.go), its head parsed once. An
+//     origin that answers before it has the whole request (a 413 to an
+//     upload) has that answer relayed, and the rest of the body is not sent
+//     (originearly.go). With a
 //     copy, the origin is raced against fallback_after by the connection's
 //     own deadline, not a goroutine and a timer: when it passes, the
 //     shopper gets the copy and the exchange goes on in the background to

@@ -201,6 +201,10 @@ func (s *Server) run(f *fetch) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			s.recovered("origin fetch", v)
+			if c := f.x.c; c != nil { // no exchange can trust where it stood
+				f.x.c = nil
+				c.pool.discard(c)
+			}
 			s.endAdmission(f)
 			f.failed(errPanicked)
 			err = nil
@@ -218,7 +222,9 @@ func (s *Server) proceed(f *fetch) error {
 	s.endAdmission(f)
 	f.err = err
 	switch {
-	case f.get && f.answered():
+	case f.get && f.answered() && !f.x.early:
+		// An early answer (originearly.go) came before the origin had the
+		// whole request: never a page to keep.
 		s.keep(f)
 	case f.get && err == errFailureMarker:
 		f.reason = cache.FailureMarker

@@ -320,12 +320,17 @@ func checkRequest(req *fasthttp.Request) error {
 	if err != nil {
 		return err
 	}
+	// Methods are case-sensitive (RFC 9110 §9.1), but origins that read
+	// them upper-cased (Symfony's getMethod, IIS) take "trace" or "get"
+	// for the method it spells; guardConn reads "get " so too. HTTP/2 and
+	// HTTP/3 carry any token in :method.
+	m := h.Method()
 	switch {
-	case h.IsConnect():
+	case equalFold(m, "connect"):
 		return errConnect
-	case h.IsTrace() || string(h.Method()) == "TRACK":
+	case equalFold(m, "trace") || equalFold(m, "track"):
 		return errTrace
-	case (h.IsGet() || h.IsHead()) && (h.ContentLength() > 0 || chunked || len(req.Body()) > 0):
+	case (equalFold(m, "get") || equalFold(m, "head")) && (h.ContentLength() > 0 || chunked || len(req.Body()) > 0):
 		return errBodyOnGet
 	case !validHost(h.Host()):
 		return errBadHost

@@ -50,6 +50,7 @@ type pool struct {
 	limit    int               // limits.response_body
 	site     string            // for logs
 	refusals *refusalCounts    // the site's; nil in tests that build a bare pool
+	early    *atomic.Uint64    // the site's early answers; nil in tests that build a bare pool
 	// markers tell a platform's error page answering 2xx from a good page
 	// (fallback/cache, soft.go); nil in tests that build a bare pool.
 	markers *cache.Markers
@@ -67,7 +68,7 @@ type poolOptions struct {
 // outlive the pool across reloads.
 func (p *pool) attach(site string, count *siteCounters) {
 	p.latency = &count.latency
-	p.site, p.refusals = site, &count.refusals
+	p.site, p.refusals, p.early = site, &count.refusals, &count.early
 }
 
 func newOrigin(raw string, oc *config.Origin, opt poolOptions) (*origin, error) {
@@ -139,6 +140,8 @@ func (p *pool) do(x *exchange, h *health.Site) error {
 		}
 		if r, ok := refusalOf(err); ok {
 			o.refused(p.site, p.refusals, r, err)
+		} else if err == nil && x.early && p.early != nil {
+			p.early.Add(1)
 		}
 		r, ok := healthResult(err, x.ans.Status, time.Since(x.t0))
 		if ok {

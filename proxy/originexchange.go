@@ -72,6 +72,18 @@ type exchange struct {
 	// reusable: the answer ended cleanly and its connection may carry
 	// another exchange.
 	reusable bool
+
+	// An early answer (originearly.go): the origin answered, or stopped
+	// taking the request, before it had the whole of it. Such an answer is
+	// relayed when it is whole and well framed; its connection is never
+	// reused and it is never stored.
+	early bool
+	// writeErr is what stopped the write, when the write failed: what the
+	// exchange ends in when no whole answer can be read after it.
+	writeErr error
+	// pendErr is a read error the watcher met, for read to take as its own.
+	pendErr error
+	watch   earlyWatch
 }
 
 // Exchange phases.
@@ -106,9 +118,10 @@ var (
 // reset readies x for a new request, keeping its buffers: the answer's,
 // its fields', and the request head's (bounded by limits.request_header).
 func (x *exchange) reset() {
-	req, buf, fields := x.req[:0], x.buf[:0], x.fields[:0]
+	req, buf, fields, watched := x.req[:0], x.buf[:0], x.fields[:0], x.watch.done
 	clear(fields[:cap(fields)])
 	*x = exchange{req: req, buf: buf, fields: fields, oi: -1}
+	x.watch.done = watched
 }
 
 // roundTrip sends x's request to o and reads the answer, from where x
@@ -131,6 +144,7 @@ func (o *origin) roundTrip(x *exchange) error {
 			}
 			x.c, x.reused, x.fresh = c, reused, false
 			x.phase, x.wrote, x.gotByte = phWrite, 0, false
+			x.early, x.writeErr, x.pendErr = false, nil, nil
 			x.buf = x.buf[:0]
 			x.scan.start(x.head)
 			select {
@@ -192,52 +206,135 @@ func (x *exchange) step() error {
 			return errStaleConn // found before anything was sent: any method may go elsewhere
 		}
 		if err := x.write(); err != nil {
-			return err
+			return x.ended(err)
 		}
-		x.phase, x.sentAt = phRead, time.Now()
+		if x.phase == phWrite { // the watcher may have read a whole answer already
+			x.phase = phRead
+		}
+		x.sentAt = time.Now()
 	}
 	if x.phase == phRead {
 		if err := x.read(); err != nil {
-			return err
+			return x.ended(err)
 		}
 		x.phase = phDone
+	}
+	if x.early {
+		x.reusable = false
 	}
 	return nil
 }
 
-// write sends what is left of the request.
+// write sends what is left of the request. A request with a body is
+// watched for an early answer while its body waits for room in the socket
+// (originearly.go). A write that fails for any reason but a deadline ends
+// in x.early: the origin may have answered before it stopped reading, and
+// read looks.
 func (x *exchange) write() error {
 	c := x.c
-	for x.wrote < len(x.req)+len(x.body) {
-		if err := c.setWriteDeadline(x.deadline(false)); err != nil {
-			return err
-		}
-		if c.released.Load() {
-			return errReleased
-		}
-		var n int
-		var err error
-		switch {
-		case x.wrote < len(x.req) && len(x.body) > 0 && c.raw != nil:
-			n, err = c.raw.writev(x.req[x.wrote:], x.body)
-		case x.wrote < len(x.req) && len(x.body) > 0:
-			bufs := net.Buffers{x.req[x.wrote:], x.body}
-			var n64 int64
-			n64, err = bufs.WriteTo(c.Conn)
-			n = int(n64)
-		case x.wrote < len(x.req):
-			n, err = c.Write(x.req[x.wrote:])
-		default:
-			n, err = c.Write(x.body[x.wrote-len(x.req):])
-		}
-		x.wrote += n
-		if err != nil {
-			if x.wrote == 0 && x.reused && x.idempotent && !x.retried && (errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET)) {
-				return errRetryFresh
+	if err := c.setWriteDeadline(x.deadline(false)); err != nil {
+		return err
+	}
+	total := len(x.req) + len(x.body)
+	if len(x.body) > 0 && x.wrote < total {
+		if c.raw != nil {
+			// Most bodies go out at once; only one the socket has no room
+			// for needs watching.
+			a, b := x.unsent()
+			n, err := c.raw.writevNow(a, b)
+			x.wrote += n
+			if err != nil {
+				return x.writeFailed(err)
 			}
-			return x.timedOut(err, false)
+		}
+		if x.wrote < total {
+			if err := c.setReadDeadline(x.deadline(false)); err != nil {
+				return err
+			}
+			return x.writeWatched()
 		}
 	}
+	if err := x.writeRest(); err != nil {
+		return x.writeFailed(err)
+	}
+	return nil
+}
+
+// writeRest writes what is left of the request.
+func (x *exchange) writeRest() error {
+	for x.wrote < len(x.req)+len(x.body) {
+		n, err := x.writeSome()
+		x.wrote += n
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeWatched writes the rest of the request while the watcher looks for
+// an early answer (originearly.go).
+func (x *exchange) writeWatched() error {
+	x.startWatch()
+	stopped := false
+	defer func() {
+		if !stopped { // a panic: the watcher must not outlive the write either
+			x.stopWatch()
+		}
+	}()
+	err := x.writeRest()
+	stopped = true
+	if x.stopWatch() {
+		return x.watched()
+	}
+	if err != nil {
+		return x.writeFailed(err)
+	}
+	return nil
+}
+
+// unsent is what is left of the request: the rest of the head, if any,
+// and the body (or the rest of it).
+func (x *exchange) unsent() (head, body []byte) {
+	if x.wrote < len(x.req) {
+		return x.req[x.wrote:], x.body
+	}
+	return nil, x.body[x.wrote-len(x.req):]
+}
+
+// writeSome makes one write of what is left of the request, waiting for
+// room in the socket until the write deadline.
+func (x *exchange) writeSome() (int, error) {
+	c := x.c
+	if c.released.Load() {
+		return 0, errReleased
+	}
+	switch {
+	case x.wrote < len(x.req) && len(x.body) > 0 && c.raw != nil:
+		return c.raw.writev(x.req[x.wrote:], x.body)
+	case x.wrote < len(x.req) && len(x.body) > 0:
+		bufs := net.Buffers{x.req[x.wrote:], x.body}
+		n, err := bufs.WriteTo(c.Conn)
+		return int(n), err
+	case x.wrote < len(x.req):
+		return c.Write(x.req[x.wrote:])
+	}
+	return c.Write(x.body[x.wrote-len(x.req):])
+}
+
+// writeFailed classifies an error that stopped the write: a reused
+// connection the origin had closed (errRetryFresh), a deadline (timedOut),
+// or the origin no longer taking the request, which it may have answered:
+// x.early, and the exchange goes on to read.
+func (x *exchange) writeFailed(err error) error {
+	if x.wrote == 0 && x.reused && x.idempotent && !x.retried && (errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET)) {
+		return errRetryFresh
+	}
+	var ne net.Error
+	if err == errReleased || (errors.As(err, &ne) && ne.Timeout()) {
+		return x.timedOut(err, false)
+	}
+	x.early, x.writeErr = true, err
 	return nil
 }
 
@@ -282,11 +379,12 @@ const readChunk = 16 << 10
 // scanner and parsing the head once it is whole.
 func (x *exchange) read() error {
 	c := x.c
-	o := c.pool
 	for {
-		if room := cap(x.buf) - len(x.buf); room == 0 || (room < 4<<10 && x.scan.state != rsBody) {
-			x.grow(readChunk)
+		if err := x.pendErr; err != nil {
+			x.pendErr = nil
+			return x.readFailed(err)
 		}
+		x.makeRoom()
 		if err := c.setReadDeadline(x.deadline(true)); err != nil {
 			return err
 		}
@@ -298,59 +396,83 @@ func (x *exchange) read() error {
 		if n > 0 {
 			x.gotByte = true
 			x.buf = x.buf[:start+n]
-			wasHead := x.scan.state == rsHead
-			if _, verr := x.scan.feed(x.buf[start:]); verr != nil {
-				if verr == errHeadBody {
-					if x.idle408() {
-						return errRetryFresh
-					}
-					// The answer to a HEAD is whole at the end of its head;
-					// what followed makes the connection unusable.
-					x.buf = x.buf[:x.scan.bodyAt]
-					x.parseHead()
-					x.reusable = false
-					return nil
-				}
-				return verr
-			}
-			if wasHead && x.scan.state != rsHead {
-				if x.idle408() {
-					return errRetryFresh
-				}
-				if err := x.headDone(o.limits); err != nil {
-					return err
-				}
-			} else if x.scan.state == rsHead && len(x.buf) > o.limits.head {
-				return errHeadTooLarge
-			}
-			switch x.scan.state {
-			case rsIdle:
-				return x.bodyDone(o.limits)
-			case rsChunked, rsUntilClose:
-				if int64(len(x.buf))-x.scan.bodyAt > int64(o.limits.body)+framingSlack {
-					return errBodyTooLarge
-				}
+			if whole, terr := x.took(start); whole || terr != nil {
+				return terr
 			}
 		}
 		if err != nil {
-			if err == io.EOF && x.scan.state == rsUntilClose {
-				x.scan.state = rsIdle
-				if err := x.bodyDone(o.limits); err != nil {
-					return err
-				}
-				x.reusable = false
-				return nil
-			}
-			if !x.gotByte && x.reused && x.idempotent && !x.retried &&
-				(err == io.EOF || errors.Is(err, syscall.ECONNRESET)) {
-				return errRetryFresh
-			}
-			if err == io.EOF {
-				return io.ErrUnexpectedEOF
-			}
-			return x.timedOut(err, true)
+			return x.readFailed(err)
 		}
 	}
+}
+
+// makeRoom makes room in buf for the next read.
+func (x *exchange) makeRoom() {
+	if room := cap(x.buf) - len(x.buf); room == 0 || (room < 4<<10 && x.scan.state != rsBody) {
+		x.grow(readChunk)
+	}
+}
+
+// took judges the bytes just read, buf[start:], and parses the head once it
+// is whole. It reports whether the answer is whole.
+func (x *exchange) took(start int) (bool, error) {
+	lim := x.c.pool.limits
+	wasHead := x.scan.state == rsHead
+	if _, verr := x.scan.feed(x.buf[start:]); verr != nil {
+		if verr == errHeadBody {
+			if x.idle408() {
+				return false, errRetryFresh
+			}
+			// The answer to a HEAD is whole at the end of its head; what
+			// followed makes the connection unusable.
+			x.buf = x.buf[:x.scan.bodyAt]
+			x.parseHead()
+			x.reusable = false
+			return true, nil
+		}
+		return false, verr
+	}
+	if wasHead && x.scan.state != rsHead {
+		if x.idle408() {
+			return false, errRetryFresh
+		}
+		if err := x.headDone(lim); err != nil {
+			return false, err
+		}
+	} else if x.scan.state == rsHead && len(x.buf) > lim.head {
+		return false, errHeadTooLarge
+	}
+	switch x.scan.state {
+	case rsIdle:
+		return true, x.bodyDone(lim)
+	case rsChunked, rsUntilClose:
+		if int64(len(x.buf))-x.scan.bodyAt > int64(lim.body)+framingSlack {
+			return false, errBodyTooLarge
+		}
+	}
+	return false, nil
+}
+
+// readFailed ends a read that met err: the end of an answer framed by the
+// connection's close, a reused connection closed before the answer, or a
+// failure.
+func (x *exchange) readFailed(err error) error {
+	if err == io.EOF && x.scan.state == rsUntilClose {
+		x.scan.state = rsIdle
+		if err := x.bodyDone(x.c.pool.limits); err != nil {
+			return err
+		}
+		x.reusable = false
+		return nil
+	}
+	if !x.gotByte && x.reused && x.idempotent && !x.retried &&
+		(err == io.EOF || errors.Is(err, syscall.ECONNRESET)) {
+		return errRetryFresh
+	}
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return x.timedOut(err, true)
 }
 
 // idle408 reports whether the answer's head, just read, is a 408 on a

@@ -35,6 +35,9 @@ type rawTCP struct {
 	wvFn           func(fd uintptr) bool
 	iov            [2]syscall.Iovec
 	iovN, iovTotal int
+	// nowait: a writev returns what the socket took at once rather than
+	// waiting for room (writevNow).
+	nowait bool
 }
 
 // newRawTCP wraps c, or returns nil when c is not a TCP connection whose
@@ -122,6 +125,17 @@ func (r *rawTCP) writeErr(err error) error {
 	return nil
 }
 
+// writevNow sends what the socket takes of a and then b now, without
+// waiting for room, and returns how many bytes went out: a body the socket
+// has no room for is written on with its exchange watching for an early
+// answer (originearly.go).
+func (r *rawTCP) writevNow(a, b []byte) (int, error) {
+	r.nowait = true
+	n, err := r.writev(a, b)
+	r.nowait = false
+	return n, err
+}
+
 // writev sends a and then b with one system call where the socket takes
 // them at once (writev), and returns how many bytes went out.
 func (r *rawTCP) writev(a, b []byte) (int, error) {
@@ -144,7 +158,7 @@ func (r *rawTCP) writevOnce(fd uintptr) bool {
 		switch e {
 		case 0:
 		case syscall.EAGAIN:
-			return false
+			return r.nowait
 		case syscall.EINTR:
 			continue
 		default:

@@ -15,3 +15,5 @@ func (r *rawTCP) writev(a, b []byte) (int, error) {
 	n, err := bufs.WriteTo(r.Conn)
 	return int(n), err
 }
+
+func (r *rawTCP) writevNow(a, b []byte) (int, error) { return r.writev(a, b) }

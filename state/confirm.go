@@ -115,22 +115,39 @@ func (s *Store) write(ctx context.Context, name string, base Version, next Scope
 	return res, err
 }
 
-// reconfirm asks a replica to confirm every write the master has taken so
-// far, for a change whose confirmation was interrupted.
-func (s *Store) reconfirm(ctx context.Context) (bool, error) {
-	var ok bool
-	err := s.onMaster(ctx, func(conn *redis.Conn) error {
-		vals, err := confirmScript.Run(ctx, conn, []string{keyConfirm}).Slice()
+// reconfirm has a replica confirm the change id of scope name, whose
+// confirmation was interrupted, on the master that holds it now (see
+// confirmScript). It returns the scope as that master holds it, whether it
+// holds the change (held: false means the change must be made again, on
+// top of what this master holds) and whether the change is confirmed.
+func (s *Store) reconfirm(ctx context.Context, name, id, epoch string) (rec record, held, ok bool, err error) {
+	err = s.onMaster(ctx, func(conn *redis.Conn) error {
+		vals, err := confirmScript.Run(ctx, conn, []string{keyConfirm, keyPrefix + redisName(name), keyEpoch}, id, epoch).Slice()
 		if err != nil {
 			return err
 		}
-		if len(vals) != 2 {
+		if len(vals) == 0 {
+			return errors.New("state: empty answer from the confirm script")
+		}
+		switch asInt(vals[0]) {
+		case 1:
+		case -2:
+			return errNewEpoch
+		default:
+			return nil // not on this master
+		}
+		fields, _ := vals[3].([]any)
+		if len(vals) != 4 || len(fields) != len(scopeFields) {
 			return fmt.Errorf("state: unexpected answer from the confirm script: %v", vals)
 		}
-		ok, err = s.confirm(ctx, conn, asInt(vals[0]), asString(vals[1]))
+		if rec, err = decodeRemote(fields); err != nil {
+			return err
+		}
+		held = true
+		ok, err = s.confirm(ctx, conn, asInt(vals[1]), asString(vals[2]))
 		return err
 	})
-	return ok, err
+	return rec, held, ok, err
 }
 
 // confirm decides whether the connection's last write is durable enough to

@@ -126,15 +126,31 @@ local uptime = tonumber(string.match(redis.call('INFO', 'server'), 'uptime_in_se
 return {redis.call('GET', KEYS[1]) or '', redis.call('GET', KEYS[2]) or '', runid(), uptime}
 `)
 
-// confirmScript makes a write on a fresh connection, so that WAIT on that
-// connection confirms every earlier write of this master (replication is in
-// order), among them a change whose confirmation was interrupted. It
-// returns {connected replicas, run id}.
+// confirmScript confirms a change whose confirmation was interrupted, on
+// the server that holds it: it checks that this server's scope includes the
+// change (its ID is in the chain) in the state's generation the writer
+// knows, and then makes a write on the connection, so that WAIT on it
+// confirms every earlier write of this master (replication is in order).
+// The check must be on the same connection as WAIT: the change may have
+// been read on a master the sentinels replaced since, and the new master,
+// which never had it, would confirm its own writes and not the change. It
+// returns {1, connected replicas, run id, the scope's fields}, {0} when
+// this server does not hold the change, or {-2} when it holds another
+// generation of the state.
 //
-// KEYS: confirm.
+// KEYS: confirm, scope, epoch. ARGV: change ID, epoch.
 var confirmScript = redis.NewScript(luaLib + `
+if redis.call('GET', KEYS[3]) ~= ARGV[2] then return {-2} end
+local h = redis.call('HMGET', KEYS[2], 'data', 'stamp', 'writer', 'chain', 'audit', 'version')
+local found = false
+if h[4] then
+  for id in string.gmatch(h[4], '%S+') do
+    if id == ARGV[1] then found = true end
+  end
+end
+if not found then return {0} end
 redis.call('INCR', KEYS[1])
-return {replicas(), runid()}
+return {1, replicas(), runid(), h}
 `)
 
 // auditScript appends an audit entry that records no change, under a stamp

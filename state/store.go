@@ -324,14 +324,28 @@ func (s *Store) change(ctx context.Context, name string, e *AuditEntry, fn func(
 			continue
 		}
 		if maybeWritten && cur.includes(id) {
-			// Our change is in Redis; it only needs a replica to confirm it.
-			ok, err := s.reconfirm(ctx)
-			if err != nil || !ok {
+			// Our change is in Redis; it only needs a replica to confirm
+			// it, on the master that holds it now: the read above may have
+			// come from a master that was replaced since.
+			held, heldOK, ok, err := s.reconfirm(ctx, name, id, epoch)
+			switch {
+			case errors.Is(err, errNewEpoch):
+				lastErr = errNewEpoch
+				if err := s.merge(ctx); err != nil {
+					lastErr = cause(lastErr, err)
+				}
+				continue
+			case err == nil && !heldOK:
+				// The master now named never had it (it was written to
+				// the one it replaced): read again and make it anew.
+				lastErr = errChangeMissing
+				continue
+			case err != nil || !ok:
 				lastErr = cause(lastErr, cmp(err, errNotConfirmed))
 				continue
 			}
-			if s.settle(name, cur, auditOf(written, e), epoch) {
-				return cur.Scope, nil
+			if s.settle(name, held, auditOf(written, e), epoch) {
+				return held.Scope, nil
 			}
 			lastErr = errStateLost
 			continue
@@ -399,9 +413,10 @@ func auditOf(stamp Stamp, e *AuditEntry) *auditRecord {
 }
 
 var (
-	errNotConfirmed = errors.New("no replica confirmed the write")
-	errStateLost    = errors.New("redis lost the state while the change was being confirmed")
-	errNewEpoch     = errors.New("redis lost the state, or another node wrote it back; merged this node's")
+	errNotConfirmed  = errors.New("no replica confirmed the write")
+	errStateLost     = errors.New("redis lost the state while the change was being confirmed")
+	errChangeMissing = errors.New("the change was written to a master that has been replaced; making it again")
+	errNewEpoch      = errors.New("redis lost the state, or another node wrote it back; merged this node's")
 )
 
 func (s *Store) currentEpoch() string {

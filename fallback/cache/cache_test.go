@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"log/slog"
@@ -539,5 +540,33 @@ func TestRedisWriterSurvivesPanic(t *testing.T) {
 	testkit.WaitFor(t, 10*time.Second, "the restarted writer to write", func() bool { return c.Stats().RedisWrites == 1 })
 	if st := c.Stats(); !st.RedisHealthy {
 		t.Errorf("after the restart: %+v; want healthy", st)
+	}
+}
+
+// TestPersonalAsParsed: requests as a shopper's bytes make them, with the
+// fields repeated: any Authorization field, even an empty one first, and a
+// session cookie in any Cookie field make the request personal.
+func TestPersonalAsParsed(t *testing.T) {
+	p := keys()
+	for _, tt := range []struct {
+		name, fields string
+		personal     bool
+	}{
+		{"empty authorization", "Authorization: \r\n", true},
+		{"empty authorization, then credentials", "Authorization: \r\nAuthorization: Bearer secret\r\n", true},
+		{"analytics cookie, then a session in a second field", "Cookie: _ga=GA1\r\nCookie: PHPSESSID=abc\r\n", true},
+		{"two analytics cookie fields", "Cookie: _ga=GA1\r\nCookie: _gid=GA2\r\n", false},
+		{"nothing", "", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			raw := "GET /p HTTP/1.1\r\nHost: shop.example\r\n" + tt.fields + "\r\n"
+			var req fasthttp.Request
+			if err := req.Read(bufio.NewReader(strings.NewReader(raw))); err != nil {
+				t.Fatal(err)
+			}
+			if k := p.Build(nil, &req); k.Storable() == tt.personal {
+				t.Errorf("storable = %v; want %v", k.Storable(), !tt.personal)
+			}
+		})
 	}
 }

@@ -177,7 +177,6 @@ func (k *Key) Storable() bool {
 const maxParams = 32
 
 var (
-	hAuthorization  = []byte("Authorization")
 	hAcceptLanguage = []byte("Accept-Language")
 )
 
@@ -225,7 +224,10 @@ func appendHost(dst, host []byte) []byte {
 // and others split the Cookie header at commas as well as semicolons, so
 // "theme=dark, PHPSESSID=1" carries a session.
 func (p *KeyPolicy) personal(req *fasthttp.Request) bool {
-	if len(req.Header.PeekBytes(hAuthorization)) > 0 {
+	// Any Authorization field, even an empty one: Peek sees only the
+	// first, and "Authorization: " followed by a second one with
+	// credentials is a request an origin may answer for that user.
+	if len(req.Header.PeekAll(fasthttp.HeaderAuthorization)) > 0 {
 		return true
 	}
 	for name, value := range req.Header.Cookies() {
