@@ -77,24 +77,30 @@ sites:
 			t.Fatalf("Lookup(%q) misses", host)
 		}
 	}
-	// Put a slot of each of a's hosts where b.example's lookup starts,
+	// Put a copy of each of a's slots where b.example's lookup starts,
 	// with b.example's hash: the lookup reads it and must not take it.
 	hb := tab.hash("b.example")
 	home := hb & tab.mask
+	var slots []tableSlot[string]
 	for _, host := range []string{"a.example", long} {
 		h := tab.hash(host)
-		i := h & tab.mask
-		for tab.slots[i].hash != h {
-			i = (i + 1) & tab.mask
+		for i := range tab.slots {
+			if tab.slots[i].hash == h {
+				slots = append(slots, tab.slots[i])
+			}
 		}
-		slot := tab.slots[i]
+	}
+	if len(slots) != 2 {
+		t.Fatalf("found %d slots of a's two hosts", len(slots))
+	}
+	for _, slot := range slots {
 		slot.hash = hb
 		tab.slots[home] = slot
 		if slot.n == longHost {
 			tab.long[home] = long
 		}
 		if got := tab.Lookup([]byte("b.example")); got != nil {
-			t.Fatalf("b.example, colliding with %q, found a site", host)
+			t.Fatalf("b.example, colliding with a slot of a (%d bytes long), found a site", slot.n)
 		}
 	}
 }
