@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -121,7 +122,20 @@ func New(opt Options) *Server {
 // created through the admin API as the store has them now: the node calls
 // it when any of them changed.
 func (s *Server) Update(cfg *config.Config, reg *sites.Registry) {
-	s.conf.Store(&view{cfg: cfg, sites: reg, tokens: newTokens(cfg.Admin.Tokens, s.apiTokens())})
+	s.conf.Store(&view{cfg: cfg, sites: reg, tokens: newTokens(cfg.Admin.Tokens, s.apiTokens(), s.registeredAt)})
+}
+
+// registeredAt returns when the site called name was registered through the
+// admin API (SiteSpec.At: kept by a PUT that changes it, new after a
+// DELETE), or false for a site that was not.
+func (s *Server) registeredAt(name string) (time.Time, bool) {
+	if s.store == nil {
+		return time.Time{}, false
+	}
+	if sp := s.store.Scope(name).Site; sp != nil {
+		return sp.At, true
+	}
+	return time.Time{}, false
 }
 
 // SetReady marks the node ready (config loaded, listeners up) or not.
@@ -131,7 +145,28 @@ func (s *Server) SetReady(ready bool) { s.ready.Store(ready) }
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if uncleanPath(r.URL.Path) {
+		// ServeMux would answer a redirect to the cleaned path: a path
+		// naming one site that leads to another. Every client of the API
+		// sends clean paths; anything else is a mistake or a trick.
+		writeError(w, http.StatusNotFound, "no such path: "+quote(r.URL.Path)+" (send it without empty, . or .. segments)")
+		return
+	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// uncleanPath reports whether p has an empty, "." or ".." segment (a
+// trailing slash aside).
+func uncleanPath(p string) bool {
+	if p == "" || p[0] != '/' {
+		return true
+	}
+	for _, seg := range strings.Split(strings.TrimSuffix(p[1:], "/"), "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return p != "/"
+		}
+	}
+	return false
 }
 
 // access says who may call a route.

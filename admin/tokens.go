@@ -81,10 +81,27 @@ func (s *Server) createToken(c *call) error {
 	if len(b.Sites) == 0 {
 		errs = append(errs, siteError{"sites", `list the sites the token reaches, or "*" for all (an ops token)`})
 	}
+	since := map[string]time.Time{}
 	for i, site := range b.Sites {
-		if site != "*" && c.view.sites.Named(site) == nil {
-			errs = append(errs, siteError{"sites[" + strconv.Itoa(i) + "]", "no site is named " + quote(site)})
+		if site == "*" {
+			continue
 		}
+		named := c.view.sites.Named(site)
+		if named == nil {
+			errs = append(errs, siteError{"sites[" + strconv.Itoa(i) + "]", "no site is named " + quote(site)})
+			continue
+		}
+		if named.API {
+			at, ok := s.registeredAt(site)
+			if !ok {
+				errs = append(errs, siteError{"sites[" + strconv.Itoa(i) + "]", "the site " + quote(site) + " is being removed"})
+				continue
+			}
+			since[site] = at // this registration only (auth.go, newTokens)
+		}
+	}
+	if len(since) == 0 {
+		since = nil
 	}
 	if len(errs) > 0 {
 		return &bodyErrors{http.StatusBadRequest, errs}
@@ -100,7 +117,7 @@ func (s *Server) createToken(c *call) error {
 	}
 	tok := "awn_" + base64.RawURLEncoding.EncodeToString(raw[:])
 	sum := sha256.Sum256([]byte(tok))
-	spec := &state.TokenSpec{Name: b.Name, SHA256: hex.EncodeToString(sum[:]), Sites: b.Sites, By: c.tok.name, At: s.now().UTC()}
+	spec := &state.TokenSpec{Name: b.Name, SHA256: hex.EncodeToString(sum[:]), Sites: b.Sites, By: c.tok.name, At: s.now().UTC(), SiteSince: since}
 	if _, err := s.change(c, state.TokenScope(b.Name), "token created for sites "+strings.Join(b.Sites, ","), func(sc *state.Scope) error {
 		if sc.Token != nil {
 			return &apiError{http.StatusConflict, "a token named " + quote(b.Name) + " exists; revoke it first"}
