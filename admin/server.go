@@ -77,7 +77,8 @@ type Server struct {
 	ready   atomic.Bool
 	conf    atomic.Pointer[view]
 	ui      uiState
-	guesses guessLimiter // failed authentications per client (guess.go)
+	guesses guessLimiter  // failed authentications per client (guess.go)
+	signIns signInLimiter // console sign-ins per token (session.go)
 }
 
 // view is the configuration the API works with, swapped on reload.

@@ -717,3 +717,52 @@ func TestAdminInputBounds(t *testing.T) {
 		t.Errorf("a good token from a client that was guessing: %d; want 429", code)
 	}
 }
+
+// TestSignInsPerTokenBounded: a merchant signing in without end cannot
+// fill the node's session store (pushing out everyone else's sessions) or
+// its memory with drafts: a token opens a bounded number of sessions, and
+// all of them share one draft per site; ops still sign in.
+func TestSignInsPerTokenBounded(t *testing.T) {
+	o := testkit.NewOrigin(t, testkit.OK("shop"))
+	n, _, _ := startNode(t, isoConfig(t, o.URL(), ""))
+	addr := n.Addrs().Console[0]
+	signIn := func(token string) (int, http.Header) {
+		req, _ := http.NewRequest("POST", "http://"+addr+"/v1/session", strings.NewReader(`{"token": "`+token+`"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Origin", "http://"+addr)
+		resp, err := isoClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode, resp.Header
+	}
+	first := isoSignIn(t, addr, isoMerchantA)
+	var code int
+	var h http.Header
+	signedIn := 1
+	for range 100 {
+		if code, h = signIn(isoMerchantA); code != 201 {
+			break
+		}
+		signedIn++
+	}
+	if code != 429 || h.Get("Retry-After") == "" || signedIn > 30 {
+		t.Errorf("after %d sign-ins with one token: %d, Retry-After %q; want 429 with Retry-After within 30", signedIn, code, h.Get("Retry-After"))
+	}
+	t.Logf("one token opened %d sessions, then was refused", signedIn)
+	if code, _ := signIn(apiOps); code != 201 {
+		t.Errorf("ops signing in meanwhile: %d; want 201", code)
+	}
+	if code, resp, _ := first.do(t, "GET", "/v1/sites/a", "", nil); code != 200 {
+		t.Errorf("the merchant's first session after the flood: %d %s", code, resp)
+	}
+	// Drafts: one per token and site, whichever session wrote it.
+	if code, resp, _ := first.do(t, "PUT", "/v1/sites/a/page/draft", "application/json", []byte(`{"brand": "Draft of session one"}`)); code != 200 {
+		t.Fatalf("draft: %d %s", code, resp)
+	}
+	bearer := isoCall{addr: n.Addrs().Admin[0], token: isoMerchantA}
+	if code, resp, _ := bearer.do(t, "GET", "/v1/sites/a/page/preview?draft=1", "", nil); code != 200 || !strings.Contains(resp, "Draft of session one") {
+		t.Errorf("the token's draft seen by another of its callers: %d %.300s; want the one draft", code, resp)
+	}
+}
