@@ -7,11 +7,13 @@ import (
 	"encoding/hex"
 	"net/http"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/awningproxy/awning/config"
 	"github.com/awningproxy/awning/state"
 )
 
@@ -134,12 +136,17 @@ func (s *Server) createToken(c *call) error {
 
 func (s *Server) revokeToken(c *call) error {
 	name := c.r.PathValue("name")
-	for _, t := range c.view.cfg.Admin.Tokens {
-		if t.Name == name {
-			return &apiError{http.StatusConflict, "the token " + quote(name) + " is in the config file; remove it there"}
-		}
+	// The API refuses a name the file has, but a reload may bring one the
+	// API has: the API's token is revoked all the same (the file's stays),
+	// or it would live on out of the API's reach.
+	inFile := slices.ContainsFunc(c.view.cfg.Admin.Tokens, func(t config.Token) bool { return t.Name == name })
+	if inFile && s.store.Scope(state.TokenScope(name)).Token == nil {
+		return &apiError{http.StatusConflict, "the token " + quote(name) + " is in the config file; remove it there"}
 	}
 	if _, err := s.change(c, state.TokenScope(name), "token revoked", func(sc *state.Scope) error {
+		if sc.Token == nil && inFile {
+			return &apiError{http.StatusConflict, "the token " + quote(name) + " is in the config file; remove it there"}
+		}
 		if sc.Token == nil {
 			return notFound("no token named %s", quote(name))
 		}

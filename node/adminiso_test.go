@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -764,5 +765,47 @@ func TestSignInsPerTokenBounded(t *testing.T) {
 	bearer := isoCall{addr: n.Addrs().Admin[0], token: isoMerchantA}
 	if code, resp, _ := bearer.do(t, "GET", "/v1/sites/a/page/preview?draft=1", "", nil); code != 200 || !strings.Contains(resp, "Draft of session one") {
 		t.Errorf("the token's draft seen by another of its callers: %d %.300s; want the one draft", code, resp)
+	}
+}
+
+// TestTokenNameInFileAndAPI: ops create a token through the API, then a
+// reload brings a token of the same name in the config file. The API's
+// token can still be revoked (the file's stays), rather than living on
+// out of reach of DELETE /v1/tokens/{name}.
+func TestTokenNameInFileAndAPI(t *testing.T) {
+	o := testkit.NewOrigin(t, testkit.OK("shop"))
+	yaml := isoConfig(t, o.URL(), "")
+	n, path, _ := startNode(t, yaml)
+	ops := isoCall{addr: n.Addrs().Admin[0], token: apiOps}
+	code, resp, _ := ops.do(t, "POST", "/v1/tokens", "application/json", []byte(`{"name": "dup", "sites": ["b"]}`))
+	var v struct{ Token string }
+	json.Unmarshal([]byte(resp), &v)
+	if code != 201 {
+		t.Fatalf("POST /v1/tokens: %d %s", code, resp)
+	}
+	const fileToken = "file-token-named-dup-0123456789abcdef"
+	yaml = strings.Replace(yaml, "  tokens:\n", "  tokens:\n    - {name: dup, sha256: \""+sum(fileToken)+"\", sites: [a]}\n", 1)
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Reload(); err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	apiTok := isoCall{addr: n.Addrs().Admin[0], token: v.Token}
+	fileTok := isoCall{addr: n.Addrs().Admin[0], token: fileToken}
+	if code, _, _ := apiTok.do(t, "GET", "/v1/sites/b", "", nil); code != 200 {
+		t.Fatalf("the API's token after the reload: %d", code)
+	}
+	if code, resp, _ := ops.do(t, "DELETE", "/v1/tokens/dup", "", nil); code != 200 {
+		t.Errorf("DELETE /v1/tokens/dup: %d %s; want the API's token revoked", code, resp)
+	}
+	if code, _, _ := apiTok.do(t, "GET", "/v1/sites/b", "", nil); code != 401 {
+		t.Errorf("the API's token after its revocation: %d; want 401", code)
+	}
+	if code, _, _ := fileTok.do(t, "GET", "/v1/sites/a", "", nil); code != 200 {
+		t.Errorf("the file's token of the same name: %d; want it kept", code)
+	}
+	if code, resp, _ := ops.do(t, "DELETE", "/v1/tokens/dup", "", nil); code != 409 {
+		t.Errorf("DELETE again (only the file's left): %d %s; want 409", code, resp)
 	}
 }
