@@ -49,7 +49,7 @@ func (s *Server) consoleRoutes(opt Options) {
 	s.sessionRoutes()
 	s.handle("GET /v1/overview", siteReader, s.overview)
 	s.handle("GET /v1/sites/{site}/incidents", siteReader, s.siteIncidents)
-	s.handle("PUT /v1/sites/{site}/page/draft", siteOwner, s.putDraft)
+	s.handle("PUT /v1/sites/{site}/page/draft", siteDraft, s.putDraft)
 	s.handle("GET /v1/sites/{site}/page/config", siteReader, s.pageConfig)
 	s.handle("GET /v1/nodes", opsOnly, s.nodes)
 

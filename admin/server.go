@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -77,8 +78,9 @@ type Server struct {
 	ready   atomic.Bool
 	conf    atomic.Pointer[view]
 	ui      uiState
-	guesses guessLimiter  // failed authentications per client (guess.go)
-	signIns signInLimiter // console sign-ins per token (session.go)
+	guesses guessLimiter // failed authentications per client (guess.go)
+	signIns tokenLimiter // console sign-ins per token (limit.go)
+	changes tokenLimiter // changes per merchant token (limit.go)
 }
 
 // view is the configuration the API works with, swapped on reload.
@@ -95,7 +97,8 @@ const maxJSONBody = 64 << 10
 // New builds the admin server. It answers /healthz at once and /readyz once
 // SetReady(true) is called and every required check passes (ready.go).
 func New(opt Options) *Server {
-	s := &Server{log: opt.Log, store: opt.Store, proxy: opt.Proxy, metrics: opt.Metrics, now: opt.Now, checks: opt.Checks, siteURL: opt.SiteURL, mux: http.NewServeMux()}
+	s := &Server{log: opt.Log, store: opt.Store, proxy: opt.Proxy, metrics: opt.Metrics, now: opt.Now, checks: opt.Checks, siteURL: opt.SiteURL, mux: http.NewServeMux(),
+		signIns: tokenLimiter{burst: signInBurst, every: signInEvery}, changes: tokenLimiter{burst: changeBurst, every: changeEvery}}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -176,7 +179,8 @@ type access int
 const (
 	opsOnly    access = iota // ops tokens only
 	siteReader               // ops, and merchants on their own site
-	siteOwner                // ops, and merchants on their own site, changing it
+	siteOwner                // ops, and merchants on their own site, changing it (limit.go)
+	siteDraft                // as siteOwner, for what changes no state: no limit
 )
 
 // call is one authenticated API call.
@@ -230,6 +234,13 @@ func (s *Server) handle(pattern string, a access, h func(*call) error) {
 		if a == opsOnly && !tok.ops {
 			writeError(w, http.StatusForbidden, "this needs an ops token")
 			return
+		}
+		if a == siteOwner && !tok.ops && r.Method != http.MethodGet && r.Method != http.MethodHead {
+			if d := s.changes.take(tok.hash, s.now()); d > 0 {
+				w.Header().Set("Retry-After", strconv.Itoa(int(d.Seconds()+0.999)))
+				writeError(w, http.StatusTooManyRequests, "too many changes with this token; try again in "+d.Round(time.Second).String())
+				return
+			}
 		}
 		if err := h(c); err != nil {
 			s.fail(c, err)

@@ -13,7 +13,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/awningproxy/awning/state"
@@ -329,68 +328,4 @@ func randomID(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-// Sessions are kept until they expire, in this node's memory (at most
-// state.SessionsConfig.MaxLocal, dropping those that expire first) and in
-// Redis: a token signing in without end would fill both, and in memory
-// push out everyone else's sessions. Each token may open signInBurst
-// sessions on a node, then one per signInEvery: enough for a browser a
-// day on every device, far too few to push out anyone else's.
-const (
-	signInBurst   = 20
-	signInEvery   = 2 * time.Minute
-	signInTracked = 4096 // tokens remembered; those refilled go first
-)
-
-// signInLimiter counts the sign-ins of each token on this node.
-type signInLimiter struct {
-	mu     sync.Mutex
-	tokens map[[sha256.Size]byte]*signInAllowance
-}
-
-type signInAllowance struct {
-	left float64
-	at   time.Time
-}
-
-func (a *signInAllowance) refilled(now time.Time) float64 {
-	return min(signInBurst, a.left+float64(now.Sub(a.at))/float64(signInEvery))
-}
-
-// take uses one sign-in of the token whose hash is h: 0 when it may sign
-// in now, else how long until it may.
-func (l *signInLimiter) take(h [sha256.Size]byte, now time.Time) time.Duration {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	a := l.tokens[h]
-	if a == nil {
-		if l.tokens == nil {
-			l.tokens = map[[sha256.Size]byte]*signInAllowance{}
-		}
-		if len(l.tokens) >= signInTracked {
-			for k, x := range l.tokens {
-				if x.refilled(now) >= signInBurst {
-					delete(l.tokens, k)
-				}
-			}
-		}
-		if len(l.tokens) >= signInTracked {
-			// Every one remembered is still spending: forget one
-			// rather than grow. Reaching here takes thousands of
-			// valid tokens signing in at once.
-			for k := range l.tokens {
-				delete(l.tokens, k)
-				break
-			}
-		}
-		a = &signInAllowance{left: signInBurst, at: now}
-		l.tokens[h] = a
-	}
-	left := a.refilled(now)
-	if left < 1 {
-		return time.Duration((1 - left) * float64(signInEvery))
-	}
-	a.left, a.at = left-1, now
-	return 0
 }

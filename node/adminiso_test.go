@@ -809,3 +809,48 @@ func TestTokenNameInFileAndAPI(t *testing.T) {
 		t.Errorf("DELETE again (only the file's left): %d %s; want 409", code, resp)
 	}
 }
+
+// TestMerchantCannotFlushTheAuditLog: the audit log keeps the newest
+// entries (1,000 on a node without Redis, 10,000 in Redis); a merchant
+// saving its page in a loop is slowed down (429 with Retry-After) long
+// before it could push ops' entries out. Its previews (drafts, which
+// change nothing) are not limited.
+func TestMerchantCannotFlushTheAuditLog(t *testing.T) {
+	o := testkit.NewOrigin(t, testkit.OK("shop"))
+	n, _, _ := startNode(t, isoConfig(t, o.URL(), ""))
+	ops := isoCall{addr: n.Addrs().Admin[0], token: apiOps}
+	if code, resp, _ := ops.do(t, "PUT", "/v1/sites/b/fallback", "", nil); code != 200 {
+		t.Fatalf("ops: %d %s", code, resp)
+	}
+	m := isoCall{addr: n.Addrs().Admin[0], token: isoMerchantA}
+	saved, limited := 0, 0
+	var retry string
+	for i := range 1100 {
+		code, resp, h := m.do(t, "PUT", "/v1/sites/a/page", "application/json", []byte(fmt.Sprintf(`{"brand": "Brand %d"}`, i)))
+		switch code {
+		case 200:
+			saved++
+		case 429:
+			limited++
+			retry = h.Get("Retry-After")
+		default:
+			t.Fatalf("PUT page %d: %d %s", i, code, resp)
+		}
+	}
+	t.Logf("1100 saves: %d done, %d refused (Retry-After %s)", saved, limited, retry)
+	if limited == 0 || retry == "" {
+		t.Errorf("1100 saves in a row: none refused; want 429 with Retry-After")
+	}
+	_, log, _ := ops.do(t, "GET", "/v1/audit?n=10000", "", nil)
+	if !strings.Contains(log, `"PUT /v1/sites/b/fallback"`) {
+		t.Errorf("ops' change is gone from the audit log after a merchant's saves (%d bytes of log)", len(log))
+	}
+	for i := range 100 {
+		if code, resp, _ := m.do(t, "PUT", "/v1/sites/a/page/draft", "application/json", []byte(fmt.Sprintf(`{"brand": "Draft %d"}`, i))); code != 200 {
+			t.Fatalf("draft %d while saves are limited: %d %s; want drafts unlimited", i, code, resp)
+		}
+	}
+	if code, resp, _ := ops.do(t, "PUT", "/v1/sites/a/page", "application/json", []byte(`{"brand": "ops"}`)); code != 200 {
+		t.Errorf("ops changing the page while the merchant is limited: %d %s", code, resp)
+	}
+}
