@@ -189,6 +189,12 @@ func (s *Server) signOut(c *call) error {
 // into the console without pasting the token into a browser (`awning
 // demo` prints two). It signs in as the caller and nobody else.
 func (s *Server) newLink(c *call) error {
+	// A link is kept like a session until it is used or expires: bounded
+	// as sign-ins are (limit.go).
+	if d := s.signIns.take(c.tok.hash, s.now()); d > 0 {
+		c.w.Header().Set("Retry-After", strconv.Itoa(int(d.Seconds()+0.999)))
+		return &apiError{http.StatusTooManyRequests, "too many sign-in links and sign-ins with this token; try again in " + d.Round(time.Second).String()}
+	}
 	code := randomID(32)
 	ctx, cancel := context.WithTimeout(c.r.Context(), 2*time.Second)
 	defer cancel()

@@ -854,3 +854,27 @@ func TestMerchantCannotFlushTheAuditLog(t *testing.T) {
 		t.Errorf("ops changing the page while the merchant is limited: %d %s", code, resp)
 	}
 }
+
+// TestSignInLinksBounded: one-time sign-in links are kept like sessions
+// until used or expired; a merchant making them in a loop is refused as
+// one signing in in a loop is.
+func TestSignInLinksBounded(t *testing.T) {
+	o := testkit.NewOrigin(t, testkit.OK("shop"))
+	n, _, _ := startNode(t, isoConfig(t, o.URL(), ""))
+	m := isoCall{addr: n.Addrs().Admin[0], token: isoMerchantA}
+	made, code := 0, 0
+	var h http.Header
+	for range 100 {
+		if code, _, h = m.do(t, "POST", "/v1/session/link", "", nil); code != 201 {
+			break
+		}
+		made++
+	}
+	if code != 429 || h.Get("Retry-After") == "" || made > 30 {
+		t.Errorf("after %d sign-in links: %d, Retry-After %q; want 429 with Retry-After within 30", made, code, h.Get("Retry-After"))
+	}
+	opsCall := isoCall{addr: n.Addrs().Admin[0], token: apiOps}
+	if code, resp, _ := opsCall.do(t, "POST", "/v1/session/link", "", nil); code != 201 {
+		t.Errorf("ops making a link meanwhile: %d %s", code, resp)
+	}
+}
