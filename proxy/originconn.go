@@ -342,8 +342,19 @@ func (c *originConn) setWriteDeadline(t time.Time) error {
 	return c.Conn.SetWriteDeadline(t)
 }
 
-// alive reports whether the origin still holds an idle connection open.
-func (c *originConn) alive() bool { return c.peek.check() }
+// alive reports whether an idle connection is fit for the next request:
+// the origin still holds it open and sent nothing on it since its last
+// answer was whole. Bytes that came meanwhile answer no request (a second
+// answer to the last one, the body of an answer to HEAD or of a 204, the
+// rest of a body longer than its Content-Length, a 408 written when the
+// origin timed the connection out); read as the next request's answer, one
+// shopper would get what was meant for another.
+func (c *originConn) alive() bool {
+	if c.raw != nil {
+		return c.raw.quiet()
+	}
+	return c.peek.check()
+}
 
 func earliest(a, b time.Time) time.Time {
 	if a.Before(b) {

@@ -202,8 +202,14 @@ func (x *exchange) connectDeadline() time.Time {
 func (x *exchange) step() error {
 	c := x.c
 	if x.phase == phWrite {
-		if x.wrote == 0 && x.reused && !x.idempotent && !c.alive() {
-			return errStaleConn // found before anything was sent: any method may go elsewhere
+		if x.wrote == 0 && x.reused && !c.alive() {
+			// Closed, or bytes wait on it that answer no request (alive):
+			// found before anything was sent, so any method may go on a
+			// new connection. Every method, GET and HEAD too: the EOF
+			// retry below (errRetryFresh) would catch a closed connection,
+			// but nothing after the write can tell bytes that were already
+			// waiting from the answer.
+			return errStaleConn
 		}
 		if err := x.write(); err != nil {
 			return x.ended(err)

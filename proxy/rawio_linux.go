@@ -33,6 +33,9 @@ type rawTCP struct {
 	rerr, werr     syscall.Errno
 	readFn, wrFn   func(fd uintptr) bool
 	wvFn           func(fd uintptr) bool
+	peekFn         func(fd uintptr)
+	peekBuf        [1]byte
+	peekQuiet      bool
 	iov            [2]syscall.Iovec
 	iovN, iovTotal int
 	// nowait: a writev returns what the socket took at once rather than
@@ -55,7 +58,29 @@ func newRawTCP(c net.Conn) *rawTCP {
 	r.readFn = r.readOnce
 	r.wrFn = r.writeOnce
 	r.wvFn = r.writevOnce
+	r.peekFn = r.peekOnce
 	return r
+}
+
+// quiet reports whether nothing can be read from the connection now and
+// the peer has not closed it: what an idle HTTP/1.1 connection must look
+// like (see peeker, alive_unix.go, whose check this is without telling the
+// scheduler). It looks through RawConn.Control, which ignores the read
+// deadline, and consumes nothing.
+func (r *rawTCP) quiet() bool {
+	r.peekQuiet = false
+	return r.rc.Control(r.peekFn) == nil && r.peekQuiet
+}
+
+func (r *rawTCP) peekOnce(fd uintptr) {
+	for {
+		_, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&r.peekBuf[0])), 1,
+			syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
+		if e != syscall.EINTR {
+			r.peekQuiet = e == syscall.EAGAIN
+			return
+		}
+	}
 }
 
 func (r *rawTCP) readOnce(fd uintptr) bool {
