@@ -1,8 +1,9 @@
 package proxy
 
 import (
-	"net/http"
+	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -100,4 +101,125 @@ func TestLateBytesOnAnIdleConnection(t *testing.T) {
 	}
 }
 
-var _ = http.MethodGet
+// TestHostileRelayHygiene: what an origin writes that could split the
+// shopper's response, smuggle a field into it or confuse the framing
+// between Awning and its origins: each is refused (the shopper gets the
+// copy, nothing is stored, the connection is closed), or relayed as what
+// it is when it is harmless (a status line without a reason, HTTP/1.0).
+// The rows run through TestUntrustedOrigin's harness (untrusted_test.go).
+func TestHostileRelayHygiene(t *testing.T) {
+	html := head("200 OK", "Content-Type: text/html")
+	good := []byte("<p>Verse desem</p>")
+	refused := func(name, answer, reason string) untrustedVector {
+		return untrustedVector{name: name, seed: true, answer: answer, status: 200, served: "stale",
+			body: "Desem waldkorn", stored: "seed", reason: reason}
+	}
+	vectors := []untrustedVector{
+		refused("CR in a value", withLength(head("200 OK", "Content-Type: text/html", "X-A: a\rSet-Cookie: EVIL=1"), good), "malformed"),
+		refused("LF in a value", withLength(head("200 OK", "Content-Type: text/html", "X-A: a\nSet-Cookie: EVIL=1"), good), "malformed"),
+		// A head that ends early leaves a body framed by the close, which
+		// this origin never sends: the exchange times out, nothing stored.
+		refused("CRLF CRLF in a value, kept alive", "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nX-A: a\r\n\r\nEVIL\r\nContent-Length: 4\r\n\r\nEVIL", ""),
+		refused("NUL in a value", withLength(head("200 OK", "Content-Type: text/html", "X-A: a\x00EVIL"), good), "malformed"),
+		refused("obs-fold", withLength(head("200 OK", "Content-Type: text/html", "X-A: a", " Set-Cookie: EVIL=1"), good), "malformed"),
+		refused("obs-fold with a tab", withLength(head("200 OK", "Content-Type: text/html", "X-A: a", "\tEVIL"), good), "malformed"),
+		refused("a space in a name", withLength(head("200 OK", "Content-Type: text/html", "Set Cookie: EVIL=1"), good), "malformed"),
+		refused("a name ending in a space", withLength(head("200 OK", "Content-Type: text/html", "Set-Cookie : EVIL=1"), good), "malformed"),
+		refused("a name with a slash", withLength(head("200 OK", "Content-Type: text/html", "X/EVIL: 1"), good), "malformed"),
+		refused("a line without a colon", withLength(head("200 OK", "Content-Type: text/html", "EVIL"), good), "malformed"),
+		refused("two Content-Lengths that differ", html[:len(html)-2]+"Content-Length: 18\r\nContent-Length: 4\r\n\r\n<p>Verse desem</p>", "framing"),
+		refused("Transfer-Encoding gzip", html[:len(html)-2]+"Transfer-Encoding: gzip\r\n\r\nEVIL", "framing"),
+		refused("Transfer-Encoding chunked, gzip", html[:len(html)-2]+"Transfer-Encoding: chunked, gzip\r\n\r\n4\r\nEVIL\r\n0\r\n\r\n", "framing"),
+		refused("Transfer-Encoding chunked twice", html[:len(html)-2]+"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nEVIL\r\n0\r\n\r\n", "framing"),
+		refused("status 000", withLength(head("000 Nothing", "Content-Type: text/html"), []byte(evil)), "malformed"),
+		refused("status 999", withLength(head("999 Beyond", "Content-Type: text/html"), []byte(evil)), "malformed"),
+		refused("status 1xx as the final answer", head("150 Final", "Content-Type: text/html")+evil, "interim"),
+		refused("status of two digits", withLength(head("20 OK", "Content-Type: text/html"), []byte(evil)), "malformed"),
+		refused("HTTP/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00", "malformed"),
+		refused("HTTP/2 SETTINGS frame", "\x00\x00\x00\x04\x00\x00\x00\x00\x00EVIL", "malformed"),
+		refused("HTTP/0.9 (a body without a head)", "<html>EVIL</html>\r\n\r\n", "malformed"),
+		refused("HTTP/1.1 in lower case", withLength("http/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n", []byte(evil)), "malformed"),
+		{name: "status line without a reason", answer: withLength("HTTP/1.1 200\r\nContent-Type: text/html\r\n\r\n", good),
+			status: 200, served: "origin", body: "Verse desem", stored: "answer", reused: true},
+		{name: "HTTP/1.0 with keep-alive", answer: withLength("HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Type: text/html\r\n\r\n", good),
+			status: 200, served: "origin", body: "Verse desem", stored: "answer"},
+		{name: "Connection: close", answer: withLength(head("200 OK", "Content-Type: text/html", "Connection: close"), good),
+			status: 200, served: "origin", body: "Verse desem", stored: "answer"},
+		{name: "Set-Cookie on an anonymous page", seed: true, answer: withLength(head("200 OK", "Content-Type: text/html", "Set-Cookie: session=for-this-shopper"), good),
+			status: 200, served: "origin", body: "Verse desem", stored: "seed", reused: true},
+		{name: "gzip, gzip to a client that takes gzip", seed: true, accept: "gzip",
+			answer: withLength(head("200 OK", "Content-Type: text/html", "Content-Encoding: gzip, gzip"), testkit.Gzip(string(testkit.Gzip(string(good))))),
+			status: 200, served: "origin", stored: "seed", reused: true},
+	}
+	for _, v := range vectors {
+		t.Run(v.name, func(t *testing.T) { checkUntrustedVector(t, v) })
+	}
+}
+
+// TestSetCookieReachesOnlyItsShopper: an origin that starts a session on an
+// anonymous page (Set-Cookie on a GET without cookies) while other
+// anonymous shoppers ask for the same page at the same moment. Each
+// shopper gets the session cookie the origin made for their own request,
+// or none; no two get the same one; the answer is never stored.
+func TestSetCookieReachesOnlyItsShopper(t *testing.T) {
+	release := make(chan struct{})
+	var issued atomic.Int64
+	o := testkit.NewOrigin(t, func(x *testkit.Exchange) {
+		x.KeepAlive = true
+		select {
+		case <-release:
+		case <-time.After(5 * time.Second):
+		}
+		n := issued.Add(1)
+		x.Write(testkit.Response(200, fmt.Sprintf("<p>basket %d</p>", n), "Content-Type: text/html",
+			fmt.Sprintf("Set-Cookie: session=%d; Path=/; HttpOnly", n)))
+	})
+	p := startProxy(t, strings.Replace(staleSite(o.URL()), "timeout: 2s", "timeout: 10s", 1))
+	// The shoppers' client may dial a connection it ends up not using;
+	// closed here, it does not hold the proxy's shutdown.
+	t.Cleanup(client.CloseIdleConnections)
+	const shoppers = 4
+	type answer struct {
+		cookie, body string
+		err          error
+	}
+	answers := make(chan answer, shoppers)
+	for range shoppers {
+		go func() {
+			resp, body, err := rawGet(p.addr, "shop.example", "/basket")
+			if err != nil {
+				answers <- answer{err: err}
+				return
+			}
+			answers <- answer{cookie: resp.Header.Get("Set-Cookie"), body: body}
+		}()
+	}
+	testkit.WaitFor(t, 5*time.Second, "every shopper at the origin or in a flight", func() bool {
+		return o.Requests()+p.flights.joined.Load() >= shoppers
+	})
+	close(release)
+	seen := map[string]bool{}
+	for range shoppers {
+		a := <-answers
+		if a.err != nil {
+			t.Fatal(a.err)
+		}
+		if a.cookie == "" {
+			continue
+		}
+		if seen[a.cookie] {
+			t.Errorf("two shoppers got Set-Cookie %q", a.cookie)
+		}
+		seen[a.cookie] = true
+		// The cookie came with the answer it was made with.
+		n := strings.TrimSuffix(strings.TrimPrefix(a.cookie, "session="), "; Path=/; HttpOnly")
+		if a.body != "<p>basket "+n+"</p>" {
+			t.Errorf("Set-Cookie %q came with %q", a.cookie, a.body)
+		}
+	}
+	o.Refuse()
+	resp, body := p.get(t, "shop.example", "/basket")
+	if resp.Header.Get("Awning-Served") != "outage" || resp.Header.Get("Set-Cookie") != "" || strings.Contains(body, "basket") {
+		t.Errorf("after: %q Set-Cookie %q %.80q; want nothing stored", resp.Header.Get("Awning-Served"), resp.Header.Get("Set-Cookie"), body)
+	}
+}
