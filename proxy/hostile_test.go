@@ -2,7 +2,9 @@ package proxy
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -222,4 +224,145 @@ func TestSetCookieReachesOnlyItsShopper(t *testing.T) {
 	if resp.Header.Get("Awning-Served") != "outage" || resp.Header.Get("Set-Cookie") != "" || strings.Contains(body, "basket") {
 		t.Errorf("after: %q Set-Cookie %q %.80q; want nothing stored", resp.Header.Get("Awning-Served"), resp.Header.Get("Set-Cookie"), body)
 	}
+}
+
+// TestOneOriginBoundedByItsLimits: an origin that sends without end — 1xx
+// answers, header fields, a giant line, chunks, extensions, trailers, a
+// body framed by a close that never comes — or trickles its answer is cut
+// off by limits.response_header, limits.response_body or origin.timeout:
+// the shopper gets the outage page (there is no copy), and the origin's
+// connection is closed (the origin's writes fail). What each stops at is
+// told in Cache-Status.
+func TestOneOriginBoundedByItsLimits(t *testing.T) {
+	line := func(s string) func(i int) string { return func(int) string { return s } }
+	cases := []struct {
+		name   string
+		head   string             // written once
+		repeat func(i int) string // then written again and again, until a write fails
+		reason string             // in the outage page's Cache-Status; alternatives split by |
+	}{
+		{"endless 103", "", line("HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"), "header-too-large"},
+		{"endless 100", "", line("HTTP/1.1 100 Continue\r\n\r\n"), "header-too-large"},
+		{"endless header fields", "HTTP/1.1 200 OK\r\n", line("X-A: b\r\n"), "header-too-large"},
+		{"one endless field", "HTTP/1.1 200 OK\r\nX-A: ", line(strings.Repeat("a", 4096)), "header-too-large"},
+		{"one endless field name", "HTTP/1.1 200 OK\r\n", line(strings.Repeat("a", 4096)), "header-too-large"},
+		{"an endless status line", "HTTP/1.1 200 ", line(strings.Repeat("O", 4096)), "header-too-large"},
+		{"endless 1-byte chunks", "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n", line(strings.Repeat("1\r\na\r\n", 1000)), "too-large"},
+		{"an endless chunk extension", "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n1;", line(strings.Repeat("e", 4096)), "too-large"},
+		{"endless trailers", "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\n", line("X-T: " + strings.Repeat("t", 4000) + "\r\n"), "too-large"},
+		{"an endless body framed by the close", "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n", line(strings.Repeat("b", 4096)), "too-large"},
+		{"a trickled head", "HTTP/1.1 200 OK\r\nX-A: ", func(int) string {
+			time.Sleep(20 * time.Millisecond) // the origin's pace, not the test's synchronisation
+			return "a"
+		}, "timeout|origin-down"}, // health's hang_after is origin.timeout here: either may come first
+		{"a trickled body", "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 100000\r\n\r\n", func(int) string {
+			time.Sleep(20 * time.Millisecond)
+			return "b"
+		}, "timeout|origin-down"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var ended atomic.Int64
+			o := testkit.NewOrigin(t, func(x *testkit.Exchange) {
+				if x.Request.URL.Path != "/p" {
+					x.Write(testkit.Response(200, "ok")) // a health probe
+					return
+				}
+				defer ended.Add(1)
+				x.Conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+				if _, err := x.Conn.Write([]byte(tc.head)); err != nil {
+					return
+				}
+				for i := 0; ; i++ {
+					if _, err := x.Conn.Write([]byte(tc.repeat(i))); err != nil {
+						return
+					}
+				}
+			})
+			p := startProxy(t, "limits: {response_body: 1MiB}\ncache: {max_object: 512KiB}\n"+
+				strings.Replace(oneSite(o.URL()), "timeout: 2s", "timeout: 1s", 1))
+			resp, body := p.get(t, "shop.example", "/p")
+			told := false
+			for _, r := range strings.Split(tc.reason, "|") {
+				told = told || strings.Contains(resp.Header.Get("Cache-Status"), "detail="+r)
+			}
+			if resp.StatusCode != 503 || resp.Header.Get("Awning-Served") != "outage" || !told {
+				t.Errorf("shopper got %d %q %q %.80q; want the outage page, for %s", resp.StatusCode,
+					resp.Header.Get("Awning-Served"), resp.Header.Get("Cache-Status"), body, tc.reason)
+			}
+			testkit.WaitFor(t, 5*time.Second, "the origin's connection closed by Awning", func() bool { return ended.Load() == 1 })
+			if n := o.RequestsFor("/p"); n != 1 {
+				t.Errorf("origin got /p %d times; want once", n)
+			}
+		})
+	}
+}
+
+// TestHangingOriginLeavesOtherShopsAlone: one shop's origin accepts
+// connections and never answers, while a hundred of its shoppers ask at
+// once; another shop on the same node goes on being served by its own
+// origin, every request of it, meanwhile. With max_inflight the hanging
+// origin never holds more than that many requests; without, its shoppers
+// are bounded by max_conns and connect_timeout, and by origin.timeout.
+func TestHangingOriginLeavesOtherShopsAlone(t *testing.T) {
+	for _, cap := range []string{"max_inflight: 8", "max_conns: 16"} {
+		t.Run(cap, func(t *testing.T) {
+			bad := testkit.NewOrigin(t, testkit.Hang())
+			good := testkit.NewOrigin(t, testkit.Echo())
+			p := startProxy(t, `
+tls: {mode: off}
+sites:
+  - name: bad
+    hosts: [bad.example]
+    origin: {urls: [`+bad.URL()+`], timeout: 1s, connect_timeout: 500ms, `+cap+`}
+  - name: good
+    hosts: [good.example]
+    origin: {urls: [`+good.URL()+`], timeout: 5s}
+`)
+			t.Cleanup(client.CloseIdleConnections)
+			const flood = 100
+			var wg sync.WaitGroup
+			var outage atomic.Int64
+			for i := range flood {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					resp, _, err := rawGet(p.addr, "bad.example", fmt.Sprintf("/p/%d", i)) // pages of their own: no collapsing
+					if err == nil && resp.Header.Get("Awning-Served") == "outage" {
+						outage.Add(1)
+					}
+				}()
+			}
+			// While the bad origin holds what it may, the good shop's
+			// shoppers are answered by their origin, every one.
+			testkit.WaitFor(t, 5*time.Second, "the bad origin holding requests", func() bool { return bad.Requests() >= 8 })
+			const asks = 50
+			for i := range asks {
+				resp, body, err := rawGet(p.addr, "good.example", fmt.Sprintf("/g/%d", i))
+				if err != nil || resp.StatusCode != 200 || resp.Header.Get("Awning-Served") != "origin" || body != fmt.Sprintf("GET /g/%d", i) {
+					t.Fatalf("good shop, request %d while the bad origin hangs: %v %v %.80q", i, summaryOf(resp), err, body)
+				}
+			}
+			if n := good.RequestsFor("/g/"); n != asks {
+				t.Errorf("good origin got %d requests; want %d", n, asks)
+			}
+			wg.Wait()
+			if outage.Load() != flood {
+				t.Errorf("bad shop: %d of %d shoppers got the outage page", outage.Load(), flood)
+			}
+			if m := bad.MaxInflight(); cap == "max_inflight: 8" && m > 8 {
+				t.Errorf("bad origin held %d requests at once; want at most max_inflight 8", m)
+			}
+			if m := bad.MaxInflight(); m > 16 {
+				t.Errorf("bad origin held %d requests at once; want at most max_conns 16", m)
+			}
+		})
+	}
+}
+
+func summaryOf(resp *http.Response) string {
+	if resp == nil {
+		return "no response"
+	}
+	return fmt.Sprintf("%d %q", resp.StatusCode, resp.Header.Get("Awning-Served"))
 }
