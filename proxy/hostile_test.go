@@ -1,8 +1,11 @@
 package proxy
 
 import (
+	"crypto/tls"
 	"fmt"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -365,4 +368,96 @@ func summaryOf(resp *http.Response) string {
 		return "no response"
 	}
 	return fmt.Sprintf("%d %q", resp.StatusCode, resp.Header.Get("Awning-Served"))
+}
+
+// corkListener accepts TLS connections whose writes can be held and then
+// sent in one write: two TLS records, of two answers, that reach Awning in
+// one TCP segment, so that its TLS client reads both from the socket while
+// the first answer is all it asked for.
+type corkListener struct {
+	net.Listener
+	cfg   *tls.Config
+	mu    sync.Mutex
+	hold  bool
+	conns []*corkConn
+}
+
+type corkConn struct {
+	net.Conn
+	l   *corkListener
+	buf []byte
+}
+
+func (l *corkListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	cc := &corkConn{Conn: c, l: l}
+	l.mu.Lock()
+	l.conns = append(l.conns, cc)
+	l.mu.Unlock()
+	return tls.Server(cc, l.cfg), nil
+}
+
+func (c *corkConn) Write(b []byte) (int, error) {
+	c.l.mu.Lock()
+	defer c.l.mu.Unlock()
+	if c.l.hold {
+		c.buf = append(c.buf, b...)
+		return len(b), nil
+	}
+	return c.Conn.Write(b)
+}
+
+// cork holds every connection's writes until uncork sends each one's in
+// one write.
+func (l *corkListener) cork() { l.mu.Lock(); l.hold = true; l.mu.Unlock() }
+
+func (l *corkListener) uncork() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.hold = false
+	for _, c := range l.conns {
+		if len(c.buf) > 0 {
+			c.Conn.Write(c.buf)
+			c.buf = nil
+		}
+	}
+}
+
+// TestLateBytesHeldByTLS: an https origin sends a second answer right
+// behind the first, in a TLS record of its own. Awning's TLS client reads
+// both records from the socket and hands out the first; the second waits
+// inside the TLS connection, where a look at the socket cannot see it. It
+// must not be read as the answer to the next request.
+func TestLateBytesHeldByTLS(t *testing.T) {
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(nil)
+	srv.StartTLS()
+	srv.Close()
+	ln := &corkListener{Listener: raw, cfg: &tls.Config{Certificates: srv.TLS.Certificates}}
+	o := startRawOrigin(t, ln, func(req *http.Request, c net.Conn) bool {
+		if req.URL.Path != "/a" {
+			c.Write(testkit.Response(200, req.Method+" "+req.URL.Path))
+			return true
+		}
+		ln.cork()
+		c.Write(testkit.Response(200, "GET /a"))
+		c.Write([]byte(secretAnswer))
+		ln.uncork()
+		return true
+	})
+	p := startTrustingProxy(t, oneSite("https://"+raw.Addr().String(), "host_header: example.com"), srv.Certificate())
+	getOrigin(t, p, "/a", "GET /a")
+	resp, body := p.get(t, "shop.example", "/b")
+	if resp.StatusCode != 200 || resp.Header.Get("Awning-Served") != "origin" || body != "GET /b" {
+		t.Fatalf("GET /b: %d %q %.80q; want 200 origin %q", resp.StatusCode, resp.Header.Get("Awning-Served"), body, "GET /b")
+	}
+	if n := o.conns.Load(); n != 2 {
+		t.Errorf("origin connections: %d; want 2 (the one with the second answer closed)", n)
+	}
 }

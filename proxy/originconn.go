@@ -71,6 +71,7 @@ type originConn struct {
 	busy     bool  // guarded by pool.mu
 	owner    *pool // the site pool whose exchange holds it; guarded by pool.mu
 	lastUsed int64 // unix nanos it went idle; guarded by pool.mu
+	probe    [1]byte
 }
 
 // errNoFreeConns: max_conns connections to the origin are busy and none
@@ -352,6 +353,23 @@ func (c *originConn) setWriteDeadline(t time.Time) error {
 func (c *originConn) alive() bool {
 	if c.raw != nil {
 		return c.raw.quiet()
+	}
+	if tc, ok := c.Conn.(*tls.Conn); ok {
+		// A TLS connection reads ahead: records that came behind the
+		// last answer's (a second answer sent with it) may wait inside it,
+		// read from the socket already, where the peek cannot see them.
+		// A read whose deadline has passed hands out what it holds, or
+		// fails at once without touching the socket: a timeout leaves
+		// the connection usable (crypto/tls keeps only permanent errors).
+		c.rdl = aLongTimeAgo
+		if tc.SetReadDeadline(aLongTimeAgo) != nil {
+			return false
+		}
+		n, err := tc.Read(c.probe[:])
+		var ne net.Error
+		if n > 0 || !errors.As(err, &ne) || !ne.Timeout() {
+			return false // bytes no request asked for, or the origin's close_notify
+		}
 	}
 	return c.peek.check()
 }
