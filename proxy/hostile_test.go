@@ -461,3 +461,31 @@ func TestLateBytesHeldByTLS(t *testing.T) {
 		t.Errorf("origin connections: %d; want 2 (the one with the second answer closed)", n)
 	}
 }
+
+// TestExchangeResetClosesAHeldConnection: an exchange released while it
+// still holds a connection (a panic between taking it and giving it back)
+// closes it: otherwise it stays open and counted against max_conns for
+// good, and enough such exchanges leave a site's origin without
+// connections.
+func TestExchangeResetClosesAHeldConnection(t *testing.T) {
+	o := testkit.NewOrigin(t, testkit.OK("x"))
+	p := newOriginConns(o.Addr(), nil, time.Second, 1)
+	c, _, err := p.get(false, time.Now().Add(time.Second), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := &exchange{c: c}
+	x.reset()
+	p.mu.Lock()
+	open := p.open
+	p.mu.Unlock()
+	if x.c != nil || open != 0 {
+		t.Fatalf("after reset: connection %v, %d open; want none", x.c, open)
+	}
+	// The one connection max_conns allows is free again.
+	c, _, err = p.get(false, time.Now().Add(time.Second), nil, nil)
+	if err != nil {
+		t.Fatalf("next exchange: %v", err)
+	}
+	p.discard(c)
+}

@@ -118,6 +118,13 @@ var (
 // reset readies x for a new request, keeping its buffers: the answer's,
 // its fields', and the request head's (bounded by limits.request_header).
 func (x *exchange) reset() {
+	if c := x.c; c != nil {
+		// Left mid-exchange (a panic on its way): where the connection
+		// stands is unknown, and dropping it would leave it open and
+		// counted against max_conns for good.
+		x.c = nil
+		c.pool.discard(c)
+	}
 	req, buf, fields, watched := x.req[:0], x.buf[:0], x.fields[:0], x.watch.done
 	clear(fields[:cap(fields)])
 	*x = exchange{req: req, buf: buf, fields: fields, oi: -1}
