@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -488,4 +489,43 @@ func TestExchangeResetClosesAHeldConnection(t *testing.T) {
 		t.Fatalf("next exchange: %v", err)
 	}
 	p.discard(c)
+}
+
+// TestClaimedLengthDoesNotAllocate: an origin that announces a body at
+// the limit (Content-Length: 8000000 under limits.response_body 8MiB) and
+// sends ten bytes of it makes Awning hold memory for what it sent, not for
+// what it claimed: otherwise a few hundred such answers at once take a
+// node's memory for a handful of bytes each.
+func TestClaimedLengthDoesNotAllocate(t *testing.T) {
+	o := testkit.NewOrigin(t, func(x *testkit.Exchange) {
+		x.Write([]byte("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 8000000\r\n\r\n0123456789"))
+	})
+	p := startProxy(t, "limits: {response_body: 8MiB}\ncache: {max_object: 1MiB}\n"+oneSite(o.URL()))
+	t.Cleanup(client.CloseIdleConnections)
+	const shoppers = 16
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	var wg sync.WaitGroup
+	for i := range shoppers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, _, err := rawGet(p.addr, "shop.example", fmt.Sprintf("/big/%d", i))
+			if err != nil || resp.Header.Get("Awning-Served") != "outage" {
+				t.Errorf("shopper %d: %v %v; want the outage page", i, summaryOf(resp), err)
+			}
+		}()
+	}
+	wg.Wait()
+	runtime.ReadMemStats(&after)
+	// Health may declare the origin down after a few of them: the others
+	// get the outage page without asking.
+	n := o.RequestsFor("/big/")
+	if n < 4 {
+		t.Fatalf("origin got %d requests; want at least 4", n)
+	}
+	// Claimed: n × 8 MB. Sent: n × 10 bytes.
+	if got := after.TotalAlloc - before.TotalAlloc; got > uint64(n)*8e6/3 {
+		t.Errorf("allocated %d MB for %d answers of 10 bytes that claimed 8 MB each; want well under what they claimed", got>>20, n)
+	}
 }

@@ -421,7 +421,16 @@ func (x *exchange) read() error {
 
 // makeRoom makes room in buf for the next read.
 func (x *exchange) makeRoom() {
-	if room := cap(x.buf) - len(x.buf); room == 0 || (room < 4<<10 && x.scan.state != rsBody) {
+	room := cap(x.buf) - len(x.buf)
+	if x.scan.state == rsBody {
+		if room == 0 {
+			// A Content-Length body longer than bodyAhead: as much room
+			// again as has been read, up to the body's end.
+			x.resize(len(x.buf) + int(min(int64(max(len(x.buf), readChunk)), x.scan.left)))
+		}
+		return
+	}
+	if room < 4<<10 {
 		x.grow(readChunk)
 	}
 }
@@ -498,6 +507,11 @@ func (x *exchange) idle408() bool {
 	return x.scan.status == fasthttp.StatusRequestTimeout && x.reused && x.idempotent && !x.retried
 }
 
+// bodyAhead is how much room a Content-Length body is given before its
+// bytes come: most pages and assets fit, and are read without growing the
+// buffer.
+const bodyAhead = 1 << 20
+
 // framingSlack is how far chunk framing may take a chunked body past
 // limits.response_body before it is refused without decoding it.
 const framingSlack = 64 << 10
@@ -507,7 +521,12 @@ func (x *exchange) grow(n int) {
 	if cap(x.buf)-len(x.buf) >= n {
 		return
 	}
-	nb := make([]byte, len(x.buf), max(2*cap(x.buf), len(x.buf)+n, 32<<10))
+	x.resize(max(2*cap(x.buf), len(x.buf)+n, 32<<10))
+}
+
+// resize gives buf the capacity c, keeping its bytes.
+func (x *exchange) resize(c int) {
+	nb := make([]byte, len(x.buf), c)
 	copy(nb, x.buf)
 	x.buf = nb
 }
@@ -526,7 +545,11 @@ func (x *exchange) headDone(lim answerLimits) error {
 		if need := int(x.scan.bodyAt + x.scan.cl); need > cap(x.buf) {
 			// Room for the whole body, so that it is read in as few reads
 			// as the kernel allows; nothing past it is read (or allowed).
-			x.grow(need - len(x.buf))
+			// Beyond bodyAhead, room is made as the bytes come (makeRoom
+			// doubles it): memory follows what the origin sent, not what
+			// it claimed, or a few hundred answers claiming the limit and
+			// sending nothing would take the node's memory.
+			x.grow(min(need, len(x.buf)+bodyAhead) - len(x.buf))
 		}
 	}
 	return nil
