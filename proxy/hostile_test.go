@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/awningproxy/awning/fallback/cache"
 	"github.com/awningproxy/awning/internal/testkit"
 )
 
@@ -527,5 +528,20 @@ func TestClaimedLengthDoesNotAllocate(t *testing.T) {
 	// Claimed: n × 8 MB. Sent: n × 10 bytes.
 	if got := after.TotalAlloc - before.TotalAlloc; got > uint64(n)*8e6/3 {
 		t.Errorf("allocated %d MB for %d answers of 10 bytes that claimed 8 MB each; want well under what they claimed", got>>20, n)
+	}
+}
+
+// TestHeaderBombNotKept: the room an answer of thousands of header fields
+// needed is not kept in the pooled exchange for every request after.
+func TestHeaderBombNotKept(t *testing.T) {
+	x := &exchange{fields: make([]cache.Field, 8000)}
+	x.reset()
+	if cap(x.fields) > keptFields {
+		t.Errorf("fields kept room for %d after reset; want at most %d", cap(x.fields), keptFields)
+	}
+	x.fields = make([]cache.Field, 0, 40)
+	x.reset()
+	if cap(x.fields) != 40 {
+		t.Errorf("fields kept room for %d after reset; want the 40 an ordinary page needs", cap(x.fields))
 	}
 }

@@ -126,10 +126,18 @@ func (x *exchange) reset() {
 		c.pool.discard(c)
 	}
 	req, buf, fields, watched := x.req[:0], x.buf[:0], x.fields[:0], x.watch.done
+	if cap(fields) > keptFields {
+		fields = nil // a head of thousands of fields is not kept for every request after
+	}
 	clear(fields[:cap(fields)])
 	*x = exchange{req: req, buf: buf, fields: fields, oi: -1}
 	x.watch.done = watched
 }
+
+// keptFields bounds the fields a pooled exchange keeps room for: pages
+// have dozens; an origin's header bomb (limits.response_header of
+// "a:\r\n" lines) makes thousands.
+const keptFields = 256
 
 // roundTrip sends x's request to o and reads the answer, from where x
 // stands. It returns errSlow with x resumable; on any other return the
