@@ -545,3 +545,54 @@ func TestHeaderBombNotKept(t *testing.T) {
 		t.Errorf("fields kept room for %d after reset; want the 40 an ordinary page needs", cap(x.fields))
 	}
 }
+
+// TestLateBytesCloseOnlyTheirConnection: bytes waiting on one idle
+// connection put that one out of step, not the others: the request goes
+// on the next idle connection, and the origin (shared, perhaps, by every
+// shop of a platform) is not made to take new connections for it.
+func TestLateBytesCloseOnlyTheirConnection(t *testing.T) {
+	answerX, answerA, more, wrote := make(chan struct{}), make(chan struct{}), make(chan struct{}), make(chan struct{})
+	o := testkit.NewOrigin(t, func(x *testkit.Exchange) {
+		x.KeepAlive = true
+		gate := answerX
+		if x.Request.URL.Path == "/a" {
+			gate = answerA
+		}
+		select {
+		case <-gate:
+		case <-time.After(5 * time.Second):
+		}
+		x.Write(testkit.Response(200, x.Request.Method+" "+x.Request.URL.Path))
+		if x.Request.URL.Path != "/a" {
+			return
+		}
+		select {
+		case <-more:
+		case <-time.After(5 * time.Second):
+			return
+		}
+		x.Write([]byte(secretAnswer))
+		close(wrote)
+	})
+	p := startProxy(t, oneSite(o.URL()))
+	t.Cleanup(client.CloseIdleConnections)
+	got := make(chan string, 2)
+	for _, path := range []string{"/x", "/a"} {
+		go func() { got <- summary(getFrom(p, path)) }()
+	}
+	testkit.WaitFor(t, 5*time.Second, "both requests at the origin, on two connections", func() bool { return o.Requests() == 2 })
+	close(answerX) // /x's connection goes idle first
+	if r := <-got; r != "200 origin GET /x" {
+		t.Fatalf("GET /x: %s", r)
+	}
+	close(answerA) // then /a's: the most recently used, taken first
+	if r := <-got; r != "200 origin GET /a" {
+		t.Fatalf("GET /a: %s", r)
+	}
+	close(more)
+	<-wrote
+	getOrigin(t, p, "/b", "GET /b")
+	if n := o.Conns(); n != 2 {
+		t.Errorf("origin connections: %d; want 2 (/b on /x's idle connection)", n)
+	}
+}

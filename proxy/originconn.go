@@ -343,16 +343,25 @@ func (c *originConn) setWriteDeadline(t time.Time) error {
 	return c.Conn.SetWriteDeadline(t)
 }
 
-// alive reports whether an idle connection is fit for the next request:
-// the origin still holds it open and sent nothing on it since its last
-// answer was whole. Bytes that came meanwhile answer no request (a second
-// answer to the last one, the body of an answer to HEAD or of a 204, the
-// rest of a body longer than its Content-Length, a 408 written when the
-// origin timed the connection out); read as the next request's answer, one
+// idleState is what an idle connection holds when an exchange takes it.
+type idleState uint8
+
+const (
+	idleQuiet  idleState = iota // nothing: fit for the next request
+	idleBytes                   // bytes no request asked for
+	idleClosed                  // the origin closed it, or it failed
+)
+
+// idle says whether an idle connection is fit for the next request: the
+// origin still holds it open and sent nothing on it since its last answer
+// was whole. Bytes that came meanwhile answer no request (a second answer
+// to the last one, the body of an answer to HEAD or of a 204, the rest of
+// a body longer than its Content-Length, a 408 written when the origin
+// timed the connection out); read as the next request's answer, one
 // shopper would get what was meant for another.
-func (c *originConn) alive() bool {
+func (c *originConn) idle() idleState {
 	if c.raw != nil {
-		return c.raw.quiet()
+		return c.raw.idle()
 	}
 	if tc, ok := c.Conn.(*tls.Conn); ok {
 		// A TLS connection reads ahead: records that came behind the
@@ -363,15 +372,21 @@ func (c *originConn) alive() bool {
 		// the connection usable (crypto/tls keeps only permanent errors).
 		c.rdl = aLongTimeAgo
 		if tc.SetReadDeadline(aLongTimeAgo) != nil {
-			return false
+			return idleClosed
 		}
 		n, err := tc.Read(c.probe[:])
+		if n > 0 {
+			return idleBytes
+		}
 		var ne net.Error
-		if n > 0 || !errors.As(err, &ne) || !ne.Timeout() {
-			return false // bytes no request asked for, or the origin's close_notify
+		if !errors.As(err, &ne) || !ne.Timeout() {
+			return idleClosed // the origin's close_notify, or a failure
 		}
 	}
-	return c.peek.check()
+	if !c.peek.check() {
+		return idleClosed // data or an end: the peek does not tell which
+	}
+	return idleQuiet
 }
 
 func earliest(a, b time.Time) time.Time {

@@ -107,6 +107,11 @@ var errTimeout = errors.New("proxy: origin timeout")
 // sent once more, on a new connection.
 var errRetryFresh = errors.New("proxy: reused origin connection closed before answering")
 
+// errIdleBytes: an idle connection held bytes when an exchange took it
+// (originConn.idle). Nothing was sent on it; it is closed, and the
+// request goes on another.
+var errIdleBytes = errors.New("proxy: origin sent bytes on an idle connection")
+
 // errBodyTooLarge and errHeadTooLarge: the answer exceeds
 // limits.response_body or limits.response_header. Awning's own limits:
 // health learns nothing from them.
@@ -183,6 +188,12 @@ func (o *origin) roundTrip(x *exchange) error {
 				o.conns.discard(c)
 			}
 			return nil
+		case err == errIdleBytes:
+			// This connection only is out of step; the others idle in
+			// the pool may carry the request (each is looked at in turn).
+			o.conns.discard(x.c)
+			x.c = nil
+			continue
 		case errors.Is(err, errStaleConn), err == errRetryFresh:
 			// Nothing of the request reached the origin, or an idempotent
 			// one may be sent again: on a new connection, since the idle
@@ -217,14 +228,20 @@ func (x *exchange) connectDeadline() time.Time {
 func (x *exchange) step() error {
 	c := x.c
 	if x.phase == phWrite {
-		if x.wrote == 0 && x.reused && !c.alive() {
-			// Closed, or bytes wait on it that answer no request (alive):
-			// found before anything was sent, so any method may go on a
-			// new connection. Every method, GET and HEAD too: the EOF
-			// retry below (errRetryFresh) would catch a closed connection,
-			// but nothing after the write can tell bytes that were already
-			// waiting from the answer.
-			return errStaleConn
+		if x.wrote == 0 && x.reused {
+			// Bytes that wait on it answer no request, and a closed one
+			// takes none (originConn.idle): found before anything was
+			// sent, so any method may go on another connection. Every
+			// method, GET and HEAD too: the EOF retry below
+			// (errRetryFresh) would catch a closed connection, but nothing
+			// after the write can tell bytes that were already waiting
+			// from the answer.
+			switch c.idle() {
+			case idleBytes:
+				return errIdleBytes
+			case idleClosed:
+				return errStaleConn
+			}
 		}
 		if err := x.write(); err != nil {
 			return x.ended(err)

@@ -35,7 +35,7 @@ type rawTCP struct {
 	wvFn           func(fd uintptr) bool
 	peekFn         func(fd uintptr)
 	peekBuf        [1]byte
-	peekQuiet      bool
+	peekState      idleState
 	iov            [2]syscall.Iovec
 	iovN, iovTotal int
 	// nowait: a writev returns what the socket took at once rather than
@@ -62,24 +62,33 @@ func newRawTCP(c net.Conn) *rawTCP {
 	return r
 }
 
-// quiet reports whether nothing can be read from the connection now and
-// the peer has not closed it: what an idle HTTP/1.1 connection must look
-// like (see peeker, alive_unix.go, whose check this is without telling the
-// scheduler). It looks through RawConn.Control, which ignores the read
-// deadline, and consumes nothing.
-func (r *rawTCP) quiet() bool {
-	r.peekQuiet = false
-	return r.rc.Control(r.peekFn) == nil && r.peekQuiet
+// idle says what an idle connection holds: nothing (and the peer has not
+// closed it), bytes, or its end (see peeker, alive_unix.go, whose check
+// this is without telling the scheduler). It looks through
+// RawConn.Control, which ignores the read deadline, and consumes nothing.
+func (r *rawTCP) idle() idleState {
+	r.peekState = idleClosed
+	if r.rc.Control(r.peekFn) != nil {
+		return idleClosed
+	}
+	return r.peekState
 }
 
 func (r *rawTCP) peekOnce(fd uintptr) {
 	for {
-		_, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&r.peekBuf[0])), 1,
+		n, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&r.peekBuf[0])), 1,
 			syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
-		if e != syscall.EINTR {
-			r.peekQuiet = e == syscall.EAGAIN
-			return
+		switch {
+		case e == syscall.EINTR:
+			continue
+		case e == syscall.EAGAIN:
+			r.peekState = idleQuiet
+		case e == 0 && n > 0:
+			r.peekState = idleBytes
+		default:
+			r.peekState = idleClosed
 		}
+		return
 	}
 }
 
