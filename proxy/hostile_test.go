@@ -596,3 +596,40 @@ func TestLateBytesCloseOnlyTheirConnection(t *testing.T) {
 		t.Errorf("origin connections: %d; want 2 (/b on /x's idle connection)", n)
 	}
 }
+
+// TestTrickleWithACopy: an origin that trickles its head or its body, a
+// byte at a time, while a copy of the page exists: the shopper gets the
+// copy at fallback_after, the refresh that goes on in the background ends
+// at origin.timeout with the origin's connection closed, and the copy is
+// still the one that was there.
+func TestTrickleWithACopy(t *testing.T) {
+	for name, start := range map[string]string{
+		"head": "HTTP/1.1 200 OK\r\nX-A: ",
+		"body": "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 100000\r\n\r\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			var ended atomic.Int64
+			o := testkit.NewOrigin(t, htmlPage(productPage))
+			p := startProxy(t, strings.Replace(staleSite(o.URL()), "timeout: 2s", "timeout: 1s", 1))
+			if resp, _ := p.get(t, "shop.example", "/p"); !strings.Contains(resp.Header.Get("Cache-Status"), "stored") {
+				t.Fatalf("seeding: %q; want stored", resp.Header.Get("Cache-Status"))
+			}
+			o.Set(func(x *testkit.Exchange) {
+				defer ended.Add(1)
+				x.Conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+				x.Write([]byte(start))
+				for x.Wait(20 * time.Millisecond) { // the origin's pace
+					if _, err := x.Conn.Write([]byte("a")); err != nil {
+						return
+					}
+				}
+			})
+			resp, body := p.get(t, "shop.example", "/p")
+			assertStale(t, resp, body, "Desem waldkorn")
+			testkit.WaitFor(t, 5*time.Second, "the origin's connection closed by Awning", func() bool { return ended.Load() == 1 })
+			o.Refuse()
+			resp, body = p.get(t, "shop.example", "/p")
+			assertStale(t, resp, body, "Desem waldkorn")
+		})
+	}
+}
