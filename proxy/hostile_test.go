@@ -492,12 +492,12 @@ func TestExchangeResetClosesAHeldConnection(t *testing.T) {
 	p.discard(c)
 }
 
-// TestClaimedLengthDoesNotAllocate: an origin that announces a body at
+// TestMemoryFollowsWhatTheOriginSent: an origin that announces a body at
 // the limit (Content-Length: 8000000 under limits.response_body 8MiB) and
 // sends ten bytes of it makes Awning hold memory for what it sent, not for
 // what it claimed: otherwise a few hundred such answers at once take a
 // node's memory for a handful of bytes each.
-func TestClaimedLengthDoesNotAllocate(t *testing.T) {
+func TestMemoryFollowsWhatTheOriginSent(t *testing.T) {
 	o := testkit.NewOrigin(t, func(x *testkit.Exchange) {
 		x.Write([]byte("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 8000000\r\n\r\n0123456789"))
 	})
