@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/awningproxy/awning/config"
 	"github.com/awningproxy/awning/state"
@@ -25,11 +26,16 @@ type tokenTable map[[sha256.Size]byte]*token
 
 // newTokens builds the table of the file's tokens and those created through
 // the admin API. A file token wins over an API token of the same hash (the
-// API never makes one: its tokens are random).
-func newTokens(cfg []config.Token, api []state.TokenSpec) tokenTable {
+// API never makes one: its tokens are random). registeredAt gives the
+// registration time of a site registered through the admin API: an API
+// token reaches such a site only if it is the registration the token was
+// made for (TokenSpec.SiteSince; for a token made before that was
+// recorded, one registered before the token), so that a name deleted and
+// registered again for another merchant is out of the first one's reach.
+func newTokens(cfg []config.Token, api []state.TokenSpec, registeredAt func(site string) (time.Time, bool)) tokenTable {
 	out := make(tokenTable, len(cfg)+len(api))
-	add := func(name, sum string, list []string, fromAPI bool) {
-		tk := &token{name: name, sites: map[string]bool{}, api: fromAPI}
+	add := func(name, sum string, list []string, spec *state.TokenSpec) {
+		tk := &token{name: name, sites: map[string]bool{}, api: spec != nil}
 		h, err := hex.DecodeString(sum)
 		if err != nil || len(h) != sha256.Size {
 			return // config validation refuses these; never match one
@@ -42,15 +48,23 @@ func newTokens(cfg []config.Token, api []state.TokenSpec) tokenTable {
 			if s == "*" {
 				tk.ops = true
 			}
+			if spec != nil && s != "*" && registeredAt != nil {
+				if at, ok := registeredAt(s); ok {
+					since, recorded := spec.SiteSince[s]
+					if recorded && !since.Equal(at) || !recorded && at.After(spec.At) {
+						continue // another registration of the name
+					}
+				}
+			}
 			tk.sites[s] = true
 		}
 		out[tk.hash] = tk
 	}
 	for _, t := range cfg {
-		add(t.Name, t.SHA256, t.Sites, false)
+		add(t.Name, t.SHA256, t.Sites, nil)
 	}
-	for _, t := range api {
-		add(t.Name, t.SHA256, t.Sites, true)
+	for i := range api {
+		add(api[i].Name, api[i].SHA256, api[i].Sites, &api[i])
 	}
 	return out
 }

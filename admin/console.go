@@ -49,7 +49,7 @@ func (s *Server) consoleRoutes(opt Options) {
 	s.sessionRoutes()
 	s.handle("GET /v1/overview", siteReader, s.overview)
 	s.handle("GET /v1/sites/{site}/incidents", siteReader, s.siteIncidents)
-	s.handle("PUT /v1/sites/{site}/page/draft", siteOwner, s.putDraft)
+	s.handle("PUT /v1/sites/{site}/page/draft", siteDraft, s.putDraft)
 	s.handle("GET /v1/sites/{site}/page/config", siteReader, s.pageConfig)
 	s.handle("GET /v1/nodes", opsOnly, s.nodes)
 
@@ -134,6 +134,10 @@ type Incident struct {
 	// SiteOpen is false when every origin of the site was down: shoppers
 	// got copies or the outage page.
 	SiteOpen bool `json:"site_open"`
+	// registered is the site's registration through the admin API when
+	// this happened (zero for a site of the file): a site deleted and
+	// registered again, perhaps for another merchant, starts with none.
+	registered time.Time
 }
 
 // incidents keeps the last origin state changes of each site on this node
@@ -152,23 +156,28 @@ func (s *Server) Notify(ev health.Event) {
 	if s.ui.incidents == nil {
 		return
 	}
+	reg, _ := s.registeredAt(ev.Site)
 	in := s.ui.incidents
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	l := append(in.bySite[ev.Site], Incident{Time: ev.Time.UTC(), Origin: ev.Origin, State: ev.State, Previous: ev.Previous, Reason: ev.Reason, SiteOpen: ev.SiteOpen})
+	l := append(in.bySite[ev.Site], Incident{Time: ev.Time.UTC(), Origin: ev.Origin, State: ev.State, Previous: ev.Previous, Reason: ev.Reason, SiteOpen: ev.SiteOpen, registered: reg})
 	if len(l) > maxIncidents {
 		l = l[len(l)-maxIncidents:]
 	}
 	in.bySite[ev.Site] = l
 }
 
-func (in *incidents) of(site string) []Incident {
+// of returns the incidents of site's registration reg (zero for a site of
+// the file), newest first.
+func (in *incidents) of(site string, reg time.Time) []Incident {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	l := in.bySite[site]
-	out := make([]Incident, len(l))
-	for i := range l {
-		out[len(l)-1-i] = l[i]
+	out := make([]Incident, 0, len(l))
+	for i := len(l) - 1; i >= 0; i-- {
+		if l[i].registered.Equal(reg) {
+			out = append(out, l[i])
+		}
 	}
 	return out
 }
@@ -176,7 +185,8 @@ func (in *incidents) of(site string) []Incident {
 // siteIncidents answers GET /v1/sites/{site}/incidents: the site's recent
 // origin state changes seen by this node, newest first.
 func (s *Server) siteIncidents(c *call) error {
-	writeJSON(c.w, http.StatusOK, s.ui.incidents.of(c.site.Name))
+	reg, _ := s.registeredAt(c.site.Name)
+	writeJSON(c.w, http.StatusOK, s.ui.incidents.of(c.site.Name, reg))
 	return nil
 }
 

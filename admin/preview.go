@@ -30,13 +30,12 @@ const (
 	maxDraftBody = pages.MaxLogoBytes*4/3 + maxJSONBody
 )
 
-// draftKey names the caller's draft of the call's site.
+// draftKey names the caller's draft of the call's site: one per token and
+// site, whatever the sessions signed in with the token, so that the drafts
+// a merchant can store (each up to maxDraftBody) are bounded by its sites,
+// not by how often it signs in.
 func draftKey(c *call) string {
-	who := hex.EncodeToString(c.tok.hash[:])
-	if c.session != nil {
-		who = c.session.id
-	}
-	return who + "\x00" + c.site.Name
+	return hex.EncodeToString(c.tok.hash[:]) + "\x00" + c.site.Name
 }
 
 func (s *Server) putDraft(c *call) error {

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -77,6 +79,8 @@ type Server struct {
 	conf    atomic.Pointer[view]
 	ui      uiState
 	guesses guessLimiter // failed authentications per client (guess.go)
+	signIns tokenLimiter // console sign-ins per token (limit.go)
+	changes tokenLimiter // changes per merchant token (limit.go)
 }
 
 // view is the configuration the API works with, swapped on reload.
@@ -93,7 +97,8 @@ const maxJSONBody = 64 << 10
 // New builds the admin server. It answers /healthz at once and /readyz once
 // SetReady(true) is called and every required check passes (ready.go).
 func New(opt Options) *Server {
-	s := &Server{log: opt.Log, store: opt.Store, proxy: opt.Proxy, metrics: opt.Metrics, now: opt.Now, checks: opt.Checks, siteURL: opt.SiteURL, mux: http.NewServeMux()}
+	s := &Server{log: opt.Log, store: opt.Store, proxy: opt.Proxy, metrics: opt.Metrics, now: opt.Now, checks: opt.Checks, siteURL: opt.SiteURL, mux: http.NewServeMux(),
+		signIns: tokenLimiter{burst: signInBurst, every: signInEvery}, changes: tokenLimiter{burst: changeBurst, every: changeEvery}}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -121,7 +126,20 @@ func New(opt Options) *Server {
 // created through the admin API as the store has them now: the node calls
 // it when any of them changed.
 func (s *Server) Update(cfg *config.Config, reg *sites.Registry) {
-	s.conf.Store(&view{cfg: cfg, sites: reg, tokens: newTokens(cfg.Admin.Tokens, s.apiTokens())})
+	s.conf.Store(&view{cfg: cfg, sites: reg, tokens: newTokens(cfg.Admin.Tokens, s.apiTokens(), s.registeredAt)})
+}
+
+// registeredAt returns when the site called name was registered through the
+// admin API (SiteSpec.At: kept by a PUT that changes it, new after a
+// DELETE), or false for a site that was not.
+func (s *Server) registeredAt(name string) (time.Time, bool) {
+	if s.store == nil {
+		return time.Time{}, false
+	}
+	if sp := s.store.Scope(name).Site; sp != nil {
+		return sp.At, true
+	}
+	return time.Time{}, false
 }
 
 // SetReady marks the node ready (config loaded, listeners up) or not.
@@ -131,7 +149,28 @@ func (s *Server) SetReady(ready bool) { s.ready.Store(ready) }
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if uncleanPath(r.URL.Path) {
+		// ServeMux would answer a redirect to the cleaned path: a path
+		// naming one site that leads to another. Every client of the API
+		// sends clean paths; anything else is a mistake or a trick.
+		writeError(w, http.StatusNotFound, "no such path: "+quote(r.URL.Path)+" (send it without empty, . or .. segments)")
+		return
+	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// uncleanPath reports whether p has an empty, "." or ".." segment (a
+// trailing slash aside).
+func uncleanPath(p string) bool {
+	if p == "" || p[0] != '/' {
+		return true
+	}
+	for _, seg := range strings.Split(strings.TrimSuffix(p[1:], "/"), "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return p != "/"
+		}
+	}
+	return false
 }
 
 // access says who may call a route.
@@ -140,7 +179,8 @@ type access int
 const (
 	opsOnly    access = iota // ops tokens only
 	siteReader               // ops, and merchants on their own site
-	siteOwner                // ops, and merchants on their own site, changing it
+	siteOwner                // ops, and merchants on their own site, changing it (limit.go)
+	siteDraft                // as siteOwner, for what changes no state: no limit
 )
 
 // call is one authenticated API call.
@@ -194,6 +234,13 @@ func (s *Server) handle(pattern string, a access, h func(*call) error) {
 		if a == opsOnly && !tok.ops {
 			writeError(w, http.StatusForbidden, "this needs an ops token")
 			return
+		}
+		if a == siteOwner && !tok.ops && r.Method != http.MethodGet && r.Method != http.MethodHead {
+			if d := s.changes.take(tok.hash, s.now()); d > 0 {
+				w.Header().Set("Retry-After", strconv.Itoa(int(d.Seconds()+0.999)))
+				writeError(w, http.StatusTooManyRequests, "too many changes with this token; try again in "+d.Round(time.Second).String())
+				return
+			}
 		}
 		if err := h(c); err != nil {
 			s.fail(c, err)

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/netip"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -134,6 +135,11 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.now()
+	if d := s.signIns.take(tok.hash, now); d > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(d.Seconds()+0.999)))
+		writeError(w, http.StatusTooManyRequests, "too many console sign-ins with this token; sign out of the sessions you do not use, or try again in "+d.Round(time.Second).String())
+		return
+	}
 	id, csrf := randomID(32), randomID(24)
 	rec := state.Session{Token: hex.EncodeToString(tok.hash[:]), Name: tok.name, CSRF: csrf, Created: now.UTC(), Expires: now.Add(s.ui.ttl).UTC()}
 	if err := s.ui.sessions.Put(ctx, kindSession, id, rec); err != nil {
@@ -183,6 +189,12 @@ func (s *Server) signOut(c *call) error {
 // into the console without pasting the token into a browser (`awning
 // demo` prints two). It signs in as the caller and nobody else.
 func (s *Server) newLink(c *call) error {
+	// A link is kept like a session until it is used or expires: bounded
+	// as sign-ins are (limit.go).
+	if d := s.signIns.take(c.tok.hash, s.now()); d > 0 {
+		c.w.Header().Set("Retry-After", strconv.Itoa(int(d.Seconds()+0.999)))
+		return &apiError{http.StatusTooManyRequests, "too many sign-in links and sign-ins with this token; try again in " + d.Round(time.Second).String()}
+	}
 	code := randomID(32)
 	ctx, cancel := context.WithTimeout(c.r.Context(), 2*time.Second)
 	defer cancel()

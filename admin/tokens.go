@@ -7,11 +7,13 @@ import (
 	"encoding/hex"
 	"net/http"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/awningproxy/awning/config"
 	"github.com/awningproxy/awning/state"
 )
 
@@ -81,10 +83,27 @@ func (s *Server) createToken(c *call) error {
 	if len(b.Sites) == 0 {
 		errs = append(errs, siteError{"sites", `list the sites the token reaches, or "*" for all (an ops token)`})
 	}
+	since := map[string]time.Time{}
 	for i, site := range b.Sites {
-		if site != "*" && c.view.sites.Named(site) == nil {
-			errs = append(errs, siteError{"sites[" + strconv.Itoa(i) + "]", "no site is named " + quote(site)})
+		if site == "*" {
+			continue
 		}
+		named := c.view.sites.Named(site)
+		if named == nil {
+			errs = append(errs, siteError{"sites[" + strconv.Itoa(i) + "]", "no site is named " + quote(site)})
+			continue
+		}
+		if named.API {
+			at, ok := s.registeredAt(site)
+			if !ok {
+				errs = append(errs, siteError{"sites[" + strconv.Itoa(i) + "]", "the site " + quote(site) + " is being removed"})
+				continue
+			}
+			since[site] = at // this registration only (auth.go, newTokens)
+		}
+	}
+	if len(since) == 0 {
+		since = nil
 	}
 	if len(errs) > 0 {
 		return &bodyErrors{http.StatusBadRequest, errs}
@@ -100,7 +119,7 @@ func (s *Server) createToken(c *call) error {
 	}
 	tok := "awn_" + base64.RawURLEncoding.EncodeToString(raw[:])
 	sum := sha256.Sum256([]byte(tok))
-	spec := &state.TokenSpec{Name: b.Name, SHA256: hex.EncodeToString(sum[:]), Sites: b.Sites, By: c.tok.name, At: s.now().UTC()}
+	spec := &state.TokenSpec{Name: b.Name, SHA256: hex.EncodeToString(sum[:]), Sites: b.Sites, By: c.tok.name, At: s.now().UTC(), SiteSince: since}
 	if _, err := s.change(c, state.TokenScope(b.Name), "token created for sites "+strings.Join(b.Sites, ","), func(sc *state.Scope) error {
 		if sc.Token != nil {
 			return &apiError{http.StatusConflict, "a token named " + quote(b.Name) + " exists; revoke it first"}
@@ -117,12 +136,17 @@ func (s *Server) createToken(c *call) error {
 
 func (s *Server) revokeToken(c *call) error {
 	name := c.r.PathValue("name")
-	for _, t := range c.view.cfg.Admin.Tokens {
-		if t.Name == name {
-			return &apiError{http.StatusConflict, "the token " + quote(name) + " is in the config file; remove it there"}
-		}
+	// The API refuses a name the file has, but a reload may bring one the
+	// API has: the API's token is revoked all the same (the file's stays),
+	// or it would live on out of the API's reach.
+	inFile := slices.ContainsFunc(c.view.cfg.Admin.Tokens, func(t config.Token) bool { return t.Name == name })
+	if inFile && s.store.Scope(state.TokenScope(name)).Token == nil {
+		return &apiError{http.StatusConflict, "the token " + quote(name) + " is in the config file; remove it there"}
 	}
 	if _, err := s.change(c, state.TokenScope(name), "token revoked", func(sc *state.Scope) error {
+		if sc.Token == nil && inFile {
+			return &apiError{http.StatusConflict, "the token " + quote(name) + " is in the config file; remove it there"}
+		}
 		if sc.Token == nil {
 			return notFound("no token named %s", quote(name))
 		}

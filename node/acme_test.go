@@ -66,6 +66,7 @@ func runNode(t *testing.T, yaml string) (n *Node, path string, logs *testkit.Buf
 		t.Fatal(err)
 	}
 	logs = &testkit.Buffer{}
+	t.Setenv("STATE_DIRECTORY", t.TempDir()) // for a config without state.dir
 	n, err := New(Options{ConfigPath: path, LogOutput: logs})
 	if err != nil {
 		t.Fatal(err)

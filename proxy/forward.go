@@ -242,8 +242,8 @@ func appendOutbound(dst []byte, in *fasthttp.Request, o *outbound, gzip bool) []
 		if gzip && len(k) == len(hAcceptEncoding) && bytes.EqualFold(k, hAcceptEncoding) {
 			continue
 		}
-		if len(k) == len(strCookie) && bytes.EqualFold(k, strCookie) && in.Header.CookieBytes(bypassCookieName) != nil {
-			dst = appendCookiesWithout(dst, in, bypassCookieName) // Awning's own; the origin has no use for it
+		if len(k) == len(strCookie) && bytes.EqualFold(k, strCookie) && hasOwnCookie(in) {
+			dst = appendCookiesWithout(dst, in) // Awning's own; the origin has no use for them
 			continue
 		}
 		dst = appendField(dst, k, v)
@@ -294,15 +294,15 @@ func appendField(dst, k, v []byte) []byte {
 	return append(dst, "\r\n"...)
 }
 
-// appendCookiesWithout appends in's Cookie header without the cookie
-// named skip, as fasthttp serializes cookies (the form the cache key was
-// judged on), or nothing when no other cookie is left.
-func appendCookiesWithout(dst []byte, in *fasthttp.Request, skip []byte) []byte {
+// appendCookiesWithout appends in's Cookie header without Awning's own
+// cookies (ownCookies), as fasthttp serializes cookies (the form the cache
+// key was judged on), or nothing when no other cookie is left.
+func appendCookiesWithout(dst []byte, in *fasthttp.Request) []byte {
 	start := len(dst)
 	dst = append(dst, "Cookie: "...)
 	n := 0
 	for k, v := range in.Header.Cookies() {
-		if bytes.Equal(k, skip) {
+		if ownCookie(k) {
 			continue
 		}
 		if n > 0 {
@@ -318,6 +318,31 @@ func appendCookiesWithout(dst []byte, in *fasthttp.Request, skip []byte) []byte 
 		return dst[:start]
 	}
 	return append(dst, "\r\n"...)
+}
+
+// Awning's own cookies, never passed to an origin: the maintenance bypass,
+// and the console's session (a console served on a shop's host name, as in
+// local and demo setups, would otherwise hand an ops session to the
+// merchant's origin). The console's names are admin/session.go's.
+var ownCookies = [][]byte{bypassCookieName, []byte("awning-session"), []byte("__Host-awning-session")}
+
+func ownCookie(name []byte) bool {
+	for _, c := range ownCookies {
+		if bytes.Equal(name, c) {
+			return true
+		}
+	}
+	return false
+}
+
+// hasOwnCookie reports whether in carries one of Awning's own cookies.
+func hasOwnCookie(in *fasthttp.Request) bool {
+	for _, c := range ownCookies {
+		if in.Header.CookieBytes(c) != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // relay writes the origin's answer as the shopper's response: status,

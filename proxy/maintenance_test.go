@@ -250,3 +250,28 @@ func TestStateSurvivesReload(t *testing.T) {
 		t.Error("the forced fallback did not survive the reload")
 	}
 }
+
+// TestOwnCookiesNeverReachOrigin: Awning's own cookies — the maintenance
+// bypass and the console's session, which a browser sends to a shop whose
+// host name the console is served on (local and demo setups) — are taken
+// out of what the origin receives; the shopper's other cookies are kept.
+func TestOwnCookiesNeverReachOrigin(t *testing.T) {
+	a := testkit.NewOrigin(t, testkit.OK("shop"))
+	p := startProxyWith(t, options(t, oneSite(a.URL())))
+	for _, cookie := range []string{
+		"awning-session=ops-session; theme=dark",
+		"theme=dark; __Host-awning-session=ops-session",
+		"awning_bypass=x; awning-session=ops-session; theme=dark; __Host-awning-session=ops-session",
+	} {
+		if resp, _ := p.get(t, "shop.example", "/product/1", "Cookie", cookie); resp.Header.Get("Awning-Served") != "origin" {
+			t.Fatalf("%q: served %q", cookie, resp.Header.Get("Awning-Served"))
+		}
+		if got := a.Last().Header.Get("Cookie"); got != "theme=dark" {
+			t.Errorf("Cookie %q reached the origin as %q; want only theme=dark", cookie, got)
+		}
+	}
+	p.get(t, "shop.example", "/product/1", "Cookie", "awning-session=ops-session")
+	if got, ok := a.Last().Header["Cookie"]; ok {
+		t.Errorf("only a console session: the origin got Cookie %q; want none", got)
+	}
+}

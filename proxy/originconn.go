@@ -71,6 +71,7 @@ type originConn struct {
 	busy     bool  // guarded by pool.mu
 	owner    *pool // the site pool whose exchange holds it; guarded by pool.mu
 	lastUsed int64 // unix nanos it went idle; guarded by pool.mu
+	probe    [1]byte
 }
 
 // errNoFreeConns: max_conns connections to the origin are busy and none
@@ -342,8 +343,51 @@ func (c *originConn) setWriteDeadline(t time.Time) error {
 	return c.Conn.SetWriteDeadline(t)
 }
 
-// alive reports whether the origin still holds an idle connection open.
-func (c *originConn) alive() bool { return c.peek.check() }
+// idleState is what an idle connection holds when an exchange takes it.
+type idleState uint8
+
+const (
+	idleQuiet  idleState = iota // nothing: fit for the next request
+	idleBytes                   // bytes no request asked for
+	idleClosed                  // the origin closed it, or it failed
+)
+
+// idle says whether an idle connection is fit for the next request: the
+// origin still holds it open and sent nothing on it since its last answer
+// was whole. Bytes that came meanwhile answer no request (a second answer
+// to the last one, the body of an answer to HEAD or of a 204, the rest of
+// a body longer than its Content-Length, a 408 written when the origin
+// timed the connection out); read as the next request's answer, one
+// shopper would get what was meant for another.
+func (c *originConn) idle() idleState {
+	if c.raw != nil {
+		return c.raw.idle()
+	}
+	if tc, ok := c.Conn.(*tls.Conn); ok {
+		// A TLS connection reads ahead: records that came behind the
+		// last answer's (a second answer sent with it) may wait inside it,
+		// read from the socket already, where the peek cannot see them.
+		// A read whose deadline has passed hands out what it holds, or
+		// fails at once without touching the socket: a timeout leaves
+		// the connection usable (crypto/tls keeps only permanent errors).
+		c.rdl = aLongTimeAgo
+		if tc.SetReadDeadline(aLongTimeAgo) != nil {
+			return idleClosed
+		}
+		n, err := tc.Read(c.probe[:])
+		if n > 0 {
+			return idleBytes
+		}
+		var ne net.Error
+		if !errors.As(err, &ne) || !ne.Timeout() {
+			return idleClosed // the origin's close_notify, or a failure
+		}
+	}
+	if !c.peek.check() {
+		return idleClosed // data or an end: the peek does not tell which
+	}
+	return idleQuiet
+}
 
 func earliest(a, b time.Time) time.Time {
 	if a.Before(b) {

@@ -107,6 +107,11 @@ var errTimeout = errors.New("proxy: origin timeout")
 // sent once more, on a new connection.
 var errRetryFresh = errors.New("proxy: reused origin connection closed before answering")
 
+// errIdleBytes: an idle connection held bytes when an exchange took it
+// (originConn.idle). Nothing was sent on it; it is closed, and the
+// request goes on another.
+var errIdleBytes = errors.New("proxy: origin sent bytes on an idle connection")
+
 // errBodyTooLarge and errHeadTooLarge: the answer exceeds
 // limits.response_body or limits.response_header. Awning's own limits:
 // health learns nothing from them.
@@ -118,11 +123,26 @@ var (
 // reset readies x for a new request, keeping its buffers: the answer's,
 // its fields', and the request head's (bounded by limits.request_header).
 func (x *exchange) reset() {
+	if c := x.c; c != nil {
+		// Left mid-exchange (a panic on its way): where the connection
+		// stands is unknown, and dropping it would leave it open and
+		// counted against max_conns for good.
+		x.c = nil
+		c.pool.discard(c)
+	}
 	req, buf, fields, watched := x.req[:0], x.buf[:0], x.fields[:0], x.watch.done
+	if cap(fields) > keptFields {
+		fields = nil // a head of thousands of fields is not kept for every request after
+	}
 	clear(fields[:cap(fields)])
 	*x = exchange{req: req, buf: buf, fields: fields, oi: -1}
 	x.watch.done = watched
 }
+
+// keptFields bounds the fields a pooled exchange keeps room for: pages
+// have dozens; an origin's header bomb (limits.response_header of
+// "a:\r\n" lines) makes thousands.
+const keptFields = 256
 
 // roundTrip sends x's request to o and reads the answer, from where x
 // stands. It returns errSlow with x resumable; on any other return the
@@ -168,6 +188,12 @@ func (o *origin) roundTrip(x *exchange) error {
 				o.conns.discard(c)
 			}
 			return nil
+		case err == errIdleBytes:
+			// This connection only is out of step; the others idle in
+			// the pool may carry the request (each is looked at in turn).
+			o.conns.discard(x.c)
+			x.c = nil
+			continue
 		case errors.Is(err, errStaleConn), err == errRetryFresh:
 			// Nothing of the request reached the origin, or an idempotent
 			// one may be sent again: on a new connection, since the idle
@@ -202,8 +228,20 @@ func (x *exchange) connectDeadline() time.Time {
 func (x *exchange) step() error {
 	c := x.c
 	if x.phase == phWrite {
-		if x.wrote == 0 && x.reused && !x.idempotent && !c.alive() {
-			return errStaleConn // found before anything was sent: any method may go elsewhere
+		if x.wrote == 0 && x.reused {
+			// Bytes that wait on it answer no request, and a closed one
+			// takes none (originConn.idle): found before anything was
+			// sent, so any method may go on another connection. Every
+			// method, GET and HEAD too: the EOF retry below
+			// (errRetryFresh) would catch a closed connection, but nothing
+			// after the write can tell bytes that were already waiting
+			// from the answer.
+			switch c.idle() {
+			case idleBytes:
+				return errIdleBytes
+			case idleClosed:
+				return errStaleConn
+			}
 		}
 		if err := x.write(); err != nil {
 			return x.ended(err)
@@ -408,7 +446,16 @@ func (x *exchange) read() error {
 
 // makeRoom makes room in buf for the next read.
 func (x *exchange) makeRoom() {
-	if room := cap(x.buf) - len(x.buf); room == 0 || (room < 4<<10 && x.scan.state != rsBody) {
+	room := cap(x.buf) - len(x.buf)
+	if x.scan.state == rsBody {
+		if room == 0 {
+			// A Content-Length body longer than bodyAhead: as much room
+			// again as has been read, up to the body's end.
+			x.resize(len(x.buf) + int(min(int64(max(len(x.buf), readChunk)), x.scan.left)))
+		}
+		return
+	}
+	if room < 4<<10 {
 		x.grow(readChunk)
 	}
 }
@@ -485,6 +532,11 @@ func (x *exchange) idle408() bool {
 	return x.scan.status == fasthttp.StatusRequestTimeout && x.reused && x.idempotent && !x.retried
 }
 
+// bodyAhead is how much room a Content-Length body is given before its
+// bytes come: most pages and assets fit, and are read without growing the
+// buffer.
+const bodyAhead = 1 << 20
+
 // framingSlack is how far chunk framing may take a chunked body past
 // limits.response_body before it is refused without decoding it.
 const framingSlack = 64 << 10
@@ -494,7 +546,12 @@ func (x *exchange) grow(n int) {
 	if cap(x.buf)-len(x.buf) >= n {
 		return
 	}
-	nb := make([]byte, len(x.buf), max(2*cap(x.buf), len(x.buf)+n, 32<<10))
+	x.resize(max(2*cap(x.buf), len(x.buf)+n, 32<<10))
+}
+
+// resize gives buf the capacity c, keeping its bytes.
+func (x *exchange) resize(c int) {
+	nb := make([]byte, len(x.buf), c)
 	copy(nb, x.buf)
 	x.buf = nb
 }
@@ -513,7 +570,11 @@ func (x *exchange) headDone(lim answerLimits) error {
 		if need := int(x.scan.bodyAt + x.scan.cl); need > cap(x.buf) {
 			// Room for the whole body, so that it is read in as few reads
 			// as the kernel allows; nothing past it is read (or allowed).
-			x.grow(need - len(x.buf))
+			// Beyond bodyAhead, room is made as the bytes come (makeRoom
+			// doubles it): memory follows what the origin sent, not what
+			// it claimed, or a few hundred answers claiming the limit and
+			// sending nothing would take the node's memory.
+			x.grow(min(need, len(x.buf)+bodyAhead) - len(x.buf))
 		}
 	}
 	return nil

@@ -128,90 +128,93 @@ func untrustedVectors() []untrustedVector {
 // again (connections counted at the origin).
 func TestUntrustedOrigin(t *testing.T) {
 	for _, v := range untrustedVectors() {
-		t.Run(v.name, func(t *testing.T) {
-			o := testkit.NewOrigin(t, htmlPage(productPage))
-			p := startProxy(t, "limits: {response_body: 1MiB}\ncache: {max_object: 512KiB}\n"+staleSite(o.URL()))
-			if v.seed {
-				if resp, _ := p.get(t, "shop.example", "/p"); !strings.Contains(resp.Header.Get("Cache-Status"), "stored") {
-					t.Fatalf("seeding: %q; want stored", resp.Header.Get("Cache-Status"))
-				}
-			}
-			answer := []byte(v.answer)
-			o.Set(func(x *testkit.Exchange) {
-				x.KeepAlive = true
-				if x.Request.URL.Path == "/p" {
-					x.Write(answer)
-					return
-				}
-				x.Write(testkit.Response(200, "next"))
-			})
-			before := p.Stats().Sites[0].OriginRefused
+		t.Run(v.name, func(t *testing.T) { checkUntrustedVector(t, v) })
+	}
+}
 
-			c := testkit.Dial(t, p.addr)
-			req := "GET /p HTTP/1.1\r\nHost: shop.example\r\n"
-			if v.accept != "" {
-				req += "Accept-Encoding: " + v.accept + "\r\n"
-			}
-			c.Send(req + "\r\n")
-			resp, body, err := c.ReadResponse("GET", 5*time.Second)
-			if err != nil {
-				t.Fatalf("shopper: %v", err)
-			}
-			if resp.StatusCode != v.status || resp.Header.Get("Awning-Served") != v.served {
-				t.Errorf("shopper got %d %q; want %d %q", resp.StatusCode, resp.Header.Get("Awning-Served"), v.status, v.served)
-			}
-			if v.accept == "" && resp.Header.Get("Content-Encoding") != "" {
-				t.Errorf("shopper without gzip got Content-Encoding %q", resp.Header.Get("Content-Encoding"))
-			}
-			if !bytes.Contains(body, []byte(v.body)) || bytes.Contains(body, []byte(evil)) {
-				t.Errorf("shopper's body %.200q; want %q and nothing of the refused answer", body, v.body)
-			}
-			// The shopper's connection still speaks HTTP (no tunnel).
-			c.Send("GET /next HTTP/1.1\r\nHost: shop.example\r\n\r\n")
-			if resp, body, err := c.ReadResponse("GET", 5*time.Second); err != nil || string(body) != "next" {
-				t.Errorf("next request on the shopper's connection: %v %q %v", resp, body, err)
-			}
+// checkUntrustedVector runs one row of an untrusted-origin table.
+func checkUntrustedVector(t *testing.T, v untrustedVector) {
+	o := testkit.NewOrigin(t, htmlPage(productPage))
+	p := startProxy(t, "limits: {response_body: 1MiB}\ncache: {max_object: 512KiB}\n"+staleSite(o.URL()))
+	if v.seed {
+		if resp, _ := p.get(t, "shop.example", "/p"); !strings.Contains(resp.Header.Get("Cache-Status"), "stored") {
+			t.Fatalf("seeding: %q; want stored", resp.Header.Get("Cache-Status"))
+		}
+	}
+	answer := []byte(v.answer)
+	o.Set(func(x *testkit.Exchange) {
+		x.KeepAlive = true
+		if x.Request.URL.Path == "/p" {
+			x.Write(answer)
+			return
+		}
+		x.Write(testkit.Response(200, "next"))
+	})
+	before := p.Stats().Sites[0].OriginRefused
 
-			after := p.Stats().Sites[0].OriginRefused
-			for _, r := range RefusalReasons() {
-				want := before[r]
-				if r == v.reason {
-					want++
-				}
-				if after[r] != want {
-					t.Errorf("refused %s: %d; want %d", r, after[r], want)
-				}
-			}
+	c := testkit.Dial(t, p.addr)
+	req := "GET /p HTTP/1.1\r\nHost: shop.example\r\n"
+	if v.accept != "" {
+		req += "Accept-Encoding: " + v.accept + "\r\n"
+	}
+	c.Send(req + "\r\n")
+	resp, body, err := c.ReadResponse("GET", 5*time.Second)
+	if err != nil {
+		t.Fatalf("shopper: %v", err)
+	}
+	if resp.StatusCode != v.status || resp.Header.Get("Awning-Served") != v.served {
+		t.Errorf("shopper got %d %q; want %d %q", resp.StatusCode, resp.Header.Get("Awning-Served"), v.status, v.served)
+	}
+	if v.accept == "" && resp.Header.Get("Content-Encoding") != "" {
+		t.Errorf("shopper without gzip got Content-Encoding %q", resp.Header.Get("Content-Encoding"))
+	}
+	if !bytes.Contains(body, []byte(v.body)) || bytes.Contains(body, []byte(evil)) {
+		t.Errorf("shopper's body %.200q; want %q and nothing of the refused answer", body, v.body)
+	}
+	// The shopper's connection still speaks HTTP (no tunnel).
+	c.Send("GET /next HTTP/1.1\r\nHost: shop.example\r\n\r\n")
+	if resp, body, err := c.ReadResponse("GET", 5*time.Second); err != nil || string(body) != "next" {
+		t.Errorf("next request on the shopper's connection: %v %q %v", resp, body, err)
+	}
 
-			// Reuse: /p took the one connection there was (the seed's, or a
-			// new one), and the /next request above went to the origin after
-			// it: on the same connection exactly when /p's was kept.
-			want := int64(2)
-			if v.reused {
-				want = 1
-			}
-			if o.Conns() != want {
-				t.Errorf("origin connections: %d; want %d (the connection reused: %v)", o.Conns(), want, v.reused)
-			}
+	after := p.Stats().Sites[0].OriginRefused
+	for _, r := range RefusalReasons() {
+		want := before[r]
+		if r == v.reason {
+			want++
+		}
+		if after[r] != want {
+			t.Errorf("refused %s: %d; want %d", r, after[r], want)
+		}
+	}
 
-			// Stored: with the origin gone, /p is served from the copy.
-			o.Refuse()
-			resp, stale := p.get(t, "shop.example", "/p")
-			switch v.stored {
-			case "seed":
-				if resp.Header.Get("Awning-Served") != "stale" || !strings.Contains(stale, "Desem waldkorn") {
-					t.Errorf("stored: %q %.100q; want the seed copy", resp.Header.Get("Awning-Served"), stale)
-				}
-			case "answer":
-				if resp.Header.Get("Awning-Served") != "stale" || !strings.Contains(stale, "Verse desem") {
-					t.Errorf("stored: %q %.100q; want the origin's answer", resp.Header.Get("Awning-Served"), stale)
-				}
-			default:
-				if resp.Header.Get("Awning-Served") != "outage" {
-					t.Errorf("stored: %q %.100q; want no copy", resp.Header.Get("Awning-Served"), stale)
-				}
-			}
-		})
+	// Reuse: /p took the one connection there was (the seed's, or a
+	// new one), and the /next request above went to the origin after
+	// it: on the same connection exactly when /p's was kept.
+	want := int64(2)
+	if v.reused {
+		want = 1
+	}
+	if o.Conns() != want {
+		t.Errorf("origin connections: %d; want %d (the connection reused: %v)", o.Conns(), want, v.reused)
+	}
+
+	// Stored: with the origin gone, /p is served from the copy.
+	o.Refuse()
+	resp, stale := p.get(t, "shop.example", "/p")
+	switch v.stored {
+	case "seed":
+		if resp.Header.Get("Awning-Served") != "stale" || !strings.Contains(stale, "Desem waldkorn") {
+			t.Errorf("stored: %q %.100q; want the seed copy", resp.Header.Get("Awning-Served"), stale)
+		}
+	case "answer":
+		if resp.Header.Get("Awning-Served") != "stale" || !strings.Contains(stale, "Verse desem") {
+			t.Errorf("stored: %q %.100q; want the origin's answer", resp.Header.Get("Awning-Served"), stale)
+		}
+	default:
+		if resp.Header.Get("Awning-Served") != "outage" {
+			t.Errorf("stored: %q %.100q; want no copy", resp.Header.Get("Awning-Served"), stale)
+		}
 	}
 }
 

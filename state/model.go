@@ -87,6 +87,11 @@ type TokenSpec struct {
 	Sites  []string  `json:"sites"`
 	By     string    `json:"by,omitempty"`
 	At     time.Time `json:"at"`
+	// SiteSince is, for each of Sites registered through the admin API,
+	// that registration's time (SiteSpec.At) when the token was made: the
+	// token reaches that registration only, never a site of the same name
+	// deleted and registered again later, for another merchant.
+	SiteSince map[string]time.Time `json:"site_since,omitempty"`
 }
 
 // TokenScopePrefix starts the name of every token's scope. A site name

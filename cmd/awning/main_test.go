@@ -51,10 +51,18 @@ func binary(t *testing.T) string {
 }
 
 func TestMain(m *testing.M) {
+	// Nodes started without state.dir (and the awning processes they run)
+	// keep their state here, not in the machine's /var/lib/awning.
+	stateDir, err := os.MkdirTemp("", "awning-cmd-test-state-")
+	if err != nil {
+		panic(err)
+	}
+	os.Setenv("STATE_DIRECTORY", stateDir)
 	code := m.Run()
 	if builtBin != "" {
 		os.RemoveAll(filepath.Dir(builtBin))
 	}
+	os.RemoveAll(stateDir)
 	os.Exit(code)
 }
 
