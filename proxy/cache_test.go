@@ -89,6 +89,9 @@ func TestCopySurvivesHourLongOutage(t *testing.T) {
 	opt.Now = clk.Now
 	p := startProxyWith(t, opt)
 	p.get(t, "shop.example", "/product/1")
+	// The store worker builds the copy after the answer is sent: the clock
+	// moves on only once it is stored, at 10:00.
+	testkit.WaitFor(t, 5*time.Second, "the copy stored", func() bool { return p.Cache().Stats().Stored == 1 })
 	o.Refuse()
 	clk.Add(time.Hour)
 	resp, body := p.get(t, "shop.example", "/product/1")
