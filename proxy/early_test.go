@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -32,13 +31,9 @@ import (
 // any other request, once its head is read, with what early does: answer
 // before the body, then close, reset, or hold. It counts connections.
 type earlyOrigin struct {
-	ln    net.Listener
-	conns atomic.Int64
-	gets  atomic.Int64
-	mu    sync.Mutex
-	open  []net.Conn
-	wg    sync.WaitGroup
-	quit  chan struct{}
+	connListener
+	gets atomic.Int64
+	quit chan struct{}
 }
 
 // earlyFn acts on a connection whose request head (and maybe part of its
@@ -58,36 +53,8 @@ func startEarlyOrigin(t *testing.T, early earlyFn) *earlyOrigin {
 // origin).
 func startEarlyOriginOn(t *testing.T, ln net.Listener, early earlyFn) *earlyOrigin {
 	t.Helper()
-	o := &earlyOrigin{ln: ln, quit: make(chan struct{})}
-	t.Cleanup(func() {
-		close(o.quit)
-		ln.Close()
-		o.mu.Lock()
-		for _, c := range o.open {
-			c.Close()
-		}
-		o.mu.Unlock()
-		o.wg.Wait()
-	})
-	o.wg.Add(1)
-	go func() {
-		defer o.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			o.conns.Add(1)
-			o.mu.Lock()
-			o.open = append(o.open, c)
-			o.mu.Unlock()
-			o.wg.Add(1)
-			go func() {
-				defer o.wg.Done()
-				o.serve(c, early)
-			}()
-		}
-	}()
+	o := &earlyOrigin{quit: make(chan struct{})}
+	o.start(t, ln, func() { close(o.quit) }, func(c net.Conn) { o.serve(c, early) })
 	return o
 }
 

@@ -33,66 +33,85 @@ import (
 // and lets answer write exact bytes; answer returns whether the connection
 // is kept for the next request.
 type rawOrigin struct {
-	ln       net.Listener
-	conns    atomic.Int64
+	connListener
 	requests atomic.Int64
-	mu       sync.Mutex
-	hosts    []string // Host of each request
-	sni      []string // the server name each TLS connection asked for
-	open     []net.Conn
-	wg       sync.WaitGroup
+	hosts    []string // Host of each request (under mu)
+	sni      []string // the server name each TLS connection asked for (under mu)
 }
 
-func startRawOrigin(t *testing.T, ln net.Listener, answer func(req *http.Request, c net.Conn) bool) *rawOrigin {
-	o := &rawOrigin{ln: ln}
+// connListener accepts on ln until the test ends and runs serve on each
+// connection in a goroutine of its own, counting connections. The test's
+// Cleanup runs stop (when set), closes the listener and every connection
+// it accepted, and waits for every serve to return. mu guards open and
+// whatever the embedding origin keeps beside it.
+type connListener struct {
+	ln    net.Listener
+	conns atomic.Int64
+	mu    sync.Mutex
+	open  []net.Conn
+	wg    sync.WaitGroup
+}
+
+func (l *connListener) start(t *testing.T, ln net.Listener, stop func(), serve func(net.Conn)) {
+	l.ln = ln
 	t.Cleanup(func() {
+		if stop != nil {
+			stop()
+		}
 		ln.Close()
-		o.mu.Lock()
-		for _, c := range o.open {
+		l.mu.Lock()
+		for _, c := range l.open {
 			c.Close()
 		}
-		o.mu.Unlock()
-		o.wg.Wait()
+		l.mu.Unlock()
+		l.wg.Wait()
 	})
-	o.wg.Add(1)
+	l.wg.Add(1)
 	go func() {
-		defer o.wg.Done()
+		defer l.wg.Done()
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			o.conns.Add(1)
-			o.mu.Lock()
-			o.open = append(o.open, c)
-			o.mu.Unlock()
-			o.wg.Add(1)
+			l.conns.Add(1)
+			l.mu.Lock()
+			l.open = append(l.open, c)
+			l.mu.Unlock()
+			l.wg.Add(1)
 			go func() {
-				defer o.wg.Done()
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					req, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					io.Copy(io.Discard, req.Body)
-					if tc, ok := c.(*tls.Conn); ok {
-						o.mu.Lock()
-						o.sni = append(o.sni, tc.ConnectionState().ServerName)
-						o.mu.Unlock()
-					}
-					o.requests.Add(1)
-					o.mu.Lock()
-					o.hosts = append(o.hosts, req.Host)
-					o.mu.Unlock()
-					if !answer(req, c) {
-						return
-					}
-				}
+				defer l.wg.Done()
+				serve(c)
 			}()
 		}
 	}()
+}
+
+func startRawOrigin(t *testing.T, ln net.Listener, answer func(req *http.Request, c net.Conn) bool) *rawOrigin {
+	o := &rawOrigin{}
+	o.start(t, ln, nil, func(c net.Conn) {
+		defer c.Close()
+		br := bufio.NewReader(c)
+		for {
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			io.Copy(io.Discard, req.Body)
+			if tc, ok := c.(*tls.Conn); ok {
+				o.mu.Lock()
+				o.sni = append(o.sni, tc.ConnectionState().ServerName)
+				o.mu.Unlock()
+			}
+			o.requests.Add(1)
+			o.mu.Lock()
+			o.hosts = append(o.hosts, req.Host)
+			o.mu.Unlock()
+			if !answer(req, c) {
+				return
+			}
+		}
+	})
 	return o
 }
 
