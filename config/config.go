@@ -298,6 +298,11 @@ type Limits struct {
 	// ResponseHeader bounds an origin's status line plus headers. Default
 	// 32KiB.
 	ResponseHeader Size `yaml:"response_header"`
+	// AnswersMemory bounds the memory origin answers hold across the node
+	// while they are read and relayed, beyond each one's first MiB: an
+	// answer that would take more is not read on (the shopper gets the
+	// copy or the outage page). Default 1GiB; at least response_body.
+	AnswersMemory Size `yaml:"answers_memory"`
 }
 
 // Log configures the process log.

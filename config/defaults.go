@@ -19,6 +19,7 @@ const (
 	DefaultRequestBody     = 16 << 20
 	DefaultRequestHeader   = 16 << 10
 	DefaultResponseBody    = 64 << 20
+	DefaultAnswersMemory   = 1 << 30
 	DefaultResponseHeader  = 32 << 10
 	DefaultConnectTimeout  = 2 * time.Second
 	DefaultTimeout         = 10 * time.Second
@@ -103,6 +104,7 @@ func (c *Config) setDefaults() {
 	def(&c.Limits.RequestHeader, DefaultRequestHeader)
 	def(&c.Limits.ResponseBody, DefaultResponseBody)
 	def(&c.Limits.ResponseHeader, DefaultResponseHeader)
+	def(&c.Limits.AnswersMemory, max(DefaultAnswersMemory, c.Limits.ResponseBody))
 	def(&c.Cache.MaxObject, min(DefaultMaxObject, c.Limits.ResponseBody))
 	def(&c.HTTP2.MaxHeaderListSize, c.Limits.RequestHeader)
 	def(&c.Log.Format, "json")

@@ -259,6 +259,9 @@ func (v *checker) limits() {
 	if l.RequestHeader > 1<<20 || l.ResponseHeader > 1<<20 {
 		v.errorf("limits", "header limits must be at most 1MiB")
 	}
+	if l.AnswersMemory < l.ResponseBody {
+		v.errorf("limits.answers_memory", "must be at least limits.response_body (%s), or no answer of that size could be read, got %s", l.ResponseBody, l.AnswersMemory)
+	}
 }
 
 func (v *checker) site(p string, s *Site) {

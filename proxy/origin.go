@@ -39,7 +39,10 @@ type origin struct {
 
 // answerLimits bound what an origin may send: limits.response_header and
 // limits.response_body.
-type answerLimits struct{ head, body int }
+type answerLimits struct {
+	head, body int
+	mem        *answerMemory // limits.answers_memory, the node's; nil in tests that build a bare pool
+}
 
 // pool balances a site's requests over its origins. It is safe for
 // concurrent use.
@@ -62,6 +65,7 @@ type poolOptions struct {
 	responseHeader int
 	log            *slog.Logger
 	checked        *checkedBodies // gzip bodies known good; nil checks every body
+	mem            *answerMemory  // the node's bound on answers' memory; nil: none
 }
 
 // attach ties the pool to its site's name (for logs) and counters, which
@@ -100,7 +104,7 @@ func newOrigin(raw string, oc *config.Origin, opt poolOptions) (*origin, error) 
 		tlsConfig = &tls.Config{ServerName: name, MinVersion: tls.VersionTLS12}
 	}
 	conns := newOriginConns(addr, tlsConfig, oc.ConnectTimeout.D(), max(oc.MaxConns, 1))
-	conns.limits = answerLimits{head: opt.responseHeader, body: opt.responseBody}
+	conns.limits = answerLimits{head: opt.responseHeader, body: opt.responseBody, mem: opt.mem}
 	return &origin{url: raw, conns: conns, limit: opt.responseBody, check: opt.checked, log: opt.log}, nil
 }
 
@@ -184,7 +188,7 @@ func healthResult(err error, status int, latency time.Duration) (health.Result, 
 		return health.Result{Failed: true, Reason: "status " + strconv.Itoa(status), Latency: latency}, true
 	case err == nil:
 		return health.Result{Latency: latency}, true
-	case err == errBodyTooLarge, err == errHeadTooLarge, err == errNoFreeConns, err == errReleased:
+	case err == errBodyTooLarge, err == errHeadTooLarge, err == errNoFreeConns, err == errReleased, err == errAnswersMemory:
 		return health.Result{}, false
 	}
 	return health.Result{Failed: true, Reason: failureReason(err), Latency: latency}, true
@@ -204,7 +208,7 @@ func (o *origin) Probe(ctx context.Context, method, path, host string) (int, []b
 		deadline = time.Now().Add(time.Second)
 	}
 	x := exchangePool.Get().(*exchange)
-	defer exchangePool.Put(x)
+	defer putExchange(x)
 	x.reset()
 	x.req = append(x.req[:0], method...)
 	x.req = append(x.req, ' ')
@@ -235,6 +239,13 @@ func (o *origin) Probe(ctx context.Context, method, path, host string) (int, []b
 // exchangePool holds exchanges for probes and sitemaps, which run outside
 // a fetch.
 var exchangePool = sync.Pool{New: func() any { return new(exchange) }}
+
+// putExchange resets x, giving back the answer memory it holds, and pools
+// it.
+func putExchange(x *exchange) {
+	x.reset()
+	exchangePool.Put(x)
+}
 
 // release cuts short the exchanges in progress for this pool's site with
 // its origins: the site's origin was declared down (originConns.release).
@@ -290,6 +301,8 @@ func failureReason(err error) string {
 		return "reset"
 	case err == errBodyTooLarge, errors.Is(err, fasthttp.ErrBodyTooLarge):
 		return "too-large"
+	case err == errAnswersMemory:
+		return "node-memory"
 	case err == errHeadTooLarge, errors.As(err, &small):
 		return "header-too-large"
 	case err == errNoFreeConns, errors.Is(err, fasthttp.ErrNoFreeConns):

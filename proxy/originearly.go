@@ -86,7 +86,11 @@ func (x *exchange) watchAnswer() {
 		w.done <- struct{}{}
 	}()
 	for {
-		x.makeRoom()
+		if err := x.makeRoom(); err != nil {
+			w.answered, w.err = true, err
+			c.Conn.SetWriteDeadline(aLongTimeAgo)
+			return
+		}
 		start := len(x.buf)
 		n, err := c.Conn.Read(x.buf[start:cap(x.buf)])
 		if n > 0 {
@@ -153,7 +157,7 @@ func (x *exchange) ended(err error) error {
 		return err
 	}
 	switch err {
-	case errSlow, errReleased, errTimeout, errRetryFresh, errBodyTooLarge, errHeadTooLarge:
+	case errSlow, errReleased, errTimeout, errRetryFresh, errBodyTooLarge, errHeadTooLarge, errAnswersMemory:
 		return err
 	}
 	if _, ok := refusalOf(err); ok {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -84,6 +85,11 @@ type exchange struct {
 	// pendErr is a read error the watcher met, for read to take as its own.
 	pendErr error
 	watch   earlyWatch
+
+	// charged is what buf holds beyond bodyAhead, counted in mem (the
+	// node's answerMemory) until reset gives it back.
+	charged int64
+	mem     *answerMemory
 }
 
 // Exchange phases.
@@ -118,7 +124,32 @@ var errIdleBytes = errors.New("proxy: origin sent bytes on an idle connection")
 var (
 	errBodyTooLarge = errors.New("proxy: origin answer body exceeds limits.response_body")
 	errHeadTooLarge = errors.New("proxy: origin answer head exceeds limits.response_header")
+	// errAnswersMemory: the answers being read and relayed across the
+	// node already hold limits.answers_memory; this one is not read on.
+	errAnswersMemory = errors.New("proxy: origin answers in flight hold limits.answers_memory")
 )
+
+// answerMemory bounds the memory origin answers hold across the node, from
+// the moment their bodies are read until their exchange is reset (after
+// the shopper got the answer): each limited by limits.response_body alone,
+// a few hundred large answers at once — one hostile origin sending big
+// bodies to many requests — would take the node's memory. Only what an
+// answer holds beyond its first bodyAhead is counted, so that pages and
+// most assets never touch it. It is shared by every origin of a Server.
+type answerMemory struct {
+	held atomic.Int64
+	max  atomic.Int64 // limits.answers_memory; 0: not bounded (tests that build a bare pool)
+}
+
+// charge takes n more bytes, and reports whether they fit.
+func (m *answerMemory) charge(n int64) bool {
+	limit := m.max.Load()
+	if m.held.Add(n) > limit && limit > 0 {
+		m.held.Add(-n)
+		return false
+	}
+	return true
+}
 
 // reset readies x for a new request, keeping its buffers: the answer's,
 // its fields', and the request head's (bounded by limits.request_header).
@@ -131,6 +162,10 @@ func (x *exchange) reset() {
 		c.pool.discard(c)
 	}
 	req, buf, fields, watched := x.req[:0], x.buf[:0], x.fields[:0], x.watch.done
+	if x.charged > 0 {
+		x.mem.held.Add(-x.charged)
+		buf = nil // the room it paid for is not kept either
+	}
 	if cap(fields) > keptFields {
 		fields = nil // a head of thousands of fields is not kept for every request after
 	}
@@ -422,7 +457,9 @@ func (x *exchange) read() error {
 			x.pendErr = nil
 			return x.readFailed(err)
 		}
-		x.makeRoom()
+		if err := x.makeRoom(); err != nil {
+			return err
+		}
 		if err := c.setReadDeadline(x.deadline(true)); err != nil {
 			return err
 		}
@@ -445,19 +482,20 @@ func (x *exchange) read() error {
 }
 
 // makeRoom makes room in buf for the next read.
-func (x *exchange) makeRoom() {
+func (x *exchange) makeRoom() error {
 	room := cap(x.buf) - len(x.buf)
 	if x.scan.state == rsBody {
 		if room == 0 {
 			// A Content-Length body longer than bodyAhead: as much room
 			// again as has been read, up to the body's end.
-			x.resize(len(x.buf) + int(min(int64(max(len(x.buf), readChunk)), x.scan.left)))
+			return x.resize(len(x.buf) + int(min(int64(max(len(x.buf), readChunk)), x.scan.left)))
 		}
-		return
+		return nil
 	}
 	if room < 4<<10 {
-		x.grow(readChunk)
+		return x.grow(readChunk)
 	}
+	return nil
 }
 
 // took judges the bytes just read, buf[start:], and parses the head once it
@@ -542,18 +580,28 @@ const bodyAhead = 1 << 20
 const framingSlack = 64 << 10
 
 // grow makes room for at least n more bytes in buf.
-func (x *exchange) grow(n int) {
+func (x *exchange) grow(n int) error {
 	if cap(x.buf)-len(x.buf) >= n {
-		return
+		return nil
 	}
-	x.resize(max(2*cap(x.buf), len(x.buf)+n, 32<<10))
+	return x.resize(max(2*cap(x.buf), len(x.buf)+n, 32<<10))
 }
 
-// resize gives buf the capacity c, keeping its bytes.
-func (x *exchange) resize(c int) {
+// resize gives buf the capacity c, keeping its bytes, once the node's
+// answer memory (answerMemory) has room for what it takes beyond
+// bodyAhead.
+func (x *exchange) resize(c int) error {
+	if over := int64(c - bodyAhead); over > x.charged && x.c != nil && x.c.pool.limits.mem != nil {
+		m := x.c.pool.limits.mem
+		if !m.charge(over - x.charged) {
+			return errAnswersMemory
+		}
+		x.charged, x.mem = over, m
+	}
 	nb := make([]byte, len(x.buf), c)
 	copy(nb, x.buf)
 	x.buf = nb
+	return nil
 }
 
 // headDone parses the final head once the scanner has passed it, and makes
@@ -574,7 +622,7 @@ func (x *exchange) headDone(lim answerLimits) error {
 			// doubles it): memory follows what the origin sent, not what
 			// it claimed, or a few hundred answers claiming the limit and
 			// sending nothing would take the node's memory.
-			x.grow(min(need, len(x.buf)+bodyAhead) - len(x.buf))
+			return x.grow(min(need, len(x.buf)+bodyAhead) - len(x.buf))
 		}
 	}
 	return nil

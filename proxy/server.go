@@ -49,6 +49,7 @@ type Server struct {
 	http    *fasthttp.Server
 	plain   *plainServer   // nil unless Options.Plain
 	checked *checkedBodies // bodies from origins known good: gzip that decodes, pages without failure markers
+	answers answerMemory   // limits.answers_memory: what origin answers hold across the node
 	prober  *health.Prober // probes every origin endpoint of every site
 	origins *originTable   // origins shared by sites; guarded by mu
 	// pageCache holds the sites' rendered pages, bounded by cache.pages.
@@ -339,11 +340,13 @@ func (s *Server) build(opt Options, prev *snapshot) (_ *snapshot, err error) {
 	for _, p := range cfg.TrustedProxies {
 		snap.trusted = append(snap.trusted, p.Prefix)
 	}
+	s.answers.max.Store(int64(cfg.Limits.AnswersMemory))
 	po := poolOptions{
 		responseBody:   int(cfg.Limits.ResponseBody),
 		responseHeader: int(cfg.Limits.ResponseHeader),
 		log:            s.log,
 		checked:        s.checked,
+		mem:            &s.answers,
 	}
 	share := newSiteShare()
 	keep := prev != nil && prev.cfg == cfg

@@ -114,7 +114,7 @@ func (s *Server) fetchSitemap(ctx context.Context, st *siteState, path string) (
 	defer fasthttp.ReleaseRequest(req)
 	s.prepareWarm(st, req, st.hostBytes[0], path)
 	x := exchangePool.Get().(*exchange)
-	defer exchangePool.Put(x)
+	defer putExchange(x)
 	x.reset()
 	x.req = s.appendWarm(x.req[:0], st, req, st.hostBytes[0])
 	x.idempotent = true
