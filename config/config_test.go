@@ -91,6 +91,7 @@ func TestDefaults(t *testing.T) {
 		{"cache.retention", cfg.Cache.Retention.D(), 7 * 24 * time.Hour},
 		{"cache.ignore_query", len(cfg.Cache.IgnoreQuery), len(DefaultIgnoreQuery)},
 		{"limits.request_header", cfg.Limits.RequestHeader, Size(16 << 10)},
+		{"limits.answers_memory", cfg.Limits.AnswersMemory, Size(1 << 30)},
 		{"log.format", cfg.Log.Format, "json"},
 		{"origin.timeout", s.Origin.Timeout.D(), 10 * time.Second},
 		{"origin.first_byte_timeout", s.Origin.FirstByteTimeout.D(), 10 * time.Second},
@@ -259,5 +260,19 @@ func FuzzParse(f *testing.F) {
 func TestExampleConfig(t *testing.T) {
 	if _, err := Load("../deploy/awning.example.yaml"); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestAnswersMemoryAtLeastOneAnswer: limits.answers_memory below
+// limits.response_body would refuse every answer of the largest allowed
+// size; the error names the key.
+func TestAnswersMemoryAtLeastOneAnswer(t *testing.T) {
+	yaml := "limits: {response_body: 8MiB, answers_memory: 4MiB}\nsites:\n  - name: shop\n    hosts: [shop.example]\n    origin: {urls: [\"http://127.0.0.1:8080\"]}\n"
+	if _, err := Parse("awning.yaml", []byte(yaml)); err == nil || !strings.Contains(err.Error(), "limits.answers_memory") {
+		t.Errorf("Parse = %v; want an error naming limits.answers_memory", err)
+	}
+	cfg, err := Parse("awning.yaml", []byte(strings.Replace(yaml, "answers_memory: 4MiB", "answers_memory: 8MiB", 1)))
+	if err != nil || cfg.Limits.AnswersMemory != 8<<20 {
+		t.Errorf("answers_memory equal to response_body: %v, %v; want accepted", err, cfg)
 	}
 }
