@@ -24,6 +24,7 @@ type collector struct {
 // documents each, and TestEveryMetricIsDocumented holds the two together.
 type descs struct {
 	requests, inFlight, openConns, originDuration, panics *prometheus.Desc
+	answersMemory, answersMemoryMax                       *prometheus.Desc
 	protoRequests, protoConns                             *prometheus.Desc
 	fallbackRatio, servingFallback                        *prometheus.Desc
 
@@ -56,15 +57,17 @@ func newDescs() (descs, []*prometheus.Desc) {
 		return d
 	}
 	return descs{
-		panics:          desc("awning_request_panics_total", "Requests whose handling panicked: recovered, answered 503 and logged with a stack. Any is a bug to report."),
-		requests:        desc("awning_requests_total", "Shopper requests answered, by site and outcome (the Awning-Served value; own for Awning's own paths). Requests for no site have site=\"\" and outcome misdirected or refused.", "site", "outcome"),
-		inFlight:        desc("awning_requests_in_flight", "Shopper requests being handled now."),
-		openConns:       desc("awning_open_connections", "Shopper connections open now."),
-		protoRequests:   desc("awning_protocol_requests_total", "Shopper requests on the HTTPS listeners (TCP and QUIC), by the HTTP version they came in: http/1.1, h2 or h3.", "protocol"),
-		protoConns:      desc("awning_protocol_open_connections", "Shopper connections open now on the HTTPS listener that agreed on HTTP/2 (protocol h2); HTTP/1.1 ones are in awning_open_connections.", "protocol"),
-		originDuration:  desc("awning_origin_request_duration_seconds", "Duration of exchanges with a site's origins that got an answer or timed out (shoppers' requests and sitemap warming; not probes).", "site"),
-		fallbackRatio:   desc("awning_site_fallback_ratio", "Share of the site's answers over about the last minute that came from the fallback (stale copies and outage pages) rather than the origin. Maintenance and Awning's own paths are left out.", "site"),
-		servingFallback: desc("awning_site_serving_fallback", "1 while the site is open only thanks to Awning: its origin is closed to shoppers (every origin down, or the fallback forced), or at least half of the last minute's answers came from the fallback. Always 0 in maintenance: planned work is not an outage.", "site"),
+		panics:           desc("awning_request_panics_total", "Requests whose handling panicked: recovered, answered 503 and logged with a stack. Any is a bug to report."),
+		requests:         desc("awning_requests_total", "Shopper requests answered, by site and outcome (the Awning-Served value; own for Awning's own paths). Requests for no site have site=\"\" and outcome misdirected or refused.", "site", "outcome"),
+		inFlight:         desc("awning_requests_in_flight", "Shopper requests being handled now."),
+		openConns:        desc("awning_open_connections", "Shopper connections open now."),
+		answersMemory:    desc("awning_origin_answers_memory_bytes", "Memory origin answers hold now beyond their first MiB (docs/origins.md)."),
+		answersMemoryMax: desc("awning_origin_answers_memory_max_bytes", "limits.answers_memory: past it, an origin answer is not read on."),
+		protoRequests:    desc("awning_protocol_requests_total", "Shopper requests on the HTTPS listeners (TCP and QUIC), by the HTTP version they came in: http/1.1, h2 or h3.", "protocol"),
+		protoConns:       desc("awning_protocol_open_connections", "Shopper connections open now on the HTTPS listener that agreed on HTTP/2 (protocol h2); HTTP/1.1 ones are in awning_open_connections.", "protocol"),
+		originDuration:   desc("awning_origin_request_duration_seconds", "Duration of exchanges with a site's origins that got an answer or timed out (shoppers' requests and sitemap warming; not probes).", "site"),
+		fallbackRatio:    desc("awning_site_fallback_ratio", "Share of the site's answers over about the last minute that came from the fallback (stale copies and outage pages) rather than the origin. Maintenance and Awning's own paths are left out.", "site"),
+		servingFallback:  desc("awning_site_serving_fallback", "1 while the site is open only thanks to Awning: its origin is closed to shoppers (every origin down, or the fallback forced), or at least half of the last minute's answers came from the fallback. Always 0 in maintenance: planned work is not an outage.", "site"),
 
 		siteOpen:            desc("awning_site_open", "1 when shoppers can reach the site's origin: not every origin down and the fallback not forced. What /.well-known/awning/health answers.", "site"),
 		tripped:             desc("awning_site_circuit_tripped", "1 while every origin of the site is down: shoppers get the fallback without a connection attempt.", "site"),
@@ -151,6 +154,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	ps := c.opt.Proxy.Stats()
 	gauge(d.inFlight, float64(ps.InFlight))
 	gauge(d.openConns, float64(ps.OpenConns))
+	gauge(d.answersMemory, float64(ps.AnswersMemory))
+	gauge(d.answersMemoryMax, float64(ps.AnswersMemoryMax))
 	counter(d.requests, ps.Misdirected, "", "misdirected")
 	counter(d.requests, ps.Refused, "", "refused")
 	counter(d.panics, ps.Panics)

@@ -117,6 +117,9 @@ func (h *latencyHistogram) stats() LatencyStats {
 type Stats struct {
 	// InFlight is the number of shopper requests being handled now.
 	InFlight int64
+	// AnswersMemory is what origin answers hold now beyond their first MiB,
+	// bounded by limits.answers_memory (AnswersMemoryMax).
+	AnswersMemory, AnswersMemoryMax int64
 	// OpenConns is the number of shopper connections open now.
 	OpenConns int64
 	// Misdirected counts requests for hosts no site claims (421).
@@ -170,7 +173,8 @@ func (s *Server) Stats() Stats {
 		conns += max(0, s.plain.http.GetOpenConnectionsCount())
 	}
 	st := Stats{
-		InFlight:    s.inflight.Load(),
+		InFlight:      s.inflight.Load(),
+		AnswersMemory: s.answers.held.Load(), AnswersMemoryMax: s.answers.max.Load(),
 		OpenConns:   int64(conns),
 		Misdirected: s.misdirected.Load(),
 		Refused:     s.refused.Load(),
