@@ -245,25 +245,21 @@ func TestOneOriginBoundedByItsLimits(t *testing.T) {
 		head   string             // written once
 		repeat func(i int) string // then written again and again, until a write fails
 		reason string             // in the outage page's Cache-Status; alternatives split by |
+		pace   time.Duration      // a trickle: one repeat per tick of this (0: as fast as the socket takes)
 	}{
-		{"endless 103", "", line("HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"), "header-too-large"},
-		{"endless 100", "", line("HTTP/1.1 100 Continue\r\n\r\n"), "header-too-large"},
-		{"endless header fields", "HTTP/1.1 200 OK\r\n", line("X-A: b\r\n"), "header-too-large"},
-		{"one endless field", "HTTP/1.1 200 OK\r\nX-A: ", line(strings.Repeat("a", 4096)), "header-too-large"},
-		{"one endless field name", "HTTP/1.1 200 OK\r\n", line(strings.Repeat("a", 4096)), "header-too-large"},
-		{"an endless status line", "HTTP/1.1 200 ", line(strings.Repeat("O", 4096)), "header-too-large"},
-		{"endless 1-byte chunks", "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n", line(strings.Repeat("1\r\na\r\n", 1000)), "too-large"},
-		{"an endless chunk extension", "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n1;", line(strings.Repeat("e", 4096)), "too-large"},
-		{"endless trailers", "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\n", line("X-T: " + strings.Repeat("t", 4000) + "\r\n"), "too-large"},
-		{"an endless body framed by the close", "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n", line(strings.Repeat("b", 4096)), "too-large"},
-		{"a trickled head", "HTTP/1.1 200 OK\r\nX-A: ", func(int) string {
-			time.Sleep(20 * time.Millisecond) // the origin's pace, not the test's synchronisation
-			return "a"
-		}, "timeout|origin-down"}, // health's hang_after is origin.timeout here: either may come first
-		{"a trickled body", "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 100000\r\n\r\n", func(int) string {
-			time.Sleep(20 * time.Millisecond)
-			return "b"
-		}, "timeout|origin-down"},
+		{"endless 103", "", line("HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"), "header-too-large", 0},
+		{"endless 100", "", line("HTTP/1.1 100 Continue\r\n\r\n"), "header-too-large", 0},
+		{"endless header fields", "HTTP/1.1 200 OK\r\n", line("X-A: b\r\n"), "header-too-large", 0},
+		{"one endless field", "HTTP/1.1 200 OK\r\nX-A: ", line(strings.Repeat("a", 4096)), "header-too-large", 0},
+		{"one endless field name", "HTTP/1.1 200 OK\r\n", line(strings.Repeat("a", 4096)), "header-too-large", 0},
+		{"an endless status line", "HTTP/1.1 200 ", line(strings.Repeat("O", 4096)), "header-too-large", 0},
+		{"endless 1-byte chunks", "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n", line(strings.Repeat("1\r\na\r\n", 1000)), "too-large", 0},
+		{"an endless chunk extension", "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n1;", line(strings.Repeat("e", 4096)), "too-large", 0},
+		{"endless trailers", "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\n", line("X-T: " + strings.Repeat("t", 4000) + "\r\n"), "too-large", 0},
+		{"an endless body framed by the close", "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n", line(strings.Repeat("b", 4096)), "too-large", 0},
+		// health's hang_after is origin.timeout here: either may come first
+		{"a trickled head", "HTTP/1.1 200 OK\r\nX-A: ", line("a"), "timeout|origin-down", 20 * time.Millisecond},
+		{"a trickled body", "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 100000\r\n\r\n", line("b"), "timeout|origin-down", 20 * time.Millisecond},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -278,7 +274,16 @@ func TestOneOriginBoundedByItsLimits(t *testing.T) {
 				if _, err := x.Conn.Write([]byte(tc.head)); err != nil {
 					return
 				}
+				var tick <-chan time.Time
+				if tc.pace > 0 {
+					ticker := time.NewTicker(tc.pace)
+					defer ticker.Stop()
+					tick = ticker.C
+				}
 				for i := 0; ; i++ {
+					if tick != nil {
+						<-tick
+					}
 					if _, err := x.Conn.Write([]byte(tc.repeat(i))); err != nil {
 						return
 					}
