@@ -450,4 +450,3 @@ func TestPanicAnswersTheOutagePage(t *testing.T) {
 		t.Errorf("after the panics: %d %q; want the node still serving", resp.StatusCode, body)
 	}
 }
-
