@@ -80,16 +80,8 @@ func TestLateBytesOnAnIdleConnection(t *testing.T) {
 				}
 				close(more)
 				<-wrote
-				resp, body := p.do(t, next, "shop.example", "/b")
-				want := next + " /b"
-				if next == "HEAD" {
-					want = ""
-				}
-				if resp.StatusCode != 200 || resp.Header.Get("Awning-Served") != "origin" || body != want {
-					t.Fatalf("%s /b: %d %q %.80q; want 200 origin %q", next, resp.StatusCode, resp.Header.Get("Awning-Served"), body, want)
-				}
-				if n := o.RequestsFor("/b"); n != 1 {
-					t.Errorf("origin got /b %d times; want once", n)
+				if !answeredOnce(t, p, o, next, "/b") {
+					t.FailNow()
 				}
 				if n := o.Conns(); n != 2 {
 					t.Errorf("origin connections: %d; want 2 (the one with late bytes closed)", n)

@@ -142,6 +142,27 @@ func getOrigin(t *testing.T, p *testProxy, path, want string) {
 	}
 }
 
+// answeredOnce asks p for path with method and reports whether the answer
+// is the echo origin o's own ("METHOD /path", nothing for HEAD) and o was
+// asked once for path; each miss is an error of t.
+func answeredOnce(t *testing.T, p *testProxy, o *testkit.Origin, method, path string) bool {
+	t.Helper()
+	resp, body := p.do(t, method, "shop.example", path)
+	want := method + " " + path
+	if method == "HEAD" {
+		want = ""
+	}
+	ok := true
+	if resp.StatusCode != 200 || resp.Header.Get("Awning-Served") != "origin" || body != want {
+		t.Errorf("%s %s: %d %q %.80q; want 200 origin %q", method, path, resp.StatusCode, resp.Header.Get("Awning-Served"), body, want)
+		ok = false
+	}
+	if n := o.RequestsFor(path); n != 1 {
+		t.Errorf("origin got %s %s %d times; want once", method, path, n)
+	}
+	return ok
+}
+
 func TestOriginClientOriginByHostname(t *testing.T) {
 	o := testkit.NewOrigin(t, testkit.OK("by name"))
 	_, port, _ := net.SplitHostPort(o.Addr())
@@ -788,17 +809,7 @@ func TestOriginClientIdle408(t *testing.T) {
 			getOrigin(t, p, "/a", "GET /a")
 			close(idle)
 			testkit.WaitFor(t, 2*time.Second, "the origin timing the connection out", timedOut.Load)
-			resp, body := p.do(t, method, "shop.example", "/b")
-			want := method + " /b"
-			if method == "HEAD" {
-				want = ""
-			}
-			if resp.StatusCode != 200 || resp.Header.Get("Awning-Served") != "origin" || body != want {
-				t.Errorf("%s: %d %q %.60q; want 200 origin %q", method, resp.StatusCode, resp.Header.Get("Awning-Served"), body, want)
-			}
-			if n := o.RequestsFor("/b"); n != 1 {
-				t.Errorf("origin got %s /b %d times; want once", method, n)
-			}
+			answeredOnce(t, p, o, method, "/b")
 		})
 	}
 }
