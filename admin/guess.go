@@ -4,7 +4,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -191,8 +190,7 @@ func (s *Server) refuseGuess(w http.ResponseWriter, r *http.Request, v *view) bo
 	if ok, unlogged := s.guesses.shouldLog(now); ok {
 		s.log.Warn("admin: refusing a client that failed to authenticate too often", "client", client.String(), "retry_after", d.Round(time.Second), "refused_since_last_log", unlogged)
 	}
-	w.Header().Set("Retry-After", strconv.Itoa(int(d.Seconds()+0.999)))
-	writeError(w, http.StatusTooManyRequests, "too many failed sign-ins or invalid tokens from this address; try again in "+d.Round(time.Second).String())
+	writeTooMany(w, d, "too many failed sign-ins or invalid tokens from this address")
 	return true
 }
 

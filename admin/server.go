@@ -237,8 +237,7 @@ func (s *Server) handle(pattern string, a access, h func(*call) error) {
 		}
 		if a == siteOwner && !tok.ops && r.Method != http.MethodGet && r.Method != http.MethodHead {
 			if d := s.changes.take(tok.hash, s.now()); d > 0 {
-				w.Header().Set("Retry-After", strconv.Itoa(int(d.Seconds()+0.999)))
-				writeError(w, http.StatusTooManyRequests, "too many changes with this token; try again in "+d.Round(time.Second).String())
+				writeTooMany(w, d, "too many changes with this token")
 				return
 			}
 		}
@@ -311,4 +310,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 func writeError(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+// writeTooMany answers 429 with Retry-After d (whole seconds, rounded up)
+// and says why and when to try again.
+func writeTooMany(w http.ResponseWriter, d time.Duration, why string) {
+	w.Header().Set("Retry-After", strconv.Itoa(int(d.Seconds()+0.999)))
+	writeError(w, http.StatusTooManyRequests, why+"; try again in "+d.Round(time.Second).String())
 }

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/netip"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -136,8 +135,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	}
 	now := s.now()
 	if d := s.signIns.take(tok.hash, now); d > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int(d.Seconds()+0.999)))
-		writeError(w, http.StatusTooManyRequests, "too many console sign-ins with this token; sign out of the sessions you do not use, or try again in "+d.Round(time.Second).String())
+		writeTooMany(w, d, "too many console sign-ins with this token; sign out of the sessions you do not use")
 		return
 	}
 	id, csrf := randomID(32), randomID(24)
@@ -192,8 +190,8 @@ func (s *Server) newLink(c *call) error {
 	// A link is kept like a session until it is used or expires: bounded
 	// as sign-ins are (limit.go).
 	if d := s.signIns.take(c.tok.hash, s.now()); d > 0 {
-		c.w.Header().Set("Retry-After", strconv.Itoa(int(d.Seconds()+0.999)))
-		return &apiError{http.StatusTooManyRequests, "too many sign-in links and sign-ins with this token; try again in " + d.Round(time.Second).String()}
+		writeTooMany(c.w, d, "too many sign-in links and sign-ins with this token")
+		return nil
 	}
 	code := randomID(32)
 	ctx, cancel := context.WithTimeout(c.r.Context(), 2*time.Second)
