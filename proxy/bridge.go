@@ -252,8 +252,9 @@ func (b *bridge) fill(x *bridgeCtx, bc *bridgeConn, w http.ResponseWriter, r *ht
 			req.Header.Add(k, strings.Trim(v, " \t"))
 		}
 	}
+	declared := declaredLength(r)
 	if r.Body == nil || r.Body == http.NoBody {
-		if declaredLength(r) > 0 {
+		if declared > 0 {
 			// content-length without the DATA it announced: malformed
 			// (RFC 9113 §8.1.1), and on a GET what HTTP/1.1 refuses.
 			badRequest.write(&x.ctx)
@@ -280,7 +281,7 @@ func (b *bridge) fill(x *bridgeCtx, bc *bridgeConn, w http.ResponseWriter, r *ht
 	case err != nil:
 		badRequest.write(&x.ctx)
 		return false
-	case declaredLength(r) != int64(len(body)) && declaredLength(r) >= 0:
+	case declared >= 0 && declared != int64(len(body)):
 		// A content-length other than the DATA sent (RFC 9113 §8.1.1,
 		// RFC 9114 §4.1.2): the two servers check the common cases
 		// themselves; this one place holds for both.
