@@ -3,6 +3,7 @@ package pages
 import (
 	"html"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -53,17 +54,49 @@ const ageMarker = 0xE000
 // StaleBanner builds the banner of pages served stale because the origin
 // failed, in the languages and zone of the site's pages in state st:
 // Awning's words, or own (cache.banner_text) instead of the part after the
-// age, per language.
+// age, per language. Its bytes depend on nothing but what StaleBannerKey
+// names: any input added here must be added there.
 func StaleBanner(site *Site, st State, own map[string]string) *Banner {
 	return newBanner(site, st, func(l string, t *texts, age, sentence string) (summary, body, paused string) {
 		rest := t.BannerBody
-		if x, ok := own[l]; ok && strings.TrimSpace(x) != "" {
+		if x := ownText(own, l); x != "" {
 			rest = noMarkers(x)
 		}
 		summary = "<strong>" + esc(t.OutageBadge) + "</strong> · " + esc(t.Saved) + " (" + age + ")"
 		body = "<p>" + sentence + " " + esc(rest) + "</p>"
 		return summary, body, esc(t.Paused)
 	}, func(t *texts) string { return t.OutageBadge })
+}
+
+// StaleBannerKey returns a name for what StaleBanner(site, st, own) is
+// made of: the languages in order, the zone, and the merchant's text per
+// language. Sites with equal keys get banners of the same bytes, so a node
+// with thousands of shops keeps one banner for all those that did not make
+// theirs their own, and a copy served stale for any of them reads memory
+// that stays in the processor's cache.
+func StaleBannerKey(site *Site, st State, own map[string]string) string {
+	langs, loc := locale(site, st)
+	// Each part prefixed with its length: no text a merchant writes can
+	// make one site's key read as another's.
+	b := appendPart(nil, loc.String())
+	for _, l := range langs {
+		b = appendPart(b, l)
+		b = appendPart(b, ownText(own, l))
+	}
+	return string(b)
+}
+
+func appendPart(dst []byte, s string) []byte {
+	dst = strconv.AppendInt(dst, int64(len(s)), 10)
+	return append(append(dst, ':'), s...)
+}
+
+// ownText is the merchant's banner text for language l, "" for Awning's.
+func ownText(own map[string]string, l string) string {
+	if x, ok := own[l]; ok && strings.TrimSpace(x) != "" {
+		return x
+	}
+	return ""
 }
 
 // MaintenanceBanner builds the banner of pages served from copies during

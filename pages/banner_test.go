@@ -165,3 +165,81 @@ func TestBannerFollowsTheMerchantsLocale(t *testing.T) {
 		t.Errorf("not in German in Berlin's zone: %s", out)
 	}
 }
+
+// TestStaleBannerKey: two stale banners have the same key exactly when they
+// are the same bytes, over inputs that change the banner (languages, their
+// order, zone, the merchant's locale and texts) and inputs that do not
+// (brand, colours, a text for a language not shown, a blank text). Sites
+// with equal keys share one banner (proxy), so a key that missed an input
+// would give one shop another's banner.
+func TestStaleBannerKey(t *testing.T) {
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type input struct {
+		name string
+		site *Site
+		st   State
+		own  map[string]string
+	}
+	base := func() *Site {
+		return &Site{Name: "a", Branding: Branding{Brand: "A"}, Languages: []string{"nl", "en"}, Location: time.UTC}
+	}
+	var in []input
+	add := func(name string, f func(*Site, *State, *map[string]string)) {
+		site, st, own := base(), State{}, map[string]string(nil)
+		f(site, &st, &own)
+		in = append(in, input{name, site, st, own})
+	}
+	add("base", func(*Site, *State, *map[string]string) {})
+	add("other brand", func(s *Site, _ *State, _ *map[string]string) { s.Name, s.Branding.Brand = "b", "B" })
+	add("other colours", func(_ *Site, st *State, _ *map[string]string) { st.Branding = &Branding{Color: "#ff0000"} })
+	add("languages reversed", func(s *Site, _ *State, _ *map[string]string) { s.Languages = []string{"en", "nl"} })
+	add("one language", func(s *Site, _ *State, _ *map[string]string) { s.Languages = []string{"nl"} })
+	add("zone", func(s *Site, _ *State, _ *map[string]string) { s.Location = berlin })
+	add("merchant languages", func(_ *Site, st *State, _ *map[string]string) {
+		st.Branding = &Branding{Languages: []string{"de", "fr"}}
+	})
+	add("merchant zone", func(_ *Site, st *State, _ *map[string]string) { st.Branding = &Branding{TimeZone: "Europe/Berlin"} })
+	add("own nl", func(_ *Site, _ *State, own *map[string]string) { *own = map[string]string{"nl": "Bel ons."} })
+	add("own en", func(_ *Site, _ *State, own *map[string]string) { *own = map[string]string{"en": "Bel ons."} })
+	add("own de, not shown", func(_ *Site, _ *State, own *map[string]string) { *own = map[string]string{"de": "Ruf an."} })
+	add("own blank", func(_ *Site, _ *State, own *map[string]string) { *own = map[string]string{"nl": "  "} })
+	// A text that spells the key of a two-language site must not read as
+	// one: "nl" with this text against "nl", "en" with texts "X" and "Y".
+	add("own text spelling parts", func(s *Site, _ *State, own *map[string]string) {
+		s.Languages = []string{"nl"}
+		*own = map[string]string{"nl": "1:X2:en1:Y"}
+	})
+	add("texts of two languages", func(_ *Site, _ *State, own *map[string]string) {
+		*own = map[string]string{"nl": "X", "en": "Y"}
+	})
+
+	copied := time.Date(2025, 1, 14, 13, 5, 0, 0, time.UTC)
+	bytesOf := func(b *Banner) string {
+		var out []byte
+		for i := range b.Variants() {
+			out, _ = b.AppendVariant(append(out, '|'), i, copied, copied.Add(time.Hour))
+			out, _ = b.AppendVariant(append(out, '|'), i, copied, copied.Add(48*time.Hour))
+		}
+		return string(out)
+	}
+	keys := make([]string, len(in))
+	bodies := make([]string, len(in))
+	for i, x := range in {
+		keys[i] = StaleBannerKey(x.site, x.st, x.own)
+		bodies[i] = bytesOf(StaleBanner(x.site, x.st, x.own))
+	}
+	sameAsBase := map[string]bool{"base": true, "other brand": true, "other colours": true, "own de, not shown": true, "own blank": true}
+	for i := range in {
+		if got, want := bodies[i] == bodies[0], sameAsBase[in[i].name]; got != want {
+			t.Fatalf("%s: same bytes as base %v; the table expects %v", in[i].name, got, want)
+		}
+		for j := range in {
+			if (keys[i] == keys[j]) != (bodies[i] == bodies[j]) {
+				t.Errorf("%s and %s: keys equal %v, bytes equal %v", in[i].name, in[j].name, keys[i] == keys[j], bodies[i] == bodies[j])
+			}
+		}
+	}
+}

@@ -48,16 +48,16 @@ func (o Outcome) String() string { return outcomeNames[o] }
 
 // siteCounters are what the request path counts for one site. They are
 // kept across config reloads (like health), so a reload does not reset a
-// counter; every update is one atomic add on memory the site owns, so
-// counting costs no lookup and no allocation.
+// counter; every update is one atomic add, without a lookup or an
+// allocation: answers in the Server's servedTable (every answer counts
+// one, and a node's sites count side by side there), the origin's in
+// memory the site owns.
 type siteCounters struct {
-	served   [NumOutcomes]atomic.Uint64
+	served   servedSlot // answers by outcome, in the Server's servedTable
 	latency  latencyHistogram
 	refusals refusalCounts // origin answers refused (originresp.go)
 	early    atomic.Uint64 // origin answers that came before the whole request (originearly.go)
 }
-
-func (c *siteCounters) count(o Outcome) { c.served[o].Add(1) }
 
 // latencyBounds are the upper bounds of the origin latency histogram. The
 // usual Prometheus bounds, plus 2s and 3s: the defaults of slow_after and
@@ -183,9 +183,7 @@ func (s *Server) Stats() Stats {
 	}
 	for _, ss := range snap.states {
 		x := SiteStats{Name: ss.site.Name, OriginLatency: ss.count.latency.stats(), Health: ss.health.Stats()}
-		for o := range x.Served {
-			x.Served[o] = ss.count.served[o].Load()
-		}
+		ss.count.served.loadAll(&x.Served)
 		x.OriginRefused = ss.count.refusals.stats()
 		x.OriginEarly = ss.count.early.Load()
 		if ss.warmer != nil {

@@ -76,7 +76,7 @@ func (s *Server) outageAfterPanic(ctx *fasthttp.RequestCtx) (ok bool) {
 	s.serveOutage(ctx, st)
 	ctx.Response.Header.SetCanonical(hCacheStatus, vInternalError)
 	s.outageServed.Add(1)
-	st.count.count(OutcomeOutage)
+	st.answered(OutcomeOutage)
 	return true
 }
 
@@ -101,7 +101,7 @@ func (s *Server) route(ctx *fasthttp.RequestCtx, snap *snapshot) *siteState {
 	}
 	d := st.dyn.Load()
 	if bytes.HasPrefix(ctx.Path(), wellKnownPrefix) {
-		st.count.count(OutcomeOwn)
+		st.answered(OutcomeOwn)
 		s.serveOwn(ctx, st, d)
 		return st
 	}

@@ -15,12 +15,11 @@ import (
 func TestSiteStateHotLine(t *testing.T) {
 	var st siteState
 	hot := map[string]uintptr{
-		"dyn":     unsafe.Offsetof(st.dyn) + unsafe.Sizeof(st.dyn),
-		"health":  unsafe.Offsetof(st.health) + unsafe.Sizeof(st.health),
-		"keys":    unsafe.Offsetof(st.keys) + unsafe.Sizeof(st.keys),
-		"count":   unsafe.Offsetof(st.count) + unsafe.Sizeof(st.count),
-		"hsts":    unsafe.Offsetof(st.hsts) + unsafe.Sizeof(st.hsts),
-		"refresh": unsafe.Offsetof(st.refresh) + unsafe.Sizeof(st.refresh),
+		"dyn":    unsafe.Offsetof(st.dyn) + unsafe.Sizeof(st.dyn),
+		"health": unsafe.Offsetof(st.health) + unsafe.Sizeof(st.health),
+		"keys":   unsafe.Offsetof(st.keys) + unsafe.Sizeof(st.keys),
+		"served": unsafe.Offsetof(st.served) + unsafe.Sizeof(st.served),
+		"hsts":   unsafe.Offsetof(st.hsts) + unsafe.Sizeof(st.hsts),
 	}
 	var d dynamic
 	hot["dynamic.maint"] = unsafe.Offsetof(d.maint) + unsafe.Sizeof(d.maint)

@@ -224,7 +224,9 @@ var errDialTimeout = errors.New("proxy: connecting to the origin timed out")
 func (p *originConns) put(c *originConn) {
 	c.used = true
 	p.mu.Lock()
-	c.busy = false
+	// An idle connection holds no site: one removed by a reload must not
+	// live on in the origin it shared with others.
+	c.busy, c.owner = false, nil
 	if p.closed || c.released.Load() {
 		p.closeLocked(c)
 		p.mu.Unlock()
@@ -245,7 +247,7 @@ func (p *originConns) discard(c *originConn) {
 
 func (p *originConns) closeLocked(c *originConn) {
 	c.Conn.Close()
-	c.busy = false
+	c.busy, c.owner = false, nil
 	for i, x := range p.all {
 		if x == c {
 			last := len(p.all) - 1

@@ -86,7 +86,7 @@ func (s *Server) handlePlain(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	if p.opt.Challenge != nil && p.opt.Challenge(ctx) {
-		st.count.count(OutcomeOwn)
+		st.answered(OutcomeOwn)
 		if snap.accessLog {
 			s.logAccess(ctx, st)
 		}
@@ -96,7 +96,7 @@ func (s *Server) handlePlain(ctx *fasthttp.RequestCtx) {
 		s.handle(ctx)
 		return
 	}
-	st.count.count(OutcomeRedirect)
+	st.answered(OutcomeRedirect)
 	if snap.accessLog {
 		defer s.logAccess(ctx, st)
 	}

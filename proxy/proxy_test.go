@@ -433,15 +433,15 @@ func TestPanicAnswersTheOutagePage(t *testing.T) {
 		t.Errorf("stats after a panic: panics %d, in flight %d; want 1 and 0", got.Panics, got.InFlight)
 	}
 	st.keys = saved
-	savedCount := st.count
-	st.count = nil // counting the order's answer panics
+	savedServed := st.served
+	st.served = nil // counting the order's answer panics
 	p.snap.Store(snap)
 	r, _ := p.post(t, "shop.example", "/checkout", "x=1")
 	ended()
 	if r.StatusCode != 503 || r.Header.Get("Awning-Served") == "outage" {
 		t.Errorf("POST that panicked: %d %q; want the neutral 503", r.StatusCode, r.Header.Get("Awning-Served"))
 	}
-	st.count = savedCount // before Stats, which reads it
+	st.served = savedServed
 	p.snap.Store(snap)
 	if got := p.Stats().Panics; got != 2 {
 		t.Errorf("%d panics counted; want 2", got)

@@ -45,18 +45,18 @@ func (s *Server) respond(ctx *fasthttp.RequestCtx, r *request, k *cache.Key) {
 		} else {
 			s.relayFetched(ctx, r.f)
 		}
-		st.count.count(OutcomeOrigin)
+		st.answered(OutcomeOrigin)
 	case fallback.Stale:
 		s.writeStale(ctx, r, r.copy)
 	case fallback.Outage:
 		s.serveOutage(ctx, st)
 		s.outageServed.Add(1)
-		st.count.count(OutcomeOutage)
+		st.answered(OutcomeOutage)
 	case fallback.Maintenance:
 		s.writeMaintenance(ctx, st, r.maint)
 	case fallback.Unconfirmed:
 		st.dyn.Load().pages.get().unconfirmed.write(ctx, st.apiPaths)
-		st.count.count(OutcomeUnconfirmed)
+		st.answered(OutcomeUnconfirmed)
 		// Someone may have paid for an order the shop never confirmed:
 		// the merchant will want to look for it.
 		s.log.Warn("the origin never confirmed a request it was sent; the shopper was told it may have gone through",
@@ -144,11 +144,11 @@ func (s *Server) writeStale(ctx *fasthttp.RequestCtx, r *request, cp *cache.Copy
 	if r.maint != nil {
 		// Planned work, not the fallback: counted with maintenance.
 		s.maintenanceServed.Add(1)
-		st.count.count(OutcomeMaintenance)
+		st.answered(OutcomeMaintenance)
 		return
 	}
 	s.staleServed.Add(1)
-	st.count.count(OutcomeStale)
+	st.answered(OutcomeStale)
 }
 
 // writeCopy writes a copy as the response, as stored: gzip when the client

@@ -54,6 +54,8 @@ type Server struct {
 	origins *originTable   // origins shared by sites; guarded by mu
 	// pageCache holds the sites' rendered pages, bounded by cache.pages.
 	pageCache *pageCache
+	banners   bannerShare // stale banners, one per distinct banner
+	served    servedTable // every site's answers by outcome
 	snap      atomic.Pointer[snapshot]
 	cache     *cache.Cache
 	ownCache  bool
@@ -117,14 +119,18 @@ type siteState struct {
 	dyn    atomic.Pointer[dynamic]
 	health *health.Site
 	keys   *cache.KeyPolicy
-	count  *siteCounters // carried over reloads, like health
-	hsts   []byte        // Strict-Transport-Security on HTTPS answers; nil for none
+	// served and slot are count.served: where every answer is counted.
+	served   *servedChunk
+	slot     uint32
+	bannerOn bool   // cache.banner: pages served from copies carry a banner
+	hsts     []byte // Strict-Transport-Security on HTTPS answers; nil for none
+
+	// What a request the origin is asked for reads besides.
+	count *siteCounters // carried over reloads, like health
 	// refresh is cache.refresh: a copy validated less than this ago is
 	// not compared again. Per snapshot, so that a reload never races the
 	// request path.
-	refresh time.Duration
-
-	// What a request the origin is asked for reads besides.
+	refresh       time.Duration
 	pool          *pool
 	policy        *cache.Policy
 	fallbackAfter time.Duration
@@ -138,7 +144,6 @@ type siteState struct {
 	site       *sites.Site
 	hostBytes  [][]byte          // site.Hosts, for the request path
 	warmer     *warm.Warmer      // nil without cache.warm.sitemap
-	bannerOn   bool              // cache.banner: pages served from copies carry a banner
 	bannerText map[string]string // cache.banner_text
 	pageSite   *pages.Site       // what the pages render from in the config
 }
@@ -380,9 +385,12 @@ func (s *Server) build(opt Options, prev *snapshot) (_ *snapshot, err error) {
 			return nil, fmt.Errorf("site %q: %w", site.Name, err)
 		}
 		var prevHealth *health.Site
-		count := &siteCounters{}
+		var count *siteCounters
 		if prevState != nil {
 			prevHealth, count = prevState.health, prevState.count
+		} else {
+			count = &siteCounters{}
+			s.served.take(count)
 		}
 		p.attach(site.Name, count)
 		p.markers = share.failureMarkers(sc.Origin.FailureMarkers)
@@ -393,6 +401,8 @@ func (s *Server) build(opt Options, prev *snapshot) (_ *snapshot, err error) {
 		st := &siteState{
 			site:          site,
 			count:         count,
+			served:        count.served.chunk,
+			slot:          count.served.i,
 			pool:          p,
 			keys:          share.keyPolicy(site.Name, &cfg.Cache, sc.Page.Languages),
 			fallbackAfter: sc.Origin.FallbackAfter.D(),

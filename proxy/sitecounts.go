@@ -7,9 +7,7 @@ package proxy
 func (s *Server) SiteCounts(fn func(site string, served *[NumOutcomes]uint64)) {
 	var served [NumOutcomes]uint64
 	for _, st := range s.snap.Load().states {
-		for o := range served {
-			served[o] = st.count.served[o].Load()
-		}
+		st.count.served.loadAll(&served)
 		fn(st.site.Name, &served)
 	}
 }

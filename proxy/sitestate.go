@@ -69,7 +69,11 @@ func (s *Server) newDynamic(st *siteState, in SiteState) *dynamic {
 	if st.bannerOn {
 		// In the languages and zone of the pages (the merchant may choose
 		// them at run time), rendered once per change like the pages.
-		d.banner.build = func() *pages.Banner { return pages.StaleBanner(st.pageSite, in.Pages, st.bannerText) }
+		d.banner.build = func() *pages.Banner {
+			return s.banners.get(pages.StaleBannerKey(st.pageSite, in.Pages, st.bannerText), func() *pages.Banner {
+				return pages.StaleBanner(st.pageSite, in.Pages, st.bannerText)
+			})
+		}
 	}
 	if m := in.Maintenance; m != nil {
 		d.maint = &maintRule{readOnly: m.ReadOnly, allow: m.Allow, pages: &d.pages}

@@ -106,12 +106,18 @@ func (c *Copy) WriteStale(w io.Writer, b Banner, i int, acceptGzip bool, now tim
 func (c *Copy) buildStale(b Banner) *staleForms {
 	c.staleMu.Lock()
 	defer c.staleMu.Unlock()
-	if f := c.stale.Load(); f != nil && f.banner == b {
-		return f
+	old := c.stale.Load()
+	if old != nil && old.banner == b {
+		return old
 	}
 	plain := c.PlainBody()
 	f := &staleForms{banner: b, at: bannerAt(plain), variants: make([]atomic.Pointer[staleVariant], b.Variants())}
-	if c.Gzipped {
+	switch {
+	case old != nil && c.Gzipped:
+		// Another banner (a reload, the merchant's texts): the page's
+		// halves around it are the same bytes, compressed already.
+		f.head, f.tail, f.headCRC, f.tailCRC, f.tailLen = old.head, old.tail, old.headCRC, old.tailCRC, old.tailLen
+	case c.Gzipped:
 		// Once per copy, sent on every stale hit through an outage: the
 		// smallest form is worth the one-off cost (a few ms for 60 KB).
 		f.head = deflate(plain[:f.at], false)

@@ -14,11 +14,11 @@ import (
 
 // testBanner is a Banner of two variants whose text names the variant and
 // the copy's time, and changes at the next full hour.
-type testBanner struct{}
+type testBanner struct{ word string } // word comes first in its text
 
 func (testBanner) Variants() int { return 2 }
-func (testBanner) AppendVariant(dst []byte, i int, copied, now time.Time) ([]byte, time.Time) {
-	dst = append(dst, `<div id="b">v`...)
+func (b testBanner) AppendVariant(dst []byte, i int, copied, now time.Time) ([]byte, time.Time) {
+	dst = append(dst, `<div id="b">`+b.word+`v`...)
 	dst = strconv.AppendInt(dst, int64(i), 10)
 	dst = append(dst, " at "...)
 	dst = copied.UTC().AppendFormat(dst, "15:04:05")
@@ -184,6 +184,33 @@ func TestStaleFormsDoNotMultiply(t *testing.T) {
 	}
 	if held > len(c.Body)*3/2 {
 		t.Errorf("stale forms hold %d bytes for a copy of %d compressed bytes; want about one more copy", held, len(c.Body))
+	}
+}
+
+// TestAnotherBannerKeepsTheHalves: a copy served with another banner (a
+// reload, the merchant's texts) reads right in it, gzip checked end to
+// end, and the page around the banner is not compressed again.
+func TestAnotherBannerKeepsTheHalves(t *testing.T) {
+	p := policy()
+	k := keys().Build(nil, request("/p"))
+	made := time.Date(2025, 1, 14, 13, 5, 0, 0, time.UTC)
+	body := "<html><body>" + strings.Repeat("<p>desem</p>", 500) + "</body></html>"
+	c, _ := p.Build(&k, request("/p"), response(200, "text/html", body), made)
+	now := made.Add(time.Minute)
+	stale(t, c, testBanner{"first "}, 0, true, now)
+	before := c.stale.Load()
+	for _, gz := range []bool{true, false} {
+		got, _ := stale(t, c, testBanner{"second "}, 1, gz, now)
+		if want := "<html><body>" + `<div id="b">second v1 at 13:05:00</div>` + body[len("<html><body>"):]; string(got) != want {
+			t.Fatalf("gzip %v: got %.120q; want %.120q", gz, got, want)
+		}
+	}
+	after := c.stale.Load()
+	if after == before || after.banner != (testBanner{"second "}) {
+		t.Fatal("the stale forms are still the first banner's")
+	}
+	if &after.head[0] != &before.head[0] || &after.tail[0] != &before.tail[0] {
+		t.Error("the page's halves were compressed again for another banner")
 	}
 }
 

@@ -80,6 +80,13 @@ const (
 // It owns no goroutine: its origins' endpoints are probed by the Prober.
 // Close leaves the endpoints.
 type Site struct {
+	// What every request reads (Closed) first: on a node with thousands
+	// of shops each request is for another one, and this is the one line
+	// of its health it fetches.
+	force          atomic.Int32
+	tripped        atomic.Bool
+	shortCircuited atomic.Uint64
+
 	name      string
 	origins   []*originState
 	p         params
@@ -90,20 +97,17 @@ type Site struct {
 	prober    *Prober
 	probeHost string
 
-	force       atomic.Int32
-	tripped     atomic.Bool
 	maxInflight int64
 	slowStart   time.Duration
 	inflight    atomic.Int64
 	rampFrom    atomic.Int64 // unix nanos the site came back; 0 when not ramping
 	closed      atomic.Bool
 
-	transitions    atomic.Uint64
-	trips          atomic.Uint64
-	shortCircuited atomic.Uint64
-	overflow       atomic.Uint64
-	probesOK       atomic.Uint64 // the site's own recovery probes
-	probesFailed   atomic.Uint64
+	transitions  atomic.Uint64
+	trips        atomic.Uint64
+	overflow     atomic.Uint64
+	probesOK     atomic.Uint64 // the site's own recovery probes
+	probesFailed atomic.Uint64
 
 	down  downSignal    // closed at each trip (down.go)
 	downs atomic.Uint64 // times down fired
