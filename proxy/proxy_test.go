@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/awningproxy/awning/fallback/cache"
 	"github.com/awningproxy/awning/internal/testkit"
 )
 
@@ -413,15 +414,16 @@ func TestPanicAnswersTheOutagePage(t *testing.T) {
 	p := startProxy(t, oneSite(o.URL()))
 	snap := p.snap.Load()
 	st := snap.states[0]
-	saved := st.keys
-	st.keys = nil // KeyPolicy.Build on nil panics: a stand-in for any bug
+	d := st.dyn.Load()
+	saved := d.keys
+	d.keys = cache.KeyPolicy{} // Build without rules panics: a stand-in for any bug
 	p.snap.Store(snap)
 	// The test changes the site's state only between requests: after the
 	// handler's last act, its in-flight count going back to 0.
 	ended := func() {
 		testkit.WaitFor(t, 5*time.Second, "the handler to end", func() bool { return p.inflight.Load() == 0 })
 	}
-	resp, body := p.get(t, "shop.example", "/product/1")
+	resp, body := p.get(t, "shop.example", "/product/1?colour=red") // the query's rules are read
 	ended()
 	if resp.StatusCode != 503 || resp.Header.Get("Awning-Served") != "outage" || resp.Header.Get("Retry-After") == "" ||
 		resp.Header.Get("Cache-Control") != "no-store" ||
@@ -432,7 +434,7 @@ func TestPanicAnswersTheOutagePage(t *testing.T) {
 	if got := p.Stats(); got.Panics != 1 || got.InFlight != 0 {
 		t.Errorf("stats after a panic: panics %d, in flight %d; want 1 and 0", got.Panics, got.InFlight)
 	}
-	st.keys = saved
+	d.keys = saved
 	savedServed := st.served
 	st.served = nil // counting the order's answer panics
 	p.snap.Store(snap)

@@ -126,7 +126,7 @@ func (s *Server) findCopy(ctx *fasthttp.RequestCtx, r *request, k *cache.Key) *c
 // no-store towards the browser.
 func (s *Server) writeStale(ctx *fasthttp.RequestCtx, r *request, cp *cache.Copy) {
 	st := r.st
-	b := st.dyn.Load().banner.get()
+	b := st.dyn.Load().staleBanner()
 	if r.maint != nil {
 		b = r.maint.banner.get()
 	}

@@ -71,7 +71,7 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, snap *snapshot, st *siteState, 
 		return
 	}
 	var kbuf [512]byte // the key of a stale hit never leaves the stack
-	key := st.keys.Build(kbuf[:0], &ctx.Request)
+	key := d.keys.Build(kbuf[:0], &ctx.Request)
 	key.Bypass = r.bypass
 	r.copy = s.cache.Lookup(&key, &ctx.Request)
 	if !r.facts.Closed {
@@ -108,7 +108,7 @@ func (s *Server) forwardBrowse(ctx *fasthttp.RequestCtx, snap *snapshot, r *requ
 	st := r.st
 	f := s.acquireFetch(st)
 	f.get = ctx.IsGet()
-	st.keys.Copy(&f.key, k, f.keyBuf) // f may outlive this handler
+	st.keyRules.Copy(&f.key, k, f.keyBuf) // f may outlive this handler
 	f.path = append(f.path, ctx.Path()...)
 	f.had, f.req = r.copy, &ctx.Request
 	x := &f.x

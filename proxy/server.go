@@ -116,9 +116,8 @@ type snapshot struct {
 type siteState struct {
 	// dyn is the run-time part: rendered pages, maintenance rule. It is
 	// swapped by ApplyState without rebuilding the snapshot.
-	dyn    atomic.Pointer[dynamic]
+	dyn    atomic.Pointer[dynamic] // with the site's key policy
 	health *health.Site
-	keys   *cache.KeyPolicy
 	// served and slot are count.served: where every answer is counted.
 	served   *servedChunk
 	slot     uint32
@@ -126,7 +125,8 @@ type siteState struct {
 	hsts     []byte // Strict-Transport-Security on HTTPS answers; nil for none
 
 	// What a request the origin is asked for reads besides.
-	count *siteCounters // carried over reloads, like health
+	count    *siteCounters    // carried over reloads, like health
+	keyRules *cache.KeyPolicy // what dynamic.keys are made of
 	// refresh is cache.refresh: a copy validated less than this ago is
 	// not compared again. Per snapshot, so that a reload never races the
 	// request path.
@@ -404,7 +404,7 @@ func (s *Server) build(opt Options, prev *snapshot) (_ *snapshot, err error) {
 			served:        count.served.chunk,
 			slot:          count.served.i,
 			pool:          p,
-			keys:          share.keyPolicy(site.Name, &cfg.Cache, sc.Page.Languages),
+			keyRules:      share.keyPolicy(&cfg.Cache, sc.Page.Languages),
 			fallbackAfter: sc.Origin.FallbackAfter.D(),
 			policy:        share.policy(&cfg.Cache, &sc.Cache, sc.APIPaths),
 			health: health.New(health.Config{

@@ -57,18 +57,18 @@ func (in *siteShare) policy(c *config.Cache, sc *config.SiteCache, apiPaths []st
 	return p
 }
 
-// keyPolicy is the cache key policy of site: the compiled patterns are
-// shared by every site with the same languages.
-func (in *siteShare) keyPolicy(site string, c *config.Cache, languages []string) *cache.KeyPolicy {
+// keyPolicy is the cache key rules of sites with these languages: the
+// compiled patterns are shared by every such site, and each site's own
+// policy (dynamic.keys) names it.
+func (in *siteShare) keyPolicy(c *config.Cache, languages []string) *cache.KeyPolicy {
 	k := strings.Join(languages, ",")
 	base, ok := in.keys[k]
 	if !ok {
-		base = cache.NewKeyPolicy(cache.KeyConfig{Site: site, IgnoreQuery: c.IgnoreQuery,
+		base = cache.NewKeyPolicy(cache.KeyConfig{IgnoreQuery: c.IgnoreQuery,
 			AnonymousCookies: c.AnonymousCookies.Names, Languages: languages})
 		in.keys[k] = base
-		return base
 	}
-	return base.ForSite(site)
+	return base
 }
 
 // failureMarkers is cache.NewMarkers for a site's origin.failure_markers:

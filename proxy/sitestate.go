@@ -3,7 +3,9 @@ package proxy
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
 
+	"github.com/awningproxy/awning/fallback/cache"
 	"github.com/awningproxy/awning/fallback/health"
 	"github.com/awningproxy/awning/pages"
 )
@@ -27,16 +29,35 @@ type SiteState struct {
 // when the state or the configuration changes. Its pages are rendered on
 // first use (pagecache.go).
 //
-// What every request reads (maint, banner) comes first, and the struct is
-// sized for the 192-byte size class, whose objects start on a cache line
-// (TestSiteStateHotLine): see siteState.
+// What every request reads of its site besides health (the maintenance
+// rule, the banner, the key policy and the site's name in it) is in its
+// first cache line, a name of more than 16 bytes in the second; the struct
+// is sized for the 256-byte size class, whose objects start on a cache
+// line (TestSiteStateHotLine): see siteState. The key policy is here, not
+// in siteState, because this line is read anyway.
 type dynamic struct {
 	maint *maintRule // nil without maintenance
+	// bannerReady is banner's banner once built: what a copy served stale
+	// reads.
+	bannerReady atomic.Pointer[pages.Banner]
+	keys        cache.KeyPolicy
+	keyName     [72]byte // the site's name for keys, when it fits
 	// banner is put on pages served from copies; its get is nil without
 	// cache.banner.
 	banner lazyBanner
 	pages  lazyPages
-	_      [48]byte // to 192 bytes
+}
+
+// staleBanner returns the banner of copies served stale, nil without one.
+func (d *dynamic) staleBanner() *pages.Banner {
+	if b := d.bannerReady.Load(); b != nil {
+		return b
+	}
+	b := d.banner.get()
+	if b != nil {
+		d.bannerReady.Store(b)
+	}
+	return b
 }
 
 // ApplyState applies a site's run-time state: its pages (rendered anew
@@ -66,6 +87,11 @@ func (s *Server) ApplyState(site string, in SiteState) error {
 func (s *Server) newDynamic(st *siteState, in SiteState) *dynamic {
 	now := s.now()
 	d := &dynamic{pages: lazyPages{site: st.pageSite, state: in.Pages, maint: in.Maintenance != nil, cache: s.pageCache}}
+	if name := st.site.Name; len(name) <= len(d.keyName) {
+		d.keys = st.keyRules.Named(d.keyName[:copy(d.keyName[:], name):len(name)])
+	} else {
+		d.keys = st.keyRules.Named([]byte(name))
+	}
 	if st.bannerOn {
 		// In the languages and zone of the pages (the merchant may choose
 		// them at run time), rendered once per change like the pages.

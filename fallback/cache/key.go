@@ -13,9 +13,9 @@ import (
 // concurrent use.
 //
 // It is the site's name and a pointer to rules that sites with the same
-// settings share (ForSite): on a node with thousands of shops, building a
-// key then reads two small pieces of one site's memory, and the rules,
-// which every request reads, stay in cache.
+// settings share (Named): on a node with thousands of shops, building a
+// key then reads the site's name, kept where the request path reads
+// anyway, and the rules, which every request reads, stay in cache.
 type KeyPolicy struct {
 	site []byte
 	*keyRules
@@ -55,24 +55,14 @@ func NewKeyPolicy(cfg KeyConfig) *KeyPolicy {
 	return p
 }
 
-// ForSite returns p for another site. The compiled patterns are shared
-// (they are read-only), so thousands of sites with the same settings cost
-// one set of them, and the request path reads one. A name of up to 32
-// bytes is kept in the policy's own allocation, 64 bytes, one cache line.
-func (p *KeyPolicy) ForSite(site string) *KeyPolicy {
-	if len(site) > len(inlineName{}.name) {
-		return &KeyPolicy{site: []byte(site), keyRules: p.keyRules}
-	}
-	x := &inlineName{}
-	n := copy(x.name[:], site)
-	x.p = KeyPolicy{site: x.name[:n:n], keyRules: p.keyRules}
-	return &x.p
-}
-
-// inlineName is a KeyPolicy with its site's name beside it.
-type inlineName struct {
-	p    KeyPolicy
-	name [32]byte
+// Named returns p for the site named name, which the caller keeps
+// unchanged for as long as the policy is used. The compiled patterns are
+// shared (they are read-only), so thousands of sites with the same
+// settings cost one set of them, and the request path reads one; the name
+// can live where the request path reads anyway, so that building a key
+// reads nothing else of the site.
+func (p *KeyPolicy) Named(name []byte) KeyPolicy {
+	return KeyPolicy{site: name, keyRules: p.keyRules}
 }
 
 // splitGlobs sorts patterns into exact names, plain prefixes ("utm_*") and

@@ -40,23 +40,23 @@ func TestKeyCopyKeepsEveryFlag(t *testing.T) {
 	}
 }
 
-// TestKeyPolicyForSite: a policy for another site keys by that site's name,
-// short (kept beside the policy) or long, and shares the rules: a cookie
-// not on the list still makes the request personal.
-func TestKeyPolicyForSite(t *testing.T) {
+// TestKeyPolicyNamed: a policy for another site keys by that site's name
+// and shares the rules: a cookie not on the list still makes the request
+// personal.
+func TestKeyPolicyNamed(t *testing.T) {
 	base := keys()
 	long := "a-shop-whose-name-is-longer-than-thirty-two-bytes"
 	for _, name := range []string{"b", "bakkerij-de-gouden-korenschoof", long} {
-		p := base.ForSite(name)
+		p := base.Named([]byte(name))
 		k := p.Build(nil, request("/p?utm_source=x"))
 		if want := name + "\x00shop.example\x00/p"; string(k.Primary) != want || !k.Tracking {
-			t.Errorf("ForSite(%q): key %q tracking %v; want %q and tracking", name, k.Primary, k.Tracking, want)
+			t.Errorf("Named(%q): key %q tracking %v; want %q and tracking", name, k.Primary, k.Tracking, want)
 		}
 		if k := p.Build(nil, request("/p", "Cookie", "theme=dark")); !k.Personal {
-			t.Errorf("ForSite(%q): a cookie not on the list is not personal", name)
+			t.Errorf("Named(%q): a cookie not on the list is not personal", name)
 		}
 	}
 	if k := base.Build(nil, request("/p")); string(k.Primary) != "shop\x00shop.example\x00/p" {
-		t.Errorf("ForSite changed the policy it was called on: %q", k.Primary)
+		t.Errorf("Named changed the policy it was called on: %q", k.Primary)
 	}
 }
