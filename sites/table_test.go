@@ -85,7 +85,7 @@ sites:
 	for _, host := range []string{"a.example", long} {
 		h := tab.hash(host)
 		for i := range tab.slots {
-			if tab.slots[i].hash == h {
+			if tab.hashes[i] == h {
 				slots = append(slots, tab.slots[i])
 			}
 		}
@@ -94,7 +94,7 @@ sites:
 		t.Fatalf("found %d slots of a's two hosts", len(slots))
 	}
 	for _, slot := range slots {
-		slot.hash = hb
+		tab.hashes[home] = hb
 		tab.slots[home] = slot
 		if slot.n == longHost {
 			tab.long[home] = long
