@@ -383,7 +383,7 @@ func (s *Server) keep(f *fetch) {
 	// lately, without a second look in memory; a newer one stored since
 	// would only be fresher, and Revalidate finds it.
 	now := s.now()
-	if f.had != nil && f.had.ValidatedWithin(now, st.refresh) {
+	if f.had != nil && f.had.ValidatedWithin(now, st.policy.Refresh) {
 		f.recent, f.validated = true, f.had
 		return
 	}
@@ -393,7 +393,7 @@ func (s *Server) keep(f *fetch) {
 		return
 	}
 	if f.had == nil {
-		if cp := s.cache.Recent(&f.key, f.req, st.refresh); cp != nil {
+		if cp := s.cache.Recent(&f.key, f.req, st.policy.Refresh); cp != nil {
 			f.recent, f.validated = true, cp
 			return
 		}

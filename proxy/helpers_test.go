@@ -74,6 +74,9 @@ func serveProxy(t testing.TB, s *Server) *testProxy {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		s.Shutdown(ctx)
+		// A test that sent nothing may end before Serve began: Shutdown
+		// then finds no listener to stop, and Serve would accept for good.
+		ln.Close()
 		<-done
 		s.Close()
 	})

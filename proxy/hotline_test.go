@@ -19,12 +19,12 @@ import (
 func TestSiteStateHotLine(t *testing.T) {
 	var st siteState
 	hot := map[string]uintptr{
-		"dyn":      unsafe.Offsetof(st.dyn) + unsafe.Sizeof(st.dyn),
-		"health":   unsafe.Offsetof(st.health) + unsafe.Sizeof(st.health),
-		"served":   unsafe.Offsetof(st.served) + unsafe.Sizeof(st.served),
-		"slot":     unsafe.Offsetof(st.slot) + unsafe.Sizeof(st.slot),
-		"bannerOn": unsafe.Offsetof(st.bannerOn) + unsafe.Sizeof(st.bannerOn),
-		"hsts":     unsafe.Offsetof(st.hsts) + unsafe.Sizeof(st.hsts),
+		"dyn":     unsafe.Offsetof(st.dyn) + unsafe.Sizeof(st.dyn),
+		"health":  unsafe.Offsetof(st.health) + unsafe.Sizeof(st.health),
+		"served":  unsafe.Offsetof(st.served) + unsafe.Sizeof(st.served),
+		"slot":    unsafe.Offsetof(st.slot) + unsafe.Sizeof(st.slot),
+		"circuit": unsafe.Offsetof(st.circuit) + unsafe.Sizeof(st.circuit),
+		"hsts":    unsafe.Offsetof(st.hsts) + unsafe.Sizeof(st.hsts),
 	}
 	var d dynamic
 	hot["dynamic.maint"] = unsafe.Offsetof(d.maint) + unsafe.Sizeof(d.maint)

@@ -76,9 +76,9 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, snap *snapshot, st *siteState, 
 	r.copy = s.cache.Lookup(&key, &ctx.Request)
 	if !r.facts.Closed {
 		// The circuit first: a request it keeps from the origin waits on
-		// nothing, and needs no down signal (more of the site's health
-		// to read, cold on a node with thousands of shops).
-		adm := st.health.Closed()
+		// nothing, and reads nothing of the site's health (cold on a node
+		// with thousands of shops) but its copy of the circuit.
+		adm := health.Admission(st.circuit.Load())
 		if adm == health.Admitted {
 			// Taken before the circuit is asked again, so that a trip in
 			// between is not missed (health.Site.Down).
@@ -87,6 +87,8 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, snap *snapshot, st *siteState, 
 				s.forwardBrowse(ctx, snap, &r, &key, now)
 				return
 			}
+		} else {
+			st.shortCircuited()
 		}
 		r.facts.NotAsked = adm.String()
 	}

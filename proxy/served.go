@@ -11,7 +11,12 @@ const servedChunkSites = 1024
 
 // servedChunk counts the answers of up to servedChunkSites sites, outcome
 // by outcome: the stale answers of a thousand sites are 8 KB side by side.
-type servedChunk [NumOutcomes][servedChunkSites]atomic.Uint64
+type servedChunk [NumOutcomes + 1][servedChunkSites]atomic.Uint64
+
+// shortCircuitedRow counts the requests the circuit kept from the origin
+// that the site's health did not count (siteState.circuit): added to
+// health.Stats.ShortCircuited.
+const shortCircuitedRow = NumOutcomes
 
 // servedTable holds every site's answers by outcome. Each site has a slot
 // for as long as its counters live (they are carried over reloads); a
@@ -40,6 +45,11 @@ type servedSlot struct {
 // answered counts an answer of the site: one atomic add on memory its
 // state's first line points to.
 func (st *siteState) answered(o Outcome) { st.served[o][st.slot].Add(1) }
+
+// shortCircuited counts a request the circuit kept from the origin.
+func (st *siteState) shortCircuited() { st.served[shortCircuitedRow][st.slot].Add(1) }
+
+func (s servedSlot) shortCircuited() uint64 { return s.chunk[shortCircuitedRow][s.i].Load() }
 
 func (s servedSlot) loadAll(out *[NumOutcomes]uint64) {
 	for o := range out {

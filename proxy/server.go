@@ -119,18 +119,18 @@ type siteState struct {
 	dyn    atomic.Pointer[dynamic] // with the site's key policy
 	health *health.Site
 	// served and slot are count.served: where every answer is counted.
-	served   *servedChunk
-	slot     uint32
+	served *servedChunk
+	slot   uint32
+	// circuit is what health.Closed answers (health.Config.Circuit): a
+	// request the circuit keeps from the origin reads this, not the
+	// site's health.
+	circuit  atomic.Int32
 	bannerOn bool   // cache.banner: pages served from copies carry a banner
 	hsts     []byte // Strict-Transport-Security on HTTPS answers; nil for none
 
 	// What a request the origin is asked for reads besides.
-	count    *siteCounters    // carried over reloads, like health
-	keyRules *cache.KeyPolicy // what dynamic.keys are made of
-	// refresh is cache.refresh: a copy validated less than this ago is
-	// not compared again. Per snapshot, so that a reload never races the
-	// request path.
-	refresh       time.Duration
+	count         *siteCounters    // carried over reloads, like health
+	keyRules      *cache.KeyPolicy // what dynamic.keys are made of
 	pool          *pool
 	policy        *cache.Policy
 	fallbackAfter time.Duration
@@ -407,26 +407,26 @@ func (s *Server) build(opt Options, prev *snapshot) (_ *snapshot, err error) {
 			keyRules:      share.keyPolicy(&cfg.Cache, sc.Page.Languages),
 			fallbackAfter: sc.Origin.FallbackAfter.D(),
 			policy:        share.policy(&cfg.Cache, &sc.Cache, sc.APIPaths),
-			health: health.New(health.Config{
-				Site:        site.Name,
-				Origins:     sc.Origin.URLs,
-				Origin:      &sc.Origin,
-				Force:       sc.ForceFallback,
-				Prober:      s.prober,
-				Transports:  share.transportsOf(p),
-				ProbeHost:   probeHost,
-				FailurePage: p.markers.Find,
-				OnDown:      p.release,
-				Notify:      opt.Notifier,
-				Log:         s.log,
-				Now:         opt.Now,
-			}, prevHealth),
-			timeout:      sc.Origin.Timeout.D(),
-			writeTimeout: sc.Origin.WriteTimeout.D(),
-			firstByte:    firstByteBound(&sc.Origin),
-			refresh:      cfg.Cache.Refresh.D(),
-			pageSite:     ps,
+			timeout:       sc.Origin.Timeout.D(),
+			writeTimeout:  sc.Origin.WriteTimeout.D(),
+			firstByte:     firstByteBound(&sc.Origin),
+			pageSite:      ps,
 		}
+		st.health = health.New(health.Config{
+			Site:        site.Name,
+			Origins:     sc.Origin.URLs,
+			Origin:      &sc.Origin,
+			Force:       sc.ForceFallback,
+			Prober:      s.prober,
+			Transports:  share.transportsOf(p),
+			ProbeHost:   probeHost,
+			FailurePage: p.markers.Find,
+			OnDown:      p.release,
+			Notify:      opt.Notifier,
+			Log:         s.log,
+			Now:         opt.Now,
+			Circuit:     &st.circuit,
+		}, prevHealth)
 		st.bannerOn, st.bannerText = sc.Cache.BannerOn(), sc.Cache.BannerText
 		snap.states = append(snap.states, st)
 		snap.fresh = append(snap.fresh, st)

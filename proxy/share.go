@@ -48,6 +48,7 @@ func (in *siteShare) policy(c *config.Cache, sc *config.SiteCache, apiPaths []st
 			Statuses:      statuses,
 			ShortLifetime: sc.ShortLifetime.D(),
 			Retention:     c.Retention.D(),
+			Refresh:       c.Refresh.D(),
 			IgnoreNoStore: sc.IgnoreNoStore,
 			MaxObject:     int(c.MaxObject),
 			APIPaths:      in.byteList(apiPaths),

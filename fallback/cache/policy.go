@@ -45,6 +45,9 @@ type Policy struct {
 	ShortLifetime time.Duration
 	// Retention is how long a 200 copy lives after it was last refreshed.
 	Retention time.Duration
+	// Refresh is cache.refresh: a copy validated less than this ago is
+	// not compared with the origin's answer again.
+	Refresh time.Duration
 	// IgnoreNoStore keeps answers marked Cache-Control: no-store, for
 	// platforms that mark every public page so.
 	IgnoreNoStore bool

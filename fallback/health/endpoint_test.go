@@ -266,3 +266,57 @@ func TestProbeRoundSurvivesPanics(t *testing.T) {
 		t.Errorf("the notifier heard %d events; want the down and the up", n.n.Load())
 	}
 }
+
+// TestCircuitFollowsClosed: Config.Circuit holds what Closed answers
+// through every change (the ops override, a shop failing alone, its
+// endpoint going down and coming back), and reading it counts nothing.
+func TestCircuitFollowsClosed(t *testing.T) {
+	tr := newScripted(map[string]int{host1: 200, "s1.example": 500})
+	c := newClock()
+	p := newProber(t, c)
+	oc := originConfig(t, "      health: {path: /healthz, rise: 1, fall: 1}\n")
+	oc.URLs = oc.URLs[:1]
+	var circuits [2]atomic.Int32
+	var ss [2]*Site
+	for i := range ss {
+		circuits[i].Store(-1)
+		ss[i] = New(Config{
+			Site: fmt.Sprintf("s%d", i), Origins: oc.URLs, Origin: oc, ProbeHost: fmt.Sprintf("s%d.example", i),
+			Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: c.Now,
+			Prober: p, Transports: []Transport{tr}, Circuit: &circuits[i],
+		}, nil)
+		t.Cleanup(ss[i].Close)
+	}
+	expect := func(when string, want ...Admission) {
+		t.Helper()
+		for i, s := range ss {
+			if got := Admission(circuits[i].Load()); got != want[i] || got != s.circuitNow() {
+				t.Errorf("%s: s%d circuit %v; want %v (Closed: %v)", when, i, got, want[i], s.circuitNow())
+			}
+		}
+	}
+	expect("new", Admitted, Admitted)
+	ss[0].SetForce(ForceFallback)
+	expect("s0 forced to the fallback", Forced, Admitted)
+	ss[0].SetForce(ForceOrigin)
+	expect("s0 forced to the origin", Admitted, Admitted)
+	ss[0].SetForce(ForceAuto)
+	for range 3 {
+		ss[1].Report(0, Result{Failed: true, Reason: "status 500"})
+	}
+	expect("s1 failing alone", Admitted, Tripped)
+	tr.set(host1, 503, nil)
+	ss[0].probeAll()
+	expect("the endpoint down", Tripped, Tripped)
+	tr.set(host1, 200, nil)
+	tr.set("s1.example", 200, nil)
+	for i := 0; i < 5 && circuits[1].Load() != int32(Admitted); i++ {
+		ss[0].probeAll()
+	}
+	expect("the endpoint and s1 back", Admitted, Admitted)
+	for i, s := range ss {
+		if n := s.Stats().ShortCircuited; n != 0 {
+			t.Errorf("s%d: %d requests counted short-circuited; reading the circuit counts none", i, n)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package health
 import (
 	"log/slog"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -48,6 +49,14 @@ type Config struct {
 	Log *slog.Logger
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// Circuit, when set, is kept equal to what Closed answers now
+	// (Admitted, Forced or Tripped), for a caller that reads it in memory
+	// of its own that it reads anyway: on a node with thousands of shops
+	// the site's health is then not read for a request the circuit keeps
+	// from the origin. Reading it counts nothing (Closed counts the
+	// request as short-circuited); it may lag a change by the time the
+	// change takes.
+	Circuit *atomic.Int32
 }
 
 // Admission is Site.Admit's verdict on one request.
@@ -91,6 +100,8 @@ type Site struct {
 	origins   []*originState
 	p         params
 	onDown    func()
+	circuit   *atomic.Int32 // Config.Circuit; nil for none
+	pubMu     sync.Mutex    // one publish at a time: the last one sees every change
 	notify    Notifier
 	log       *slog.Logger
 	now       func() time.Time
@@ -131,6 +142,7 @@ func New(cfg Config, prev *Site) *Site {
 			slowAfter:       o.SlowAfter.D(),
 		},
 		onDown:      cfg.OnDown,
+		circuit:     cfg.Circuit,
 		notify:      cfg.Notify,
 		log:         cfg.Log,
 		now:         cfg.Now,
@@ -181,7 +193,33 @@ func New(cfg Config, prev *Site) *Site {
 		}
 	}
 	s.tripped.Store(s.allDown())
+	s.publish()
 	return s
+}
+
+// circuitNow is Closed without counting.
+func (s *Site) circuitNow() Admission {
+	switch s.force.Load() {
+	case ForceFallback:
+		return Forced
+	case ForceAuto:
+		if s.tripped.Load() {
+			return Tripped
+		}
+	}
+	return Admitted
+}
+
+// publish stores what Closed answers now in Config.Circuit. Each change is
+// made before its publish takes the lock, so the last publish of
+// concurrent changes sees them all.
+func (s *Site) publish() {
+	if s.circuit == nil {
+		return
+	}
+	s.pubMu.Lock()
+	s.circuit.Store(int32(s.circuitNow()))
+	s.pubMu.Unlock()
 }
 
 // Name is the site's name.
@@ -207,17 +245,11 @@ func (s *Site) Close() {
 // Admit it takes no in-flight slot: requests that will wait on another
 // request's fetch check it first.
 func (s *Site) Closed() Admission {
-	switch s.force.Load() {
-	case ForceFallback:
+	a := s.circuitNow()
+	if a != Admitted {
 		s.shortCircuited.Add(1)
-		return Forced
-	case ForceAuto:
-		if s.tripped.Load() {
-			s.shortCircuited.Add(1)
-			return Tripped
-		}
 	}
-	return Admitted
+	return a
 }
 
 // Admit decides whether a request may go to the origin. When it returns
@@ -314,7 +346,9 @@ func (s *Site) Report(i int, r Result) {
 // SetForce sets the ops override: ForceAuto, ForceFallback or ForceOrigin.
 // Forcing the fallback releases the requests waiting on the origin (Down).
 func (s *Site) SetForce(f int32) {
-	if old := s.force.Swap(f); f == ForceFallback && old != ForceFallback {
+	old := s.force.Swap(f)
+	s.publish()
+	if f == ForceFallback && old != ForceFallback {
 		s.downFired()
 	}
 }
@@ -336,6 +370,7 @@ func (s *Site) changed(i int, t transition) {
 	wasTripped := s.tripped.Load()
 	nowTripped := s.allDown()
 	s.tripped.Store(nowTripped)
+	s.publish()
 	if nowTripped && !wasTripped {
 		s.trips.Add(1)
 		s.downFired()
