@@ -453,10 +453,10 @@ func requestConn(r *http.Request) *bridgeConn {
 // such a request gets 421 and the browser retries on a connection of its
 // own (RFC 9110 §15.5.20). An unknown host is the pipeline's 421.
 func (s *Server) coalesced(ctx *fasthttp.RequestCtx, bc *bridgeConn) bool {
-	hosts := s.snap.Load().hosts
-	st := hosts.Lookup(ctx.Host())
+	snap := s.snap.Load()
+	st := snap.site(ctx.Host())
 	if st == nil {
 		return false
 	}
-	return hosts.Lookup(bc.certName) != st
+	return snap.site(bc.certName) != st
 }

@@ -69,7 +69,7 @@ func (s *Server) outageAfterPanic(ctx *fasthttp.RequestCtx) (ok bool) {
 	if !ctx.IsGet() && !ctx.IsHead() {
 		return false
 	}
-	st := s.snap.Load().hosts.Lookup(ctx.Host())
+	st := s.snap.Load().site(ctx.Host())
 	if st == nil {
 		return false
 	}
@@ -90,16 +90,18 @@ func (s *Server) route(ctx *fasthttp.RequestCtx, snap *snapshot) *siteState {
 		ctx.SetConnectionClose()
 		return nil
 	}
-	st := snap.hosts.Lookup(ctx.Host())
-	if st == nil {
+	ref := snap.hosts.Lookup(ctx.Host())
+	if ref == nil {
 		s.misdirected.Add(1)
 		misdirectedAnswer.write(ctx)
 		return nil
 	}
+	// Both from the host's slot: the processor fetches the state and the
+	// run-time part at once.
+	st, d := ref.st, ref.dyn.Load()
 	if st.hsts != nil && ctx.IsTLS() {
 		defer setHSTS(&ctx.Response.Header, st.hsts) // after the answer is in place
 	}
-	d := st.dyn.Load()
 	if bytes.HasPrefix(ctx.Path(), wellKnownPrefix) {
 		st.answered(OutcomeOwn)
 		s.serveOwn(ctx, st, d)

@@ -44,6 +44,9 @@ func TestSiteStateHotLine(t *testing.T) {
 	if n := unsafe.Sizeof(d); n <= 240 || n > 256 {
 		t.Errorf("dynamic is %d bytes; want 241..256, the 256-byte size class", n)
 	}
+	if n := unsafe.Sizeof(hostRef{}); n != 16 {
+		t.Errorf("hostRef is %d bytes; want 16, so that a host table slot is one cache line (sites.Table)", n)
+	}
 	states, dyns := make([]*siteState, 64), make([]*dynamic, 64)
 	for i := range states {
 		states[i], dyns[i] = new(siteState), new(dynamic)

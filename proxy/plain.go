@@ -76,7 +76,7 @@ func (s *Server) ServePlain(ln net.Listener) error {
 func (s *Server) handlePlain(ctx *fasthttp.RequestCtx) {
 	p := s.plain
 	snap := s.snap.Load()
-	st := snap.hosts.Lookup(ctx.Host())
+	st := snap.site(ctx.Host())
 	if st == nil {
 		s.misdirected.Add(1)
 		misdirectedAnswer.write(ctx)

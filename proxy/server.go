@@ -87,9 +87,10 @@ type Server struct {
 type snapshot struct {
 	sites  *sites.Registry
 	states []*siteState // by sites.Site.Index
-	// hosts finds a request's site state from its host in one probe of
-	// a flat table: the request path's way in (sites.Table).
-	hosts   *sites.Table[siteState]
+	// hosts finds a request's site state and run-time part from its host
+	// in one probe of a flat table: the request path's way in
+	// (sites.Table).
+	hosts   *sites.Table[hostRef]
 	trusted trustList
 	// shopperScheme is what shoppers use (https unless tls.mode is off),
 	// sent as X-Forwarded-Proto on Awning's own requests (sitemap warming).
@@ -108,15 +109,19 @@ type snapshot struct {
 // siteState is the per-site part of a snapshot.
 //
 // Its first cache line holds what every request for the site reads (the
-// run-time part, health, key policy, counters, HSTS): a node with
+// run-time part, health, the circuit, counters, HSTS): a node with
 // thousands of shops serves another one on nearly every request, and each
-// line of a site's state it touches is then a cache miss. The struct is
-// sized for the 256-byte size class, whose objects start on a cache line;
-// TestSiteStateHotLine holds both.
+// line of a site's state it touches is then a cache miss. A request for a
+// copy or the outage page, the circuit open, reads this line, the
+// run-time part's first (which has the key policy and the banner) and the
+// host's slot in the host table, which points to both (hostRef). The
+// struct is sized for the 256-byte size class, whose objects start on a
+// cache line; TestSiteStateHotLine holds both.
 type siteState struct {
-	// dyn is the run-time part: rendered pages, maintenance rule. It is
-	// swapped by ApplyState without rebuilding the snapshot.
-	dyn    atomic.Pointer[dynamic] // with the site's key policy
+	// dyn is the run-time part: rendered pages, maintenance rule, key
+	// policy. It is swapped by ApplyState without rebuilding the
+	// snapshot, in the host table's slots too.
+	dyn    atomic.Pointer[dynamic]
 	health *health.Site
 	// served and slot are count.served: where every answer is counted.
 	served *servedChunk
@@ -146,6 +151,23 @@ type siteState struct {
 	warmer     *warm.Warmer      // nil without cache.warm.sitemap
 	bannerText map[string]string // cache.banner_text
 	pageSite   *pages.Site       // what the pages render from in the config
+}
+
+// hostRef is what a host's slot in the host table holds: its site's state
+// and that state's run-time part (siteState.dyn, kept equal by
+// ApplyState). Both addresses come from the one line a lookup reads, so
+// the processor fetches the two at once instead of one after the other.
+type hostRef struct {
+	st  *siteState
+	dyn atomic.Pointer[dynamic]
+}
+
+// site returns the state of the site serving host, or nil.
+func (snap *snapshot) site(host []byte) *siteState {
+	if ref := snap.hosts.Lookup(host); ref != nil {
+		return ref.st
+	}
+	return nil
 }
 
 // New builds a Server. It does not listen; see Serve.
@@ -448,7 +470,11 @@ func (s *Server) build(opt Options, prev *snapshot) (_ *snapshot, err error) {
 		// file, every site's at once.
 		return nil, pageErrs
 	}
-	snap.hosts = sites.NewTable(opt.Sites, func(site *sites.Site) *siteState { return snap.states[site.Index] })
+	snap.hosts = sites.NewTable(opt.Sites, func(site *sites.Site, ref *hostRef) bool {
+		ref.st = snap.states[site.Index]
+		ref.dyn.Store(ref.st.dyn.Load())
+		return true
+	})
 	return snap, nil
 }
 

@@ -74,7 +74,14 @@ func (s *Server) ApplyState(site string, in SiteState) error {
 	}
 	st := snap.states[ss.Index]
 	s.inputs[site] = in
-	if old := st.dyn.Swap(s.newDynamic(st, in)); old != nil {
+	d := s.newDynamic(st, in)
+	old := st.dyn.Swap(d)
+	for _, h := range st.hostBytes {
+		if ref := snap.hosts.Lookup(h); ref != nil && ref.st == st {
+			ref.dyn.Store(d)
+		}
+	}
+	if old != nil {
 		s.pageCache.drop(&old.pages)
 	}
 	st.applyForce(in)

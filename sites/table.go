@@ -19,21 +19,26 @@ import (
 // hash matches (one cache line), compares the name's bytes there (a hash
 // collision is a miss, never another shop) and returns the value.
 //
-// A Table is immutable once built and safe for concurrent use; its zero
+// The value is kept in the slot itself, beside the name: up to 16 bytes
+// of it keep a slot in one cache line (two pointers, say: the caller's
+// site state and its run-time part, so that both are fetched at once).
+//
+// A Table's hosts are fixed once built; its values are the caller's to
+// change in place (with atomics: lookups read them concurrently). Its zero
 // value is empty.
-type Table[T any] struct {
+type Table[V any] struct {
 	seed   maphash.Seed
 	hashes []uint64 // of each slot's host; 0 for an empty slot (a hash of 0 is stored as 1)
-	slots  []tableSlot[T]
+	slots  []tableSlot[V]
 	mask   uint64
 	// long are the hosts longer than a slot holds, by slot index.
 	long map[uint64]string
 }
 
-// tableSlot is 64 bytes: a cache line, as the slots are laid out (a
-// large array starts on a page).
-type tableSlot[T any] struct {
-	val *T
+// tableSlot is 64 bytes for a value of 16: a cache line, as the slots
+// are laid out (a large array starts on a page).
+type tableSlot[V any] struct {
+	val V
 	// n is the host's length when it is in name; longHost when it is
 	// in Table.long.
 	n    uint8
@@ -41,13 +46,14 @@ type tableSlot[T any] struct {
 }
 
 const (
-	inlineHost = 55
+	inlineHost = 47
 	longHost   = 255
 )
 
-// NewTable builds the table of r's hosts, each to val of its site. A site
-// val returns nil for is left out: Lookup finds none of its hosts.
-func NewTable[T any](r *Registry, val func(*Site) *T) *Table[T] {
+// NewTable builds the table of r's hosts. set fills in the value of a
+// host of a site, once for each host; a site it returns false for (for
+// its first host) is left out: Lookup finds none of its hosts.
+func NewTable[V any](r *Registry, set func(*Site, *V) bool) *Table[V] {
 	n := 0
 	for _, s := range r.sites {
 		n += len(s.Hosts)
@@ -55,21 +61,19 @@ func NewTable[T any](r *Registry, val func(*Site) *T) *Table[T] {
 	// At most two thirds full: with linear probing a hit reads 1.5
 	// hashes on average.
 	size := 1 << bits.Len(uint(max(n+n/2, 1)))
-	t := &Table[T]{seed: maphash.MakeSeed(), hashes: make([]uint64, size), slots: make([]tableSlot[T], size), mask: uint64(size - 1)}
+	t := &Table[V]{seed: maphash.MakeSeed(), hashes: make([]uint64, size), slots: make([]tableSlot[V], size), mask: uint64(size - 1)}
 	for _, s := range r.sites {
-		v := val(s)
-		if v == nil {
-			continue
-		}
 		for _, h := range s.Hosts {
 			hash := t.hash(h)
 			i := hash & t.mask
 			for t.hashes[i] != 0 {
 				i = (i + 1) & t.mask
 			}
-			t.hashes[i] = hash
 			slot := &t.slots[i]
-			slot.val = v
+			if !set(s, &slot.val) {
+				break // left out (the site's first host: nothing was taken)
+			}
+			t.hashes[i] = hash
 			if len(h) <= inlineHost {
 				slot.n = uint8(copy(slot.name[:], h))
 				continue
@@ -84,7 +88,7 @@ func NewTable[T any](r *Registry, val func(*Site) *T) *Table[T] {
 	return t
 }
 
-func (t *Table[T]) hash(host string) uint64 {
+func (t *Table[V]) hash(host string) uint64 {
 	if h := maphash.String(t.seed, host); h != 0 {
 		return h
 	}
@@ -92,8 +96,9 @@ func (t *Table[T]) hash(host string) uint64 {
 }
 
 // Lookup returns the value of the site serving host, a raw Host header or
-// SNI name, or nil when host is invalid or unknown. It does not allocate.
-func (t *Table[T]) Lookup(host []byte) *T {
+// SNI name, in its slot, or nil when host is invalid or unknown. It does
+// not allocate.
+func (t *Table[V]) Lookup(host []byte) *V {
 	if len(t.slots) == 0 {
 		return nil
 	}
@@ -117,10 +122,10 @@ func (t *Table[T]) Lookup(host []byte) *T {
 		s := &t.slots[i]
 		if s.n == longHost {
 			if t.long[i] == string(c) {
-				return s.val
+				return &s.val
 			}
 		} else if string(s.name[:s.n]) == string(c) {
-			return s.val
+			return &s.val
 		}
 	}
 }
