@@ -183,8 +183,7 @@ func (s *Server) Stats() Stats {
 	}
 	for _, ss := range snap.states {
 		x := SiteStats{Name: ss.site.Name, OriginLatency: ss.count.latency.stats(), Health: ss.health.Stats()}
-		ss.count.served.loadAll(&x.Served)
-		x.Health.ShortCircuited += ss.count.served.shortCircuited()
+		x.Health.ShortCircuited += ss.count.served.loadAll(&x.Served)
 		x.OriginRefused = ss.count.refusals.stats()
 		x.OriginEarly = ss.count.early.Load()
 		if ss.warmer != nil {

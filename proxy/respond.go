@@ -51,7 +51,7 @@ func (s *Server) respond(ctx *fasthttp.RequestCtx, r *request, k *cache.Key) {
 	case fallback.Outage:
 		s.serveOutage(ctx, st)
 		s.outageServed.Add(1)
-		st.answered(OutcomeOutage)
+		st.answeredNotAsked(OutcomeOutage, r.notAsked)
 	case fallback.Maintenance:
 		s.writeMaintenance(ctx, st, r.maint)
 	case fallback.Unconfirmed:
@@ -148,7 +148,7 @@ func (s *Server) writeStale(ctx *fasthttp.RequestCtx, r *request, cp *cache.Copy
 		return
 	}
 	s.staleServed.Add(1)
-	st.answered(OutcomeStale)
+	st.answeredNotAsked(OutcomeStale, r.notAsked)
 }
 
 // writeCopy writes a copy as the response, as stored: gzip when the client

@@ -20,6 +20,9 @@ type request struct {
 	maint *maintRule // the maintenance that closed the shop to the request, or nil
 	// bypass: maintenance is in force, and the request was let through.
 	bypass bool
+	// notAsked: the site's circuit kept the request from the origin
+	// (counted with the answer: siteState.answeredNotAsked).
+	notAsked bool
 
 	copy *cache.Copy // the request's copy, when found
 	// asked: the origin was asked, so time passed since the copy was first
@@ -88,7 +91,7 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, snap *snapshot, st *siteState, 
 				return
 			}
 		} else {
-			st.shortCircuited()
+			r.notAsked = true
 		}
 		r.facts.NotAsked = adm.String()
 	}

@@ -9,14 +9,16 @@ import (
 // servedChunkSites is how many sites one chunk of the served table counts.
 const servedChunkSites = 1024
 
-// servedChunk counts the answers of up to servedChunkSites sites, outcome
-// by outcome: the stale answers of a thousand sites are 8 KB side by side.
-type servedChunk [NumOutcomes + 1][servedChunkSites]atomic.Uint64
+// servedChunk counts the answers of up to servedChunkSites sites, row by
+// row: the answers of each outcome, then those of each outcome the site's
+// circuit kept from the origin (notAskedRow + outcome), so that such an
+// answer is one add. A row of a thousand sites is 8 KB side by side.
+type servedChunk [2 * NumOutcomes][servedChunkSites]atomic.Uint64
 
-// shortCircuitedRow counts the requests the circuit kept from the origin
-// that the site's health did not count (siteState.circuit): added to
-// health.Stats.ShortCircuited.
-const shortCircuitedRow = NumOutcomes
+// notAskedRow is where the rows of answers the circuit kept from the
+// origin begin: Served counts them with their outcome, and health's
+// short-circuited count adds them up.
+const notAskedRow = NumOutcomes
 
 // servedTable holds every site's answers by outcome. Each site has a slot
 // for as long as its counters live (they are carried over reloads); a
@@ -46,15 +48,27 @@ type servedSlot struct {
 // state's first line points to.
 func (st *siteState) answered(o Outcome) { st.served[o][st.slot].Add(1) }
 
-// shortCircuited counts a request the circuit kept from the origin.
-func (st *siteState) shortCircuited() { st.served[shortCircuitedRow][st.slot].Add(1) }
-
-func (s servedSlot) shortCircuited() uint64 { return s.chunk[shortCircuitedRow][s.i].Load() }
-
-func (s servedSlot) loadAll(out *[NumOutcomes]uint64) {
-	for o := range out {
-		out[o] = s.chunk[o][s.i].Load()
+// answeredNotAsked is answered for an answer given without asking the
+// origin when notAsked: the circuit kept the request from it. One add
+// either way (an answer's count is one more line of memory per request on
+// a node with thousands of shops, where it is seldom in cache).
+func (st *siteState) answeredNotAsked(o Outcome, notAsked bool) {
+	if notAsked {
+		st.served[notAskedRow+o][st.slot].Add(1)
+		return
 	}
+	st.served[o][st.slot].Add(1)
+}
+
+// loadAll reads the site's answers by outcome, and returns how many of
+// them the circuit kept from the origin.
+func (s servedSlot) loadAll(out *[NumOutcomes]uint64) (notAsked uint64) {
+	for o := range out {
+		n := s.chunk[int(notAskedRow)+o][s.i].Load()
+		out[o] = s.chunk[o][s.i].Load() + n
+		notAsked += n
+	}
+	return notAsked
 }
 
 // take gives c a slot, counting from zero, and returns it to the table
