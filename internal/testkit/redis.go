@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -96,8 +97,9 @@ func (r *Redis) Stop() {
 	if cmd == nil {
 		return
 	}
-	cmd.Process.Kill()
+	killGroup(cmd, syscall.SIGKILL)
 	cmd.Wait()
+	waitPortFree(r.Addr)
 }
 
 // Restart starts the server again on the same port, empty.

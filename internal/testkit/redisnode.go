@@ -104,9 +104,12 @@ func (n *RedisNode) Kill() {
 	if cmd == nil {
 		return
 	}
-	cmd.Process.Signal(syscall.SIGCONT) // a paused process dies too
-	cmd.Process.Kill()
+	killGroup(cmd, syscall.SIGCONT) // a paused process dies too
+	killGroup(cmd, syscall.SIGKILL)
 	<-done
+	// Its forked children (a save for a replica) are gone too, though not
+	// waited for: the port is free once the last of them has exited.
+	waitPortFree(n.Addr)
 }
 
 // Pause stops the process (SIGSTOP): it hangs, its connections stay open.
