@@ -56,7 +56,7 @@ type env struct {
 func (e *env) forgetGuesses() {
 	l := &e.admin.guesses
 	l.mu.Lock()
-	l.clients = nil
+	l.clients.m = nil
 	l.mu.Unlock()
 }
 

@@ -32,18 +32,11 @@ const (
 // its /64, which one client can change at will within).
 type guessLimiter struct {
 	mu      sync.Mutex
-	clients map[netip.Prefix]*allowance
-	logged  time.Time // the last log line about refused clients
-	quiet   int       // refusals since then
+	clients buckets[netip.Prefix] // guessBurst, guessEvery, guessTracked
+	logged  time.Time             // the last log line about refused clients
+	quiet   int                   // refusals since then
 	// failed and refused count for metrics and tests.
 	failed, refused uint64
-}
-
-// allowance is a token bucket: failures left at the time it was last
-// updated.
-type allowance struct {
-	left float64
-	at   time.Time
 }
 
 // clientPrefix is the key of r's client: the address the request came
@@ -102,16 +95,11 @@ func prefixOf(a netip.Addr) netip.Prefix {
 func (l *guessLimiter) wait(client netip.Prefix, now time.Time) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	a := l.clients[client]
-	if a == nil {
-		return 0
+	d := l.clients.wait(client, now)
+	if d > 0 {
+		l.refused++
 	}
-	left := a.refilled(now)
-	if left >= 1 {
-		return 0
-	}
-	l.refused++
-	return time.Duration((1 - left) * float64(guessEvery))
+	return d
 }
 
 // fail records a failed authentication of client.
@@ -119,42 +107,10 @@ func (l *guessLimiter) fail(client netip.Prefix, now time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.failed++
-	a := l.clients[client]
-	if a == nil {
-		if l.clients == nil {
-			l.clients = map[netip.Prefix]*allowance{}
-		}
-		if len(l.clients) >= guessTracked {
-			l.forget(now)
-		}
-		a = &allowance{left: guessBurst, at: now}
-		l.clients[client] = a
+	if l.clients.tracked == 0 {
+		l.clients = buckets[netip.Prefix]{burst: guessBurst, every: guessEvery, tracked: guessTracked}
 	}
-	a.left = a.refilled(now) - 1
-	a.at = now
-}
-
-// forget drops the clients whose allowance has refilled; if none has, the
-// one seen longest ago.
-func (l *guessLimiter) forget(now time.Time) {
-	var oldest netip.Prefix
-	var oldestAt time.Time
-	for p, a := range l.clients {
-		if a.refilled(now) >= guessBurst {
-			delete(l.clients, p)
-			continue
-		}
-		if oldestAt.IsZero() || a.at.Before(oldestAt) {
-			oldest, oldestAt = p, a.at
-		}
-	}
-	if len(l.clients) >= guessTracked {
-		delete(l.clients, oldest)
-	}
-}
-
-func (a *allowance) refilled(now time.Time) float64 {
-	return min(guessBurst, a.left+float64(now.Sub(a.at))/float64(guessEvery))
+	l.clients.spend(client, now)
 }
 
 // shouldLog reports whether a refusal may be logged now, and how many

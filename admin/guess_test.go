@@ -101,7 +101,7 @@ func TestGuessLimiterBounded(t *testing.T) {
 		a := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
 		l.fail(netip.PrefixFrom(a, 32), now)
 	}
-	if n := len(l.clients); n > guessTracked {
+	if n := len(l.clients.m); n > guessTracked {
 		t.Errorf("%d clients remembered; want at most %d", n, guessTracked)
 	}
 }

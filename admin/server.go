@@ -98,7 +98,7 @@ const maxJSONBody = 64 << 10
 // SetReady(true) is called and every required check passes (ready.go).
 func New(opt Options) *Server {
 	s := &Server{log: opt.Log, store: opt.Store, proxy: opt.Proxy, metrics: opt.Metrics, now: opt.Now, checks: opt.Checks, siteURL: opt.SiteURL, mux: http.NewServeMux(),
-		signIns: tokenLimiter{burst: signInBurst, every: signInEvery}, changes: tokenLimiter{burst: changeBurst, every: changeEvery}}
+		signIns: newTokenLimiter(signInBurst, signInEvery), changes: newTokenLimiter(changeBurst, changeEvery)}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
