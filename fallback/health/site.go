@@ -299,15 +299,7 @@ func (s *Site) limit() int64 {
 // Open reports whether shoppers can reach the shop's origin now: not forced
 // to the fallback, and not every origin down. It is what
 // /.well-known/awning/health answers.
-func (s *Site) Open() bool {
-	switch s.force.Load() {
-	case ForceFallback:
-		return false
-	case ForceOrigin:
-		return true
-	}
-	return !s.tripped.Load()
-}
+func (s *Site) Open() bool { return s.circuitNow() == Admitted }
 
 // Pick returns the index of the origin to try next for a request whose
 // turn starts at start and which already tried the origins in tried (bit i
