@@ -10,4 +10,4 @@ type peeker struct{}
 
 func newPeeker(net.Conn) *peeker { return nil }
 
-func (p *peeker) check() bool { return true }
+func (p *peeker) check() idleState { return idleQuiet }

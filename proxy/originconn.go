@@ -362,9 +362,6 @@ const (
 // timed the connection out); read as the next request's answer, one
 // shopper would get what was meant for another.
 func (c *originConn) idle() idleState {
-	if c.raw != nil {
-		return c.raw.idle()
-	}
 	if tc, ok := c.Conn.(*tls.Conn); ok {
 		// A TLS connection reads ahead: records that came behind the
 		// last answer's (a second answer sent with it) may wait inside it,
@@ -385,10 +382,14 @@ func (c *originConn) idle() idleState {
 			return idleClosed // the origin's close_notify, or a failure
 		}
 	}
-	if !c.peek.check() {
-		return idleClosed // data or an end: the peek does not tell which
+	st := c.peek.check()
+	if st == idleBytes && c.raw == nil {
+		// Under TLS the bytes may be a record or the origin's
+		// close_notify: the peek does not tell which. Either way the
+		// connection is not taken.
+		return idleClosed
 	}
-	return idleQuiet
+	return st
 }
 
 func earliest(a, b time.Time) time.Time {

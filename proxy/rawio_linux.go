@@ -33,9 +33,6 @@ type rawTCP struct {
 	rerr, werr     syscall.Errno
 	readFn, wrFn   func(fd uintptr) bool
 	wvFn           func(fd uintptr) bool
-	peekFn         func(fd uintptr)
-	peekBuf        [1]byte
-	peekState      idleState
 	iov            [2]syscall.Iovec
 	iovN, iovTotal int
 	// nowait: a writev returns what the socket took at once rather than
@@ -58,37 +55,23 @@ func newRawTCP(c net.Conn) *rawTCP {
 	r.readFn = r.readOnce
 	r.wrFn = r.writeOnce
 	r.wvFn = r.writevOnce
-	r.peekFn = r.peekOnce
 	return r
 }
 
-// idle says what an idle connection holds: nothing (and the peer has not
-// closed it), bytes, or its end (see peeker, alive_unix.go, whose check
-// this is without telling the scheduler). It looks through
-// RawConn.Control, which ignores the read deadline, and consumes nothing.
-func (r *rawTCP) idle() idleState {
-	r.peekState = idleClosed
-	if r.rc.Control(r.peekFn) != nil {
-		return idleClosed
-	}
-	return r.peekState
-}
-
-func (r *rawTCP) peekOnce(fd uintptr) {
+// peekFD reads what fd holds without consuming it or waiting, without
+// telling the scheduler (see rawTCP): every reused origin connection is
+// looked at so before a request goes on it (peeker).
+func peekFD(fd uintptr, buf []byte) (int, error) {
 	for {
-		n, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&r.peekBuf[0])), 1,
+		n, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)),
 			syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
 		switch {
 		case e == syscall.EINTR:
 			continue
-		case e == syscall.EAGAIN:
-			r.peekState = idleQuiet
-		case e == 0 && n > 0:
-			r.peekState = idleBytes
-		default:
-			r.peekState = idleClosed
+		case e != 0:
+			return 0, e
 		}
-		return
+		return int(n), nil
 	}
 }
 

@@ -17,5 +17,3 @@ func (r *rawTCP) writev(a, b []byte) (int, error) {
 }
 
 func (r *rawTCP) writevNow(a, b []byte) (int, error) { return r.writev(a, b) }
-
-func (r *rawTCP) idle() idleState { return idleQuiet }
