@@ -62,7 +62,8 @@ type isoCall struct {
 	token   string       // bearer token, or ""
 	cookie  *http.Cookie // console session, or nil
 	csrf    string
-	browser bool // send the console's own Origin and Sec-Fetch-Site
+	browser bool     // send the console's own Origin and Sec-Fetch-Site
+	header  []string // name, value pairs set last (over the ones above)
 }
 
 func (c isoCall) do(t *testing.T, method, rawPath, ctype string, body []byte) (int, string, http.Header) {
@@ -90,6 +91,9 @@ func (c isoCall) do(t *testing.T, method, rawPath, ctype string, body []byte) (i
 		req.Header.Set("Origin", "http://"+c.addr)
 		req.Header.Set("Sec-Fetch-Site", "same-origin")
 	}
+	for i := 0; i+1 < len(c.header); i += 2 {
+		req.Header.Set(c.header[i], c.header[i+1])
+	}
 	resp, err := isoClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -97,6 +101,19 @@ func (c isoCall) do(t *testing.T, method, rawPath, ctype string, body []byte) (i
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b), resp.Header
+}
+
+// newToken has ops (c) issue a token named name for one site and returns
+// it.
+func (c isoCall) newToken(t *testing.T, name, site string) string {
+	t.Helper()
+	code, resp, _ := c.do(t, "POST", "/v1/tokens", "application/json", []byte(`{"name": "`+name+`", "sites": ["`+site+`"]}`))
+	var v struct{ Token string }
+	json.Unmarshal([]byte(resp), &v)
+	if code != 201 || v.Token == "" {
+		t.Fatalf("POST /v1/tokens for %s: %d %s", name, code, resp)
+	}
+	return v.Token
 }
 
 // isoSignIn signs in to the console at addr with token and returns the
@@ -336,16 +353,6 @@ func TestSiteRecreatedForAnotherMerchant(t *testing.T) {
 	o1 := testkit.NewOrigin(t, testkit.OK("one"))
 	site1 := []byte(`{"hosts": ["shop.example"], "origin": {"urls": ["` + o1.URL() + `"], "health": {"path": "/", "interval": "100ms", "timeout": "100ms", "rise": 1, "fall": 1}}}`)
 	site := []byte(`{"hosts": ["shop.example"], "origin": {"urls": ["` + o.URL() + `"]}}`)
-	newToken := func(name string) string {
-		t.Helper()
-		code, resp, _ := ops.do(t, "POST", "/v1/tokens", "application/json", []byte(`{"name": "`+name+`", "sites": ["shop"]}`))
-		var v struct{ Token string }
-		json.Unmarshal([]byte(resp), &v)
-		if code != 201 || v.Token == "" {
-			t.Fatalf("POST /v1/tokens for %s: %d %s", name, code, resp)
-		}
-		return v.Token
-	}
 	onBoth := func(what string, ok func(n *Node) bool) {
 		t.Helper()
 		for _, n := range []*Node{n1, n2} {
@@ -365,7 +372,7 @@ func TestSiteRecreatedForAnotherMerchant(t *testing.T) {
 			return strings.Contains(resp, o1.URL())
 		})
 	}
-	tok1 := newToken("merchant-1")
+	tok1 := ops.newToken(t, "merchant-1", "shop")
 	first := isoCall{addr: n2.Addrs().Admin[0], token: tok1}
 	testkit.WaitFor(t, 10*time.Second, "merchant 1's token on node 2", func() bool {
 		code, _, _ := first.do(t, "GET", "/v1/sites/shop", "", nil)
@@ -384,7 +391,7 @@ func TestSiteRecreatedForAnotherMerchant(t *testing.T) {
 		t.Fatalf("PUT site again: %d %s", code, resp)
 	}
 	onBoth("the new site on both nodes", func(n *Node) bool { return n.reg.Load().Named("shop") != nil })
-	tok2 := newToken("merchant-2")
+	tok2 := ops.newToken(t, "merchant-2", "shop")
 	second := isoCall{addr: n2.Addrs().Admin[0], token: tok2}
 	testkit.WaitFor(t, 10*time.Second, "merchant 2's token on node 2", func() bool {
 		code, _, _ := second.do(t, "GET", "/v1/sites/shop", "", nil)
@@ -439,18 +446,13 @@ func TestRevocationReachesEveryNode(t *testing.T) {
 	n1, _, _ := startNode(t, isoConfig(t, o.URL(), r.URL()))
 	n2, _, _ := startNode(t, isoConfig(t, o.URL(), r.URL()))
 	ops := isoCall{addr: n1.Addrs().Admin[0], token: apiOps}
-	code, resp, _ := ops.do(t, "POST", "/v1/tokens", "application/json", []byte(`{"name": "m", "sites": ["a"]}`))
-	var v struct{ Token string }
-	json.Unmarshal([]byte(resp), &v)
-	if code != 201 {
-		t.Fatalf("POST /v1/tokens: %d %s", code, resp)
-	}
-	bearer := isoCall{addr: n2.Addrs().Admin[0], token: v.Token}
+	token := ops.newToken(t, "m", "a")
+	bearer := isoCall{addr: n2.Addrs().Admin[0], token: token}
 	testkit.WaitFor(t, 10*time.Second, "the token on node 2", func() bool {
 		code, _, _ := bearer.do(t, "GET", "/v1/sites/a", "", nil)
 		return code == 200
 	})
-	session := isoSignIn(t, n2.Addrs().Console[0], v.Token)
+	session := isoSignIn(t, n2.Addrs().Console[0], token)
 	if code, _, _ := session.do(t, "GET", "/v1/sites/a", "", nil); code != 200 {
 		t.Fatalf("the session on node 2: %d", code)
 	}
@@ -470,7 +472,7 @@ func TestRevocationReachesEveryNode(t *testing.T) {
 	if code, resp, _ := ops.do(t, "POST", "/v1/tokens", "application/json", []byte(`{"name": "m", "sites": ["a"]}`)); code != 201 {
 		t.Fatalf("a new token of the same name: %d %s", code, resp)
 	}
-	old := isoCall{addr: n1.Addrs().Admin[0], token: v.Token}
+	old := isoCall{addr: n1.Addrs().Admin[0], token: token}
 	if code, _, _ := old.do(t, "GET", "/v1/sites/a", "", nil); code != 401 {
 		t.Errorf("the old token after its name was given again: %d; want 401", code)
 	}
@@ -562,27 +564,10 @@ func TestConsoleListenerForMerchants(t *testing.T) {
 		{"no Origin, no Sec-Fetch-Site", noOrigin, "application/json", nil},
 		{"wrong secret", isoCall{addr: addr, cookie: m.cookie, csrf: "x" + m.csrf, browser: true}, "application/json", nil},
 	} {
-		req, _ := http.NewRequest("PUT", "http://"+addr+"/v1/sites/a/page", bytes.NewReader(page))
-		req.Header.Set("Content-Type", tt.ctype)
-		req.AddCookie(&http.Cookie{Name: m.cookie.Name, Value: m.cookie.Value})
-		if tt.call.csrf != "" {
-			req.Header.Set("X-Awning-CSRF", tt.call.csrf)
-		}
-		if tt.call.browser {
-			req.Header.Set("Origin", "http://"+addr)
-			req.Header.Set("Sec-Fetch-Site", "same-origin")
-		}
-		for i := 0; i+1 < len(tt.header); i += 2 {
-			req.Header.Set(tt.header[i], tt.header[i+1])
-		}
-		resp, err := isoClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode < 400 {
-			t.Errorf("%s: %d %s; want it refused", tt.name, resp.StatusCode, b)
+		call := tt.call
+		call.header = tt.header
+		if code, resp, _ := call.do(t, "PUT", "/v1/sites/a/page", tt.ctype, page); code < 400 {
+			t.Errorf("%s: %d %s; want it refused", tt.name, code, resp)
 		}
 	}
 	if _, resp, _ := m.do(t, "GET", "/v1/sites/a/page", "", nil); strings.Contains(resp, "csrf") {
@@ -777,12 +762,7 @@ func TestTokenNameInFileAndAPI(t *testing.T) {
 	yaml := isoConfig(t, o.URL(), "")
 	n, path, _ := startNode(t, yaml)
 	ops := isoCall{addr: n.Addrs().Admin[0], token: apiOps}
-	code, resp, _ := ops.do(t, "POST", "/v1/tokens", "application/json", []byte(`{"name": "dup", "sites": ["b"]}`))
-	var v struct{ Token string }
-	json.Unmarshal([]byte(resp), &v)
-	if code != 201 {
-		t.Fatalf("POST /v1/tokens: %d %s", code, resp)
-	}
+	token := ops.newToken(t, "dup", "b")
 	const fileToken = "file-token-named-dup-0123456789abcdef"
 	yaml = strings.Replace(yaml, "  tokens:\n", "  tokens:\n    - {name: dup, sha256: \""+sum(fileToken)+"\", sites: [a]}\n", 1)
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
@@ -791,7 +771,7 @@ func TestTokenNameInFileAndAPI(t *testing.T) {
 	if err := n.Reload(); err != nil {
 		t.Fatalf("reload: %v", err)
 	}
-	apiTok := isoCall{addr: n.Addrs().Admin[0], token: v.Token}
+	apiTok := isoCall{addr: n.Addrs().Admin[0], token: token}
 	fileTok := isoCall{addr: n.Addrs().Admin[0], token: fileToken}
 	if code, _, _ := apiTok.do(t, "GET", "/v1/sites/b", "", nil); code != 200 {
 		t.Fatalf("the API's token after the reload: %d", code)

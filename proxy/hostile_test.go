@@ -342,7 +342,7 @@ sites:
 			for i := range asks {
 				resp, body, err := rawGet(p.addr, "good.example", fmt.Sprintf("/g/%d", i))
 				if err != nil || resp.StatusCode != 200 || resp.Header.Get("Awning-Served") != "origin" || body != fmt.Sprintf("GET /g/%d", i) {
-					t.Fatalf("good shop, request %d while the bad origin hangs: %v %v %.80q", i, summaryOf(resp), err, body)
+					t.Fatalf("good shop, request %d while the bad origin hangs: %s", i, summary(resp, []byte(body), err))
 				}
 			}
 			if n := good.RequestsFor("/g/"); n != asks {
@@ -360,13 +360,6 @@ sites:
 			}
 		})
 	}
-}
-
-func summaryOf(resp *http.Response) string {
-	if resp == nil {
-		return "no response"
-	}
-	return fmt.Sprintf("%d %q", resp.StatusCode, resp.Header.Get("Awning-Served"))
 }
 
 // corkListener accepts TLS connections whose writes can be held and then
@@ -511,7 +504,7 @@ func TestMemoryFollowsWhatTheOriginSent(t *testing.T) {
 			defer wg.Done()
 			resp, _, err := rawGet(p.addr, "shop.example", fmt.Sprintf("/big/%d", i))
 			if err != nil || resp.Header.Get("Awning-Served") != "outage" {
-				t.Errorf("shopper %d: %v %v; want the outage page", i, summaryOf(resp), err)
+				t.Errorf("shopper %d: %s; want the outage page", i, summary(resp, nil, err))
 			}
 		}()
 	}
