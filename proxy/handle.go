@@ -3,7 +3,9 @@ package proxy
 import (
 	"bytes"
 	"runtime/debug"
+	"unsafe"
 
+	"github.com/awningproxy/awning/internal/prefetch"
 	"github.com/awningproxy/awning/pages"
 	"github.com/valyala/fasthttp"
 )
@@ -96,10 +98,13 @@ func (s *Server) route(ctx *fasthttp.RequestCtx, snap *snapshot) *siteState {
 		misdirectedAnswer.write(ctx)
 		return nil
 	}
-	// Both from the host's slot: the processor fetches the state and the
-	// run-time part at once.
+	// Both from the host's slot, and seldom in cache with thousands of
+	// shops: fetched now, they come while serve builds the request's key
+	// (from the slot too) instead of before.
 	st, d := ref.st, ref.dyn.Load()
-	if st.hsts != nil && ctx.IsTLS() {
+	prefetch.Line(unsafe.Pointer(st))
+	prefetch.Line(unsafe.Pointer(d))
+	if ctx.IsTLS() && st.hsts != nil {
 		defer setHSTS(&ctx.Response.Header, st.hsts) // after the answer is in place
 	}
 	if bytes.HasPrefix(ctx.Path(), wellKnownPrefix) {
@@ -107,7 +112,7 @@ func (s *Server) route(ctx *fasthttp.RequestCtx, snap *snapshot) *siteState {
 		s.serveOwn(ctx, st, d)
 		return st
 	}
-	s.serve(ctx, snap, st, d)
+	s.serve(ctx, snap, ref, d)
 	return st
 }
 

@@ -414,9 +414,9 @@ func TestPanicAnswersTheOutagePage(t *testing.T) {
 	p := startProxy(t, oneSite(o.URL()))
 	snap := p.snap.Load()
 	st := snap.states[0]
-	d := st.dyn.Load()
-	saved := d.keys
-	d.keys = cache.KeyPolicy{} // Build without rules panics: a stand-in for any bug
+	ref := snap.hosts.Lookup([]byte("shop.example"))
+	saved := ref.rules
+	ref.rules = &cache.KeyPolicy{} // Build without rules panics: a stand-in for any bug
 	p.snap.Store(snap)
 	// The test changes the site's state only between requests: after the
 	// handler's last act, its in-flight count going back to 0.
@@ -434,7 +434,7 @@ func TestPanicAnswersTheOutagePage(t *testing.T) {
 	if got := p.Stats(); got.Panics != 1 || got.InFlight != 0 {
 		t.Errorf("stats after a panic: panics %d, in flight %d; want 1 and 0", got.Panics, got.InFlight)
 	}
-	d.keys = saved
+	ref.rules = saved
 	savedServed := st.served
 	st.served = nil // counting the order's answer panics
 	p.snap.Store(snap)

@@ -44,10 +44,19 @@ type request struct {
 // A request let through maintenance (bypass) is served as usual, but what
 // it gets is never kept or shared: it sees a shop that is closed to
 // everyone else.
-func (s *Server) serve(ctx *fasthttp.RequestCtx, snap *snapshot, st *siteState, d *dynamic) {
+func (s *Server) serve(ctx *fasthttp.RequestCtx, snap *snapshot, ref *hostRef, d *dynamic) {
 	var r request
+	st := ref.st
 	r.st = st
 	r.facts.Browse = ctx.IsGet() || ctx.IsHead()
+	// The key first: it is made of the request and the host's slot, while
+	// the site's state and run-time part are on their way (route).
+	var kbuf [512]byte // the key of a stale hit never leaves the stack
+	var key cache.Key
+	if r.facts.Browse {
+		keys := ref.keys()
+		key = keys.Build(kbuf[:0], &ctx.Request)
+	}
 	now := s.now()
 	if m := d.maint; m != nil && m.activeAt(now.UnixNano()) {
 		if s.bypassed(ctx, snap, st, m, now) {
@@ -73,8 +82,6 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, snap *snapshot, st *siteState, 
 		s.forwardOther(ctx, snap, &r)
 		return
 	}
-	var kbuf [512]byte // the key of a stale hit never leaves the stack
-	key := d.keys.Build(kbuf[:0], &ctx.Request)
 	key.Bypass = r.bypass
 	r.copy = s.cache.Lookup(&key, &ctx.Request)
 	if !r.facts.Closed {
@@ -92,6 +99,14 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, snap *snapshot, st *siteState, 
 			}
 		} else {
 			r.notAsked = true
+			// The answer's counter is written last, with a locked add
+			// that would wait for its line (seldom in cache with
+			// thousands of shops): fetched now, it is there by then.
+			o := OutcomeOutage
+			if r.copy != nil {
+				o = OutcomeStale
+			}
+			st.prefetchCount(o, true)
 		}
 		r.facts.NotAsked = adm.String()
 	}

@@ -4,6 +4,9 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"unsafe"
+
+	"github.com/awningproxy/awning/internal/prefetch"
 )
 
 // servedChunkSites is how many sites one chunk of the served table counts.
@@ -58,6 +61,15 @@ func (st *siteState) answeredNotAsked(o Outcome, notAsked bool) {
 		return
 	}
 	st.served[o][st.slot].Add(1)
+}
+
+// prefetchCount starts fetching the counter answeredNotAsked(o, notAsked)
+// will add to, for a request that knows early what its answer will be.
+func (st *siteState) prefetchCount(o Outcome, notAsked bool) {
+	if notAsked {
+		o += notAskedRow
+	}
+	prefetch.Line(unsafe.Pointer(&st.served[o][st.slot]))
 }
 
 // loadAll reads the site's answers by outcome, and returns how many of

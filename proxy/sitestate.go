@@ -29,19 +29,16 @@ type SiteState struct {
 // when the state or the configuration changes. Its pages are rendered on
 // first use (pagecache.go).
 //
-// What every request reads of its site besides health (the maintenance
-// rule, the banner, the key policy and the site's name in it) is in its
-// first cache line, a name of more than 16 bytes in the second; the struct
-// is sized for the 256-byte size class, whose objects start on a cache
-// line (TestSiteStateHotLine): see siteState. The key policy is here, not
-// in siteState, because this line is read anyway.
+// What a request reads of it (the maintenance rule and the banner) is in
+// its first 16 bytes, so in one cache line (TestSiteStateHotLine).
 type dynamic struct {
 	maint *maintRule // nil without maintenance
 	// bannerReady is banner's banner once built: what a copy served stale
 	// reads.
 	bannerReady atomic.Pointer[pages.Banner]
-	keys        cache.KeyPolicy
-	keyName     [72]byte // the site's name for keys, when it fits
+	// keys is the site's key policy, for what builds keys off the request
+	// path (warming) and for a name too long for the host's slot.
+	keys cache.KeyPolicy
 	// banner is put on pages served from copies; its get is nil without
 	// cache.banner.
 	banner lazyBanner
@@ -94,11 +91,7 @@ func (s *Server) ApplyState(site string, in SiteState) error {
 func (s *Server) newDynamic(st *siteState, in SiteState) *dynamic {
 	now := s.now()
 	d := &dynamic{pages: lazyPages{site: st.pageSite, state: in.Pages, maint: in.Maintenance != nil, cache: s.pageCache}}
-	if name := st.site.Name; len(name) <= len(d.keyName) {
-		d.keys = st.keyRules.Named(d.keyName[:copy(d.keyName[:], name):len(name)])
-	} else {
-		d.keys = st.keyRules.Named([]byte(name))
-	}
+	d.keys = st.keyRules.Named([]byte(st.site.Name))
 	if st.bannerOn {
 		// In the languages and zone of the pages (the merchant may choose
 		// them at run time), rendered once per change like the pages.

@@ -3,6 +3,9 @@ package sites
 import (
 	"hash/maphash"
 	"math/bits"
+	"unsafe"
+
+	"github.com/awningproxy/awning/internal/prefetch"
 )
 
 // Table maps hosts to a per-site value of the caller's (a proxy's site
@@ -12,16 +15,17 @@ import (
 // group, the key's bytes elsewhere, the *Site, then the caller's slice by
 // Index and its element. A Table is open-addressed: an array of the hosts'
 // hashes, 8 bytes each (a probe sequence reads one or two lines of it, and
-// the whole array of a node with 20,000 hosts is 256 KB, which stays in
-// the processor's cache), and beside it an array of 64-byte slots, each
-// with the value and the host's name itself (up to 55 bytes). A lookup
-// hashes the canonical host, probes the hashes, reads the one slot whose
-// hash matches (one cache line), compares the name's bytes there (a hash
+// the whole array of a node with 20,000 hosts is 256 KB), and beside it an
+// array of slots, each with the value and the host's name itself (up to
+// 47 bytes). A lookup hashes the canonical host and starts fetching the
+// host's home slot at once, while it probes the hashes: the host is
+// nearly always in its home slot, so the two trips to memory overlap. It
+// compares the name's bytes in the slot whose hash matches (a hash
 // collision is a miss, never another shop) and returns the value.
 //
-// The value is kept in the slot itself, beside the name: up to 16 bytes
-// of it keep a slot in one cache line (two pointers, say: the caller's
-// site state and its run-time part, so that both are fetched at once).
+// The value is kept in the slot itself, beside the name, so that what the
+// caller reads first of a site comes with the lookup: the caller sizes it
+// so that a slot is whole cache lines (SlotSize).
 //
 // A Table's hosts are fixed once built; its values are the caller's to
 // change in place (with atomics: lookups read them concurrently). Its zero
@@ -35,8 +39,9 @@ type Table[V any] struct {
 	long map[uint64]string
 }
 
-// tableSlot is 64 bytes for a value of 16: a cache line, as the slots
-// are laid out (a large array starts on a page).
+// tableSlot is the value and 48 bytes: whole cache lines for a value of
+// 16, 80, 144 … bytes, as the slots are laid out (a large array starts on
+// a page).
 type tableSlot[V any] struct {
 	val V
 	// n is the host's length when it is in name; longHost when it is
@@ -44,6 +49,10 @@ type tableSlot[V any] struct {
 	n    uint8
 	name [inlineHost]byte
 }
+
+// SlotSize is the size of a Table[V]'s slot: V and 48 bytes of host name.
+// A caller sizes V so that it is a multiple of the 64-byte cache line.
+func SlotSize[V any]() uintptr { return unsafe.Sizeof(tableSlot[V]{}) }
 
 const (
 	inlineHost = 47
@@ -111,7 +120,13 @@ func (t *Table[V]) Lookup(host []byte) *V {
 	if hash == 0 {
 		hash = 1
 	}
-	for i := hash & t.mask; ; i = (i + 1) & t.mask {
+	i := hash & t.mask
+	// The host is nearly always in its home slot: fetch its lines while
+	// the hash is compared, not after.
+	home := &t.slots[i]
+	prefetch.Line(unsafe.Pointer(home))
+	prefetch.Line(unsafe.Add(unsafe.Pointer(home), unsafe.Sizeof(*home)-1))
+	for ; ; i = (i + 1) & t.mask {
 		switch t.hashes[i] {
 		case 0:
 			return nil
