@@ -3,9 +3,7 @@ package proxy
 import (
 	"bytes"
 	"runtime/debug"
-	"unsafe"
 
-	"github.com/awningproxy/awning/internal/prefetch"
 	"github.com/awningproxy/awning/pages"
 	"github.com/valyala/fasthttp"
 )
@@ -98,21 +96,16 @@ func (s *Server) route(ctx *fasthttp.RequestCtx, snap *snapshot) *siteState {
 		misdirectedAnswer.write(ctx)
 		return nil
 	}
-	// Both from the host's slot, and seldom in cache with thousands of
-	// shops: fetched now, they come while serve builds the request's key
-	// (from the slot too) instead of before.
-	st, d := ref.st, ref.dyn.Load()
-	prefetch.Line(unsafe.Pointer(st))
-	prefetch.Line(unsafe.Pointer(d))
-	if ctx.IsTLS() && st.hsts != nil {
-		defer setHSTS(&ctx.Response.Header, st.hsts) // after the answer is in place
+	st := ref.st // its memory is read only on the paths that need it
+	if ctx.IsTLS() && ref.hsts != nil {
+		defer setHSTS(&ctx.Response.Header, ref.hsts) // after the answer is in place
 	}
 	if bytes.HasPrefix(ctx.Path(), wellKnownPrefix) {
 		st.answered(OutcomeOwn)
-		s.serveOwn(ctx, st, d)
+		s.serveOwn(ctx, st, ref.dyn.Load())
 		return st
 	}
-	s.serve(ctx, snap, ref, d)
+	s.serve(ctx, snap, ref)
 	return st
 }
 

@@ -51,7 +51,7 @@ func (s *Server) respond(ctx *fasthttp.RequestCtx, r *request, k *cache.Key) {
 	case fallback.Outage:
 		s.serveOutage(ctx, st)
 		s.outageServed.Add(1)
-		st.answeredNotAsked(OutcomeOutage, r.notAsked)
+		r.ref.count.answeredNotAsked(OutcomeOutage, r.notAsked)
 	case fallback.Maintenance:
 		s.writeMaintenance(ctx, st, r.maint)
 	case fallback.Unconfirmed:
@@ -126,7 +126,7 @@ func (s *Server) findCopy(ctx *fasthttp.RequestCtx, r *request, k *cache.Key) *c
 // no-store towards the browser.
 func (s *Server) writeStale(ctx *fasthttp.RequestCtx, r *request, cp *cache.Copy) {
 	st := r.st
-	b := st.dyn.Load().staleBanner()
+	b := s.staleBanner(r.ref)
 	if r.maint != nil {
 		b = r.maint.banner.get()
 	}
@@ -148,7 +148,7 @@ func (s *Server) writeStale(ctx *fasthttp.RequestCtx, r *request, cp *cache.Copy
 		return
 	}
 	s.staleServed.Add(1)
-	st.answeredNotAsked(OutcomeStale, r.notAsked)
+	r.ref.count.answeredNotAsked(OutcomeStale, r.notAsked)
 }
 
 // writeCopy writes a copy as the response, as stored: gzip when the client

@@ -15,13 +15,15 @@ import (
 // the request's copy key, which does, is passed beside it, so that escape
 // analysis keeps both off the heap.
 type request struct {
-	st    *siteState
+	st *siteState
+	// ref is the host's slot: what a copy served stale reads of the site.
+	ref   *hostRef
 	facts fallback.Facts
 	maint *maintRule // the maintenance that closed the shop to the request, or nil
 	// bypass: maintenance is in force, and the request was let through.
 	bypass bool
 	// notAsked: the site's circuit kept the request from the origin
-	// (counted with the answer: siteState.answeredNotAsked).
+	// (counted with the answer: servedSlot.answeredNotAsked).
 	notAsked bool
 
 	copy *cache.Copy // the request's copy, when found
@@ -44,21 +46,13 @@ type request struct {
 // A request let through maintenance (bypass) is served as usual, but what
 // it gets is never kept or shared: it sees a shop that is closed to
 // everyone else.
-func (s *Server) serve(ctx *fasthttp.RequestCtx, snap *snapshot, ref *hostRef, d *dynamic) {
+func (s *Server) serve(ctx *fasthttp.RequestCtx, snap *snapshot, ref *hostRef) {
 	var r request
 	st := ref.st
-	r.st = st
+	r.st, r.ref = st, ref
 	r.facts.Browse = ctx.IsGet() || ctx.IsHead()
-	// The key first: it is made of the request and the host's slot, while
-	// the site's state and run-time part are on their way (route).
-	var kbuf [512]byte // the key of a stale hit never leaves the stack
-	var key cache.Key
-	if r.facts.Browse {
-		keys := ref.keys()
-		key = keys.Build(kbuf[:0], &ctx.Request)
-	}
 	now := s.now()
-	if m := d.maint; m != nil && m.activeAt(now.UnixNano()) {
+	if m := ref.maint.Load(); m != nil && m.activeAt(now.UnixNano()) {
 		if s.bypassed(ctx, snap, st, m, now) {
 			r.bypass = true
 		} else {
@@ -82,13 +76,16 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, snap *snapshot, ref *hostRef, d
 		s.forwardOther(ctx, snap, &r)
 		return
 	}
+	var kbuf [512]byte // the key of a stale hit never leaves the stack
+	keys := ref.keys()
+	key := keys.Build(kbuf[:0], &ctx.Request)
 	key.Bypass = r.bypass
 	r.copy = s.cache.Lookup(&key, &ctx.Request)
 	if !r.facts.Closed {
 		// The circuit first: a request it keeps from the origin waits on
-		// nothing, and reads nothing of the site's health (cold on a node
-		// with thousands of shops) but its copy of the circuit.
-		adm := health.Admission(st.circuit.Load())
+		// nothing, and reads nothing of the site's state or health (cold
+		// on a node with thousands of shops) but its copy of the circuit.
+		adm := ref.count.circuit()
 		if adm == health.Admitted {
 			// Taken before the circuit is asked again, so that a trip in
 			// between is not missed (health.Site.Down).
@@ -106,7 +103,7 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, snap *snapshot, ref *hostRef, d
 			if r.copy != nil {
 				o = OutcomeStale
 			}
-			st.prefetchCount(o, true)
+			ref.count.prefetch(o, true)
 		}
 		r.facts.NotAsked = adm.String()
 	}

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"unsafe"
 
+	"github.com/awningproxy/awning/fallback/health"
 	"github.com/awningproxy/awning/internal/prefetch"
 )
 
@@ -16,7 +17,15 @@ const servedChunkSites = 1024
 // row: the answers of each outcome, then those of each outcome the site's
 // circuit kept from the origin (notAskedRow + outcome), so that such an
 // answer is one add. A row of a thousand sites is 8 KB side by side.
-type servedChunk [2 * NumOutcomes][servedChunkSites]atomic.Uint64
+//
+// Beside the counts is each site's circuit: what its health's Closed
+// answers (health.Config.Circuit), 4 KB for a thousand sites, so that a
+// request the circuit keeps from the origin reads it from memory that
+// stays in the processor's cache, not from the site's state.
+type servedChunk struct {
+	rows    [2 * NumOutcomes][servedChunkSites]atomic.Uint64
+	circuit [servedChunkSites]atomic.Int32
+}
 
 // notAskedRow is where the rows of answers the circuit kept from the
 // origin begin: Served counts them with their outcome, and health's
@@ -41,7 +50,8 @@ type servedTable struct {
 	next   uint32         // the first slot never handed out
 }
 
-// servedSlot is where a site's answers are counted.
+// servedSlot is where a site's answers are counted, and its circuit
+// kept.
 type servedSlot struct {
 	chunk *servedChunk
 	i     uint32 // index into chunk
@@ -49,35 +59,37 @@ type servedSlot struct {
 
 // answered counts an answer of the site: one atomic add on memory its
 // state's first line points to.
-func (st *siteState) answered(o Outcome) { st.served[o][st.slot].Add(1) }
+func (st *siteState) answered(o Outcome) { st.served.rows[o][st.slot].Add(1) }
 
-// answeredNotAsked is answered for an answer given without asking the
-// origin when notAsked: the circuit kept the request from it. One add
-// either way (an answer's count is one more line of memory per request on
-// a node with thousands of shops, where it is seldom in cache).
-func (st *siteState) answeredNotAsked(o Outcome, notAsked bool) {
-	if notAsked {
-		st.served[notAskedRow+o][st.slot].Add(1)
-		return
-	}
-	st.served[o][st.slot].Add(1)
-}
-
-// prefetchCount starts fetching the counter answeredNotAsked(o, notAsked)
-// will add to, for a request that knows early what its answer will be.
-func (st *siteState) prefetchCount(o Outcome, notAsked bool) {
+// answeredNotAsked counts an answer given without asking the origin when
+// notAsked: the circuit kept the request from it. One add either way (an
+// answer's count is one more line of memory per request on a node with
+// thousands of shops, where it is seldom in cache).
+func (s servedSlot) answeredNotAsked(o Outcome, notAsked bool) {
 	if notAsked {
 		o += notAskedRow
 	}
-	prefetch.Line(unsafe.Pointer(&st.served[o][st.slot]))
+	s.chunk.rows[o][s.i].Add(1)
 }
+
+// prefetch starts fetching the counter answeredNotAsked(o, notAsked)
+// will add to, for a request that knows early what its answer will be.
+func (s servedSlot) prefetch(o Outcome, notAsked bool) {
+	if notAsked {
+		o += notAskedRow
+	}
+	prefetch.Line(unsafe.Pointer(&s.chunk.rows[o][s.i]))
+}
+
+// circuit is what the site's health.Closed answers now (Config.Circuit).
+func (s servedSlot) circuit() health.Admission { return health.Admission(s.chunk.circuit[s.i].Load()) }
 
 // loadAll reads the site's answers by outcome, and returns how many of
 // them the circuit kept from the origin.
 func (s servedSlot) loadAll(out *[NumOutcomes]uint64) (notAsked uint64) {
 	for o := range out {
-		n := s.chunk[int(notAskedRow)+o][s.i].Load()
-		out[o] = s.chunk[o][s.i].Load() + n
+		n := s.chunk.rows[int(notAskedRow)+o][s.i].Load()
+		out[o] = s.chunk.rows[o][s.i].Load() + n
 		notAsked += n
 	}
 	return notAsked
@@ -107,10 +119,11 @@ func (t *servedTable) take(c *siteCounters) {
 func (t *servedTable) release(n uint32) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	chunk := t.chunks[n/servedChunkSites]
-	for o := range chunk {
-		chunk[o][n%servedChunkSites].Store(0)
+	chunk, i := t.chunks[n/servedChunkSites], n%servedChunkSites
+	for o := range chunk.rows {
+		chunk.rows[o][i].Store(0)
 	}
+	chunk.circuit[i].Store(0)
 	t.free = append(t.free, n)
 }
 

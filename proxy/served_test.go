@@ -38,10 +38,10 @@ func TestServedTableSlots(t *testing.T) {
 	}
 	// An answer the circuit kept from the origin counts with its outcome,
 	// and as not asked.
-	st := &siteState{served: held[1].served.chunk, slot: held[1].served.i}
-	st.answeredNotAsked(OutcomeOutage, true)
-	st.answeredNotAsked(OutcomeStale, true)
-	st.answeredNotAsked(OutcomeStale, false)
+	slot := held[1].served
+	slot.answeredNotAsked(OutcomeOutage, true)
+	slot.answeredNotAsked(OutcomeStale, true)
+	slot.answeredNotAsked(OutcomeStale, false)
 	var got [NumOutcomes]uint64
 	if notAsked := held[1].served.loadAll(&got); notAsked != 2 || got != ([NumOutcomes]uint64{OutcomeStale: 1 + 2, OutcomeOutage: 1}) {
 		t.Errorf("counted %v, %d not asked; want stale 3, outage 1, 2 not asked", got, notAsked)

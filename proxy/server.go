@@ -75,7 +75,10 @@ type Server struct {
 	panics                                       atomic.Uint64 // requests whose handler panicked (recovered)
 	inflight                                     atomic.Int64  // shopper requests being handled
 
-	mu     sync.Mutex // serializes Update, ApplyState and Close
+	mu sync.Mutex // serializes Update, ApplyState and Close
+	// slotMu orders the stores of a run-time part's copies in hosts'
+	// slots (hostRef): ApplyState's and a banner's first rendering.
+	slotMu sync.Mutex
 	closed bool
 	inputs map[string]SiteState // run-time state by site name, kept across reloads
 
@@ -124,12 +127,8 @@ type siteState struct {
 	dyn    atomic.Pointer[dynamic]
 	health *health.Site
 	// served and slot are count.served: where every answer is counted.
-	served *servedChunk
-	slot   uint32
-	// circuit is what health.Closed answers (health.Config.Circuit): a
-	// request the circuit keeps from the origin reads this, not the
-	// site's health.
-	circuit  atomic.Int32
+	served   *servedChunk
+	slot     uint32
 	bannerOn bool   // cache.banner: pages served from copies carry a banner
 	hsts     []byte // Strict-Transport-Security on HTTPS answers; nil for none
 
@@ -153,41 +152,62 @@ type siteState struct {
 	pageSite   *pages.Site       // what the pages render from in the config
 }
 
-// hostRef is what a host's slot in the host table holds: its site's state
-// and that state's run-time part (siteState.dyn, kept equal by
-// ApplyState), and what the request's cache key is built from: the site's
-// key rules and its name, when it fits. A lookup fetches the slot's lines
-// at once, and the request path then starts fetching the state and the
-// run-time part and builds the key while they come: the key needs nothing
-// of either, so their trips to memory overlap the work instead of coming
-// before it. hostRef and the table's 48 bytes of host name make a slot of
-// two cache lines (TestSiteStateHotLine).
+// hostRef is what a host's slot in the host table holds: everything a
+// request answered from a copy (or refused by the circuit) reads of its
+// site, so that on a node with thousands of shops, where each request is
+// for another shop and every line of that shop's memory is a trip to
+// memory, such a request reads the host's slot (which the lookup fetches
+// at once, its lines side by side) and nothing else of the site: not its
+// state, not its run-time part. Its answer counter and circuit are in the
+// served table (small enough to stay in cache), the banner and key rules
+// are shared by sites.
+//
+// The slot holds the site's state and run-time part for the other paths,
+// and copies of what the run-time part decides, kept in step with it:
+// ApplyState stores all three under slotMu, and a banner rendered on first
+// use is stored in the slots of the run-time part it was rendered for
+// (Server.staleBanner). hostRef and the table's 48 bytes of host name make
+// a slot of three cache lines (TestSiteStateHotLine).
 type hostRef struct {
 	st  *siteState
 	dyn atomic.Pointer[dynamic]
+	// maint is dyn's maintenance rule, nil for none.
+	maint atomic.Pointer[maintRule]
+	// banner is dyn's banner for copies served stale once rendered:
+	// noBanner for none, nil until it is rendered.
+	banner atomic.Pointer[pages.Banner]
+	count  servedSlot // siteState.count.served
+	hsts   []byte     // siteState.hsts
 	// rules is siteState.keyRules (shared by sites with the same settings).
 	rules *cache.KeyPolicy
-	// name[:nameLen] is the site's name, when nameLen <= len(name).
+	// name[:nameLen] is the site's name.
 	nameLen uint8
-	name    [55]byte
+	name    [sites.MaxNameLen]byte
 }
+
+// noBanner is hostRef.banner for a site whose copies carry no banner.
+var noBanner = new(pages.Banner)
 
 // setSite fills in ref for a host of st.
 func (ref *hostRef) setSite(st *siteState) {
 	ref.st = st
-	ref.dyn.Store(st.dyn.Load())
+	ref.follow(st.dyn.Load())
+	ref.count = st.count.served
+	ref.hsts = st.hsts
 	ref.rules = st.keyRules
-	ref.nameLen = uint8(min(len(st.site.Name), 255))
-	copy(ref.name[:], st.site.Name)
+	ref.nameLen = uint8(copy(ref.name[:], st.site.Name))
 }
 
-// keys returns the site's key policy, from the slot when the name fits in
-// it (site names are at most 63 bytes).
+// follow makes ref the slot of run-time part d.
+func (ref *hostRef) follow(d *dynamic) {
+	ref.dyn.Store(d)
+	ref.maint.Store(d.maint)
+	ref.banner.Store(d.slotBanner())
+}
+
+// keys returns the site's key policy.
 func (ref *hostRef) keys() cache.KeyPolicy {
-	if n := int(ref.nameLen); n <= len(ref.name) {
-		return ref.rules.Named(ref.name[:n:n])
-	}
-	return ref.dyn.Load().keys
+	return ref.rules.Named(ref.name[:ref.nameLen:ref.nameLen])
 }
 
 // site returns the state of the site serving host, or nil.
@@ -463,19 +483,20 @@ func (s *Server) build(opt Options, prev *snapshot) (_ *snapshot, err error) {
 			pageSite:      ps,
 		}
 		st.health = health.New(health.Config{
-			Site:        site.Name,
-			Origins:     sc.Origin.URLs,
-			Origin:      &sc.Origin,
-			Force:       sc.ForceFallback,
-			Prober:      s.prober,
-			Transports:  share.transportsOf(p),
-			ProbeHost:   probeHost,
-			FailurePage: p.markers.Find,
-			OnDown:      p.release,
-			Notify:      opt.Notifier,
-			Log:         s.log,
-			Now:         opt.Now,
-			Circuit:     &st.circuit,
+			Site:         site.Name,
+			Origins:      sc.Origin.URLs,
+			Origin:       &sc.Origin,
+			Force:        sc.ForceFallback,
+			Prober:       s.prober,
+			Transports:   share.transportsOf(p),
+			ProbeHost:    probeHost,
+			FailurePage:  p.markers.Find,
+			OnDown:       p.release,
+			Notify:       opt.Notifier,
+			Log:          s.log,
+			Now:          opt.Now,
+			Circuit:      &count.served.chunk.circuit[count.served.i],
+			CircuitOwner: count,
 		}, prevHealth)
 		st.bannerOn, st.bannerText = sc.Cache.BannerOn(), sc.Cache.BannerText
 		snap.states = append(snap.states, st)

@@ -29,15 +29,14 @@ type SiteState struct {
 // when the state or the configuration changes. Its pages are rendered on
 // first use (pagecache.go).
 //
-// What a request reads of it (the maintenance rule and the banner) is in
-// its first 16 bytes, so in one cache line (TestSiteStateHotLine).
+// What a copy served stale needs of it (the maintenance rule, the banner)
+// the request reads from its host's slot (hostRef), where it is copied.
 type dynamic struct {
 	maint *maintRule // nil without maintenance
-	// bannerReady is banner's banner once built: what a copy served stale
-	// reads.
+	// bannerReady is banner's banner once built.
 	bannerReady atomic.Pointer[pages.Banner]
 	// keys is the site's key policy, for what builds keys off the request
-	// path (warming) and for a name too long for the host's slot.
+	// path (warming); requests build theirs from the host's slot.
 	keys cache.KeyPolicy
 	// banner is put on pages served from copies; its get is nil without
 	// cache.banner.
@@ -57,6 +56,47 @@ func (d *dynamic) staleBanner() *pages.Banner {
 	return b
 }
 
+// slotBanner is hostRef.banner for d: its banner for copies served
+// stale once rendered, noBanner for none, nil until rendered.
+func (d *dynamic) slotBanner() *pages.Banner {
+	if d.banner.build == nil {
+		return noBanner
+	}
+	return d.bannerReady.Load()
+}
+
+// staleBanner returns the banner of copies served stale for ref's site,
+// nil without one. The first request to need it renders it and stores it
+// in the slots of the site's hosts that still follow the run-time part it
+// was rendered for (under slotMu, as ApplyState stores a new one: a
+// banner is never stored over a newer run-time part's).
+func (s *Server) staleBanner(ref *hostRef) *pages.Banner {
+	switch b := ref.banner.Load(); b {
+	case noBanner:
+		return nil
+	case nil:
+	default:
+		return b
+	}
+	d := ref.dyn.Load()
+	b := d.staleBanner()
+	s.publishBanner(ref.st, d)
+	return b
+}
+
+// publishBanner stores d's banner in the slots of st's hosts that follow
+// d still.
+func (s *Server) publishBanner(st *siteState, d *dynamic) {
+	s.slotMu.Lock()
+	defer s.slotMu.Unlock()
+	hosts := s.snap.Load().hosts
+	for _, h := range st.hostBytes {
+		if r := hosts.Lookup(h); r != nil && r.dyn.Load() == d {
+			r.banner.Store(d.slotBanner())
+		}
+	}
+}
+
 // ApplyState applies a site's run-time state: its pages (rendered anew
 // when next needed) and maintenance rule are swapped in, and the ops
 // override is set. It is kept, so a config reload renders the site with it
@@ -72,12 +112,14 @@ func (s *Server) ApplyState(site string, in SiteState) error {
 	st := snap.states[ss.Index]
 	s.inputs[site] = in
 	d := s.newDynamic(st, in)
+	s.slotMu.Lock()
 	old := st.dyn.Swap(d)
 	for _, h := range st.hostBytes {
 		if ref := snap.hosts.Lookup(h); ref != nil && ref.st == st {
-			ref.dyn.Store(d)
+			ref.follow(d)
 		}
 	}
+	s.slotMu.Unlock()
 	if old != nil {
 		s.pageCache.drop(&old.pages)
 	}

@@ -30,6 +30,11 @@ type Registry struct {
 	byName map[string]*Site
 }
 
+// MaxNameLen bounds a site's name (config allows lower-case letters,
+// digits and dashes, at most 63): the request path keeps it in each host's
+// slot of a Table.
+const MaxNameLen = 63
+
 // New builds the registry for cfg. Hosts that are not valid names, and
 // hosts listed for more than one site, are reported as positioned config
 // errors.
@@ -43,6 +48,9 @@ func New(cfg *config.Config) (*Registry, error) {
 	for i := range cfg.Sites {
 		sc := &cfg.Sites[i]
 		s := &Site{Index: i, Name: sc.Name, Config: sc}
+		if len(sc.Name) == 0 || len(sc.Name) > MaxNameLen {
+			errs = append(errs, cfg.Errorf(fmt.Sprintf("sites[%d].name", i), "%q: a site's name has 1 to %d bytes", sc.Name, MaxNameLen))
+		}
 		for j, h := range sc.Hosts {
 			path := fmt.Sprintf("sites[%d].hosts[%d]", i, j)
 			c, err := Canonical(h)
@@ -107,7 +115,13 @@ func (r *Registry) With(extra []*config.Site) (*Registry, []error) {
 		}
 		s := &Site{Index: len(out.sites), Name: sc.Name, Config: sc, API: true}
 		var taken error
+		if len(sc.Name) == 0 || len(sc.Name) > MaxNameLen {
+			taken = fmt.Errorf("site %q registered through the admin API is not served: a site's name has 1 to %d bytes", sc.Name, MaxNameLen)
+		}
 		for _, h := range sc.Hosts {
+			if taken != nil {
+				break
+			}
 			c, err := Canonical(h)
 			if err != nil {
 				taken = fmt.Errorf("site %q registered through the admin API is not served: %q is not a valid host name", sc.Name, h)

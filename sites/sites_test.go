@@ -183,6 +183,7 @@ sites:
 		site("c", "A.example."),
 		site("d", "www.b.example"),
 		site("e", "e.example"),
+		site(strings.Repeat("f", MaxNameLen+1), "f.example"),
 	})
 	var names []string
 	for _, s := range w.All() {
@@ -201,6 +202,7 @@ sites:
 		`site "a" registered through the admin API is not served: site "a" (in the config file) already has that name`,
 		`site "c" registered through the admin API is not served: its host "a.example" belongs to site "a" (in the config file)`,
 		`site "d" registered through the admin API is not served: its host "www.b.example" belongs to site "b" (registered through the admin API)`,
+		`site "` + strings.Repeat("f", MaxNameLen+1) + `" registered through the admin API is not served: a site's name has 1 to 63 bytes`,
 	}
 	if len(errs) != len(want) {
 		t.Fatalf("errors %v; want %d", errs, len(want))

@@ -57,6 +57,10 @@ type Config struct {
 	// request as short-circuited); it may lag a change by the time the
 	// change takes.
 	Circuit *atomic.Int32
+	// CircuitOwner is what Circuit is part of: the Site keeps it
+	// reachable, so that memory reused once the owner is collected is
+	// never written by a late publish.
+	CircuitOwner any
 }
 
 // Admission is Site.Admit's verdict on one request.
@@ -101,6 +105,7 @@ type Site struct {
 	p         params
 	onDown    func()
 	circuit   *atomic.Int32 // Config.Circuit; nil for none
+	owner     any           // Config.CircuitOwner, kept reachable
 	pubMu     sync.Mutex    // one publish at a time: the last one sees every change
 	notify    Notifier
 	log       *slog.Logger
@@ -143,6 +148,7 @@ func New(cfg Config, prev *Site) *Site {
 		},
 		onDown:      cfg.OnDown,
 		circuit:     cfg.Circuit,
+		owner:       cfg.CircuitOwner,
 		notify:      cfg.Notify,
 		log:         cfg.Log,
 		now:         cfg.Now,
