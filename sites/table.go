@@ -123,9 +123,10 @@ func (t *Table[V]) Lookup(host []byte) *V {
 	i := hash & t.mask
 	// The host is nearly always in its home slot: fetch its lines while
 	// the hash is compared, not after.
-	home := &t.slots[i]
-	prefetch.Line(unsafe.Pointer(home))
-	prefetch.Line(unsafe.Add(unsafe.Pointer(home), unsafe.Sizeof(*home)-1))
+	home := unsafe.Pointer(&t.slots[i])
+	for off := uintptr(0); off < unsafe.Sizeof(t.slots[0]); off += 64 {
+		prefetch.Line(unsafe.Add(home, off))
+	}
 	for ; ; i = (i + 1) & t.mask {
 		switch t.hashes[i] {
 		case 0:
