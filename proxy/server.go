@@ -111,19 +111,17 @@ type snapshot struct {
 
 // siteState is the per-site part of a snapshot.
 //
-// Its first cache line holds what every request for the site reads (the
-// run-time part, health, the circuit, counters, HSTS): a node with
-// thousands of shops serves another one on nearly every request, and each
-// line of a site's state it touches is then a cache miss. A request for a
-// copy or the outage page, the circuit open, reads this line, the
-// run-time part's first (which has the key policy and the banner) and the
-// host's slot in the host table, which points to both (hostRef). The
-// struct is sized for the 256-byte size class, whose objects start on a
-// cache line; TestSiteStateHotLine holds both.
+// A node with thousands of shops serves another one on nearly every
+// request, and each line of a site's state a request touches is then a
+// cache miss. A copy served stale reads none of it: what it needs is in
+// the host's slot (hostRef). Every other request reads its first cache
+// line (the run-time part, health, counters, HSTS) and the host's slot.
+// The struct is sized for the 256-byte size class, whose objects start on
+// a cache line; TestSiteStateHotLine holds both.
 type siteState struct {
-	// dyn is the run-time part: rendered pages, maintenance rule, key
-	// policy. It is swapped by ApplyState without rebuilding the
-	// snapshot, in the host table's slots too.
+	// dyn is the run-time part: rendered pages, maintenance rule, banner.
+	// It is swapped by ApplyState without rebuilding the snapshot, in the
+	// host table's slots too (hostRef.follow).
 	dyn    atomic.Pointer[dynamic]
 	health *health.Site
 	// served and slot are count.served: where every answer is counted.

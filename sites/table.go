@@ -18,8 +18,9 @@ import (
 // the whole array of a node with 20,000 hosts is 256 KB), and beside it an
 // array of slots, each with the value and the host's name itself (up to
 // 47 bytes). A lookup hashes the canonical host and starts fetching the
-// host's home slot at once, while it probes the hashes: the host is
-// nearly always in its home slot, so the two trips to memory overlap. It
+// host's home slot at once, while it probes the hashes: most hosts are in
+// their home slot (about 70% in a table two thirds full), so the two trips
+// to memory overlap. It
 // compares the name's bytes in the slot whose hash matches (a hash
 // collision is a miss, never another shop) and returns the value.
 //
@@ -51,7 +52,8 @@ type tableSlot[V any] struct {
 }
 
 // SlotSize is the size of a Table[V]'s slot: V and 48 bytes of host name.
-// A caller sizes V so that it is a multiple of the 64-byte cache line.
+// A caller sizes V so that a slot is whole cache lines (V of 16, 80, 144 …
+// bytes).
 func SlotSize[V any]() uintptr { return unsafe.Sizeof(tableSlot[V]{}) }
 
 const (
@@ -121,8 +123,8 @@ func (t *Table[V]) Lookup(host []byte) *V {
 		hash = 1
 	}
 	i := hash & t.mask
-	// The host is nearly always in its home slot: fetch its lines while
-	// the hash is compared, not after.
+	// Most hosts are in their home slot: fetch its lines while the hash is
+	// compared, not after.
 	home := unsafe.Pointer(&t.slots[i])
 	for off := uintptr(0); off < unsafe.Sizeof(t.slots[0]); off += 64 {
 		prefetch.Line(unsafe.Add(home, off))
