@@ -33,8 +33,6 @@ type SiteState struct {
 // the request reads from its host's slot (hostRef), where it is copied.
 type dynamic struct {
 	maint *maintRule // nil without maintenance
-	// bannerReady is banner's banner once built.
-	bannerReady atomic.Pointer[pages.Banner]
 	// keys is the site's key policy, for what builds keys off the request
 	// path (warming); requests build theirs from the host's slot.
 	keys cache.KeyPolicy
@@ -44,25 +42,13 @@ type dynamic struct {
 	pages  lazyPages
 }
 
-// staleBanner returns the banner of copies served stale, nil without one.
-func (d *dynamic) staleBanner() *pages.Banner {
-	if b := d.bannerReady.Load(); b != nil {
-		return b
-	}
-	b := d.banner.get()
-	if b != nil {
-		d.bannerReady.Store(b)
-	}
-	return b
-}
-
 // slotBanner is hostRef.banner for d: its banner for copies served
 // stale once rendered, noBanner for none, nil until rendered.
 func (d *dynamic) slotBanner() *pages.Banner {
 	if d.banner.build == nil {
 		return noBanner
 	}
-	return d.bannerReady.Load()
+	return d.banner.ready()
 }
 
 // staleBanner returns the banner of copies served stale for ref's site,
@@ -79,7 +65,7 @@ func (s *Server) staleBanner(ref *hostRef) *pages.Banner {
 		return b
 	}
 	d := ref.dyn.Load()
-	b := d.staleBanner()
+	b := d.banner.get()
 	s.publishBanner(ref.st, d)
 	return b
 }
@@ -210,15 +196,18 @@ func (s *Server) Preview(site string, mode pages.Mode, lang string) ([]byte, err
 type lazyBanner struct {
 	build func() *pages.Banner // nil: no banner
 	once  sync.Once
-	b     *pages.Banner
+	b     atomic.Pointer[pages.Banner]
 }
 
 // get returns the banner, rendering it on first use; nil for none. After
 // that it is an atomic load.
 func (l *lazyBanner) get() *pages.Banner {
-	if l.build == nil {
-		return nil
+	if b := l.b.Load(); b != nil || l.build == nil {
+		return b
 	}
-	l.once.Do(func() { l.b = l.build() })
-	return l.b
+	l.once.Do(func() { l.b.Store(l.build()) })
+	return l.b.Load()
 }
+
+// ready returns the banner if it has been rendered, else nil.
+func (l *lazyBanner) ready() *pages.Banner { return l.b.Load() }
