@@ -76,7 +76,7 @@ func (s *Server) outageAfterPanic(ctx *fasthttp.RequestCtx) (ok bool) {
 	s.serveOutage(ctx, st)
 	ctx.Response.Header.SetCanonical(hCacheStatus, vInternalError)
 	s.outageServed.Add(1)
-	st.answered(OutcomeOutage)
+	st.served.answered(OutcomeOutage)
 	return true
 }
 
@@ -101,7 +101,7 @@ func (s *Server) route(ctx *fasthttp.RequestCtx, snap *snapshot) *siteState {
 		defer setHSTS(&ctx.Response.Header, ref.hsts) // after the answer is in place
 	}
 	if bytes.HasPrefix(ctx.Path(), wellKnownPrefix) {
-		st.answered(OutcomeOwn)
+		st.served.answered(OutcomeOwn)
 		s.serveOwn(ctx, st, ref.dyn.Load())
 		return st
 	}

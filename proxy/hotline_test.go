@@ -26,7 +26,6 @@ func TestSiteStateHotLine(t *testing.T) {
 		"dyn":    unsafe.Offsetof(st.dyn) + unsafe.Sizeof(st.dyn),
 		"health": unsafe.Offsetof(st.health) + unsafe.Sizeof(st.health),
 		"served": unsafe.Offsetof(st.served) + unsafe.Sizeof(st.served),
-		"slot":   unsafe.Offsetof(st.slot) + unsafe.Sizeof(st.slot),
 		"hsts":   unsafe.Offsetof(st.hsts) + unsafe.Sizeof(st.hsts),
 	}
 	for f, end := range hot {

@@ -52,7 +52,7 @@ func (s *Server) maintenanceNow(d *dynamic) *maintRule {
 // that counts down to an announced end.
 func (s *Server) writeMaintenance(ctx *fasthttp.RequestCtx, st *siteState, m *maintRule) {
 	s.maintenanceServed.Add(1)
-	st.answered(OutcomeMaintenance)
+	st.served.answered(OutcomeMaintenance)
 	now := s.now()
 	answers := &m.pages.get().maintenance
 	answers.write(ctx, st.apiPaths)

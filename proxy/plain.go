@@ -86,7 +86,7 @@ func (s *Server) handlePlain(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	if p.opt.Challenge != nil && p.opt.Challenge(ctx) {
-		st.answered(OutcomeOwn)
+		st.served.answered(OutcomeOwn)
 		if snap.accessLog {
 			s.logAccess(ctx, st)
 		}
@@ -96,7 +96,7 @@ func (s *Server) handlePlain(ctx *fasthttp.RequestCtx) {
 		s.handle(ctx)
 		return
 	}
-	st.answered(OutcomeRedirect)
+	st.served.answered(OutcomeRedirect)
 	if snap.accessLog {
 		defer s.logAccess(ctx, st)
 	}

@@ -436,7 +436,7 @@ func TestPanicAnswersTheOutagePage(t *testing.T) {
 	}
 	ref.rules = saved
 	savedServed := st.served
-	st.served = nil // counting the order's answer panics
+	st.served = servedSlot{} // counting the order's answer panics
 	p.snap.Store(snap)
 	r, _ := p.post(t, "shop.example", "/checkout", "x=1")
 	ended()

@@ -45,7 +45,7 @@ func (s *Server) respond(ctx *fasthttp.RequestCtx, r *request, k *cache.Key) {
 		} else {
 			s.relayFetched(ctx, r.f)
 		}
-		st.answered(OutcomeOrigin)
+		st.served.answered(OutcomeOrigin)
 	case fallback.Stale:
 		s.writeStale(ctx, r, r.copy)
 	case fallback.Outage:
@@ -56,7 +56,7 @@ func (s *Server) respond(ctx *fasthttp.RequestCtx, r *request, k *cache.Key) {
 		s.writeMaintenance(ctx, st, r.maint)
 	case fallback.Unconfirmed:
 		st.dyn.Load().pages.get().unconfirmed.write(ctx, st.apiPaths)
-		st.answered(OutcomeUnconfirmed)
+		st.served.answered(OutcomeUnconfirmed)
 		// Someone may have paid for an order the shop never confirmed:
 		// the merchant will want to look for it.
 		s.log.Warn("the origin never confirmed a request it was sent; the shopper was told it may have gone through",
@@ -144,7 +144,7 @@ func (s *Server) writeStale(ctx *fasthttp.RequestCtx, r *request, cp *cache.Copy
 	if r.maint != nil {
 		// Planned work, not the fallback: counted with maintenance.
 		s.maintenanceServed.Add(1)
-		st.answered(OutcomeMaintenance)
+		st.served.answered(OutcomeMaintenance)
 		return
 	}
 	s.staleServed.Add(1)

@@ -57,9 +57,8 @@ type servedSlot struct {
 	i     uint32 // index into chunk
 }
 
-// answered counts an answer of the site: one atomic add on memory its
-// state's first line points to.
-func (st *siteState) answered(o Outcome) { st.served.rows[o][st.slot].Add(1) }
+// answered counts an answer of the site: one atomic add.
+func (s servedSlot) answered(o Outcome) { s.chunk.rows[o][s.i].Add(1) }
 
 // answeredNotAsked counts an answer given without asking the origin when
 // notAsked: the circuit kept the request from it. One add either way (an
@@ -69,7 +68,7 @@ func (s servedSlot) answeredNotAsked(o Outcome, notAsked bool) {
 	if notAsked {
 		o += notAskedRow
 	}
-	s.chunk.rows[o][s.i].Add(1)
+	s.answered(o)
 }
 
 // prefetch starts fetching the counter answeredNotAsked(o, notAsked)

@@ -23,9 +23,8 @@ func TestServedTableSlots(t *testing.T) {
 			t.Fatalf("slot %v handed out twice", c.served)
 		}
 		seen[c.served] = true
-		st := &siteState{served: c.served.chunk, slot: c.served.i}
 		for range i % 3 {
-			st.answered(OutcomeStale)
+			c.served.answered(OutcomeStale)
 		}
 		held[i] = c
 	}

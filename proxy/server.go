@@ -124,9 +124,9 @@ type siteState struct {
 	// host table's slots too (hostRef.follow).
 	dyn    atomic.Pointer[dynamic]
 	health *health.Site
-	// served and slot are count.served: where every answer is counted.
-	served   *servedChunk
-	slot     uint32
+	// served is count.served (where every answer is counted), here in
+	// the first line.
+	served   servedSlot
 	bannerOn bool   // cache.banner: pages served from copies carry a banner
 	hsts     []byte // Strict-Transport-Security on HTTPS answers; nil for none
 
@@ -174,7 +174,7 @@ type hostRef struct {
 	// banner is dyn's banner for copies served stale once rendered:
 	// noBanner for none, nil until it is rendered.
 	banner atomic.Pointer[pages.Banner]
-	count  servedSlot // siteState.count.served
+	count  servedSlot // siteState.served
 	hsts   []byte     // siteState.hsts
 	// rules is siteState.keyRules (shared by sites with the same settings).
 	rules *cache.KeyPolicy
@@ -190,7 +190,7 @@ var noBanner = new(pages.Banner)
 func (ref *hostRef) setSite(st *siteState) {
 	ref.st = st
 	ref.follow(st.dyn.Load())
-	ref.count = st.count.served
+	ref.count = st.served
 	ref.hsts = st.hsts
 	ref.rules = st.keyRules
 	ref.nameLen = uint8(copy(ref.name[:], st.site.Name))
@@ -469,8 +469,7 @@ func (s *Server) build(opt Options, prev *snapshot) (_ *snapshot, err error) {
 		st := &siteState{
 			site:          site,
 			count:         count,
-			served:        count.served.chunk,
-			slot:          count.served.i,
+			served:        count.served,
 			pool:          p,
 			keyRules:      share.keyPolicy(&cfg.Cache, sc.Page.Languages),
 			fallbackAfter: sc.Origin.FallbackAfter.D(),
