@@ -54,10 +54,10 @@ func TestSiteStateHotLine(t *testing.T) {
 	}
 }
 
-// TestKeysNameTheSite: a site's keys start with its name, kept in its
-// hosts' slots and in its run-time part, for names of every length a site
-// may have (1 to 63 bytes), and a reload or a new run-time state keeps
-// them.
+// TestKeysNameTheSite: a site's keys start with its name, as its hosts'
+// slots build them for requests and its state for warming, for names of
+// every length a site may have (1 to 63 bytes), and a reload or a new
+// run-time state keeps them.
 func TestKeysNameTheSite(t *testing.T) {
 	o := testkit.NewOrigin(t, testkit.OK("ok"))
 	named := []struct{ name, host string }{{"b", "b.example"}}
@@ -79,13 +79,14 @@ func TestKeysNameTheSite(t *testing.T) {
 			req.Header.SetHost(c.host)
 			want := c.name + "\x00" + c.host + "\x00/p"
 			// As the request path builds it (from the host's slot), and as
-			// warming does (from the run-time part).
+			// warming does (from the site state).
 			keys := snap.hosts.Lookup([]byte(c.host)).keys()
 			if k := keys.Build(nil, &req); string(k.Primary) != want {
 				t.Errorf("%s: key %q; want %q", when, k.Primary, want)
 			}
-			if k := snap.states[snap.sites.Named(c.name).Index].dyn.Load().keys.Build(nil, &req); string(k.Primary) != want {
-				t.Errorf("%s: run-time part's key %q; want %q", when, k.Primary, want)
+			stKeys := snap.states[snap.sites.Named(c.name).Index].keys()
+			if k := stKeys.Build(nil, &req); string(k.Primary) != want {
+				t.Errorf("%s: site state's key %q; want %q", when, k.Primary, want)
 			}
 		}
 	}

@@ -132,7 +132,7 @@ type siteState struct {
 
 	// What a request the origin is asked for reads besides.
 	count         *siteCounters    // carried over reloads, like health
-	keyRules      *cache.KeyPolicy // what dynamic.keys are made of
+	keyRules      *cache.KeyPolicy // the site's key policy without its name (keys)
 	pool          *pool
 	policy        *cache.Policy
 	fallbackAfter time.Duration
@@ -207,6 +207,10 @@ func (ref *hostRef) follow(d *dynamic) {
 func (ref *hostRef) keys() cache.KeyPolicy {
 	return ref.rules.Named(ref.name[:ref.nameLen:ref.nameLen])
 }
+
+// keys returns the site's key policy, for keys built off the request path
+// (warming); a request builds its key from its host's slot (hostRef.keys).
+func (st *siteState) keys() cache.KeyPolicy { return st.keyRules.Named([]byte(st.site.Name)) }
 
 // site returns the state of the site serving host, or nil.
 func (snap *snapshot) site(host []byte) *siteState {

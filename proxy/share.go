@@ -60,7 +60,7 @@ func (in *siteShare) policy(c *config.Cache, sc *config.SiteCache, apiPaths []st
 
 // keyPolicy is the cache key rules of sites with these languages: the
 // compiled patterns are shared by every such site, and each site's own
-// policy (dynamic.keys) names it.
+// policy (siteState.keys, hostRef.keys) names it.
 func (in *siteShare) keyPolicy(c *config.Cache, languages []string) *cache.KeyPolicy {
 	k := strings.Join(languages, ",")
 	base, ok := in.keys[k]

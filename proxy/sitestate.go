@@ -5,7 +5,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/awningproxy/awning/fallback/cache"
 	"github.com/awningproxy/awning/fallback/health"
 	"github.com/awningproxy/awning/pages"
 )
@@ -33,9 +32,6 @@ type SiteState struct {
 // the request reads from its host's slot (hostRef), where it is copied.
 type dynamic struct {
 	maint *maintRule // nil without maintenance
-	// keys is the site's key policy, for what builds keys off the request
-	// path (warming); requests build theirs from the host's slot.
-	keys cache.KeyPolicy
 	// banner is put on pages served from copies; its get is nil without
 	// cache.banner.
 	banner lazyBanner
@@ -119,7 +115,6 @@ func (s *Server) ApplyState(site string, in SiteState) error {
 func (s *Server) newDynamic(st *siteState, in SiteState) *dynamic {
 	now := s.now()
 	d := &dynamic{pages: lazyPages{site: st.pageSite, state: in.Pages, maint: in.Maintenance != nil, cache: s.pageCache}}
-	d.keys = st.keyRules.Named([]byte(st.site.Name))
 	if st.bannerOn {
 		// In the languages and zone of the pages (the merchant may choose
 		// them at run time), rendered once per change like the pages.

@@ -75,7 +75,8 @@ func (s *Server) warmPage(st *siteState, host, path string, fresh time.Duration)
 	hb := st.canonicalHost([]byte(host))
 	s.prepareWarm(st, &f.vreq, hb, path)
 	f.req = &f.vreq
-	f.key = st.dyn.Load().keys.Build(f.keyBuf, f.req)
+	keys := st.keys()
+	f.key = keys.Build(f.keyBuf, f.req)
 	f.path = append(f.path, f.req.URI().Path()...)
 	if !f.key.Storable() {
 		return warm.NotKept
