@@ -35,6 +35,11 @@ type Registry struct {
 // slot of a Table.
 const MaxNameLen = 63
 
+// nameFits reports whether name is a length a site's name may have.
+func nameFits(name string) bool { return len(name) > 0 && len(name) <= MaxNameLen }
+
+var nameRule = fmt.Sprintf("a site's name has 1 to %d bytes", MaxNameLen)
+
 // New builds the registry for cfg. Hosts that are not valid names, and
 // hosts listed for more than one site, are reported as positioned config
 // errors.
@@ -48,8 +53,8 @@ func New(cfg *config.Config) (*Registry, error) {
 	for i := range cfg.Sites {
 		sc := &cfg.Sites[i]
 		s := &Site{Index: i, Name: sc.Name, Config: sc}
-		if len(sc.Name) == 0 || len(sc.Name) > MaxNameLen {
-			errs = append(errs, cfg.Errorf(fmt.Sprintf("sites[%d].name", i), "%q: a site's name has 1 to %d bytes", sc.Name, MaxNameLen))
+		if !nameFits(sc.Name) {
+			errs = append(errs, cfg.Errorf(fmt.Sprintf("sites[%d].name", i), "%q: %s", sc.Name, nameRule))
 		}
 		for j, h := range sc.Hosts {
 			path := fmt.Sprintf("sites[%d].hosts[%d]", i, j)
@@ -115,8 +120,8 @@ func (r *Registry) With(extra []*config.Site) (*Registry, []error) {
 		}
 		s := &Site{Index: len(out.sites), Name: sc.Name, Config: sc, API: true}
 		var taken error
-		if len(sc.Name) == 0 || len(sc.Name) > MaxNameLen {
-			taken = fmt.Errorf("site %q registered through the admin API is not served: a site's name has 1 to %d bytes", sc.Name, MaxNameLen)
+		if !nameFits(sc.Name) {
+			taken = fmt.Errorf("site %q registered through the admin API is not served: %s", sc.Name, nameRule)
 		}
 		for _, h := range sc.Hosts {
 			if taken != nil {

@@ -20,9 +20,9 @@ import (
 // 47 bytes). A lookup hashes the canonical host and starts fetching the
 // host's home slot at once, while it probes the hashes: most hosts are in
 // their home slot (about 70% in a table two thirds full), so the two trips
-// to memory overlap. It
-// compares the name's bytes in the slot whose hash matches (a hash
-// collision is a miss, never another shop) and returns the value.
+// to memory overlap. It compares the name's bytes in the slot whose hash
+// matches (a hash collision is a miss, never another shop) and returns
+// the value.
 //
 // The value is kept in the slot itself, beside the name, so that what the
 // caller reads first of a site comes with the lookup: the caller sizes it
