@@ -64,20 +64,21 @@ func (s servedSlot) answered(o Outcome) { s.chunk.rows[o][s.i].Add(1) }
 // notAsked: the circuit kept the request from it. One add either way (an
 // answer's count is one more line of memory per request on a node with
 // thousands of shops, where it is seldom in cache).
-func (s servedSlot) answeredNotAsked(o Outcome, notAsked bool) {
-	if notAsked {
-		o += notAskedRow
-	}
-	s.answered(o)
-}
+func (s servedSlot) answeredNotAsked(o Outcome, notAsked bool) { s.counter(o, notAsked).Add(1) }
 
 // prefetch starts fetching the counter answeredNotAsked(o, notAsked)
 // will add to, for a request that knows early what its answer will be.
 func (s servedSlot) prefetch(o Outcome, notAsked bool) {
+	prefetch.Line(unsafe.Pointer(s.counter(o, notAsked)))
+}
+
+// counter is the count of answers of outcome o, given without asking the
+// origin when notAsked.
+func (s servedSlot) counter(o Outcome, notAsked bool) *atomic.Uint64 {
 	if notAsked {
 		o += notAskedRow
 	}
-	prefetch.Line(unsafe.Pointer(&s.chunk.rows[o][s.i]))
+	return &s.chunk.rows[o][s.i]
 }
 
 // circuit is what the site's health.Closed answers now (Config.Circuit).
